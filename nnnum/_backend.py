@@ -1,0 +1,50 @@
+"""Backend registry: name -> implementation module, checked against one contract.
+
+Each backend module exports the names in :data:`REQUIRED` plus ``xp`` (its
+array namespace).  They receive validated, ``(M, K)``-shaped inputs from the
+public wrappers and return arrays of that namespace (losses: per-row arrays
+or a scalar).  A backend missing a name fails loudly when first loaded.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from ._config import get_backend
+
+REQUIRED: tuple[str, ...] = (
+    "xp",
+    "sigmoid",
+    "relu",
+    "step_function",
+    "softmax",
+    "mean_squared_error",
+    "cross_entropy_rows",
+    "softmax_cross_entropy_rows",
+    "batched_label_loss",
+)
+
+_MODULES = {
+    "numba": "nnnum._backend_numba",
+    "numpy": "nnnum._backend_numpy",
+    "cupy": "nnnum._backend_cupy",
+}
+_loaded: dict[str, ModuleType] = {}
+
+
+def load(name: str) -> ModuleType:
+    """Import and contract-check the module of backend ``name``."""
+    mod = _loaded.get(name)
+    if mod is None:
+        mod = importlib.import_module(_MODULES[name])
+        missing = [attr for attr in REQUIRED if not hasattr(mod, attr)]
+        if missing:
+            raise ImportError(f"backend {name!r} does not provide {', '.join(missing)}")
+        _loaded[name] = mod
+    return mod
+
+
+def current() -> ModuleType:
+    """The module of the active backend (see :func:`nnnum.get_backend`)."""
+    return load(get_backend())

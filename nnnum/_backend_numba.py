@@ -1,0 +1,72 @@
+"""``NNNUM_BACKEND=numba`` (default): losses and activations as ``@njit`` kernels."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import numpy as np
+
+from . import _kernels_cpu as K
+from . import _xp_ops
+
+xp = np
+
+
+def _elementwise(serial: Any, parallel: Any, x: np.ndarray, out_dtype: Any) -> np.ndarray:
+    flat = np.ascontiguousarray(x).reshape(-1)
+    out = np.empty(flat.size, dtype=out_dtype)
+    (parallel if flat.size >= K.PARALLEL_MIN_SIZE else serial)(flat, out)
+    return out.reshape(x.shape)
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    return _elementwise(K._sigmoid_serial, K._sigmoid_parallel, x, x.dtype)
+
+
+def relu(x: np.ndarray) -> np.ndarray:
+    return _elementwise(K._relu_serial, K._relu_parallel, x, x.dtype)
+
+
+def step_function(x: np.ndarray) -> np.ndarray:
+    return _elementwise(K._step_serial, K._step_parallel, x, np.int64)
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    if z.ndim == 0 or z.size == 0:
+        return _xp_ops.softmax(z, np)
+    z2 = np.ascontiguousarray(z).reshape(-1, z.shape[-1])
+    out = np.empty(z2.shape, dtype=z.dtype)
+    if z2.size >= K.PARALLEL_MIN_SIZE:
+        K._softmax_parallel(z2, out)
+    else:
+        K._softmax_serial(z2, out)
+    return out.reshape(z.shape)
+
+
+def mean_squared_error(y2: np.ndarray, kind: str, t2: np.ndarray) -> float:
+    if kind == "labels":
+        return K._sum_sq_labels(y2, t2)
+    return K._sum_sq_diff(y2.reshape(-1), t2.reshape(-1), 4096)
+
+
+def cross_entropy_rows(y2: np.ndarray, kind: str, t2: np.ndarray, delta: float) -> np.ndarray:
+    rows = np.empty(y2.shape[0])
+    if kind == "labels":
+        K._cross_entropy_labels(y2, t2, delta, rows)
+    else:
+        K._cross_entropy_dense(y2, t2, delta, rows)
+    return rows
+
+
+def softmax_cross_entropy_rows(z2: np.ndarray, kind: str, t2: np.ndarray) -> np.ndarray:
+    rows = np.empty(z2.shape[0])
+    if kind == "labels":
+        K._softmax_ce_labels(z2, t2, rows)
+    else:
+        K._softmax_ce_dense(z2, t2, rows)
+    return rows
+
+
+# Perturbation batches only matter on the GPU; on the CPU the NumPy form is the reference.
+batched_label_loss = partial(_xp_ops.batched_label_loss, xp=np)

@@ -1,0 +1,87 @@
+"""The one place where Numba options are set.
+
+Every kernel in nnnum is compiled through :func:`kernel`, so that ``fastmath``,
+``error_model`` and caching are decided here, on purpose, and nowhere else.
+
+* ``fastmath`` is off by default: softmax and cross-entropy rely on NaN/Inf
+  semantics and on exact rounding.  A kernel may opt into :data:`CONTRACT`
+  (fused multiply-add only), which keeps NaN/Inf checks valid.
+* ``error_model="numpy"``: division by zero gives inf/nan like NumPy instead
+  of raising, so kernels agree with the NumPy reference backend.
+* ``cache=True`` for the leaf kernels with fixed signatures; kernels that take a
+  user function as argument are compiled per function and not cached.
+* ``nogil=True``: kernels release the GIL, so Python threads can call them
+  concurrently (use a thread-safe threading layer, ``omp`` or ``tbb``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numba
+
+__all__ = ["kernel", "jit", "CONTRACT"]
+
+#: The only fastmath flag any nnnum kernel uses: allow fused multiply-add.
+CONTRACT: frozenset[str] = frozenset({"contract"})
+
+
+def kernel(
+    func: Callable[..., Any] | None = None,
+    *,
+    parallel: bool = False,
+    cache: bool = True,
+    fastmath: frozenset[str] | bool = False,
+    inline: str = "never",
+) -> Any:
+    """Compile ``func`` with nnnum's Numba options (private kernels)."""
+
+    def wrap(f: Callable[..., Any]) -> Any:
+        fm: Any = set(fastmath) if isinstance(fastmath, frozenset) else fastmath
+        return numba.njit(
+            f,
+            parallel=parallel,
+            cache=cache,
+            fastmath=fm,
+            error_model="numpy",
+            nogil=True,
+            inline=inline,
+        )
+
+    return wrap if func is None else wrap(func)
+
+
+def jit(func: Callable[..., Any]) -> Any:
+    """Compile a user function (a loss, an objective) for nnnum's fast paths.
+
+    Functions compiled this way (or with ``numba.njit`` directly) make
+    :func:`nnnum.numerical_gradient` run its parallel Numba kernel.
+
+    Parameters
+    ----------
+    func : callable
+        A function of one array returning a float, in the subset of Python
+        and NumPy that Numba compiles.
+
+    Returns
+    -------
+    numba dispatcher
+        Callable from Python and from other jitted code.
+
+    Examples
+    --------
+    >>> import numpy as np, nnnum
+    >>> @nnnum.jit
+    ... def f(x):
+    ...     return np.sum(x ** 2)
+    >>> np.allclose(nnnum.numerical_gradient(f, np.array([3.0, 4.0])), [6.0, 8.0])
+    True
+    """
+    return numba.njit(func, cache=False, fastmath=False, error_model="numpy", nogil=True)
+
+
+def is_jitted(func: object) -> bool:
+    """True for a Numba CPU dispatcher (``@njit`` / :func:`jit` functions)."""
+    from numba.core.registry import CPUDispatcher
+
+    return isinstance(func, CPUDispatcher)

@@ -1,0 +1,52 @@
+"""Shared fixtures: seeded RNG, the CPU backends, the ``gpu`` marker."""
+
+from __future__ import annotations
+
+import os
+
+# A threading layer that is safe when several Python threads call parallel kernels at once
+# (workqueue is not). Must be set before numba starts its thread pool.
+os.environ.setdefault("NUMBA_THREADING_LAYER", "threadsafe")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+import nnnum  # noqa: E402
+
+CPU_BACKENDS = ("numba", "numpy")
+
+
+def _gpu_available() -> bool:
+    try:
+        from nnnum._kernels_gpu import require_cupy
+
+        require_cupy()
+        return True
+    except Exception:
+        return False
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if _gpu_available():
+        return
+    skip = pytest.mark.skip(reason="needs CuPy and a CUDA device")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(20261128)
+
+
+@pytest.fixture(params=CPU_BACKENDS)
+def backend(request: pytest.FixtureRequest):
+    with nnnum.use_backend(request.param):
+        yield request.param
+
+
+@pytest.fixture(autouse=True)
+def _doctest_namespace(doctest_namespace: dict) -> None:
+    doctest_namespace["np"] = np
+    doctest_namespace["nnnum"] = nnnum

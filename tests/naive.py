@@ -1,0 +1,53 @@
+"""Slow, obvious loop references that the kernels are checked against."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def softmax(z):
+    z = np.asarray(z, dtype=np.float64)
+    out = np.empty_like(z)
+    for idx in np.ndindex(z.shape[:-1]):
+        row = z[idx]
+        m = max(row)
+        e = [math.exp(v - m) for v in row]
+        s = math.fsum(e)
+        out[idx] = [v / s for v in e]
+    return out
+
+
+def cross_entropy_error(y, labels, delta=1e-7):
+    y = np.asarray(y, dtype=np.float64).reshape(-1, np.shape(y)[-1])
+    labels = np.asarray(labels).reshape(-1)
+    return math.fsum(-math.log(y[n, labels[n]] + delta) for n in range(len(labels))) / len(labels)
+
+
+def softmax_cross_entropy(z, labels):
+    z = np.asarray(z, dtype=np.float64).reshape(-1, np.shape(z)[-1])
+    labels = np.asarray(labels).reshape(-1)
+    out = []
+    for n in range(len(labels)):
+        m = max(z[n])
+        lse = m + math.log(math.fsum(math.exp(v - m) for v in z[n]))
+        out.append(lse - z[n, labels[n]])
+    return np.array(out)
+
+
+def book_numerical_gradient(f, x, h=1e-4):
+    """The book's loop, verbatim in spirit (divides by 2h)."""
+    grad = np.zeros_like(x)
+    it = np.nditer(x, flags=["multi_index"], op_flags=[["readwrite"]])
+    while not it.finished:
+        idx = it.multi_index
+        tmp = x[idx]
+        x[idx] = float(tmp) + h
+        fxh1 = f(x)
+        x[idx] = tmp - h
+        fxh2 = f(x)
+        grad[idx] = (fxh1 - fxh2) / (2 * h)
+        x[idx] = tmp
+        it.iternext()
+    return grad

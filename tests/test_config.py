@@ -1,0 +1,82 @@
+import os
+import subprocess
+import sys
+
+import pytest
+
+import nnnum
+from nnnum import _backend
+
+
+def run_py(code: str, **env: str) -> subprocess.CompletedProcess:
+    e = {k: v for k, v in os.environ.items() if k != "NNNUM_BACKEND"}
+    e.update(env)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=e, timeout=120)
+
+
+def test_default_and_env_selection():
+    assert run_py("import nnnum; print(nnnum.get_backend())").stdout.strip() == "numba"
+    out = run_py("import nnnum; print(nnnum.get_backend())", NNNUM_BACKEND="numpy")
+    assert out.stdout.strip() == "numpy"
+
+
+def test_unknown_env_value_lists_valid_ones():
+    out = run_py("import nnnum; nnnum.softmax([1.0, 2.0])", NNNUM_BACKEND="nmba")
+    assert out.returncode != 0
+    assert "'nmba' is not a backend" in out.stderr
+    assert "'numba', 'numpy', 'cupy'" in out.stderr
+
+
+def test_import_is_fast_and_compiles_nothing():
+    code = (
+        "import time, sys; t = time.perf_counter(); import nnnum; dt = time.perf_counter() - t; "
+        "from nnnum import _kernels_cpu as K; "
+        "print(dt, len(K._softmax_serial.signatures), 'cupy' in sys.modules)"
+    )
+    dt, sigs, cupy_loaded = run_py(code).stdout.split()
+    assert float(dt) < 1.0
+    assert sigs == "0" and cupy_loaded == "False"
+
+
+def test_context_manager_and_set_backend():
+    assert nnnum.get_backend() == "numba"
+    with nnnum.use_backend("numpy"):
+        assert nnnum.get_backend() == "numpy"
+        with nnnum.use_backend("numba"):
+            assert nnnum.get_backend() == "numba"
+        assert nnnum.get_backend() == "numpy"
+    assert nnnum.get_backend() == "numba"
+    nnnum.set_backend("numpy")
+    try:
+        assert nnnum.get_backend() == "numpy"
+    finally:
+        nnnum.set_backend("numba")
+    with pytest.raises(ValueError, match="valid values"):
+        nnnum.set_backend("torch")
+    with pytest.raises(ValueError, match="valid values"):
+        with nnnum.use_backend("jax"):
+            pass
+
+
+@pytest.mark.parametrize("name", ["numba", "numpy"])
+def test_backend_contract(name):
+    mod = _backend.load(name)
+    for attr in _backend.REQUIRED:
+        assert callable(getattr(mod, attr)) or attr == "xp"
+
+
+def test_cupy_without_gpu_is_a_clear_error():
+    try:
+        nnnum._kernels_gpu.require_cupy()
+    except nnnum.BackendUnavailableError:
+        pass
+    else:
+        pytest.skip("a GPU is available here")
+    with pytest.raises(nnnum.BackendUnavailableError, match="CuPy|CUDA"):
+        nnnum.set_backend("cupy")
+    with pytest.raises(nnnum.BackendUnavailableError, match="pip install"):
+        with nnnum.use_backend("cupy"):
+            pass
+    out = run_py("import nnnum; nnnum.softmax([1.0])", NNNUM_BACKEND="cupy")
+    assert out.returncode != 0 and "BackendUnavailableError" in out.stderr
+    assert nnnum.get_backend() == "numba"  # no silent fallback, no state change

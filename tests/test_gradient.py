@@ -1,0 +1,262 @@
+import threading
+
+import numba
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import nnnum
+
+from . import naive
+
+
+def sum_sq(x):
+    return np.sum(x**2)
+
+
+sum_sq_jit = nnnum.jit(sum_sq)
+
+
+@numba.njit
+def rosenbrock(x):
+    s = 0.0
+    for i in range(x.size - 1):
+        a = x.flat[i + 1] - x.flat[i] ** 2
+        b = 1.0 - x.flat[i]
+        s += 100.0 * a * a + b * b
+    return s
+
+
+def rosenbrock_grad(x):
+    x = x.reshape(-1)
+    g = np.zeros_like(x)
+    g[:-1] = -400.0 * x[:-1] * (x[1:] - x[:-1] ** 2) - 2.0 * (1.0 - x[:-1])
+    g[1:] += 200.0 * (x[1:] - x[:-1] ** 2)
+    return g
+
+
+# ------------------------------------------------------------- book's numbers
+def test_book_numerical_diff():
+    assert abs(nnnum.numerical_diff(lambda x0: x0 * x0 + 4.0**2.0, 3.0) - 6.00000000000378) < 1e-9
+    f = lambda x: 0.01 * x**2 + 0.1 * x  # noqa: E731
+    assert abs(nnnum.numerical_diff(f, 5.0) - 0.2) < 1e-9
+    assert abs(nnnum.numerical_diff(f, 10.0) - 0.3) < 1e-9
+    np.testing.assert_allclose(nnnum.numerical_diff(f, np.array([5.0, 10.0])), [0.2, 0.3], atol=1e-9)
+
+
+@pytest.mark.parametrize("f", [sum_sq, sum_sq_jit], ids=["python", "jit"])
+@pytest.mark.parametrize("x, g", [([3.0, 4.0], [6, 8]), ([0.0, 2.0], [0, 4]), ([3.0, 0.0], [6, 0])])
+def test_book_numerical_gradient(backend, f, x, g):
+    np.testing.assert_allclose(nnnum.numerical_gradient(f, np.array(x)), g, atol=1e-9)
+    np.testing.assert_allclose(nnnum.numerical_gradient(f, x), g, atol=1e-9)  # a list works too
+
+
+def test_book_closure_that_ignores_its_argument():
+    # the book's SimpleNet idiom: f reads the array it closes over, numerical_gradient perturbs it
+    w = np.array([[0.5, -1.0], [2.0, 0.25]])
+    before = w.copy()
+    g = nnnum.numerical_gradient(lambda _: float(np.sum(w**3)), w)
+    np.testing.assert_allclose(g, 3 * before**2, rtol=1e-7)
+    np.testing.assert_array_equal(w, before)
+
+
+# --------------------------------------------------------- analytic gradients
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(2, 30), seed=st.integers(0, 2**32 - 1))
+def test_rosenbrock_against_analytic(n, seed):
+    x = np.random.default_rng(seed).uniform(-1.5, 1.5, size=n)
+    g = nnnum.numerical_gradient(rosenbrock, x)
+    # central difference: truncation error h^2/6 |f'''| plus rounding eps|f|/h
+    np.testing.assert_allclose(g, rosenbrock_grad(x), rtol=1e-6, atol=1e-5)
+
+
+def test_softmax_cross_entropy_gradient_is_y_minus_t(backend, rng):
+    z = rng.normal(size=(4, 5))
+    labels = rng.integers(0, 5, size=4)
+    g = nnnum.numerical_gradient(lambda zz: nnnum.softmax_cross_entropy(zz, labels), z)
+    analytic = (nnnum.softmax(z) - np.eye(5)[labels]) / 4
+    np.testing.assert_allclose(g, analytic, atol=1e-9)
+
+
+# ------------------------------------------------------- shapes and layouts
+@pytest.mark.parametrize("f", [sum_sq, sum_sq_jit], ids=["python", "jit"])
+def test_any_shape_and_layout(rng, f):
+    base = rng.normal(size=(4, 6))
+    for x in (base, np.asfortranarray(base), base.T, base[::2, 1::2], base[:, 3]):
+        x0 = x.copy()
+        g = nnnum.numerical_gradient(f, x)
+        assert g.shape == x.shape
+        # a jitted f sees a C-ordered copy: bit-identical; a Python f sums in x's memory order
+        tol = 0 if f is sum_sq_jit else 1e-9
+        np.testing.assert_allclose(g, nnnum.numerical_gradient(f, np.ascontiguousarray(x)), rtol=0, atol=tol)
+        np.testing.assert_allclose(g, 2 * x0, atol=1e-8)
+        np.testing.assert_array_equal(x, x0)
+    cube = rng.normal(size=(2, 3, 4))
+    np.testing.assert_allclose(nnnum.numerical_gradient(f, cube), 2 * cube, atol=1e-8)
+
+
+def test_zero_d_size_one_and_empty():
+    g0 = nnnum.numerical_gradient(lambda x: float(x) ** 3, np.array(2.0))
+    assert g0.shape == () and abs(g0 - 12.0) < 1e-7
+    g1 = nnnum.numerical_gradient(sum_sq_jit, np.array([[1.5]]))
+    assert g1.shape == (1, 1) and abs(g1[0, 0] - 3.0) < 1e-9
+    for shape in [(0,), (3, 0)]:
+        g = nnnum.numerical_gradient(sum_sq, np.zeros(shape))
+        assert g.shape == shape
+
+
+# --------------------------------------------------------- parallel == serial
+@settings(max_examples=15, deadline=None)
+@given(shape=st.sampled_from([(1,), (7,), (33,), (5, 9), (3, 4, 5)]), seed=st.integers(0, 2**32 - 1))
+def test_parallel_bit_identical_to_serial_any_threads(shape, seed):
+    x = np.random.default_rng(seed).normal(size=shape)
+    serial = nnnum.numerical_gradient(rosenbrock, x, parallel=False)
+    loop = nnnum.numerical_gradient(rosenbrock.py_func, x)
+    old = numba.get_num_threads()
+    try:
+        results = []
+        for threads in sorted({1, min(2, numba.config.NUMBA_NUM_THREADS)}):
+            numba.set_num_threads(threads)
+            results.append(nnnum.numerical_gradient(rosenbrock, x))
+    finally:
+        numba.set_num_threads(old)
+    for r in results:
+        np.testing.assert_array_equal(r, serial)
+    np.testing.assert_allclose(loop, serial, rtol=1e-9)  # the same f run by the Python interpreter
+
+
+def test_concurrent_calls_from_threads(rng):
+    xs = [rng.normal(size=200) for _ in range(4)]
+    expected = [nnnum.numerical_gradient(rosenbrock, x) for x in xs]
+    out = [None] * 4
+
+    def work(i):
+        out[i] = nnnum.numerical_gradient(rosenbrock, xs[i])
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for a, b in zip(out, expected):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_book_loop_agrees_with_ours(rng):
+    x = rng.normal(size=(3, 4))
+    ours = nnnum.numerical_gradient(sum_sq, x)
+    book = naive.book_numerical_gradient(sum_sq, x.copy())
+    np.testing.assert_allclose(ours, book, atol=1e-10)
+
+
+# ------------------------------------------------------------------ bad input
+def test_integer_x_raises_instead_of_wrong_answer():
+    x = np.array([1, 2])
+    # the book's loop returns [5000, 15000] here
+    assert naive.book_numerical_gradient(sum_sq, x.copy()).tolist() == [5000, 15000]
+    with pytest.raises(TypeError, match="integer"):
+        nnnum.numerical_gradient(sum_sq, x)
+    np.testing.assert_allclose(nnnum.numerical_gradient(sum_sq, x.astype(float)), [2.0, 4.0], atol=1e-9)
+
+
+def test_float32_step_rounding_is_exact_or_loud():
+    f = lambda v: float(np.sum(v.astype(np.float64) ** 2))  # noqa: E731
+    # at 1.0 float32 rounds 1 +- 1e-4 slightly (by 2e-5 relative): no warning, exact anyway
+    g = nnnum.numerical_gradient(f, np.array([1.0, 3.0], dtype=np.float32))
+    np.testing.assert_allclose(g, [2.0, 6.0], rtol=1e-6)
+    # at 1000 the float32 spacing is 6.1e-5: the step taken is far from 2h
+    x = np.array([1.0, 1000.0], dtype=np.float32)
+    with pytest.warns(nnnum.StepRoundingWarning, match="x\\[1\\]"):
+        g = nnnum.numerical_gradient(f, x)
+    # divided by the step actually taken, the quadratic's gradient is exact to rounding
+    np.testing.assert_allclose(g, [2.0, 2000.0], rtol=1e-6)
+    assert g.dtype == np.float32
+    big = np.array([1e6], dtype=np.float32)  # float32 spacing at 1e6 is 0.0625: x + 1e-4 == x
+    with pytest.raises(nnnum.StepResolutionError, match="resolution"):
+        nnnum.numerical_gradient(sum_sq, big)
+    np.testing.assert_array_equal(big, [1e6])
+
+
+def test_read_only_and_broadcast_x():
+    ro = np.array([1.0, 2.0])
+    ro.setflags(write=False)
+    with pytest.raises(ValueError, match="read-only"):
+        nnnum.numerical_gradient(sum_sq, ro)
+    bc = np.broadcast_to(np.array([1.0, 2.0]), (3, 2))
+    with pytest.raises(ValueError, match="read-only|broadcast"):
+        nnnum.numerical_gradient(sum_sq, bc)
+    writable_bc = np.lib.stride_tricks.as_strided(np.array([1.0]), shape=(3,), strides=(0,))
+    with pytest.raises(ValueError, match="broadcast"):
+        nnnum.numerical_gradient(sum_sq, writable_bc)
+
+
+@pytest.mark.parametrize("h", [0.0, -1e-4, np.inf, np.nan])
+def test_bad_h(h):
+    with pytest.raises(ValueError, match="h must be"):
+        nnnum.numerical_gradient(sum_sq, np.array([1.0]), h=h)
+    with pytest.raises(ValueError, match="h must be"):
+        nnnum.numerical_diff(lambda v: v, 1.0, h=h)
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_non_scalar_result(jit):
+    f = (lambda v: v * 2) if not jit else numba.njit(lambda v: v * 2)
+    with pytest.raises(ValueError, match="scalar"):
+        nnnum.numerical_gradient(f, np.array([1.0, 2.0]))
+    with pytest.raises(ValueError, match="scalar"):
+        nnnum.numerical_gradient(lambda v: np.array([1.0]), np.array([1.0, 2.0]))
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_nan_result_names_the_element(jit):
+    def f(v):
+        return np.nan if v[2] < 0.00003 else v[0] + v[1] + v[2]
+
+    x = np.array([1.0, 2.0, 0.00005])
+    with pytest.raises(FloatingPointError, match=r"x\[2\] - h"):
+        nnnum.numerical_gradient(numba.njit(f) if jit else f, x)
+    np.testing.assert_array_equal(x, [1.0, 2.0, 0.00005])
+
+
+def test_x_restored_when_f_raises_on_its_seventh_call(rng):
+    x = rng.normal(size=(3, 3))
+    x[1, 1] = -0.0
+    x[2, 2] = 5e-324  # a subnormal
+    before = x.copy()
+    calls = {"n": 0}
+
+    def f(v):
+        calls["n"] += 1
+        if calls["n"] == 7:
+            raise RuntimeError("boom")
+        return float(np.nansum(v))
+
+    with pytest.raises(RuntimeError, match="boom"):
+        nnnum.numerical_gradient(f, x)
+    assert calls["n"] == 7
+    assert x.tobytes() == before.tobytes()  # bit for bit, -0.0 and the subnormal included
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_x(bad):
+    x = np.array([1.0, bad])
+    with pytest.raises(ValueError, match=r"not finite at x\[1\]"):
+        nnnum.numerical_gradient(sum_sq, x)
+
+
+def test_x_restored_when_f_returns_garbage(rng):
+    x = rng.normal(size=4)
+    before = x.tobytes()
+    with pytest.raises(ValueError):
+        nnnum.numerical_gradient(lambda v: v[:2], x)
+    with pytest.raises(TypeError):
+        nnnum.numerical_gradient(lambda v: "a", x)
+    assert x.tobytes() == before
+
+
+def test_jitted_path_never_touches_x(rng):
+    x = rng.normal(size=(5, 5))
+    before = x.tobytes()
+    nnnum.numerical_gradient(rosenbrock, x)
+    assert x.tobytes() == before

@@ -1,0 +1,202 @@
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import nnnum
+
+from . import naive
+
+T = np.array([0, 0, 1, 0, 0, 0, 0, 0, 0, 0])
+Y_GOOD = np.array([0.1, 0.05, 0.6, 0.0, 0.05, 0.1, 0.0, 0.1, 0.0, 0.0])
+Y_BAD = np.array([0.1, 0.05, 0.1, 0.0, 0.05, 0.1, 0.0, 0.6, 0.0, 0.0])
+
+
+# ---------------------------------------------------------------- book's numbers
+def test_book_mean_squared_error(backend):
+    assert abs(nnnum.mean_squared_error(Y_GOOD, T) - 0.09750000000000003) < 1e-12
+    assert abs(nnnum.mean_squared_error(Y_BAD, T) - 0.5975) < 1e-12
+
+
+def test_book_cross_entropy_error(backend):
+    assert abs(nnnum.cross_entropy_error(Y_GOOD, T) - 0.510825457099338) < 1e-12
+    assert abs(nnnum.cross_entropy_error(Y_BAD, T) - 2.302584092994546) < 1e-12
+
+
+@pytest.mark.parametrize("y, expected", [(Y_GOOD, 0.510825457099338), (Y_BAD, 2.302584092994546)])
+def test_labels_one_hot_1d_and_batch_agree(backend, y, expected):
+    forms = [
+        (y, T),
+        (y, np.int64(2)),
+        (y, 2),
+        (y[None, :], T[None, :]),
+        (y[None, :], np.array([2])),
+        (np.stack([y, y, y]), np.stack([T, T, T])),
+        (np.stack([y, y, y]), np.array([2, 2, 2])),
+        (np.stack([y, y]).reshape(1, 2, 10), np.array([[2, 2]])),
+    ]
+    for yy, tt in forms:
+        assert abs(nnnum.cross_entropy_error(yy, tt) - expected) < 1e-12
+    # MSE sums over the batch: 3 copies give 3 times the loss, labels or one-hot alike
+    three = np.stack([y, y, y])
+    assert nnnum.mean_squared_error(three, np.array([2, 2, 2])) == pytest.approx(
+        3 * nnnum.mean_squared_error(y, T), abs=1e-12
+    )
+
+
+def test_cross_entropy_dense_targets_generalise(backend, rng):
+    y = nnnum.softmax(rng.normal(size=(5, 4)))
+    t = nnnum.softmax(rng.normal(size=(5, 4)))
+    expected = -np.sum(t * np.log(y + 1e-7)) / 5
+    assert abs(nnnum.cross_entropy_error(y, t) - expected) < 1e-12
+
+
+# ------------------------------------------------------------ numba vs numpy
+shapes = st.tuples(st.integers(1, 40), st.integers(1, 12))
+
+
+@settings(max_examples=40, deadline=None)
+@given(shape=shapes, dtype=st.sampled_from([np.float32, np.float64]), seed=st.integers(0, 2**32 - 1),
+       scale=st.sampled_from([1.0, 30.0, 1e4]))
+def test_numba_matches_numpy_reference(shape, dtype, seed, scale):
+    rng = np.random.default_rng(seed)
+    z = (rng.normal(size=shape) * scale).astype(dtype)
+    labels = rng.integers(0, shape[1], size=shape[0])
+    onehot = np.eye(shape[1])[labels]
+    out = {}
+    for name in ("numba", "numpy"):
+        with nnnum.use_backend(name):
+            y = nnnum.softmax(z)
+            out[name] = (
+                y,
+                nnnum.sigmoid(z),
+                nnnum.relu(z),
+                nnnum.step_function(z),
+                nnnum.cross_entropy_error(y, labels),
+                nnnum.cross_entropy_error(y, onehot),
+                nnnum.mean_squared_error(y, onehot),
+                nnnum.mean_squared_error(y, labels),
+                nnnum.softmax_cross_entropy(z, labels, reduction="none"),
+                nnnum.softmax_cross_entropy(z, onehot),
+            )
+    a, b = out["numba"], out["numpy"]
+    tol = 1e-12 if dtype == np.float64 else 1e-6
+    np.testing.assert_allclose(a[0], b[0], rtol=tol, atol=tol)
+    np.testing.assert_allclose(a[1], b[1], rtol=tol, atol=tol)
+    np.testing.assert_array_equal(a[2], b[2])
+    np.testing.assert_array_equal(a[3], b[3])
+    for i in range(4, 8):  # losses of each backend's own softmax output: its dtype's precision
+        np.testing.assert_allclose(a[i], b[i], rtol=tol, atol=tol)
+    for i in range(8, 10):  # the fused loss on the same logits: float64 arithmetic throughout
+        np.testing.assert_allclose(a[i], b[i], rtol=1e-12, atol=1e-12)
+    assert a[0].dtype == dtype and a[1].dtype == dtype
+
+
+@pytest.mark.parametrize("shape", [(7,), (3, 5), (2, 3, 4), (2, 2, 2, 6)])
+def test_softmax_cross_entropy_any_batch_shape(backend, rng, shape):
+    z = rng.normal(size=shape) * 3
+    labels = rng.integers(0, shape[-1], size=shape[:-1])
+    rows = nnnum.softmax_cross_entropy(z, labels, reduction="none")
+    assert rows.shape == shape[:-1]
+    np.testing.assert_allclose(rows.reshape(-1), naive.softmax_cross_entropy(z, labels), atol=1e-12)
+    assert nnnum.softmax_cross_entropy(z, labels, reduction="sum") == pytest.approx(rows.sum(), abs=1e-12)
+    assert nnnum.softmax_cross_entropy(z, labels) == pytest.approx(rows.mean(), abs=1e-12)
+    onehot = np.eye(shape[-1])[labels]
+    np.testing.assert_allclose(nnnum.softmax_cross_entropy(z, onehot, reduction="none"), rows, atol=1e-12)
+
+
+def test_large_batch_parallel_paths(backend, rng):
+    # above PARALLEL_MIN_SIZE the numba kernels run in prange: same answers
+    z = rng.normal(size=(20_000, 10)) * 4
+    labels = rng.integers(0, 10, size=20_000)
+    y = nnnum.softmax(z)
+    np.testing.assert_allclose(y[:300], naive.softmax(z[:300]), atol=1e-15)
+    assert nnnum.cross_entropy_error(y, labels) == pytest.approx(
+        naive.cross_entropy_error(y, labels), abs=1e-12)
+    rows = nnnum.softmax_cross_entropy(z, labels, reduction="none")
+    np.testing.assert_allclose(rows, naive.softmax_cross_entropy(z, labels), rtol=1e-13, atol=1e-13)
+
+
+# ------------------------------------------------------------------ stability
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_extreme_logits_stay_finite(backend, dtype):
+    z = np.array([[1e8, 0.0, -1e8], [-1e8, 1e8, 0.0], [3.0, 3.0, -1e8]], dtype=dtype)
+    labels = np.array([0, 1, 0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        y = nnnum.softmax(z)
+        rows = nnnum.softmax_cross_entropy(z, labels, reduction="none")
+        wrong = nnnum.softmax_cross_entropy(z, np.array([2, 0, 2]), reduction="none")
+    assert np.all(np.isfinite(y)) and np.all(np.isfinite(rows)) and np.all(np.isfinite(wrong))
+    np.testing.assert_allclose(y[0], [1.0, 0.0, 0.0])
+    np.testing.assert_allclose(y[2], [0.5, 0.5, 0.0])
+    assert rows[0] < 1e-6 and rows[1] < 1e-6  # perfect predictions
+    assert rows[2] == pytest.approx(np.log(2.0), abs=1e-6)
+    assert wrong[0] == pytest.approx(2e8, rel=1e-6)
+    assert nnnum.softmax_cross_entropy(z[:2], labels[:2]) < 1e-6
+
+
+def test_softmax_1000_no_warning(backend):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        y = nnnum.softmax(np.array([1000.0, -1000.0, 999.0]))
+        s = nnnum.sigmoid(np.array([-1000.0, 1000.0, -1e308, 0.0]))
+    np.testing.assert_allclose(y, naive.softmax([1000.0, -1000.0, 999.0]), atol=1e-15)
+    assert s[0] == 0.0 and s[1] == 1.0 and s[2] == 0.0 and s[3] == 0.5
+    assert float(nnnum.sigmoid(-1000.0)) == 0.0
+
+
+def test_nan_propagates_per_row(backend):
+    z = np.array([[np.nan, 1.0], [1.0, 2.0]])
+    y = nnnum.softmax(z)
+    assert np.all(np.isnan(y[0])) and np.all(np.isfinite(y[1]))
+    rows = nnnum.softmax_cross_entropy(z, np.array([0, 1]), reduction="none")
+    assert np.isnan(rows[0]) and np.isfinite(rows[1])
+
+
+# ------------------------------------------------------------------ bad input
+def test_shape_mismatch(backend):
+    with pytest.raises(ValueError, match="shape mismatch"):
+        nnnum.cross_entropy_error(np.ones((2, 10)) / 10, np.zeros(10, dtype=int))
+    with pytest.raises(ValueError, match="shape mismatch"):
+        nnnum.mean_squared_error(Y_GOOD, T[:9])
+    with pytest.raises(ValueError, match="shape mismatch"):
+        nnnum.softmax_cross_entropy(np.zeros((3, 4)), np.zeros((3, 5)))
+
+
+@pytest.mark.parametrize("bad", [-1, 10, 11, -11])
+def test_labels_out_of_range_including_minus_one(backend, bad):
+    labels = np.array([2, bad])
+    y = np.stack([Y_GOOD, Y_GOOD])
+    for fn in (nnnum.cross_entropy_error, nnnum.softmax_cross_entropy, nnnum.mean_squared_error):
+        with pytest.raises(ValueError, match="out of range"):
+            fn(y, labels)
+
+
+def test_float_labels_rejected(backend):
+    with pytest.raises(TypeError, match="integers"):
+        nnnum.cross_entropy_error(np.stack([Y_GOOD, Y_GOOD]), np.array([2.0, 2.0]))
+    with pytest.raises(TypeError, match="integers"):
+        nnnum.cross_entropy_error(Y_GOOD, 2.0)
+    with pytest.raises(TypeError, match="integers"):
+        nnnum.softmax_cross_entropy(Y_GOOD, np.array(True))
+
+
+def test_empty_batch_and_no_classes(backend):
+    with pytest.raises(ValueError, match="empty batch"):
+        nnnum.cross_entropy_error(np.zeros((0, 10)), np.zeros(0, dtype=int))
+    with pytest.raises(ValueError, match="empty batch"):
+        nnnum.softmax_cross_entropy(np.zeros((0, 3)), np.zeros((0, 3)))
+    with pytest.raises(ValueError, match="no classes"):
+        nnnum.softmax_cross_entropy(np.zeros((4, 0)), np.zeros(4, dtype=int))
+    with pytest.raises(ValueError, match="scalar"):
+        nnnum.cross_entropy_error(0.5, 0)
+
+
+def test_non_numeric_input(backend):
+    with pytest.raises(TypeError):
+        nnnum.softmax(np.array(["a", "b"]))
+    with pytest.raises(ValueError):
+        nnnum.softmax_cross_entropy(np.zeros((2, 2)), np.zeros(2, dtype=int), reduction="avg")
