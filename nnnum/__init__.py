@@ -21,7 +21,10 @@ from .gradient import (
     numerical_gradient,
 )
 from .losses import cross_entropy_error, mean_squared_error, softmax_cross_entropy
+from .gradcheck import GradCheckResult, gradcheck
+from .network import SimpleNet, TwoLayerNet
 from .optimize import DescentHistory, DivergenceWarning, gradient_descent
+from .train import TrainHistory, plot_history, train
 
 __version__ = "0.1.0"
 
@@ -30,6 +33,13 @@ __all__ = [
     "BackendUnavailableError",
     "DescentHistory",
     "DivergenceWarning",
+    "GradCheckResult",
+    "SimpleNet",
+    "TrainHistory",
+    "TwoLayerNet",
+    "gradcheck",
+    "plot_history",
+    "train",
     "StepResolutionError",
     "StepRoundingWarning",
     "__version__",

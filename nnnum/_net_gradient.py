@@ -1,0 +1,74 @@
+"""Host side of the structured numerical gradient: steps, caches, dispatch by backend."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import _backend, _kernels_net
+from ._config import get_backend
+from .losses import CE_DELTA
+
+
+def _steps(theta: np.ndarray, h: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Steps actually taken, (theta + h) - theta and (theta - h) - theta, and their difference."""
+    plus = theta + h
+    minus = theta - h
+    return plus - theta, minus - theta, plus - minus
+
+
+def _check_resolution(name: str, step: Any) -> None:
+    xp = _backend.current().xp
+    if not bool((step > 0).all()):
+        raise ValueError(f"h is below the resolution of {name}: some element has x + h == x - h")
+    del xp
+
+
+def structured_gradient(params: dict[str, Any], x: Any, labels: Any, h: float) -> dict[str, Any]:
+    """Central differences of the book's loss for every parameter of a TwoLayerNet."""
+    if get_backend() == "numba":
+        return _structured_numba(params, x, labels, h)
+    from ._net_batched import batched_structured_gradient
+
+    return batched_structured_gradient(params, x, labels, h)
+
+
+def _structured_numba(params: dict[str, Any], x: np.ndarray, labels: np.ndarray, h: float):
+    w1 = np.ascontiguousarray(params["W1"], dtype=np.float64)
+    b1 = np.ascontiguousarray(params["b1"], dtype=np.float64)
+    w2 = np.ascontiguousarray(params["W2"], dtype=np.float64)
+    b2 = np.ascontiguousarray(params["b2"], dtype=np.float64)
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    labels = np.ascontiguousarray(labels, dtype=np.int64)
+    n, d = x.shape
+    hdim = w1.shape[1]
+    # the nonzeros of [x, 1] per sample (CSR): the trailing 1 carries the bias b1
+    x_aug = np.hstack([x, np.ones((n, 1))])
+    rows_nz, cols_nz = np.nonzero(x_aug)
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows_nz, minlength=n), out=indptr[1:])
+    indices = cols_nz.astype(np.int64)
+    values = x_aug[rows_nz, cols_nz]
+    z, zm, q, p = _kernels_net.forward_cache(indptr, indices, values, w1, b1, w2, b2, labels)
+
+    # hidden layer: [W1; b1] as one (D+1, H) block
+    theta1 = np.vstack([w1, b1[None, :]])
+    dp1, dm1, st1 = _steps(theta1, h)
+    _check_resolution("W1/b1", st1)
+    out1 = np.empty((hdim, d + 1))
+    _kernels_net.grad_hidden(
+        indptr, indices, values, z, zm, q, p, labels, w2,
+        np.ascontiguousarray(dp1.T), np.ascontiguousarray(dm1.T), CE_DELTA, out1,
+    )
+    g1 = out1.T / (n * st1)
+
+    # output layer: [W2; b2] as one (H+1, K) block; z gets a column of ones
+    theta2 = np.vstack([w2, b2[None, :]])
+    dp2, dm2, st2 = _steps(theta2, h)
+    _check_resolution("W2/b2", st2)
+    z_aug = np.hstack([z, np.ones((n, 1))])
+    out2 = np.empty(theta2.shape)
+    _kernels_net.grad_output(z_aug, q, p, labels, dp2, dm2, CE_DELTA, out2)
+    g2 = out2 / (n * st2)
+    return {"W1": g1[:d], "b1": g1[d].copy(), "W2": g2[:hdim], "b2": g2[hdim].copy()}

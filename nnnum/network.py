@@ -1,0 +1,254 @@
+"""The book's networks: ``SimpleNet`` and ``TwoLayerNet``, with a fast numerical gradient."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+
+from . import _backend
+from .functions import sigmoid, softmax
+from .gradient import numerical_gradient as _numerical_gradient
+from .losses import CE_DELTA, cross_entropy_error
+from ._validate import targets
+
+__all__ = ["SimpleNet", "TwoLayerNet"]
+
+GradMethod = Literal["auto", "structured", "brute"]
+PARAM_NAMES = ("W1", "b1", "W2", "b2")
+
+
+class SimpleNet:
+    """The book's one-layer net: weights ``W`` of shape (2, 3), softmax + cross-entropy.
+
+    Parameters
+    ----------
+    seed : int or numpy.random.Generator, optional
+        Makes ``W`` (standard normal, as in the book) reproducible.
+
+    Examples
+    --------
+    >>> import numpy as np, nnnum
+    >>> net = nnnum.SimpleNet(seed=0)
+    >>> x, t = np.array([0.6, 0.9]), np.array([0, 0, 1])
+    >>> dW = nnnum.numerical_gradient(lambda w: net.loss(x, t), net.W)  # the book's idiom
+    >>> dW.shape
+    (2, 3)
+    """
+
+    def __init__(self, seed: int | np.random.Generator | None = None) -> None:
+        self.W = np.random.default_rng(seed).standard_normal((2, 3))
+
+    def predict(self, x: Any) -> np.ndarray:
+        """Logits ``x @ W``."""
+        return np.asarray(x, dtype=np.float64) @ self.W
+
+    def loss(self, x: Any, t: Any) -> float:
+        """``cross_entropy_error(softmax(x @ W), t)``."""
+        return float(cross_entropy_error(softmax(self.predict(x)), t))
+
+
+class TwoLayerNet:
+    """The book's two-layer net: sigmoid hidden layer, softmax output, cross-entropy loss.
+
+    Parameters
+    ----------
+    input_size, hidden_size, output_size : int
+        Layer widths.
+    weight_init_std : float
+        Standard deviation of the initial weights (biases start at zero).
+    seed : int or numpy.random.Generator, optional
+        Makes the initialisation reproducible.
+
+    Attributes
+    ----------
+    params : dict
+        ``W1`` (input, hidden), ``b1`` (hidden,), ``W2`` (hidden, output),
+        ``b2`` (output,), float64, on the backend's device.
+
+    Examples
+    --------
+    >>> import numpy as np, nnnum
+    >>> net = nnnum.TwoLayerNet(4, 5, 3, seed=0)
+    >>> x = np.random.default_rng(1).random((6, 4)); t = np.array([0, 1, 2, 0, 1, 2])
+    >>> g_num, g_bp = net.numerical_gradient(x, t), net.gradient(x, t)
+    >>> all(np.allclose(g_num[k], g_bp[k], atol=1e-8) for k in net.params)
+    True
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        output_size: int,
+        weight_init_std: float = 0.01,
+        seed: int | np.random.Generator | None = None,
+    ) -> None:
+        for name, v in (("input_size", input_size), ("hidden_size", hidden_size),
+                        ("output_size", output_size)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        rng = np.random.default_rng(seed)
+        xp = _backend.current().xp
+        self.params: dict[str, Any] = {
+            "W1": xp.asarray(weight_init_std * rng.standard_normal((input_size, hidden_size))),
+            "b1": xp.zeros(hidden_size),
+            "W2": xp.asarray(weight_init_std * rng.standard_normal((hidden_size, output_size))),
+            "b2": xp.zeros(output_size),
+        }
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def input_size(self) -> int:
+        return int(self.params["W1"].shape[0])
+
+    @property
+    def output_size(self) -> int:
+        return int(self.params["W2"].shape[1])
+
+    def _check_x(self, x: Any) -> Any:
+        xp = _backend.current().xp
+        x = xp.asarray(x)
+        if not (np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_):
+            raise TypeError(f"x must be numeric, got dtype {x.dtype}")
+        x = x.astype(np.float64, copy=False)
+        if x.ndim == 1:
+            x = x[None, :]
+        if x.ndim != 2 or x.shape[1] != self.input_size:
+            raise ValueError(
+                f"x has shape {tuple(x.shape)} but the network takes {self.input_size} inputs "
+                f"per sample: expected (batch, {self.input_size})"
+            )
+        if x.shape[0] == 0:
+            raise ValueError("empty batch: x has no samples")
+        if not bool(xp.isfinite(x).all()):
+            raise ValueError("x contains NaN or inf")
+        return x
+
+    def _labels(self, x: Any, t: Any) -> tuple[str, Any]:
+        xp = _backend.current().xp
+        t = xp.asarray(t)
+        if t.ndim == 0:
+            t = t[None]
+        probe = xp.empty((x.shape[0], self.output_size))
+        return targets(probe, t, xp, batch_name="the network output")
+
+    # --------------------------------------------------------------- the book's API
+    def predict(self, x: Any) -> Any:
+        """Softmax probabilities, shape (batch, output_size)."""
+        x = self._check_x(x)
+        p = self.params
+        z1 = sigmoid(x @ p["W1"] + p["b1"])
+        return softmax(z1 @ p["W2"] + p["b2"])
+
+    def loss(self, x: Any, t: Any) -> float:
+        """The book's loss: ``cross_entropy_error(predict(x), t)`` (with its 1e-7 delta)."""
+        x = self._check_x(x)
+        self._labels(x, t)
+        return cross_entropy_error(self.predict(x), t)
+
+    def accuracy(self, x: Any, t: Any) -> float:
+        """Fraction of samples whose most probable class is the label (one-hot or label ``t``)."""
+        x = self._check_x(x)
+        kind, tt = self._labels(x, t)
+        y = self.predict(x).argmax(axis=1)
+        labels = tt.argmax(axis=1) if kind == "dense" else tt
+        return float((y == labels).sum()) / x.shape[0]
+
+    def gradient(self, x: Any, t: Any) -> dict[str, Any]:
+        """Backprop gradient of :meth:`loss`, keyed like ``params``.
+
+        The exact derivative of the book's loss, delta included:
+        ``dL/da2 = y * (g - sum(y * g))`` with ``g = -t / ((y + delta) N)``
+        (the book's ``(y - t) / N`` is its ``delta -> 0`` limit).
+        """
+        x = self._check_x(x)
+        kind, tt = self._labels(x, t)
+        xp = _backend.current().xp
+        p = self.params
+        n = x.shape[0]
+        a1 = x @ p["W1"] + p["b1"]
+        z1 = sigmoid(a1)
+        y = softmax(z1 @ p["W2"] + p["b2"])
+        if kind == "labels":
+            t1 = xp.zeros_like(y)
+            t1[xp.arange(n), tt] = 1.0
+        else:
+            t1 = tt
+        g = -t1 / ((y + CE_DELTA) * n)
+        da2 = y * (g - (y * g).sum(axis=1, keepdims=True))
+        dz1 = da2 @ p["W2"].T
+        da1 = dz1 * z1 * (1.0 - z1)
+        return {"W1": x.T @ da1, "b1": da1.sum(axis=0), "W2": z1.T @ da2, "b2": da2.sum(axis=0)}
+
+    def numerical_gradient(
+        self, x: Any, t: Any, *, method: GradMethod = "auto", h: float = 1e-4
+    ) -> dict[str, Any]:
+        """Central-difference gradient of :meth:`loss`, keyed like ``params``.
+
+        Parameters
+        ----------
+        x : array_like, shape (batch, input_size)
+        t : array_like
+            Integer labels (batch,) or one-hot targets (batch, output_size).
+        method : {"auto", "structured", "brute"}
+            ``"structured"`` recomputes, for every perturbation of every
+            parameter, only what it changes (one hidden unit or one logit),
+            per sample, skipping samples a ``W1`` perturbation cannot reach
+            (``x[n, i] == 0``): the same central differences, same ``h``, same
+            perturbations as ``"brute"``, which is the book's loop (a full
+            forward pass per perturbation) and works for any overridden
+            :meth:`loss`. ``"auto"`` picks ``"structured"`` unless ``loss`` or
+            ``predict`` is overridden.
+        h : float
+            Step, default ``1e-4``.
+
+        Returns
+        -------
+        dict
+            Arrays shaped like ``params``.
+        """
+        if method not in ("auto", "structured", "brute"):
+            raise ValueError(f"method must be 'auto', 'structured' or 'brute', not {method!r}")
+        x = self._check_x(x)
+        kind, tt = self._labels(x, t)
+        book_loss = type(self).loss is TwoLayerNet.loss and type(self).predict is TwoLayerNet.predict
+        if method == "auto":
+            method = "structured" if book_loss else "brute"
+        if method == "brute":
+            return self._brute_gradient(x, t, h)
+        if not book_loss:
+            raise ValueError(
+                "the structured gradient knows only the book's loss, but loss() or predict() is "
+                "overridden: use method='brute'"
+            )
+        labels = _as_labels(kind, tt)
+        from ._net_gradient import structured_gradient
+
+        return structured_gradient(self.params, x, labels, h)
+
+    def _brute_gradient(self, x: Any, t: Any, h: float) -> dict[str, Any]:
+        xp = _backend.current().xp
+        if xp is not np:
+            raise TypeError("method='brute' runs on the CPU backends; use 'structured' on the GPU")
+
+        def f(_: Any) -> float:
+            return float(self.loss(x, t))
+
+        return {key: _numerical_gradient(f, self.params[key], h=h) for key in PARAM_NAMES}
+
+
+def _as_labels(kind: str, t: Any) -> Any:
+    """Integer labels from labels or exactly one-hot rows (else a clear error)."""
+    if kind == "labels":
+        return t
+    labels = t.argmax(axis=1)
+    xp = _backend.current().xp
+    onehot = xp.zeros_like(t)
+    onehot[xp.arange(t.shape[0]), labels] = 1.0
+    if not bool((onehot == t).all()):
+        raise ValueError(
+            "the structured gradient needs integer labels or exactly one-hot targets; "
+            "for soft targets use method='brute'"
+        )
+    return labels
