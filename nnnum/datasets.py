@@ -41,8 +41,10 @@ class DataFormatError(ValueError):
     """A data file is corrupt, truncated, or not the IDX file it claims to be."""
 
 
-def load_idx(path: str | os.PathLike[str]) -> np.ndarray:
+def load_idx(path: str | os.PathLike[str], expect_magic: int | None = None) -> np.ndarray:
     """Read one IDX file (``.gz`` or plain) of unsigned bytes into an array.
+
+    ``expect_magic`` (2051 images, 2049 labels) rejects the other kind.
 
     Raises
     ------
@@ -71,10 +73,10 @@ def load_idx(path: str | os.PathLike[str]) -> np.ndarray:
     if len(data) < 8:
         raise DataFormatError(f"{path}: truncated: {len(data)} bytes, no IDX header")
     magic = struct.unpack(">I", data[:4])[0]
-    if magic not in _IDX_MAGIC:
-        raise DataFormatError(
-            f"{path}: wrong magic number {magic} (expected 2051 for images, 2049 for labels)"
-        )
+    if magic not in _IDX_MAGIC or (expect_magic is not None and magic != expect_magic):
+        expected = {2051: "2051 for images", 2049: "2049 for labels"}
+        want = expected[expect_magic] if expect_magic else "2051 for images, 2049 for labels"
+        raise DataFormatError(f"{path}: wrong magic number {magic} (expected {want})")
     ndim = _IDX_MAGIC[magic]
     header = 4 + 4 * ndim
     if len(data) < header:
@@ -91,10 +93,8 @@ def load_idx(path: str | os.PathLike[str]) -> np.ndarray:
 
 def _load_split(data_dir: Path, split: str) -> Split:
     img_name, lab_name = _SPLITS[split]
-    images = load_idx(data_dir / img_name)
-    labels = load_idx(data_dir / lab_name)
-    if images.ndim != 3 or labels.ndim != 1:
-        raise DataFormatError(f"{data_dir / img_name}: images must be IDX 3-D, labels 1-D")
+    images = load_idx(data_dir / img_name, expect_magic=2051)
+    labels = load_idx(data_dir / lab_name, expect_magic=2049)
     if images.shape[0] != labels.shape[0]:
         raise DataFormatError(
             f"{data_dir / img_name} has {images.shape[0]} images but {data_dir / lab_name} has "

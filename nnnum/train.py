@@ -116,7 +116,8 @@ def train(
     seed : int or Generator
         Seeds the mini-batch sampling: the same seed gives the same batches.
     progress : bool, optional
-        Show a tqdm progress bar; by default only for runs of 500+ iterations.
+        Show a tqdm progress bar; by default only for runs of 500+ iterations
+        on a terminal. ``False`` is quiet.
 
     Returns
     -------
@@ -161,7 +162,9 @@ def train(
     if show:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=iters, desc=f"train ({gradient})", unit="it", leave=False)
+        # disable=None: no bar when stderr is not a terminal (logs, CI) unless progress=True
+        bar = tqdm(total=iters, desc=f"train ({gradient})", unit="it", leave=False,
+                   disable=None if progress is None else False, mininterval=0.5)
     grad_fn = net.numerical_gradient if gradient == "numerical" else net.gradient
     t0 = time.perf_counter()
     try:
@@ -222,9 +225,11 @@ def plot_history(hist: TrainHistory, path: str | Path, *, title: str | None = No
     ax1.set_ylabel("loss")
     ax1.set_title(f"training loss ({hist.gradient} gradient)")
     epochs = np.arange(len(hist.train_acc))
-    ax2.plot(epochs, hist.train_acc, marker="o", label="train acc")
+    few = len(epochs) <= 40
+    ax2.plot(epochs, hist.train_acc, marker="o" if few else None, label="train acc")
     if hist.test_acc:
-        ax2.plot(epochs, hist.test_acc, marker="s", linestyle="--", label="test acc")
+        ax2.plot(epochs, hist.test_acc, marker="s" if few else None, linestyle="--",
+                 label="test acc")
     ax2.set_xlabel("epoch")
     ax2.set_ylabel("accuracy")
     ax2.set_ylim(0, 1.0)

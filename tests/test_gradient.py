@@ -123,7 +123,8 @@ def test_parallel_bit_identical_to_serial_any_threads(shape, seed):
         numba.set_num_threads(old)
     for r in results:
         np.testing.assert_array_equal(r, serial)
-    np.testing.assert_allclose(loop, serial, rtol=1e-9)  # the same f run by the Python interpreter
+    # the same f run by the Python interpreter: f rounds differently (|f| ~ 1e4, eps|f|/h ~ 1e-8)
+    np.testing.assert_allclose(loop, serial, rtol=1e-9, atol=1e-6)
 
 
 def test_concurrent_calls_from_threads(rng):

@@ -1,0 +1,149 @@
+import gzip
+import hashlib
+import http.server
+import struct
+import threading
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nnnum import datasets as ds
+
+
+def write_idx(path: Path, arr: np.ndarray, magic: int, gz: bool = True) -> None:
+    payload = struct.pack(">I", magic) + struct.pack(">" + "I" * arr.ndim, *arr.shape) + arr.tobytes()
+    path.write_bytes(gzip.compress(payload) if gz else payload)
+
+
+def make_split(root: Path, prefix: str, n: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
+    labels = rng.integers(0, 10, size=n, dtype=np.uint8)
+    write_idx(root / f"{prefix}-images-idx3-ubyte.gz", images, 2051)
+    write_idx(root / f"{prefix}-labels-idx1-ubyte.gz", labels, 2049)
+    return images, labels
+
+
+def test_idx_round_trip_and_book_shapes(tmp_path):
+    images, labels = make_split(tmp_path, "train", 5)
+    timages, tlabels = make_split(tmp_path, "t10k", 3, seed=1)
+    (x, t), (xt, tt) = ds.load_mnist(tmp_path)
+    assert x.shape == (5, 784) and x.dtype == np.float32 and x.max() <= 1.0
+    np.testing.assert_array_equal((x * 255).round().astype(np.uint8).reshape(5, 28, 28), images)
+    np.testing.assert_array_equal(t, labels)
+    np.testing.assert_array_equal(tt, tlabels)
+    (x2, t2), _ = ds.load_mnist(tmp_path, normalize=False, flatten=False, one_hot_label=True)
+    assert x2.shape == (5, 1, 28, 28) and x2.dtype == np.uint8
+    np.testing.assert_array_equal(t2.argmax(axis=1), labels)
+    plain = tmp_path / "plain-idx"
+    write_idx(plain, labels, 2049, gz=False)
+    np.testing.assert_array_equal(ds.load_idx(plain), labels)
+
+
+def test_missing_files_are_named(tmp_path):
+    make_split(tmp_path, "t10k", 4)
+    with pytest.warns(UserWarning, match="train-images-idx3-ubyte.gz"):
+        train, test = ds.load_mnist(tmp_path)
+    assert train is None and test[0].shape == (4, 784)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(FileNotFoundError, match="t10k-labels"):
+        ds.load_mnist(empty)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        ds.load_mnist(tmp_path / "nope")
+
+
+def test_corrupt_truncated_wrong_magic_mismatched(tmp_path):
+    make_split(tmp_path, "t10k", 4)
+    lab = tmp_path / "t10k-labels-idx1-ubyte.gz"
+    img = tmp_path / "t10k-images-idx3-ubyte.gz"
+    good = lab.read_bytes()
+
+    lab.write_bytes(b"not gzip at all")
+    with pytest.raises(ds.DataFormatError, match="t10k-labels"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds.load_mnist(tmp_path)
+
+    lab.write_bytes(good[: len(good) // 2])  # truncated gzip stream
+    with pytest.raises(ds.DataFormatError, match="t10k-labels"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds.load_mnist(tmp_path)
+
+    write_idx(lab, np.zeros(4, dtype=np.uint8), 2051)  # images magic on a labels file
+    with pytest.raises(ds.DataFormatError, match="magic number 2051 .expected 2049"), \
+            warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds.load_mnist(tmp_path)
+
+    write_idx(lab, np.zeros(4, dtype=np.uint8), 1234)
+    with pytest.raises(ds.DataFormatError, match="wrong magic number 1234"):
+        ds.load_idx(lab)
+
+    lab.write_bytes(gzip.compress(struct.pack(">II", 2049, 10) + bytes(3)))  # header says 10
+    with pytest.raises(ds.DataFormatError, match="truncated"):
+        ds.load_idx(lab)
+
+    write_idx(lab, np.zeros(3, dtype=np.uint8), 2049)  # 4 images, 3 labels
+    with pytest.raises(ds.DataFormatError, match="4 images but .* 3 labels"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds.load_mnist(tmp_path)
+    assert img.exists()
+
+
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # keep test output clean
+        pass
+
+
+@pytest.fixture
+def loopback_server(tmp_path):
+    served = tmp_path / "served"
+    served.mkdir()
+    handler = lambda *a, **k: _Handler(*a, directory=str(served), **k)  # noqa: E731
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield served, f"http://127.0.0.1:{httpd.server_address[1]}/"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_download_verifies_and_writes_atomically(tmp_path, loopback_server):
+    served, url = loopback_server
+    make_split(served, "t10k", 6)
+    files = {p.name: hashlib.md5(p.read_bytes()).hexdigest() for p in served.iterdir()}
+    dest = tmp_path / "dl"
+    paths = ds.download_mnist(dest, base_url=url, files=files, timeout=10)
+    assert sorted(p.name for p in paths) == sorted(files)
+    _, (x, t) = _quiet_load(dest)
+    assert x.shape == (6, 784)
+    assert not list(dest.glob(".*part"))  # no temporary files left behind
+
+    # a corrupt mirror: checksum mismatch, and the good local copy is kept as it was
+    name = "t10k-labels-idx1-ubyte.gz"
+    (served / name).write_bytes(b"garbage")
+    before = (dest / name).read_bytes()
+    (dest / name).write_bytes(b"stale")
+    with pytest.raises(ds.DataFormatError, match="checksum mismatch"):
+        ds.download_mnist(dest, base_url=url, files={name: files[name]}, timeout=10)
+    assert (dest / name).read_bytes() == b"stale"
+    assert not list(dest.glob(".*part"))
+    del before
+
+
+def _quiet_load(path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ds.load_mnist(path)
+
+
+def test_digits_default_is_offline():
+    x, t = ds.load_digits()
+    assert x.shape == (1797, 64) and t.shape == (1797,)
+    assert 0.0 <= x.min() and x.max() <= 1.0 and set(np.unique(t)) == set(range(10))
+    (xtr, ttr), (xte, tte) = ds.train_test_split(x, t, seed=0)
+    assert len(xtr) + len(xte) == 1797 and len(xte) == 359

@@ -1,0 +1,158 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import nnnum
+from nnnum.network import TwoLayerNet
+
+
+def small_problem(seed, d=6, h=5, k=4, n=7, std=0.5, sparsity=0.5):
+    rng = np.random.default_rng(seed)
+    net = TwoLayerNet(d, h, k, weight_init_std=std, seed=seed)
+    net.params["b1"] = rng.normal(size=h) * 0.3
+    net.params["b2"] = rng.normal(size=k) * 0.3
+    x = rng.random((n, d))
+    x[rng.random((n, d)) < sparsity] = 0.0
+    t = rng.integers(0, k, size=n)
+    return net, x, t
+
+
+def test_book_shapes_and_seed():
+    net = TwoLayerNet(784, 100, 10, seed=3)
+    assert {k: v.shape for k, v in net.params.items()} == {
+        "W1": (784, 100), "b1": (100,), "W2": (100, 10), "b2": (10,)}
+    again = TwoLayerNet(784, 100, 10, seed=3)
+    for k in net.params:
+        np.testing.assert_array_equal(net.params[k], again.params[k])
+    assert abs(net.params["W1"].std() - 0.01) < 1e-3
+    x = np.random.default_rng(0).random((3, 784))
+    y = net.predict(x)
+    assert y.shape == (3, 10) and np.allclose(y.sum(axis=1), 1.0)
+
+
+def test_simple_net_book_idiom():
+    net = nnnum.SimpleNet(seed=0)
+    x, t = np.array([0.6, 0.9]), np.array([0, 0, 1])
+    w0 = net.W.copy()
+    dw = nnnum.numerical_gradient(lambda w: net.loss(x, t), net.W)
+    np.testing.assert_array_equal(net.W, w0)
+    y = nnnum.softmax(x @ w0)
+    np.testing.assert_allclose(dw, np.outer(x, (y - t) * y[2] / (y[2] + 1e-7)), atol=1e-8)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**31), d=st.integers(1, 12), h=st.integers(1, 8), k=st.integers(2, 6),
+       n=st.integers(1, 10), onehot=st.booleans(), sparsity=st.sampled_from([0.0, 0.5, 0.9]))
+def test_structured_matches_brute_force(seed, d, h, k, n, onehot, sparsity):
+    net, x, t = small_problem(seed, d, h, k, n, sparsity=sparsity)
+    tt = np.eye(k)[t] if onehot else t
+    fast = net.numerical_gradient(x, tt, method="structured")
+    brute = net.numerical_gradient(x, tt, method="brute")
+    for key in net.params:
+        assert fast[key].shape == net.params[key].shape
+        np.testing.assert_allclose(fast[key], brute[key], rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_numerical_matches_backprop(seed):
+    net, x, t = small_problem(seed, d=10, h=8, k=5, n=12)
+    res = nnnum.gradcheck(net, x, t, rtol=1e-6, atol=1e-10)
+    assert res, res.report()
+    assert max(p.max_rel for p in res.params.values()) < 1e-6
+
+
+def test_structured_with_large_inputs_uses_exact_fallbacks():
+    # unnormalised pixels (0..255) and big weights push the perturbations past the
+    # small-argument polynomials: the libm paths must give the same answer
+    net, x, t = small_problem(1, d=8, h=6, k=4, n=9, std=2.0)
+    x = x * 255.0
+    fast = net.numerical_gradient(x, t, method="structured")
+    brute = net.numerical_gradient(x, t, method="brute")
+    for key in net.params:
+        np.testing.assert_allclose(fast[key], brute[key], rtol=1e-6, atol=1e-9)
+
+
+def test_mnist_sized_net_matches_brute_on_a_sample():
+    rng = np.random.default_rng(0)
+    net = TwoLayerNet(784, 50, 10, seed=0)
+    x = rng.random((20, 784))
+    x[rng.random(x.shape) < 0.8] = 0.0
+    t = rng.integers(0, 10, 20)
+    fast = net.numerical_gradient(x, t)
+    for key, idx in (("W1", (5, 7)), ("W1", (300, 49)), ("b1", (3,)), ("W2", (10, 4)), ("b2", (9,))):
+        p = net.params[key]
+        orig = p[idx]
+        p[idx] = orig + 1e-4
+        lp = net.loss(x, t)
+        p[idx] = orig - 1e-4
+        lm = net.loss(x, t)
+        p[idx] = orig
+        assert abs(fast[key][idx] - (lp - lm) / 2e-4) < 1e-9
+
+
+def test_structured_bit_identical_across_threads():
+    import numba
+
+    net, x, t = small_problem(5, d=30, h=9, k=5, n=16)
+    old = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = net.numerical_gradient(x, t)
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        many = net.numerical_gradient(x, t)
+    finally:
+        numba.set_num_threads(old)
+    for key in one:
+        np.testing.assert_array_equal(one[key], many[key])
+
+
+def test_accuracy_labels_and_one_hot():
+    net, x, t = small_problem(2)
+    a = net.accuracy(x, t)
+    assert a == net.accuracy(x, np.eye(4)[t])
+    assert a == np.mean(net.predict(x).argmax(axis=1) == t)
+
+
+def test_overridden_loss_uses_brute_force():
+    class L2Net(TwoLayerNet):
+        def loss(self, x, t):
+            return super().loss(x, t) + 0.5 * float(np.sum(self.params["W1"] ** 2))
+
+    net = L2Net(3, 2, 2, weight_init_std=0.5, seed=0)
+    x = np.array([[0.1, 0.2, 0.3]])
+    g = net.numerical_gradient(x, np.array([1]))
+    base = TwoLayerNet.numerical_gradient(net, x, np.array([1]), method="brute")
+    np.testing.assert_allclose(g["W1"], base["W1"], atol=1e-12)
+    with pytest.raises(ValueError, match="overridden"):
+        net.numerical_gradient(x, np.array([1]), method="structured")
+
+
+def test_bad_input():
+    net = TwoLayerNet(4, 3, 2, seed=0)
+    x = np.ones((2, 4))
+    with pytest.raises(ValueError, match="4 inputs"):
+        net.loss(np.ones((2, 5)), np.array([0, 1]))
+    with pytest.raises(ValueError, match="out of range"):
+        net.numerical_gradient(x, np.array([0, 2]))
+    with pytest.raises(ValueError, match="out of range"):
+        net.gradient(x, np.array([-1, 0]))
+    bad = x.copy()
+    bad[1, 2] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        net.predict(bad)
+    with pytest.raises(ValueError, match="soft targets"):
+        net.numerical_gradient(x, np.array([[0.5, 0.5], [1.0, 0.0]]), method="structured")
+    with pytest.raises(ValueError, match="method"):
+        net.numerical_gradient(x, np.array([0, 1]), method="fast")
+    with pytest.raises(ValueError, match="positive integer"):
+        TwoLayerNet(0, 3, 2)
+
+
+def test_numpy_backend_structured_gradient_matches_numba():
+    net, x, t = small_problem(7, d=12, h=6, k=4, n=10)
+    fast = net.numerical_gradient(x, t)
+    with nnnum.use_backend("numpy"):
+        ref = net.numerical_gradient(x, t)
+    for key in fast:
+        np.testing.assert_allclose(ref[key], fast[key], rtol=0, atol=1e-9)
