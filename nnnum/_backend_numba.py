@@ -44,27 +44,35 @@ def softmax(z: np.ndarray) -> np.ndarray:
     return out.reshape(z.shape)
 
 
+def _pick(serial: Any, parallel: Any, size: int) -> Any:
+    """Parallel only where it pays: small inputs would pay thread wake-up (and contend with BLAS)."""
+    return parallel if size >= K.PARALLEL_MIN_SIZE else serial
+
+
 def mean_squared_error(y2: np.ndarray, kind: str, t2: np.ndarray) -> float:
     if kind == "labels":
-        return K._sum_sq_labels(y2, t2)
-    return K._sum_sq_diff(y2.reshape(-1), t2.reshape(-1), 4096)
+        return _pick(K._sum_sq_labels_serial, K._sum_sq_labels_parallel, y2.size)(y2, t2)
+    fn = _pick(K._sum_sq_diff_serial, K._sum_sq_diff_parallel, y2.size)
+    return fn(y2.reshape(-1), t2.reshape(-1), 4096)
 
 
 def cross_entropy_rows(y2: np.ndarray, kind: str, t2: np.ndarray, delta: float) -> np.ndarray:
     rows = np.empty(y2.shape[0])
     if kind == "labels":
-        K._cross_entropy_labels(y2, t2, delta, rows)
+        _pick(K._cross_entropy_labels_serial, K._cross_entropy_labels_parallel, y2.size)(
+            y2, t2, delta, rows)
     else:
-        K._cross_entropy_dense(y2, t2, delta, rows)
+        _pick(K._cross_entropy_dense_serial, K._cross_entropy_dense_parallel, y2.size)(
+            y2, t2, delta, rows)
     return rows
 
 
 def softmax_cross_entropy_rows(z2: np.ndarray, kind: str, t2: np.ndarray) -> np.ndarray:
     rows = np.empty(z2.shape[0])
     if kind == "labels":
-        K._softmax_ce_labels(z2, t2, rows)
+        _pick(K._softmax_ce_labels_serial, K._softmax_ce_labels_parallel, z2.size)(z2, t2, rows)
     else:
-        K._softmax_ce_dense(z2, t2, rows)
+        _pick(K._softmax_ce_dense_serial, K._softmax_ce_dense_parallel, z2.size)(z2, t2, rows)
     return rows
 
 

@@ -12,6 +12,8 @@ bit-identical to the serial loop and independent of the thread count.
 from __future__ import annotations
 
 import math
+import weakref
+from typing import Any
 
 import numpy as np
 from numba import prange
@@ -110,8 +112,7 @@ def _softmax_parallel(z, out):
 
 
 # ---------------------------------------------------------------------- losses
-@kernel(parallel=True)
-def _sum_sq_diff(y, t, block):
+def _sum_sq_diff_py(y, t, block):
     """0.5 * sum((y - t)**2) over flat arrays, in fixed blocks, fixed order."""
     n = y.size
     nb = (n + block - 1) // block
@@ -128,8 +129,7 @@ def _sum_sq_diff(y, t, block):
     return 0.5 * total
 
 
-@kernel(parallel=True)
-def _sum_sq_labels(y, labels):
+def _sum_sq_labels_py(y, labels):
     """0.5 * sum((y - onehot(labels))**2) without building the one-hot array."""
     m, k = y.shape
     part = np.zeros(m)
@@ -146,20 +146,14 @@ def _sum_sq_labels(y, labels):
     return 0.5 * total
 
 
-@kernel(parallel=True)
-def _cross_entropy_labels(y, labels, delta, rows):
-    """rows[r] = -log(y[r, labels[r]] + delta); returns the mean."""
+def _cross_entropy_labels_py(y, labels, delta, rows):
+    """rows[r] = -log(y[r, labels[r]] + delta)."""
     m = y.shape[0]
     for r in prange(m):
         rows[r] = -math.log(np.float64(y[r, labels[r]]) + delta)
-    total = 0.0
-    for r in range(m):
-        total += rows[r]
-    return total / m
 
 
-@kernel(parallel=True)
-def _cross_entropy_dense(y, t, delta, rows):
+def _cross_entropy_dense_py(y, t, delta, rows):
     """rows[r] = -sum_j t[r, j] * log(y[r, j] + delta) (terms with t == 0 skipped)."""
     m, k = y.shape
     for r in prange(m):
@@ -169,10 +163,6 @@ def _cross_entropy_dense(y, t, delta, rows):
             if tj != 0.0:
                 s -= tj * math.log(np.float64(y[r, j]) + delta)
         rows[r] = s
-    total = 0.0
-    for r in range(m):
-        total += rows[r]
-    return total / m
 
 
 @kernel(fastmath=CONTRACT, inline="always")
@@ -202,8 +192,7 @@ def _lse_block(zf, e0, nr, k, m, q, bits):
         q[e] = q[e] * scale[e]
 
 
-@kernel(parallel=True, fastmath=CONTRACT)
-def _softmax_ce_labels(z, labels, rows):
+def _softmax_ce_labels_py(z, labels, rows):
     """Fused, stable softmax cross-entropy: rows[r] = logsumexp(z[r]) - z[r, label]."""
     n, k = z.shape
     zf = z.reshape(-1)
@@ -222,8 +211,7 @@ def _softmax_ce_labels(z, labels, rows):
             rows[r0 + r] = (math.log(s) + m[r]) - np.float64(zf[(r0 + r) * k + labels[r0 + r]])
 
 
-@kernel(parallel=True, fastmath=CONTRACT)
-def _softmax_ce_dense(z, t, rows):
+def _softmax_ce_dense_py(z, t, rows):
     """rows[r] = sum_j t[r, j] * (logsumexp(z[r]) - z[r, j]), terms with t == 0 skipped."""
     n, k = z.shape
     zf = z.reshape(-1)
@@ -250,38 +238,59 @@ def _softmax_ce_dense(z, t, rows):
             rows[r0 + r] = acc
 
 
-@kernel
-def _sum_rows(rows):
-    total = 0.0
-    for r in range(rows.size):
-        total += rows[r]
-    return total
+def _pair(py: Any, fastmath: frozenset[str] | bool = False) -> tuple[Any, Any]:
+    """(serial, parallel) kernels from one body: bit-identical, the serial one for small inputs."""
+    return kernel(py, fastmath=fastmath), kernel(py, parallel=True, fastmath=fastmath)
+
+
+_sum_sq_diff_serial, _sum_sq_diff_parallel = _pair(_sum_sq_diff_py)
+_sum_sq_labels_serial, _sum_sq_labels_parallel = _pair(_sum_sq_labels_py)
+_cross_entropy_labels_serial, _cross_entropy_labels_parallel = _pair(_cross_entropy_labels_py)
+_cross_entropy_dense_serial, _cross_entropy_dense_parallel = _pair(_cross_entropy_dense_py)
+_softmax_ce_labels_serial, _softmax_ce_labels_parallel = _pair(_softmax_ce_labels_py, CONTRACT)
+_softmax_ce_dense_serial, _softmax_ce_dense_parallel = _pair(_softmax_ce_dense_py, CONTRACT)
 
 
 # -------------------------------------------------------- numerical gradient
-def _central_diff_py(f, x, xplus, xminus, shape, nchunks, fplus, fminus):
-    """f at x with element i set to xplus[i], then xminus[i], for every i.
+_CENTRAL_DIFF: weakref.WeakKeyDictionary[Any, tuple[Any, Any]] = weakref.WeakKeyDictionary()
 
-    Each chunk of parameters perturbs its own copy of ``x`` (one copy per
-    chunk, not per element) and restores element i exactly before moving on,
-    so every evaluation sees ``x`` with one element changed, whatever the
-    thread and chunk count: the results are bit-identical to the serial loop.
+
+def central_diff_kernels(f: Any) -> tuple[Any, Any]:
+    """The (parallel, serial) central-difference kernels specialised to the jitted ``f``.
+
+    ``f`` is baked in as a constant rather than passed as an argument: typing a
+    function argument costs ~20 us on every call, more than the whole kernel
+    for small ``x``. Compiled once per ``f`` (not cached on disk: ``f`` is the
+    caller's), and forgotten with ``f``.
     """
-    n = x.size
-    chunk = (n + nchunks - 1) // nchunks
-    for c in prange(nchunks):
-        lo = c * chunk
-        hi = min(n, lo + chunk)
-        if lo < hi:
-            xc = x.copy()
-            xv = xc.reshape(shape)
-            for i in range(lo, hi):
-                xc[i] = xplus[i]
-                fplus[i] = f(xv)
-                xc[i] = xminus[i]
-                fminus[i] = f(xv)
-                xc[i] = x[i]
+    pair = _CENTRAL_DIFF.get(f)
+    if pair is not None:
+        return pair
 
+    def central_diff(x, xplus, xminus, shape, nchunks, fplus, fminus):
+        """f at x with element i set to xplus[i], then xminus[i], for every i.
 
-_central_diff_parallel = kernel(_central_diff_py, parallel=True, cache=False)
-_central_diff_serial = kernel(_central_diff_py, parallel=False, cache=False)
+        Each chunk of parameters perturbs its own copy of ``x`` (one copy per
+        chunk, not per element) and restores element i exactly before moving on,
+        so every evaluation sees ``x`` with one element changed, whatever the
+        thread and chunk count: the results are bit-identical to the serial loop.
+        """
+        n = x.size
+        chunk = (n + nchunks - 1) // nchunks
+        for c in prange(nchunks):
+            lo = c * chunk
+            hi = min(n, lo + chunk)
+            if lo < hi:
+                xc = x.copy()
+                xv = xc.reshape(shape)
+                for i in range(lo, hi):
+                    xc[i] = xplus[i]
+                    fplus[i] = f(xv)
+                    xc[i] = xminus[i]
+                    fminus[i] = f(xv)
+                    xc[i] = x[i]
+
+    pair = (kernel(central_diff, parallel=True, cache=False),
+            kernel(central_diff, parallel=False, cache=False))
+    _CENTRAL_DIFF[f] = pair
+    return pair

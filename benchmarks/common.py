@@ -1,0 +1,177 @@
+"""Shared inputs and reference implementations for the asv suite and ``compare.py``.
+
+Every reference here is what a user would otherwise write or pick: the book's
+per-element loop, the book's NumPy softmax-then-cross-entropy, ``np.sum`` as
+the memory floor of a pass over the logits.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+try:  # keep old commits and partial installs benchmarkable
+    import nnnum
+except ImportError:  # pragma: no cover
+    nnnum = None
+
+try:
+    import numba
+except ImportError:  # pragma: no cover
+    numba = None
+
+
+def best_time(fn: Callable[[], Any], repeat: int = 5, number: int = 1) -> float:
+    """Best of ``repeat`` wall times of ``number`` calls, per call (the usual timeit rule)."""
+    fn()
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for _ in range(number):
+            fn()
+        best = min(best, (time.perf_counter() - t0) / number)
+    return best
+
+
+class threads:
+    """Context manager: run Numba kernels with ``n`` threads."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __enter__(self) -> "threads":
+        self.old = numba.get_num_threads()
+        numba.set_num_threads(min(self.n, numba.config.NUMBA_NUM_THREADS))
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        numba.set_num_threads(self.old)
+
+
+def max_threads() -> int:
+    return int(numba.config.NUMBA_NUM_THREADS)
+
+
+# ------------------------------------------------------------------ references
+def book_numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, h: float = 1e-4):
+    """The book's per-element loop (in place, divides by 2h)."""
+    grad = np.zeros_like(x)
+    it = np.nditer(x, flags=["multi_index"], op_flags=[["readwrite"]])
+    while not it.finished:
+        idx = it.multi_index
+        tmp = x[idx]
+        x[idx] = tmp + h
+        fxh1 = f(x)
+        x[idx] = tmp - h
+        fxh2 = f(x)
+        grad[idx] = (fxh1 - fxh2) / (2 * h)
+        x[idx] = tmp
+        it.iternext()
+    return grad
+
+
+def book_softmax_cross_entropy(z: np.ndarray, t: np.ndarray) -> float:
+    """The book's composition: softmax (max-subtracted), then cross_entropy_error with delta."""
+    z = z - z.max(axis=1, keepdims=True)
+    y = np.exp(z)
+    y /= y.sum(axis=1, keepdims=True)
+    return -np.sum(np.log(y[np.arange(len(t)), t] + 1e-7)) / len(t)
+
+
+def rosenbrock_np(x: np.ndarray) -> float:
+    return float(np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2))
+
+
+def rosenbrock_grad(x: np.ndarray) -> np.ndarray:
+    g = np.zeros_like(x)
+    g[:-1] = -400.0 * x[:-1] * (x[1:] - x[:-1] ** 2) - 2.0 * (1.0 - x[:-1])
+    g[1:] += 200.0 * (x[1:] - x[:-1] ** 2)
+    return g
+
+
+if numba is not None:
+
+    @numba.njit(cache=True, nogil=True)
+    def rosenbrock_jit(x):  # noqa: D103
+        s = 0.0
+        for i in range(x.size - 1):
+            a = x[i + 1] - x[i] * x[i]
+            b = 1.0 - x[i]
+            s += 100.0 * a * a + b * b
+        return s
+
+
+def logits(n: int, k: int = 10, seed: int = 0, dtype: Any = np.float64):
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal((n, k)) * 3).astype(dtype), rng.integers(0, k, n)
+
+
+# ---------------------------------------------------------------------- MNIST
+def mnist_dir() -> Path | None:
+    env = os.environ.get("NNNUM_MNIST_DIR")
+    cands = [Path(env)] if env else []
+    cands.append(Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist")
+    for p in cands:
+        if (p / "t10k-images-idx3-ubyte.gz").is_file():
+            return p
+    return None
+
+
+def mnist_batch(n: int = 100, seed: int = 0) -> tuple[np.ndarray, np.ndarray, str]:
+    """A batch of real MNIST digits when available, else synthetic digits with MNIST's sparsity."""
+    rng = np.random.default_rng(seed)
+    d = mnist_dir()
+    if d is not None:
+        from nnnum.datasets import load_mnist
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            _, (x, t) = load_mnist(d)
+        idx = rng.choice(len(x), n, replace=False)
+        return x[idx].astype(np.float64), t[idx], "real MNIST"
+    x = rng.random((n, 784))
+    x[rng.random((n, 784)) < 0.81] = 0.0
+    return x, rng.integers(0, 10, n), "synthetic (81% zeros; MNIST files not found)"
+
+
+def dense_batch(n: int = 100, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return rng.random((n, 784)), rng.integers(0, 10, n)
+
+
+def book_net_gradient_sampled(net: Any, x: np.ndarray, t: np.ndarray, samples: int = 400,
+                              seed: int = 0) -> float:
+    """Seconds for the book's full gradient, timed on a random sample of parameters and scaled.
+
+    The book's loop runs one full forward pass per perturbation; every parameter
+    costs the same, so timing ``samples`` random ones and scaling by the total
+    count estimates the full loop (39,760 parameters for 784-50-10).
+    """
+    rng = np.random.default_rng(seed)
+    keys = list(net.params)
+    sizes = np.array([net.params[k].size for k in keys])
+    total = int(sizes.sum())
+    flat_choice = rng.choice(total, samples, replace=False)
+    bounds = np.cumsum(sizes)
+
+    def f() -> float:
+        return float(net.loss(x, t))
+
+    t0 = time.perf_counter()
+    for flat in flat_choice:
+        ki = int(np.searchsorted(bounds, flat, side="right"))
+        p = net.params[keys[ki]]
+        local = int(flat - (bounds[ki - 1] if ki else 0))
+        idx = np.unravel_index(local, p.shape)
+        tmp = p[idx]
+        p[idx] = tmp + 1e-4
+        f()
+        p[idx] = tmp - 1e-4
+        f()
+        p[idx] = tmp
+    return (time.perf_counter() - t0) / samples * total
