@@ -22,15 +22,13 @@ from ._jit import CONTRACT, kernel
 
 #: Arrays at least this large use the parallel variant of elementwise kernels.
 PARALLEL_MIN_SIZE = 1 << 16
-#: Rows per task in the parallel row kernels (fixed: results never depend on it).
-ROW_BLOCK = 256
 
 # --- exp(x) for x <= 0, written so LLVM vectorises it (no libm call) ----------
 _LOG2E = 1.4426950408889634
 _LN2_HI = 6.93147180369123816490e-01
 _LN2_LO = 1.90821492927058770002e-10
 _ROUND = 6755399441055744.0  # 1.5 * 2**52: (x + _ROUND) - _ROUND rounds to nearest
-_EXP_FLOOR = -708.0  # below this exp underflows to subnormals; clamped (< 3.3e-308)
+_EXP_FLOOR = -708.0  # exp below this is subnormal: clamped (< 3.3e-308, invisible next to 1)
 
 
 # ----------------------------------------------------------------- activations
@@ -165,50 +163,83 @@ def _cross_entropy_dense_py(y, t, delta, rows):
         rows[r] = s
 
 
-@kernel(fastmath=CONTRACT, inline="always")
-def _lse_block(zf, e0, nr, k, m, q, bits):
-    """Row maxima into m, exp(z - max) of ``nr`` rows (starting at flat e0) into q."""
+#: Rows per block of the fused softmax cross-entropy (its buffers stay in L2).
+LSE_BLOCK = 512
+_SQRT2 = 1.4142135623730951
+_LN2 = 0.6931471805599453
+
+
+@kernel(fastmath=CONTRACT)
+def _lse_block(zf, base, nr, k, zt, mx, acc, q, bits):
+    """acc[r] = logsumexp of row r of the block starting at flat index ``base``; mx[r] its max.
+
+    The rows are first transposed into ``zt`` (K, block) so that every later
+    loop runs over rows, contiguous: LLVM vectorises them. exp and log are
+    written out (Cody-Waite reduction + Taylor polynomial, 2**k by exponent bits;
+    log by exponent bits + atanh series) because a libm call per element does
+    not vectorise. Both are within 2 ulp of libm; NaN and inf propagate as in NumPy.
+    """
     for r in range(nr):
-        base = e0 + r * k
-        mm = np.float64(zf[base])
+        mm = np.float64(zf[base + r * k])
+        zt[0, r] = mm
         for j in range(1, k):
-            v = np.float64(zf[base + j])
-            if v > mm or v != v:
-                mm = v
-        m[r] = mm
-        for j in range(k):
-            x = max(np.float64(zf[base + j]) - mm, _EXP_FLOOR)
+            v = np.float64(zf[base + r * k + j])
+            zt[j, r] = v
+            mm = v if (v > mm or v != v) else mm
+        mx[r] = mm
+        acc[r] = 0.0
+    scale = bits.view(np.float64)
+    for j in range(k):
+        for r in range(nr):
+            d = zt[j, r] - mx[r]
+            x = _EXP_FLOOR if d < _EXP_FLOOR else d  # NaN stays NaN
             kf = (x * _LOG2E + _ROUND) - _ROUND
             t = (x - kf * _LN2_HI) - kf * _LN2_LO
-            # Taylor polynomial of exp on |t| <= ln2/2 (remainder < 2**-60)
-            q[r * k + j] = 1.0 + t * (1.0 + t * (1.0 / 2 + t * (1.0 / 6 + t * (
-                1.0 / 24 + t * (1.0 / 120 + t * (1.0 / 720 + t * (1.0 / 5040 + t * (
-                    1.0 / 40320 + t * (1.0 / 362880 + t * (1.0 / 3628800 + t * (
-                        1.0 / 39916800 + t * (1.0 / 479001600 + t * (
-                            1.0 / 6227020800.0)))))))))))))
-            bits[r * k + j] = (np.int64(kf) + 1023) << 52
-    scale = bits.view(np.float64)
-    for e in range(nr * k):
-        q[e] = q[e] * scale[e]
+            # exp(t), |t| <= ln2/2: Taylor to t**11, remainder < 7e-15 relative
+            q[r] = 1.0 + t * (1.0 + t * (1.0 / 2 + t * (1.0 / 6 + t * (1.0 / 24 + t * (
+                1.0 / 120 + t * (1.0 / 720 + t * (1.0 / 5040 + t * (1.0 / 40320 + t * (
+                    1.0 / 362880 + t * (1.0 / 3628800 + t * (1.0 / 39916800)))))))))))
+            bits[r] = (np.int64(kf) + 1023) << 52
+        for r in range(nr):
+            acc[r] += q[r] * scale[r]
+    # log(acc), acc >= 1: acc = 2**e * m, m in [1, 2) -> [sqrt(1/2), sqrt(2)), log m = 2 atanh(u)
+    ab = acc.view(np.int64)
+    for r in range(nr):
+        word = ab[r]
+        bits[r] = (word & 0xFFFFFFFFFFFFF) | 0x3FF0000000000000
+        q[r] = np.float64((word >> 52) - 1023)
+    for r in range(nr):
+        m = scale[r]
+        e = q[r]
+        big = m > _SQRT2
+        m = m * 0.5 if big else m
+        e = e + 1.0 if big else e
+        u = (m - 1.0) / (m + 1.0)
+        u2 = u * u  # <= 0.0295: the series to u**21 is exact to rounding
+        p = 1.0 + u2 * (1.0 / 3 + u2 * (1.0 / 5 + u2 * (1.0 / 7 + u2 * (1.0 / 9 + u2 * (
+            1.0 / 11 + u2 * (1.0 / 13 + u2 * (1.0 / 15 + u2 * (1.0 / 17 + u2 * (
+                1.0 / 19 + u2 * (1.0 / 21))))))))))
+        lg = e * _LN2 + 2.0 * u * p
+        s = acc[r]
+        acc[r] = (s if s != s else lg) + mx[r]
 
 
 def _softmax_ce_labels_py(z, labels, rows):
     """Fused, stable softmax cross-entropy: rows[r] = logsumexp(z[r]) - z[r, label]."""
     n, k = z.shape
     zf = z.reshape(-1)
-    nb = (n + ROW_BLOCK - 1) // ROW_BLOCK
+    nb = (n + LSE_BLOCK - 1) // LSE_BLOCK
     for b in prange(nb):
-        r0 = b * ROW_BLOCK
-        nr = min(n, r0 + ROW_BLOCK) - r0
-        m = np.empty(nr)
-        q = np.empty(nr * k)
-        bits = np.empty(nr * k, np.int64)
-        _lse_block(zf, r0 * k, nr, k, m, q, bits)
+        r0 = b * LSE_BLOCK
+        nr = min(n, r0 + LSE_BLOCK) - r0
+        zt = np.empty((k, LSE_BLOCK))
+        mx = np.empty(LSE_BLOCK)
+        lse = np.empty(LSE_BLOCK)
+        q = np.empty(LSE_BLOCK)
+        bits = np.empty(LSE_BLOCK, np.int64)
+        _lse_block(zf, r0 * k, nr, k, zt, mx, lse, q, bits)
         for r in range(nr):
-            s = 0.0
-            for j in range(k):
-                s += q[r * k + j]
-            rows[r0 + r] = (math.log(s) + m[r]) - np.float64(zf[(r0 + r) * k + labels[r0 + r]])
+            rows[r0 + r] = lse[r] - np.float64(zf[(r0 + r) * k + labels[r0 + r]])
 
 
 def _softmax_ce_dense_py(z, t, rows):
@@ -216,25 +247,23 @@ def _softmax_ce_dense_py(z, t, rows):
     n, k = z.shape
     zf = z.reshape(-1)
     tf = t.reshape(-1)
-    nb = (n + ROW_BLOCK - 1) // ROW_BLOCK
+    nb = (n + LSE_BLOCK - 1) // LSE_BLOCK
     for b in prange(nb):
-        r0 = b * ROW_BLOCK
-        nr = min(n, r0 + ROW_BLOCK) - r0
-        m = np.empty(nr)
-        q = np.empty(nr * k)
-        bits = np.empty(nr * k, np.int64)
-        _lse_block(zf, r0 * k, nr, k, m, q, bits)
+        r0 = b * LSE_BLOCK
+        nr = min(n, r0 + LSE_BLOCK) - r0
+        zt = np.empty((k, LSE_BLOCK))
+        mx = np.empty(LSE_BLOCK)
+        lse = np.empty(LSE_BLOCK)
+        q = np.empty(LSE_BLOCK)
+        bits = np.empty(LSE_BLOCK, np.int64)
+        _lse_block(zf, r0 * k, nr, k, zt, mx, lse, q, bits)
         for r in range(nr):
-            s = 0.0
-            for j in range(k):
-                s += q[r * k + j]
-            lse = math.log(s) + m[r]
             acc = 0.0
             for j in range(k):
                 e = (r0 + r) * k + j
                 tj = np.float64(tf[e])
                 if tj != 0.0:
-                    acc += tj * (lse - np.float64(zf[e]))
+                    acc += tj * (lse[r] - np.float64(zf[e]))
             rows[r0 + r] = acc
 
 
