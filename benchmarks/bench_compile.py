@@ -18,8 +18,14 @@ _FIRST_CALL = (
 
 def _run(cache_dir: str) -> tuple[float, float]:
     env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
-    out = subprocess.run([sys.executable, "-c", _FIRST_CALL], capture_output=True, text=True,
-                         env=env, check=True, timeout=600)
+    out = subprocess.run(
+        [sys.executable, "-c", _FIRST_CALL],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        timeout=600,
+    )
     imp, first = out.stdout.split()
     return float(imp), float(first)
 

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import (best_time, book_numerical_gradient, max_threads, nnnum, rosenbrock_jit,
-                     rosenbrock_np, threads)
+from .common import (
+    best_time,
+    book_numerical_gradient,
+    max_threads,
+    nnnum,
+    rosenbrock_jit,
+    rosenbrock_np,
+    threads,
+)
 
 
 class RosenbrockGradient:
@@ -49,7 +56,7 @@ class RosenbrockRatios:
             return best_time(lambda: nnnum.numerical_gradient(rosenbrock_jit, self.x), repeat=3)
 
     def track_book_loop_over_jitted(self, n: int) -> float:
-        """Book-style loop with a NumPy f / nnnum with the jitted f (target: 20x at n=100, 1.5x at 10^4)."""
+        """Book-style loop (NumPy f) / nnnum (jitted f). Targets: 20x at n=100, 1.5x at 10^4."""
         xx = self.x.copy()
         rep = 3 if n <= 1000 else 1
         book = best_time(lambda: book_numerical_gradient(rosenbrock_np, xx), repeat=rep)

@@ -94,6 +94,7 @@ class TrainIteration:
 
     def track_test_loss_after_50_steps(self, gradient: str) -> float:
         net = nnnum.TwoLayerNet(784, 50, 10, seed=0)
-        hist = nnnum.train(net, self.x, self.t, iters=50, lr=1.0, gradient=gradient, seed=0,
-                           progress=False)
+        hist = nnnum.train(
+            net, self.x, self.t, iters=50, lr=1.0, gradient=gradient, seed=0, progress=False
+        )
         return float(hist.train_loss[-10:].mean())

@@ -14,6 +14,7 @@ from ._config import BACKENDS, get_backend, set_backend, use_backend
 from ._jit import jit
 from ._kernels_gpu import BackendUnavailableError
 from .functions import relu, sigmoid, softmax, step_function
+from .gradcheck import GradCheckResult, gradcheck
 from .gradient import (
     StepResolutionError,
     StepRoundingWarning,
@@ -21,7 +22,6 @@ from .gradient import (
     numerical_gradient,
 )
 from .losses import cross_entropy_error, mean_squared_error, softmax_cross_entropy
-from .gradcheck import GradCheckResult, gradcheck
 from .network import SimpleNet, TwoLayerNet
 from .optimize import DescentHistory, DivergenceWarning, gradient_descent
 from .train import TrainHistory, plot_history, train

@@ -45,7 +45,7 @@ def softmax(z: np.ndarray) -> np.ndarray:
 
 
 def _pick(serial: Any, parallel: Any, size: int) -> Any:
-    """Parallel only where it pays: small inputs would pay thread wake-up (and contend with BLAS)."""
+    """Parallel only where it pays: small inputs pay thread wake-up and contend with BLAS."""
     return parallel if size >= K.PARALLEL_MIN_SIZE else serial
 
 
@@ -60,10 +60,12 @@ def cross_entropy_rows(y2: np.ndarray, kind: str, t2: np.ndarray, delta: float) 
     rows = np.empty(y2.shape[0])
     if kind == "labels":
         _pick(K._cross_entropy_labels_serial, K._cross_entropy_labels_parallel, y2.size)(
-            y2, t2, delta, rows)
+            y2, t2, delta, rows
+        )
     else:
         _pick(K._cross_entropy_dense_serial, K._cross_entropy_dense_parallel, y2.size)(
-            y2, t2, delta, rows)
+            y2, t2, delta, rows
+        )
     return rows
 
 

@@ -16,11 +16,12 @@ Every kernel in nnnum is compiled through :func:`kernel`, so that ``fastmath``,
 
 from __future__ import annotations
 
+import types
 from typing import Any, Callable
 
 import numba
 
-__all__ = ["kernel", "jit", "CONTRACT"]
+__all__ = ["kernel", "serial_and_parallel", "jit", "CONTRACT"]
 
 #: The only fastmath flag any nnnum kernel uses: allow fused multiply-add.
 CONTRACT: frozenset[str] = frozenset({"contract"})
@@ -49,6 +50,31 @@ def kernel(
         )
 
     return wrap if func is None else wrap(func)
+
+
+def serial_and_parallel(
+    func: Callable[..., Any], *, fastmath: frozenset[str] | bool = False
+) -> tuple[Any, Any]:
+    """(serial, parallel) kernels from one ``prange`` body: bit-identical results.
+
+    Each variant is compiled from a copy of ``func`` with its own ``__qualname__``:
+    Numba names its on-disk cache after the qualified name, and two variants of
+    one function would otherwise overwrite each other's cache entries.
+    """
+    out = []
+    for suffix, parallel in (("_serial", False), ("_parallel", True)):
+        clone = types.FunctionType(
+            func.__code__,
+            func.__globals__,
+            func.__name__ + suffix,
+            func.__defaults__,
+            func.__closure__,
+        )
+        clone.__qualname__ = func.__qualname__ + suffix
+        clone.__doc__ = func.__doc__
+        clone.__module__ = func.__module__
+        out.append(kernel(clone, parallel=parallel, fastmath=fastmath))
+    return out[0], out[1]
 
 
 def jit(func: Callable[..., Any]) -> Any:

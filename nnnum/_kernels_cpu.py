@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from numba import prange
 
-from ._jit import CONTRACT, kernel
+from ._jit import CONTRACT, kernel, serial_and_parallel
 
 #: Arrays at least this large use the parallel variant of elementwise kernels.
 PARALLEL_MIN_SIZE = 1 << 16
@@ -32,19 +32,7 @@ _EXP_FLOOR = -708.0  # exp below this is subnormal: clamped (< 3.3e-308, invisib
 
 
 # ----------------------------------------------------------------- activations
-@kernel
-def _sigmoid_serial(x, out):
-    for i in range(x.size):
-        v = np.float64(x[i])
-        if v >= 0.0:
-            out[i] = 1.0 / (1.0 + math.exp(-v))
-        else:
-            e = math.exp(v)
-            out[i] = e / (1.0 + e)
-
-
-@kernel(parallel=True)
-def _sigmoid_parallel(x, out):
+def _sigmoid_py(x, out):
     for i in prange(x.size):
         v = np.float64(x[i])
         if v >= 0.0:
@@ -54,30 +42,20 @@ def _sigmoid_parallel(x, out):
             out[i] = e / (1.0 + e)
 
 
-@kernel
-def _relu_serial(x, out):
-    for i in range(x.size):
-        v = x[i]
-        out[i] = v if v > 0 else (v * 0 if v != v else 0)
-
-
-@kernel(parallel=True)
-def _relu_parallel(x, out):
+def _relu_py(x, out):
     for i in prange(x.size):
         v = x[i]
-        out[i] = v if v > 0 else (v * 0 if v != v else 0)
+        out[i] = v if (v > 0 or v != v) else 0  # NaN stays NaN, as np.maximum
 
 
-@kernel
-def _step_serial(x, out):
-    for i in range(x.size):
-        out[i] = 1 if x[i] > 0 else 0
-
-
-@kernel(parallel=True)
-def _step_parallel(x, out):
+def _step_py(x, out):
     for i in prange(x.size):
         out[i] = 1 if x[i] > 0 else 0
+
+
+_sigmoid_serial, _sigmoid_parallel = serial_and_parallel(_sigmoid_py)
+_relu_serial, _relu_parallel = serial_and_parallel(_relu_py)
+_step_serial, _step_parallel = serial_and_parallel(_step_py)
 
 
 @kernel
@@ -97,16 +75,12 @@ def _softmax_row(z, r, out):
         out[r, j] = out[r, j] / s
 
 
-@kernel
-def _softmax_serial(z, out):
-    for r in range(z.shape[0]):
-        _softmax_row(z, r, out)
-
-
-@kernel(parallel=True)
-def _softmax_parallel(z, out):
+def _softmax_py(z, out):
     for r in prange(z.shape[0]):
         _softmax_row(z, r, out)
+
+
+_softmax_serial, _softmax_parallel = serial_and_parallel(_softmax_py)
 
 
 # ---------------------------------------------------------------------- losses
@@ -196,9 +170,42 @@ def _lse_block(zf, base, nr, k, zt, mx, acc, q, bits):
             kf = (x * _LOG2E + _ROUND) - _ROUND
             t = (x - kf * _LN2_HI) - kf * _LN2_LO
             # exp(t), |t| <= ln2/2: Taylor to t**11, remainder < 7e-15 relative
-            q[r] = 1.0 + t * (1.0 + t * (1.0 / 2 + t * (1.0 / 6 + t * (1.0 / 24 + t * (
-                1.0 / 120 + t * (1.0 / 720 + t * (1.0 / 5040 + t * (1.0 / 40320 + t * (
-                    1.0 / 362880 + t * (1.0 / 3628800 + t * (1.0 / 39916800)))))))))))
+            q[r] = 1.0 + t * (
+                1.0
+                + t
+                * (
+                    1.0 / 2
+                    + t
+                    * (
+                        1.0 / 6
+                        + t
+                        * (
+                            1.0 / 24
+                            + t
+                            * (
+                                1.0 / 120
+                                + t
+                                * (
+                                    1.0 / 720
+                                    + t
+                                    * (
+                                        1.0 / 5040
+                                        + t
+                                        * (
+                                            1.0 / 40320
+                                            + t
+                                            * (
+                                                1.0 / 362880
+                                                + t * (1.0 / 3628800 + t * (1.0 / 39916800))
+                                            )
+                                        )
+                                    )
+                                )
+                            )
+                        )
+                    )
+                )
+            )
             bits[r] = (np.int64(kf) + 1023) << 52
         for r in range(nr):
             acc[r] += q[r] * scale[r]
@@ -216,9 +223,31 @@ def _lse_block(zf, base, nr, k, zt, mx, acc, q, bits):
         e = e + 1.0 if big else e
         u = (m - 1.0) / (m + 1.0)
         u2 = u * u  # <= 0.0295: the series to u**21 is exact to rounding
-        p = 1.0 + u2 * (1.0 / 3 + u2 * (1.0 / 5 + u2 * (1.0 / 7 + u2 * (1.0 / 9 + u2 * (
-            1.0 / 11 + u2 * (1.0 / 13 + u2 * (1.0 / 15 + u2 * (1.0 / 17 + u2 * (
-                1.0 / 19 + u2 * (1.0 / 21))))))))))
+        p = 1.0 + u2 * (
+            1.0 / 3
+            + u2
+            * (
+                1.0 / 5
+                + u2
+                * (
+                    1.0 / 7
+                    + u2
+                    * (
+                        1.0 / 9
+                        + u2
+                        * (
+                            1.0 / 11
+                            + u2
+                            * (
+                                1.0 / 13
+                                + u2
+                                * (1.0 / 15 + u2 * (1.0 / 17 + u2 * (1.0 / 19 + u2 * (1.0 / 21))))
+                            )
+                        )
+                    )
+                )
+            )
+        )
         lg = e * _LN2 + 2.0 * u * p
         s = acc[r]
         acc[r] = (s if s != s else lg) + mx[r]
@@ -267,17 +296,20 @@ def _softmax_ce_dense_py(z, t, rows):
             rows[r0 + r] = acc
 
 
-def _pair(py: Any, fastmath: frozenset[str] | bool = False) -> tuple[Any, Any]:
-    """(serial, parallel) kernels from one body: bit-identical, the serial one for small inputs."""
-    return kernel(py, fastmath=fastmath), kernel(py, parallel=True, fastmath=fastmath)
-
-
-_sum_sq_diff_serial, _sum_sq_diff_parallel = _pair(_sum_sq_diff_py)
-_sum_sq_labels_serial, _sum_sq_labels_parallel = _pair(_sum_sq_labels_py)
-_cross_entropy_labels_serial, _cross_entropy_labels_parallel = _pair(_cross_entropy_labels_py)
-_cross_entropy_dense_serial, _cross_entropy_dense_parallel = _pair(_cross_entropy_dense_py)
-_softmax_ce_labels_serial, _softmax_ce_labels_parallel = _pair(_softmax_ce_labels_py, CONTRACT)
-_softmax_ce_dense_serial, _softmax_ce_dense_parallel = _pair(_softmax_ce_dense_py, CONTRACT)
+_sum_sq_diff_serial, _sum_sq_diff_parallel = serial_and_parallel(_sum_sq_diff_py)
+_sum_sq_labels_serial, _sum_sq_labels_parallel = serial_and_parallel(_sum_sq_labels_py)
+_cross_entropy_labels_serial, _cross_entropy_labels_parallel = serial_and_parallel(
+    _cross_entropy_labels_py
+)
+_cross_entropy_dense_serial, _cross_entropy_dense_parallel = serial_and_parallel(
+    _cross_entropy_dense_py
+)
+_softmax_ce_labels_serial, _softmax_ce_labels_parallel = serial_and_parallel(
+    _softmax_ce_labels_py, fastmath=CONTRACT
+)
+_softmax_ce_dense_serial, _softmax_ce_dense_parallel = serial_and_parallel(
+    _softmax_ce_dense_py, fastmath=CONTRACT
+)
 
 
 # -------------------------------------------------------- numerical gradient
@@ -297,7 +329,7 @@ def central_diff_kernels(f: Any) -> tuple[Any, Any]:
         return pair
 
     def central_diff(x, xplus, xminus, shape, nchunks, fplus, fminus):
-        """f at x with element i set to xplus[i], then xminus[i], for every i.
+        """F at x with element i set to xplus[i], then xminus[i], for every i.
 
         Each chunk of parameters perturbs its own copy of ``x`` (one copy per
         chunk, not per element) and restores element i exactly before moving on,
@@ -319,7 +351,9 @@ def central_diff_kernels(f: Any) -> tuple[Any, Any]:
                     fminus[i] = f(xv)
                     xc[i] = x[i]
 
-    pair = (kernel(central_diff, parallel=True, cache=False),
-            kernel(central_diff, parallel=False, cache=False))
+    pair = (
+        kernel(central_diff, parallel=True, cache=False),
+        kernel(central_diff, parallel=False, cache=False),
+    )
     _CENTRAL_DIFF[f] = pair
     return pair

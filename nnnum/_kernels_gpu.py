@@ -8,7 +8,7 @@ back to the CPU silently: a silent fallback would make benchmarks lie.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 INSTALL_HINT = (
@@ -27,8 +27,7 @@ def require_cupy() -> Any:
         import cupy
     except Exception as exc:  # ImportError, or a broken CUDA install raising at import
         raise BackendUnavailableError(
-            f"NNNUM_BACKEND=cupy needs CuPy, which could not be imported ({exc!r}); "
-            + INSTALL_HINT
+            f"NNNUM_BACKEND=cupy needs CuPy, which could not be imported ({exc!r}); " + INSTALL_HINT
         ) from exc
     try:
         count = cupy.cuda.runtime.getDeviceCount()
@@ -57,7 +56,9 @@ def device_info() -> dict[str, Any]:
         if count:
             props = cupy.cuda.runtime.getDeviceProperties(0)
             free, total = cupy.cuda.runtime.memGetInfo()
-            info["device"] = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
+            info["device"] = (
+                props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
+            )
             info["memory_total_gib"] = round(total / 2**30, 1)
             info["memory_free_gib"] = round(free / 2**30, 1)
     except Exception as exc:
@@ -87,7 +88,7 @@ extern "C" __global__ void softmax_ce_rows_{name}(
 """
 
 
-@lru_cache(maxsize=None)
+@cache
 def _softmax_ce_kernel(dtype_name: str) -> Any:
     cupy = require_cupy()
     ctype = {"float32": "float", "float64": "double"}[dtype_name]
@@ -114,8 +115,16 @@ def softmax_ce_rows(z: Any, labels: Any, delta: float = 0.0) -> Any:
     blocks = (n_rows + threads - 1) // threads
     if n_rows:
         _softmax_ce_kernel(z.dtype.name)(
-            (blocks,), (threads,),
-            (z, labels, rows, cupy.int64(n_rows), cupy.int64(labels.size), cupy.int32(k),
-             cupy.float64(delta)),
+            (blocks,),
+            (threads,),
+            (
+                z,
+                labels,
+                rows,
+                cupy.int64(n_rows),
+                cupy.int64(labels.size),
+                cupy.int32(k),
+                cupy.float64(delta),
+            ),
         )
     return rows

@@ -32,10 +32,9 @@ def chunk_size(per_item_bytes: int, xp: Any) -> int:
     return max(1, budget // max(1, per_item_bytes))
 
 
-
-
-def batched_structured_gradient(params: dict[str, Any], x: Any, labels: Any, h: float,
-                                chunk: int | None = None) -> dict[str, Any]:
+def batched_structured_gradient(
+    params: dict[str, Any], x: Any, labels: Any, h: float, chunk: int | None = None
+) -> dict[str, Any]:
     """Central differences of the book's loss for all parameters, perturbations batched."""
     be = _backend.current()
     xp = be.xp
@@ -58,13 +57,19 @@ def batched_structured_gradient(params: dict[str, Any], x: Any, labels: Any, h: 
     # hidden layer: [W1; b1] (D+1, H); input column D is the constant 1 of the bias
     theta1 = xp.concatenate([w1, b1[None, :]], axis=0)
     x_aug = xp.concatenate([x, xp.ones((n, 1))], axis=1)
-    g1 = _central(theta1, h, chunk, xp, lambda i, j, dlt: losses(
-        _hidden_logits(a2, a1, z, zm, x_aug, w2, i, j, dlt, xp)))
+    g1 = _central(
+        theta1,
+        h,
+        chunk,
+        xp,
+        lambda i, j, dlt: losses(_hidden_logits(a2, a1, z, zm, x_aug, w2, i, j, dlt, xp)),
+    )
     # output layer: [W2; b2] (H+1, K); hidden column H is the constant 1 of the bias
     theta2 = xp.concatenate([w2, b2[None, :]], axis=0)
     z_aug = xp.concatenate([z, xp.ones((n, 1))], axis=1)
-    g2 = _central(theta2, h, chunk, xp, lambda j, c, dlt: losses(
-        _output_logits(a2, z_aug, j, c, dlt, xp)))
+    g2 = _central(
+        theta2, h, chunk, xp, lambda j, c, dlt: losses(_output_logits(a2, z_aug, j, c, dlt, xp))
+    )
     return {"W1": g1[:d], "b1": g1[d].copy(), "W2": g2[:hdim], "b2": g2[hdim].copy()}
 
 
@@ -79,12 +84,13 @@ def _central(theta: Any, h: float, chunk: int, xp: Any, loss_of: Any) -> Any:
     for start in range(0, total, chunk):
         idx = xp.arange(start, min(total, start + chunk))
         r, c = idx // cols, idx % cols
-        out[start:start + idx.size] = loss_of(r, c, flat_dp[idx]) - loss_of(r, c, flat_dm[idx])
+        out[start : start + idx.size] = loss_of(r, c, flat_dp[idx]) - loss_of(r, c, flat_dm[idx])
     return out.reshape(rows, cols) / step
 
 
-def _hidden_logits(a2: Any, a1: Any, z: Any, zm: Any, x_aug: Any, w2: Any, i: Any, j: Any,
-                   dlt: Any, xp: Any) -> Any:
+def _hidden_logits(
+    a2: Any, a1: Any, z: Any, zm: Any, x_aug: Any, w2: Any, i: Any, j: Any, dlt: Any, xp: Any
+) -> Any:
     """Logits (B, N, K) when hidden pre-activation j of every sample moves by x[n, i] * dlt."""
     em = xp.expm1(-(x_aug[:, i] * dlt))  # (N, B)
     zs, zc = z[:, j], zm[:, j]

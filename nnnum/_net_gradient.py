@@ -58,8 +58,19 @@ def _structured_numba(params: dict[str, Any], x: np.ndarray, labels: np.ndarray,
     _check_resolution("W1/b1", st1)
     out1 = np.empty((hdim, d + 1))
     _kernels_net.grad_hidden(
-        indptr, indices, values, z, zm, q, p, labels, w2,
-        np.ascontiguousarray(dp1.T), np.ascontiguousarray(dm1.T), CE_DELTA, out1,
+        indptr,
+        indices,
+        values,
+        z,
+        zm,
+        q,
+        p,
+        labels,
+        w2,
+        np.ascontiguousarray(dp1.T),
+        np.ascontiguousarray(dm1.T),
+        CE_DELTA,
+        out1,
     )
     g1 = out1.T / (n * st1)
 

@@ -53,7 +53,9 @@ def targets(y: Any, t: Any, xp: Any = np, *, batch_name: str = "y") -> tuple[Tar
         lo, hi = int(t.min()), int(t.max())
         if lo < 0 or hi >= k:
             bad = lo if lo < 0 else hi
-            raise ValueError(f"label {bad} is out of range for {k} classes: labels must lie in [0, {k})")
+            raise ValueError(
+                f"label {bad} is out of range for {k} classes: labels must lie in [0, {k})"
+            )
         return "labels", t.astype(np.int64, copy=False)
     raise ValueError(
         f"shape mismatch: {batch_name} has shape {tuple(y.shape)} and t has shape "

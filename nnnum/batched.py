@@ -79,7 +79,7 @@ def batched_numerical_gradient(
                     f"({idx.size},) for a batch of {idx.size}, got {tuple(v.shape)}"
                 )
             vals.append(v.astype(np.float64))
-        out[start:start + idx.size] = vals[0] - vals[1]
+        out[start : start + idx.size] = vals[0] - vals[1]
     grad = out / step
     bad = ~xp.isfinite(grad)
     if bool(bad.any()):

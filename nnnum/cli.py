@@ -9,8 +9,9 @@ import platform
 import sys
 import time
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -24,7 +25,9 @@ def _load(dataset: str, data_dir: str | None, seed: int) -> tuple[Any, Any, Any,
         (xtr, ttr), (xte, tte) = datasets.train_test_split(*datasets.load_digits(), seed=seed)
         return xtr, ttr, xte, tte, "scikit-learn digits (8x8), 80/20 split"
     if data_dir is None:
-        raise SystemExit("error: --dataset mnist needs --data-dir (a folder with the IDX .gz files)")
+        raise SystemExit(
+            "error: --dataset mnist needs --data-dir (a folder with the IDX .gz files)"
+        )
     if not Path(data_dir).is_dir():
         raise SystemExit(f"error: --data-dir {data_dir!r} does not exist")
     with warnings.catch_warnings(record=True) as caught:
@@ -36,40 +39,72 @@ def _load(dataset: str, data_dir: str | None, seed: int) -> tuple[Any, Any, Any,
         return train[0], train[1], test[0], test[1], "MNIST train/t10k"
     x, t = train if train is not None else test  # type: ignore[misc]
     n_train = int(round(0.8 * len(x)))
-    return (x[:n_train], t[:n_train], x[n_train:], t[n_train:],
-            f"MNIST, one split only: first {n_train} to train, last {len(x) - n_train} to test")
+    return (
+        x[:n_train],
+        t[:n_train],
+        x[n_train:],
+        t[n_train:],
+        f"MNIST, one split only: first {n_train} to train, last {len(x) - n_train} to test",
+    )
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    """Run ``nnnum train``."""
     from .network import TwoLayerNet
     from .train import plot_history, train
 
     xtr, ttr, xte, tte, desc = _load(args.dataset, args.data_dir, args.seed)
-    net = TwoLayerNet(xtr.shape[1], args.hidden, 10, weight_init_std=args.weight_init_std,
-                      seed=args.seed)
+    net = TwoLayerNet(
+        xtr.shape[1], args.hidden, 10, weight_init_std=args.weight_init_std, seed=args.seed
+    )
     print(f"data: {desc}: {len(xtr)} train, {len(xte)} test, {xtr.shape[1]} inputs")
-    print(f"net:  TwoLayerNet({xtr.shape[1]}, {args.hidden}, 10), {args.gradient} gradient, "
-          f"lr={args.lr}, batch={args.batch_size}, iters={args.iters}, seed={args.seed}, "
-          f"backend={_backend_name()}")
-    hist = train(net, xtr, ttr, xte, tte, iters=args.iters, batch_size=args.batch_size,
-                 lr=args.lr, gradient=args.gradient, seed=args.seed,
-                 progress=False if args.quiet else None)
+    print(
+        f"net:  TwoLayerNet({xtr.shape[1]}, {args.hidden}, 10), {args.gradient} gradient, "
+        f"lr={args.lr}, batch={args.batch_size}, iters={args.iters}, seed={args.seed}, "
+        f"backend={_backend_name()}"
+    )
+    hist = train(
+        net,
+        xtr,
+        ttr,
+        xte,
+        tte,
+        iters=args.iters,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        gradient=args.gradient,
+        seed=args.seed,
+        progress=False if args.quiet else None,
+    )
     per_it = 1000 * hist.seconds / hist.iters
     print(f"done in {hist.seconds:.1f} s ({per_it:.1f} ms/iteration, evaluations included)")
-    print(f"final loss {hist.train_loss[-1]:.4f}  train acc {hist.train_acc[-1]:.4f}  "
-          f"test acc {hist.test_acc[-1]:.4f}")
+    print(
+        f"final loss {hist.train_loss[-1]:.4f}  train acc {hist.train_acc[-1]:.4f}  "
+        f"test acc {hist.test_acc[-1]:.4f}"
+    )
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     summary = {
-        "dataset": desc, "gradient": args.gradient, "lr": args.lr, "iters": args.iters,
-        "batch_size": args.batch_size, "hidden": args.hidden, "seed": args.seed,
-        "seconds": hist.seconds, "eval_iters": hist.eval_iters, "train_acc": hist.train_acc,
-        "test_acc": hist.test_acc, "final_loss": float(hist.train_loss[-1]),
+        "dataset": desc,
+        "gradient": args.gradient,
+        "lr": args.lr,
+        "iters": args.iters,
+        "batch_size": args.batch_size,
+        "hidden": args.hidden,
+        "seed": args.seed,
+        "seconds": hist.seconds,
+        "eval_iters": hist.eval_iters,
+        "train_acc": hist.train_acc,
+        "test_acc": hist.test_acc,
+        "final_loss": float(hist.train_loss[-1]),
     }
     (out / "history.json").write_text(json.dumps(summary, indent=1))
     try:
-        png = plot_history(hist, out / "training.png",
-                           title=f"TwoLayerNet on {args.dataset}, {args.gradient} gradient")
+        png = plot_history(
+            hist,
+            out / "training.png",
+            title=f"TwoLayerNet on {args.dataset}, {args.gradient} gradient",
+        )
         print(f"plot: {png}")
     except ImportError:
         print("plot: skipped (matplotlib not installed: pip install nnnum[plot])")
@@ -78,18 +113,22 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_gradcheck(args: argparse.Namespace) -> int:
+    """Run ``nnnum gradcheck``; exit status 1 when the check fails."""
     from .gradcheck import gradcheck
     from .network import TwoLayerNet
 
     xtr, ttr, _, _, desc = _load(args.dataset, args.data_dir, args.seed)
     rng = np.random.default_rng(args.seed)
     idx = rng.choice(len(xtr), min(args.batch_size, len(xtr)), replace=False)
-    net = TwoLayerNet(xtr.shape[1], args.hidden, 10, weight_init_std=args.weight_init_std,
-                      seed=args.seed)
+    net = TwoLayerNet(
+        xtr.shape[1], args.hidden, 10, weight_init_std=args.weight_init_std, seed=args.seed
+    )
     t0 = time.perf_counter()
     res = gradcheck(net, xtr[idx], ttr[idx], rtol=args.rtol, atol=args.atol, method=args.method)
-    print(f"gradcheck on {desc}, batch {len(idx)}, method {args.method} "
-          f"({time.perf_counter() - t0:.2f} s)")
+    print(
+        f"gradcheck on {desc}, batch {len(idx)}, method {args.method} "
+        f"({time.perf_counter() - t0:.2f} s)"
+    )
     print(res.report())
     return 0 if res else 1
 
@@ -101,6 +140,7 @@ def _backend_name() -> str:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
+    """Run ``nnnum info``."""
     import numba
 
     from . import __version__
@@ -121,14 +161,22 @@ def cmd_info(args: argparse.Namespace) -> int:
         ("python", platform.python_version()),
         ("numpy", np.__version__),
         ("numba", numba.__version__),
-        ("threads", f"{numba.get_num_threads()} of {numba.config.NUMBA_NUM_THREADS} "
-                    f"(NUMBA_NUM_THREADS), {os.cpu_count()} CPUs"),
+        (
+            "threads",
+            f"{numba.get_num_threads()} of {numba.config.NUMBA_NUM_THREADS} "
+            f"(NUMBA_NUM_THREADS), {os.cpu_count()} CPUs",
+        ),
         ("threading layer", layer),
         ("cupy", gpu.get("cupy") or "not available"),
     ]
     if "device" in gpu:
-        rows.append(("gpu", f"{gpu['device']}, {gpu['memory_free_gib']} GiB free of "
-                            f"{gpu['memory_total_gib']} GiB"))
+        rows.append(
+            (
+                "gpu",
+                f"{gpu['device']}, {gpu['memory_free_gib']} GiB free of "
+                f"{gpu['memory_total_gib']} GiB",
+            )
+        )
     else:
         rows.append(("gpu", gpu.get("error", "no CUDA device")))
     width = max(len(k) for k, _ in rows)
@@ -138,12 +186,19 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="nnnum", description="Learning by numerical differentiation, fast.")
+    """The argument parser of the ``nnnum`` command."""
+    p = argparse.ArgumentParser(
+        prog="nnnum", description="Learning by numerical differentiation, fast."
+    )
     sub = p.add_subparsers(dest="command", required=True)
 
     def data_opts(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--dataset", choices=DATASETS, default="digits",
-                        help="digits: scikit-learn's bundled 8x8 digits (offline); mnist: IDX files")
+        sp.add_argument(
+            "--dataset",
+            choices=DATASETS,
+            default="digits",
+            help="digits: scikit-learn's bundled 8x8 digits (offline); mnist: IDX files",
+        )
         sp.add_argument("--data-dir", help="folder with the MNIST .gz files (for --dataset mnist)")
         sp.add_argument("--hidden", type=int, default=50, help="hidden units (default 50)")
         sp.add_argument("--weight-init-std", type=float, default=0.01)

@@ -15,12 +15,19 @@ import tempfile
 import urllib.request
 import warnings
 from pathlib import Path
-from typing import Any, Optional, Tuple
+from typing import Any, Tuple  # noqa: UP035 (runtime alias on Python 3.9)
 
 import numpy as np
 
-__all__ = ["load_mnist", "load_idx", "download_mnist", "load_digits", "train_test_split",
-           "MNIST_FILES", "MNIST_MIRROR"]
+__all__ = [
+    "load_mnist",
+    "load_idx",
+    "download_mnist",
+    "load_digits",
+    "train_test_split",
+    "MNIST_FILES",
+    "MNIST_MIRROR",
+]
 
 #: The four standard files and the MD5 of the gzip files on the public mirrors.
 MNIST_FILES: dict[str, str] = {
@@ -30,11 +37,13 @@ MNIST_FILES: dict[str, str] = {
     "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
 }
 MNIST_MIRROR = "https://ossci-datasets.s3.amazonaws.com/mnist/"
-_SPLITS = {"train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
-           "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")}
+_SPLITS = {
+    "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+    "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+}
 _IDX_MAGIC = {2051: 3, 2049: 1}  # images: 3 dims, labels: 1 dim (unsigned byte data)
 
-Split = Tuple[np.ndarray, np.ndarray]
+Split = Tuple[np.ndarray, np.ndarray]  # noqa: UP006
 
 
 class DataFormatError(ValueError):
@@ -105,11 +114,14 @@ def _load_split(data_dir: Path, split: str) -> Split:
     return images, labels
 
 
-def _shape(images: np.ndarray, labels: np.ndarray, normalize: bool, flatten: bool,
-           one_hot_label: bool) -> Split:
+def _shape(
+    images: np.ndarray, labels: np.ndarray, normalize: bool, flatten: bool, one_hot_label: bool
+) -> Split:
     x: np.ndarray = images.astype(np.float32) / 255.0 if normalize else images.copy()
     x = x.reshape(len(x), -1) if flatten else x.reshape(len(x), 1, *images.shape[1:])
-    t: np.ndarray = np.eye(10, dtype=np.float32)[labels] if one_hot_label else labels.astype(np.int64)
+    t: np.ndarray = (
+        np.eye(10, dtype=np.float32)[labels] if one_hot_label else labels.astype(np.int64)
+    )
     return x, t
 
 
@@ -118,7 +130,7 @@ def load_mnist(
     normalize: bool = True,
     flatten: bool = True,
     one_hot_label: bool = False,
-) -> tuple[Optional[Split], Optional[Split]]:
+) -> tuple[Split | None, Split | None]:
     """The book's ``load_mnist``: ``((x_train, t_train), (x_test, t_test))`` from IDX files.
 
     Parameters
@@ -148,7 +160,7 @@ def load_mnist(
     root = Path(data_dir)
     if not root.is_dir():
         raise FileNotFoundError(f"MNIST data directory {str(root)!r} does not exist")
-    out: list[Optional[Split]] = []
+    out: list[Split | None] = []
     missing: list[str] = []
     for split in ("train", "test"):
         absent = [name for name in _SPLITS[split] if not (root / name).is_file()]
@@ -163,8 +175,10 @@ def load_mnist(
             "Run nnnum.datasets.download_mnist(data_dir) where the internet is reachable"
         )
     if missing:
-        warnings.warn(f"MNIST files missing in {str(root)!r}: {', '.join(missing)}; "
-                      "that split is None", stacklevel=2)
+        warnings.warn(
+            f"MNIST files missing in {str(root)!r}: {', '.join(missing)}; that split is None",
+            stacklevel=2,
+        )
     return out[0], out[1]
 
 
@@ -241,13 +255,17 @@ def load_digits(normalize: bool = True) -> Split:
     try:
         from sklearn.datasets import load_digits as _sk_digits
     except ImportError as exc:
-        raise ImportError("the digits data set needs scikit-learn: pip install nnnum[data]") from exc
+        raise ImportError(
+            "the digits data set needs scikit-learn: pip install nnnum[data]"
+        ) from exc
     d = _sk_digits()
     x = d.data.astype(np.float32)
     return (x / 16.0 if normalize else x), d.target.astype(np.int64)
 
 
-def train_test_split(x: Any, t: Any, test_fraction: float = 0.2, seed: int = 0) -> tuple[Split, Split]:
+def train_test_split(
+    x: Any, t: Any, test_fraction: float = 0.2, seed: int = 0
+) -> tuple[Split, Split]:
     """Shuffle with a seeded Generator and split into ``(train, test)``."""
     n = len(x)
     order = np.random.default_rng(seed).permutation(n)

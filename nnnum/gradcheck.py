@@ -45,14 +45,17 @@ class GradCheckResult:
 
     def report(self) -> str:
         """A table, one row per parameter."""
-        lines = [f"{'param':6} {'shape':>12} {'mean|diff|':>11} {'max|diff|':>11} "
-                 f"{'max rel':>10}  where"]
+        lines = [
+            f"{'param':6} {'shape':>12} {'mean|diff|':>11} {'max|diff|':>11} {'max rel':>10}  where"
+        ]
         for d in self.params.values():
             lines.append(
                 f"{d.name:6} {str(d.shape):>12} {d.mean_abs:11.3e} {d.max_abs:11.3e} "
                 f"{d.max_rel:10.3e}  {d.argmax_rel} (num {d.numerical:.6g}, bp {d.backprop:.6g})"
             )
-        lines.append(f"{'PASS' if self.passed else 'FAIL'} (rtol={self.rtol:g}, atol={self.atol:g})")
+        lines.append(
+            f"{'PASS' if self.passed else 'FAIL'} (rtol={self.rtol:g}, atol={self.atol:g})"
+        )
         return "\n".join(lines)
 
 

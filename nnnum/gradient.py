@@ -39,8 +39,12 @@ def _check_h(h: Any) -> float:
     return hf
 
 
-def _scalar_result(value: Any, where: str) -> float:
-    """``f``'s return value as a float, or a clear error saying what is wrong."""
+def _scalar_result(value: Any, where: str | Callable[[], str]) -> float:
+    """``f``'s return value as a float, or a clear error saying what is wrong (and where)."""
+    if type(value) is float or type(value) is np.float64:
+        return float(value)
+    if callable(where):
+        where = where()
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"f must return a real scalar; it returned a bool at {where}")
     if isinstance(value, numbers.Real):
@@ -97,7 +101,7 @@ def _where(shape: tuple[int, ...], flat: int) -> str:
 
 
 def _steps(x: np.ndarray, h: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """x + h, x - h rounded to x's dtype, and the float64 step between them."""
+    """X + h, x - h rounded to x's dtype, and the float64 step between them."""
     with np.errstate(over="ignore", invalid="ignore"):
         xplus = x + x.dtype.type(h)
         xminus = x - x.dtype.type(h)
@@ -288,21 +292,31 @@ def _gradient_loop(
     fplus = np.empty(n)
     fminus = np.empty(n)
     shape = x.shape
-    for flat in range(n):
-        idx = np.unravel_index(flat, shape) if shape else ()
-        orig = x[idx].copy() if shape else x[()].copy()
+    if x.ndim and x.flags.c_contiguous:
+        # a flat view writes straight into x: same elements, no per-element index tuples
+        view, xp_, xm_ = x.reshape(-1), xplus.reshape(-1), xminus.reshape(-1)
+        index: Any = range(n)
+    else:
+        view, xp_, xm_ = x, xplus, xminus
+        index = list(np.ndindex(shape)) if shape else [()]
+    for flat, idx in enumerate(index):
+        orig = view[idx].copy()
         try:
-            x[idx] = xplus[idx]
-            fplus[flat] = _scalar_result(f(x), f"{_where(shape, flat)} + h")
-            x[idx] = xminus[idx]
-            fminus[flat] = _scalar_result(f(x), f"{_where(shape, flat)} - h")
+            view[idx] = xp_[idx]
+            fplus[flat] = _scalar_result(f(x), lambda: f"{_where(shape, flat)} + h")
+            view[idx] = xm_[idx]
+            fminus[flat] = _scalar_result(f(x), lambda: f"{_where(shape, flat)} - h")
         finally:
-            x[idx] = orig
+            view[idx] = orig
     return _finish(fplus, fminus, step, x)
 
 
 def _gradient_jitted(
-    f: Any, x: np.ndarray, xplus: np.ndarray, xminus: np.ndarray, step: np.ndarray,
+    f: Any,
+    x: np.ndarray,
+    xplus: np.ndarray,
+    xminus: np.ndarray,
+    step: np.ndarray,
     parallel: bool | None,
 ) -> np.ndarray:
     """The ``prange`` kernel on a private C-ordered copy: ``x`` itself is never touched."""

@@ -1,5 +1,8 @@
-"""Loss functions: the book's ``mean_squared_error`` and ``cross_entropy_error``,
-and a fused, log-sum-exp stable ``softmax_cross_entropy`` on logits."""
+"""Loss functions: the book's losses and a fused, stable softmax cross-entropy.
+
+``mean_squared_error`` and ``cross_entropy_error`` as the book defines them, and
+``softmax_cross_entropy`` on logits, log-sum-exp stable, with no delta.
+"""
 
 from __future__ import annotations
 
@@ -51,7 +54,10 @@ def mean_squared_error(y: Any, t: Any) -> Any:
     if kind == "labels":
         y2, t2 = flat_rows(y, kind, t, be.xp)
     else:
-        y2, t2 = be.xp.ascontiguousarray(y.reshape(1, -1)), be.xp.ascontiguousarray(t.reshape(1, -1))
+        y2, t2 = (
+            be.xp.ascontiguousarray(y.reshape(1, -1)),
+            be.xp.ascontiguousarray(t.reshape(1, -1)),
+        )
     return _scalar(be, be.mean_squared_error(y2, kind, t2))
 
 

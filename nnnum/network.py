@@ -7,10 +7,10 @@ from typing import Any, Literal
 import numpy as np
 
 from . import _backend
+from ._validate import targets
 from .functions import sigmoid, softmax
 from .gradient import numerical_gradient as _numerical_gradient
 from .losses import CE_DELTA, cross_entropy_error
-from ._validate import targets
 
 __all__ = ["SimpleNet", "TwoLayerNet"]
 
@@ -84,8 +84,11 @@ class TwoLayerNet:
         weight_init_std: float = 0.01,
         seed: int | np.random.Generator | None = None,
     ) -> None:
-        for name, v in (("input_size", input_size), ("hidden_size", hidden_size),
-                        ("output_size", output_size)):
+        for name, v in (
+            ("input_size", input_size),
+            ("hidden_size", hidden_size),
+            ("output_size", output_size),
+        ):
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
         rng = np.random.default_rng(seed)
@@ -100,10 +103,12 @@ class TwoLayerNet:
     # ------------------------------------------------------------------ helpers
     @property
     def input_size(self) -> int:
+        """Inputs per sample (rows of ``W1``)."""
         return int(self.params["W1"].shape[0])
 
     @property
     def output_size(self) -> int:
+        """Classes (columns of ``W2``)."""
         return int(self.params["W2"].shape[1])
 
     def _check_x(self, x: Any) -> Any:
@@ -212,7 +217,9 @@ class TwoLayerNet:
             raise ValueError(f"method must be 'auto', 'structured' or 'brute', not {method!r}")
         x = self._check_x(x)
         kind, tt = self._labels(x, t)
-        book_loss = type(self).loss is TwoLayerNet.loss and type(self).predict is TwoLayerNet.predict
+        book_loss = (
+            type(self).loss is TwoLayerNet.loss and type(self).predict is TwoLayerNet.predict
+        )
         if method == "auto":
             method = "structured" if book_loss else "brute"
         if method == "brute":

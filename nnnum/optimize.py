@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
-
 import warnings
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 

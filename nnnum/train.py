@@ -1,4 +1,4 @@
-"""Mini-batch SGD training, as the book's ``train_neuralnet.py``, with numerical or backprop gradients."""
+"""Mini-batch SGD, as the book's ``train_neuralnet.py``, with numerical or backprop gradients."""
 
 from __future__ import annotations
 
@@ -163,8 +163,14 @@ def train(
         from tqdm.auto import tqdm
 
         # disable=None: no bar when stderr is not a terminal (logs, CI) unless progress=True
-        bar = tqdm(total=iters, desc=f"train ({gradient})", unit="it", leave=False,
-                   disable=None if progress is None else False, mininterval=0.5)
+        bar = tqdm(
+            total=iters,
+            desc=f"train ({gradient})",
+            unit="it",
+            leave=False,
+            disable=None if progress is None else False,
+            mininterval=0.5,
+        )
     grad_fn = net.numerical_gradient if gradient == "numerical" else net.gradient
     t0 = time.perf_counter()
     try:
@@ -228,8 +234,9 @@ def plot_history(hist: TrainHistory, path: str | Path, *, title: str | None = No
     few = len(epochs) <= 40
     ax2.plot(epochs, hist.train_acc, marker="o" if few else None, label="train acc")
     if hist.test_acc:
-        ax2.plot(epochs, hist.test_acc, marker="s" if few else None, linestyle="--",
-                 label="test acc")
+        ax2.plot(
+            epochs, hist.test_acc, marker="s" if few else None, linestyle="--", label="test acc"
+        )
     ax2.set_xlabel("epoch")
     ax2.set_ylabel("accuracy")
     ax2.set_ylim(0, 1.0)

@@ -63,3 +63,9 @@ def test_cupy_backend_needs_batched_f_message():
             nnnum.numerical_gradient(lambda v: float(v.sum()), np.ones(3))
     finally:
         cfg._context_choice.reset(token)
+
+
+def test_gpu_check_script_cpu_parts():
+    from benchmarks import gpu_check
+
+    assert gpu_check.main(["--cpu-only"]) == 0

@@ -9,8 +9,20 @@ from nnnum.cli import main
 
 
 def test_train_digits_quick(tmp_path, capsys):
-    rc = main(["train", "--iters", "150", "--quiet", "--output-dir", str(tmp_path), "--lr", "2",
-               "--weight-init-std", "0.1"])
+    rc = main(
+        [
+            "train",
+            "--iters",
+            "150",
+            "--quiet",
+            "--output-dir",
+            str(tmp_path),
+            "--lr",
+            "2",
+            "--weight-init-std",
+            "0.1",
+        ]
+    )
     out = capsys.readouterr().out
     assert rc == 0
     assert "test acc" in out and "plot:" in out
@@ -39,6 +51,11 @@ def test_bad_arguments():
 
 def test_module_entry_point(tmp_path):
     env = dict(os.environ)
-    out = subprocess.run([sys.executable, "-m", "nnnum", "info"], capture_output=True, text=True,
-                         env=env, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "nnnum", "info"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert out.returncode == 0 and "nnnum" in out.stdout

@@ -11,7 +11,9 @@ from nnnum import _backend
 def run_py(code: str, **env: str) -> subprocess.CompletedProcess:
     e = {k: v for k, v in os.environ.items() if k != "NNNUM_BACKEND"}
     e.update(env)
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=e, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=e, timeout=120
+    )
 
 
 def test_default_and_env_selection():

@@ -13,7 +13,9 @@ from nnnum import datasets as ds
 
 
 def write_idx(path: Path, arr: np.ndarray, magic: int, gz: bool = True) -> None:
-    payload = struct.pack(">I", magic) + struct.pack(">" + "I" * arr.ndim, *arr.shape) + arr.tobytes()
+    payload = (
+        struct.pack(">I", magic) + struct.pack(">" + "I" * arr.ndim, *arr.shape) + arr.tobytes()
+    )
     path.write_bytes(gzip.compress(payload) if gz else payload)
 
 
@@ -72,8 +74,10 @@ def test_corrupt_truncated_wrong_magic_mismatched(tmp_path):
         ds.load_mnist(tmp_path)
 
     write_idx(lab, np.zeros(4, dtype=np.uint8), 2051)  # images magic on a labels file
-    with pytest.raises(ds.DataFormatError, match="magic number 2051 .expected 2049"), \
-            warnings.catch_warnings():
+    with (
+        pytest.raises(ds.DataFormatError, match="magic number 2051 .expected 2049"),
+        warnings.catch_warnings(),
+    ):
         warnings.simplefilter("ignore")
         ds.load_mnist(tmp_path)
 
@@ -86,7 +90,10 @@ def test_corrupt_truncated_wrong_magic_mismatched(tmp_path):
         ds.load_idx(lab)
 
     write_idx(lab, np.zeros(3, dtype=np.uint8), 2049)  # 4 images, 3 labels
-    with pytest.raises(ds.DataFormatError, match="4 images but .* 3 labels"), warnings.catch_warnings():
+    with (
+        pytest.raises(ds.DataFormatError, match="4 images but .* 3 labels"),
+        warnings.catch_warnings(),
+    ):
         warnings.simplefilter("ignore")
         ds.load_mnist(tmp_path)
     assert img.exists()

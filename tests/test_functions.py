@@ -27,7 +27,9 @@ def test_shapes_and_dtypes(backend, rng, shape):
         if shape:
             y = nnnum.softmax(x)
             assert y.shape == shape and y.dtype == dtype
-            np.testing.assert_allclose(y, naive.softmax(x), rtol=1e-6 if dtype == np.float32 else 1e-13)
+            np.testing.assert_allclose(
+                y, naive.softmax(x), rtol=1e-6 if dtype == np.float32 else 1e-13
+            )
     assert nnnum.sigmoid(np.array([1, 2])).dtype == np.float64  # integers compute in float64
 
 
@@ -44,5 +46,7 @@ def test_sigmoid_parallel_path_matches_serial(rng):
 def test_noncontiguous_inputs(backend, rng):
     z = rng.normal(size=(6, 8))
     view = z[::2, ::-2]
-    np.testing.assert_allclose(nnnum.softmax(view), naive.softmax(np.ascontiguousarray(view)), atol=1e-15)
+    np.testing.assert_allclose(
+        nnnum.softmax(view), naive.softmax(np.ascontiguousarray(view)), atol=1e-15
+    )
     np.testing.assert_array_equal(nnnum.sigmoid(z.T), nnnum.sigmoid(np.ascontiguousarray(z.T)))

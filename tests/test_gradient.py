@@ -42,7 +42,9 @@ def test_book_numerical_diff():
     f = lambda x: 0.01 * x**2 + 0.1 * x  # noqa: E731
     assert abs(nnnum.numerical_diff(f, 5.0) - 0.2) < 1e-9
     assert abs(nnnum.numerical_diff(f, 10.0) - 0.3) < 1e-9
-    np.testing.assert_allclose(nnnum.numerical_diff(f, np.array([5.0, 10.0])), [0.2, 0.3], atol=1e-9)
+    np.testing.assert_allclose(
+        nnnum.numerical_diff(f, np.array([5.0, 10.0])), [0.2, 0.3], atol=1e-9
+    )
 
 
 @pytest.mark.parametrize("f", [sum_sq, sum_sq_jit], ids=["python", "jit"])
@@ -89,7 +91,9 @@ def test_any_shape_and_layout(rng, f):
         assert g.shape == x.shape
         # a jitted f sees a C-ordered copy: bit-identical; a Python f sums in x's memory order
         tol = 0 if f is sum_sq_jit else 1e-9
-        np.testing.assert_allclose(g, nnnum.numerical_gradient(f, np.ascontiguousarray(x)), rtol=0, atol=tol)
+        np.testing.assert_allclose(
+            g, nnnum.numerical_gradient(f, np.ascontiguousarray(x)), rtol=0, atol=tol
+        )
         np.testing.assert_allclose(g, 2 * x0, atol=1e-8)
         np.testing.assert_array_equal(x, x0)
     cube = rng.normal(size=(2, 3, 4))
@@ -108,7 +112,9 @@ def test_zero_d_size_one_and_empty():
 
 # --------------------------------------------------------- parallel == serial
 @settings(max_examples=15, deadline=None)
-@given(shape=st.sampled_from([(1,), (7,), (33,), (5, 9), (3, 4, 5)]), seed=st.integers(0, 2**32 - 1))
+@given(
+    shape=st.sampled_from([(1,), (7,), (33,), (5, 9), (3, 4, 5)]), seed=st.integers(0, 2**32 - 1)
+)
 def test_parallel_bit_identical_to_serial_any_threads(shape, seed):
     x = np.random.default_rng(seed).normal(size=shape)
     serial = nnnum.numerical_gradient(rosenbrock, x, parallel=False)
@@ -158,7 +164,9 @@ def test_integer_x_raises_instead_of_wrong_answer():
     assert naive.book_numerical_gradient(sum_sq, x.copy()).tolist() == [5000, 15000]
     with pytest.raises(TypeError, match="integer"):
         nnnum.numerical_gradient(sum_sq, x)
-    np.testing.assert_allclose(nnnum.numerical_gradient(sum_sq, x.astype(float)), [2.0, 4.0], atol=1e-9)
+    np.testing.assert_allclose(
+        nnnum.numerical_gradient(sum_sq, x.astype(float)), [2.0, 4.0], atol=1e-9
+    )
 
 
 def test_float32_step_rounding_is_exact_or_loud():

@@ -58,8 +58,12 @@ shapes = st.tuples(st.integers(1, 40), st.integers(1, 12))
 
 
 @settings(max_examples=40, deadline=None)
-@given(shape=shapes, dtype=st.sampled_from([np.float32, np.float64]), seed=st.integers(0, 2**32 - 1),
-       scale=st.sampled_from([1.0, 30.0, 1e4]))
+@given(
+    shape=shapes,
+    dtype=st.sampled_from([np.float32, np.float64]),
+    seed=st.integers(0, 2**32 - 1),
+    scale=st.sampled_from([1.0, 30.0, 1e4]),
+)
 def test_numba_matches_numpy_reference(shape, dtype, seed, scale):
     rng = np.random.default_rng(seed)
     z = (rng.normal(size=shape) * scale).astype(dtype)
@@ -101,10 +105,14 @@ def test_softmax_cross_entropy_any_batch_shape(backend, rng, shape):
     rows = nnnum.softmax_cross_entropy(z, labels, reduction="none")
     assert rows.shape == shape[:-1]
     np.testing.assert_allclose(rows.reshape(-1), naive.softmax_cross_entropy(z, labels), atol=1e-12)
-    assert nnnum.softmax_cross_entropy(z, labels, reduction="sum") == pytest.approx(rows.sum(), abs=1e-12)
+    assert nnnum.softmax_cross_entropy(z, labels, reduction="sum") == pytest.approx(
+        rows.sum(), abs=1e-12
+    )
     assert nnnum.softmax_cross_entropy(z, labels) == pytest.approx(rows.mean(), abs=1e-12)
     onehot = np.eye(shape[-1])[labels]
-    np.testing.assert_allclose(nnnum.softmax_cross_entropy(z, onehot, reduction="none"), rows, atol=1e-12)
+    np.testing.assert_allclose(
+        nnnum.softmax_cross_entropy(z, onehot, reduction="none"), rows, atol=1e-12
+    )
 
 
 def test_large_batch_parallel_paths(backend, rng):
@@ -114,7 +122,8 @@ def test_large_batch_parallel_paths(backend, rng):
     y = nnnum.softmax(z)
     np.testing.assert_allclose(y[:300], naive.softmax(z[:300]), atol=1e-15)
     assert nnnum.cross_entropy_error(y, labels) == pytest.approx(
-        naive.cross_entropy_error(y, labels), abs=1e-12)
+        naive.cross_entropy_error(y, labels), abs=1e-12
+    )
     rows = nnnum.softmax_cross_entropy(z, labels, reduction="none")
     np.testing.assert_allclose(rows, naive.softmax_cross_entropy(z, labels), rtol=1e-13, atol=1e-13)
 

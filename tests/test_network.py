@@ -21,7 +21,11 @@ def small_problem(seed, d=6, h=5, k=4, n=7, std=0.5, sparsity=0.5):
 def test_book_shapes_and_seed():
     net = TwoLayerNet(784, 100, 10, seed=3)
     assert {k: v.shape for k, v in net.params.items()} == {
-        "W1": (784, 100), "b1": (100,), "W2": (100, 10), "b2": (10,)}
+        "W1": (784, 100),
+        "b1": (100,),
+        "W2": (100, 10),
+        "b2": (10,),
+    }
     again = TwoLayerNet(784, 100, 10, seed=3)
     for k in net.params:
         np.testing.assert_array_equal(net.params[k], again.params[k])
@@ -42,8 +46,15 @@ def test_simple_net_book_idiom():
 
 
 @settings(max_examples=30, deadline=None)
-@given(seed=st.integers(0, 2**31), d=st.integers(1, 12), h=st.integers(1, 8), k=st.integers(2, 6),
-       n=st.integers(1, 10), onehot=st.booleans(), sparsity=st.sampled_from([0.0, 0.5, 0.9]))
+@given(
+    seed=st.integers(0, 2**31),
+    d=st.integers(1, 12),
+    h=st.integers(1, 8),
+    k=st.integers(2, 6),
+    n=st.integers(1, 10),
+    onehot=st.booleans(),
+    sparsity=st.sampled_from([0.0, 0.5, 0.9]),
+)
 def test_structured_matches_brute_force(seed, d, h, k, n, onehot, sparsity):
     net, x, t = small_problem(seed, d, h, k, n, sparsity=sparsity)
     tt = np.eye(k)[t] if onehot else t
@@ -80,7 +91,13 @@ def test_mnist_sized_net_matches_brute_on_a_sample():
     x[rng.random(x.shape) < 0.8] = 0.0
     t = rng.integers(0, 10, 20)
     fast = net.numerical_gradient(x, t)
-    for key, idx in (("W1", (5, 7)), ("W1", (300, 49)), ("b1", (3,)), ("W2", (10, 4)), ("b2", (9,))):
+    for key, idx in (
+        ("W1", (5, 7)),
+        ("W1", (300, 49)),
+        ("b1", (3,)),
+        ("W2", (10, 4)),
+        ("b2", (9,)),
+    ):
         p = net.params[key]
         orig = p[idx]
         p[idx] = orig + 1e-4

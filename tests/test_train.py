@@ -29,8 +29,9 @@ def test_numerical_and_backprop_training_agree_epoch_by_epoch(digits):
     runs = {}
     for g in ("numerical", "backprop"):
         net = nnnum.TwoLayerNet(64, 20, 10, weight_init_std=0.1, seed=1)
-        runs[g] = nnnum.train(net, xtr, ttr, xte, tte, iters=200, lr=1.5, gradient=g, seed=4,
-                              progress=False)
+        runs[g] = nnnum.train(
+            net, xtr, ttr, xte, tte, iters=200, lr=1.5, gradient=g, seed=4, progress=False
+        )
     a, b = runs["numerical"], runs["backprop"]
     assert np.max(np.abs(np.array(a.test_acc) - np.array(b.test_acc))) <= 0.005
     np.testing.assert_allclose(a.train_loss, b.train_loss, atol=1e-6)
@@ -103,8 +104,19 @@ def test_real_mnist_digits_train():
         warnings.simplefilter("ignore")
         _, (x, t) = load_mnist(MNIST_DIR)
     assert x.shape == (10_000, 784) and np.bincount(t).tolist() == [
-        980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+        980,
+        1135,
+        1032,
+        1010,
+        982,
+        892,
+        958,
+        1028,
+        974,
+        1009,
+    ]
     net = nnnum.TwoLayerNet(784, 50, 10, seed=0)
-    hist = nnnum.train(net, x[:8000], t[:8000], x[8000:], t[8000:], iters=400, lr=1.0,
-                       progress=False)
+    hist = nnnum.train(
+        net, x[:8000], t[:8000], x[8000:], t[8000:], iters=400, lr=1.0, progress=False
+    )
     assert hist.test_acc[-1] > 0.85

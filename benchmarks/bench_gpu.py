@@ -1,0 +1,60 @@
+"""GPU backend benchmarks: skipped (NotImplementedError in setup) without CuPy and a device."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .common import mnist_batch, nnnum
+
+
+def _cupy():
+    try:
+        from nnnum._kernels_gpu import require_cupy
+
+        return require_cupy()
+    except Exception as exc:  # no CuPy, or no device
+        raise NotImplementedError(f"no GPU: {exc}") from exc
+
+
+class GpuSoftmaxCrossEntropy:
+    params = (["float32", "float64"], [1_000_000, 20_000_000])
+    param_names = ["dtype", "rows"]
+
+    def setup(self, dtype: str, rows: int) -> None:
+        self.cp = _cupy()
+        self.z = self.cp.random.standard_normal((rows, 10), dtype=dtype)
+        self.t = self.cp.asarray(np.random.default_rng(0).integers(0, 10, rows))
+        self.ctx = nnnum.use_backend("cupy")
+        self.ctx.__enter__()
+        nnnum.softmax_cross_entropy(self.z, self.t)
+        self.cp.cuda.Device().synchronize()
+
+    def teardown(self, dtype: str, rows: int) -> None:
+        self.ctx.__exit__(None, None, None)
+
+    def time_fused(self, dtype: str, rows: int) -> None:
+        nnnum.softmax_cross_entropy(self.z, self.t)
+        self.cp.cuda.Device().synchronize()
+
+    def time_copy_floor(self, dtype: str, rows: int) -> None:
+        self.z.copy()
+        self.cp.cuda.Device().synchronize()
+
+
+class GpuNetGradient:
+    def setup(self) -> None:
+        self.cp = _cupy()
+        self.ctx = nnnum.use_backend("cupy")
+        self.ctx.__enter__()
+        x, t, _ = mnist_batch()
+        self.net = nnnum.TwoLayerNet(784, 50, 10, seed=0)
+        self.x, self.t = self.cp.asarray(x), self.cp.asarray(t)
+        self.net.numerical_gradient(self.x, self.t)
+        self.cp.cuda.Device().synchronize()
+
+    def teardown(self) -> None:
+        self.ctx.__exit__(None, None, None)
+
+    def time_numerical_gradient(self) -> None:
+        self.net.numerical_gradient(self.x, self.t)
+        self.cp.cuda.Device().synchronize()
