@@ -32,6 +32,22 @@ def chunk_size(per_item_bytes: int, xp: Any) -> int:
     return max(1, budget // max(1, per_item_bytes))
 
 
+def actual_steps(theta: Any, h: float, name: str) -> tuple[Any, Any, Any]:
+    """Steps actually taken: (theta + h) - theta, (theta - h) - theta, and their difference.
+
+    The same perturbations a brute-force pass makes (``theta +- h`` as stored),
+    for NumPy or CuPy ``theta``. Raises for NaN/inf parameters and for an ``h``
+    below their resolution.
+    """
+    if not bool((abs(theta) < np.inf).all()):
+        raise ValueError(f"{name} contains NaN or inf")
+    plus, minus = theta + h, theta - h
+    step = plus - minus
+    if not bool((step > 0).all()):
+        raise ValueError(f"h={h!r} is below the resolution of {name}: some x + h == x - h")
+    return plus - theta, minus - theta, step
+
+
 def batched_structured_gradient(
     params: dict[str, Any], x: Any, labels: Any, h: float, chunk: int | None = None
 ) -> dict[str, Any]:
@@ -60,6 +76,7 @@ def batched_structured_gradient(
     g1 = _central(
         theta1,
         h,
+        "W1/b1",
         chunk,
         xp,
         lambda i, j, dlt: losses(_hidden_logits(a2, a1, z, zm, x_aug, w2, i, j, dlt, xp)),
@@ -68,15 +85,19 @@ def batched_structured_gradient(
     theta2 = xp.concatenate([w2, b2[None, :]], axis=0)
     z_aug = xp.concatenate([z, xp.ones((n, 1))], axis=1)
     g2 = _central(
-        theta2, h, chunk, xp, lambda j, c, dlt: losses(_output_logits(a2, z_aug, j, c, dlt, xp))
+        theta2,
+        h,
+        "W2/b2",
+        chunk,
+        xp,
+        lambda j, c, dlt: losses(_output_logits(a2, z_aug, j, c, dlt, xp)),
     )
     return {"W1": g1[:d], "b1": g1[d].copy(), "W2": g2[:hdim], "b2": g2[hdim].copy()}
 
 
-def _central(theta: Any, h: float, chunk: int, xp: Any, loss_of: Any) -> Any:
+def _central(theta: Any, h: float, name: str, chunk: int, xp: Any, loss_of: Any) -> Any:
     """(L(+) - L(-)) / step for every element of ``theta``, ``chunk`` perturbations at a time."""
-    plus, minus = theta + h, theta - h
-    d_plus, d_minus, step = plus - theta, minus - theta, plus - minus
+    d_plus, d_minus, step = actual_steps(theta, h, name)
     rows, cols = theta.shape
     total = rows * cols
     out = xp.empty(total)

@@ -6,23 +6,10 @@ from typing import Any
 
 import numpy as np
 
-from . import _backend, _kernels_net
+from . import _kernels_net
 from ._config import get_backend
+from ._net_batched import actual_steps
 from .losses import CE_DELTA
-
-
-def _steps(theta: np.ndarray, h: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Steps actually taken, (theta + h) - theta and (theta - h) - theta, and their difference."""
-    plus = theta + h
-    minus = theta - h
-    return plus - theta, minus - theta, plus - minus
-
-
-def _check_resolution(name: str, step: Any) -> None:
-    xp = _backend.current().xp
-    if not bool((step > 0).all()):
-        raise ValueError(f"h is below the resolution of {name}: some element has x + h == x - h")
-    del xp
 
 
 def structured_gradient(params: dict[str, Any], x: Any, labels: Any, h: float) -> dict[str, Any]:
@@ -54,8 +41,7 @@ def _structured_numba(params: dict[str, Any], x: np.ndarray, labels: np.ndarray,
 
     # hidden layer: [W1; b1] as one (D+1, H) block
     theta1 = np.vstack([w1, b1[None, :]])
-    dp1, dm1, st1 = _steps(theta1, h)
-    _check_resolution("W1/b1", st1)
+    dp1, dm1, st1 = actual_steps(theta1, h, "W1/b1")
     out1 = np.empty((hdim, d + 1))
     _kernels_net.grad_hidden(
         indptr,
@@ -76,8 +62,7 @@ def _structured_numba(params: dict[str, Any], x: np.ndarray, labels: np.ndarray,
 
     # output layer: [W2; b2] as one (H+1, K) block; z gets a column of ones
     theta2 = np.vstack([w2, b2[None, :]])
-    dp2, dm2, st2 = _steps(theta2, h)
-    _check_resolution("W2/b2", st2)
+    dp2, dm2, st2 = actual_steps(theta2, h, "W2/b2")
     z_aug = np.hstack([z, np.ones((n, 1))])
     out2 = np.empty(theta2.shape)
     _kernels_net.grad_output(z_aug, q, p, labels, dp2, dm2, CE_DELTA, out2)

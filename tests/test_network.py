@@ -164,6 +164,9 @@ def test_bad_input():
         net.numerical_gradient(x, np.array([0, 1]), method="fast")
     with pytest.raises(ValueError, match="positive integer"):
         TwoLayerNet(0, 3, 2)
+    net.params["W2"][1, 0] = np.inf
+    with pytest.raises(ValueError, match="W2/b2 contains NaN or inf"):
+        net.numerical_gradient(x, np.array([0, 1]))
 
 
 def test_numpy_backend_structured_gradient_matches_numba():
