@@ -70,6 +70,7 @@ class SmallNetBrute:
         rng = np.random.default_rng(0)
         self.x, self.t = rng.random((50, 64)), rng.integers(0, 10, 50)
         self.net.numerical_gradient(self.x, self.t, method="brute")
+        self.net.numerical_gradient(self.x, self.t)
 
     def time_brute(self) -> None:
         self.net.numerical_gradient(self.x, self.t, method="brute")
