@@ -17,6 +17,7 @@ import numpy as np
 
 try:  # keep old commits and partial installs benchmarkable
     import nnnum
+    from nnnum.testing import book_numerical_gradient  # noqa: F401 (re-exported)
 except ImportError:  # pragma: no cover
     nnnum = None
 
@@ -58,23 +59,6 @@ def max_threads() -> int:
 
 
 # ------------------------------------------------------------------ references
-def book_numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, h: float = 1e-4):
-    """The book's per-element loop (in place, divides by 2h)."""
-    grad = np.zeros_like(x)
-    it = np.nditer(x, flags=["multi_index"], op_flags=[["readwrite"]])
-    while not it.finished:
-        idx = it.multi_index
-        tmp = x[idx]
-        x[idx] = tmp + h
-        fxh1 = f(x)
-        x[idx] = tmp - h
-        fxh2 = f(x)
-        grad[idx] = (fxh1 - fxh2) / (2 * h)
-        x[idx] = tmp
-        it.iternext()
-    return grad
-
-
 def book_softmax_cross_entropy(z: np.ndarray, t: np.ndarray) -> float:
     """The book's composition: softmax (max-subtracted), then cross_entropy_error with delta."""
     z = z - z.max(axis=1, keepdims=True)

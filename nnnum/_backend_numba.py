@@ -11,6 +11,8 @@ from . import _kernels_cpu as K
 from . import _xp_ops
 
 xp = np
+_NO_LABELS = np.zeros(0, dtype=np.int64)
+_NO_TARGETS = np.zeros((0, 0))
 
 
 def _elementwise(serial: Any, parallel: Any, x: np.ndarray, out_dtype: Any) -> np.ndarray:
@@ -71,10 +73,11 @@ def cross_entropy_rows(y2: np.ndarray, kind: str, t2: np.ndarray, delta: float) 
 
 def softmax_cross_entropy_rows(z2: np.ndarray, kind: str, t2: np.ndarray) -> np.ndarray:
     rows = np.empty(z2.shape[0])
+    fn = _pick(K._softmax_ce_serial, K._softmax_ce_parallel, z2.size)
     if kind == "labels":
-        _pick(K._softmax_ce_labels_serial, K._softmax_ce_labels_parallel, z2.size)(z2, t2, rows)
+        fn(z2, t2, _NO_TARGETS, False, rows)
     else:
-        _pick(K._softmax_ce_dense_serial, K._softmax_ce_dense_parallel, z2.size)(z2, t2, rows)
+        fn(z2, _NO_LABELS, t2, True, rows)
     return rows
 
 

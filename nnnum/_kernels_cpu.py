@@ -137,6 +137,21 @@ def _cross_entropy_dense_py(y, t, delta, rows):
         rows[r] = s
 
 
+#: exp(t) on |t| <= ln2/2: Taylor coefficients 1/11! ... 1/0!, remainder < 7e-15 relative.
+_EXP_TAYLOR = tuple(1.0 / math.factorial(i) for i in range(11, -1, -1))
+#: log(m) = 2u * sum u**(2i) / (2i + 1) for u**2 <= 0.0295: terms to u**21, exact to rounding.
+_ATANH_SERIES = tuple(1.0 / (2 * i + 1) for i in range(10, -1, -1))
+
+
+@kernel(inline="always")
+def _horner(t, coeffs):
+    """sum_i coeffs[i] * t**(n - 1 - i), highest power first (a fixed-length, unrolled loop)."""
+    p = 0.0
+    for c in coeffs:
+        p = p * t + c
+    return p
+
+
 #: Rows per block of the fused softmax cross-entropy (its buffers stay in L2).
 LSE_BLOCK = 512
 _SQRT2 = 1.4142135623730951
@@ -169,43 +184,7 @@ def _lse_block(zf, base, nr, k, zt, mx, acc, q, bits):
             x = _EXP_FLOOR if d < _EXP_FLOOR else d  # NaN stays NaN
             kf = (x * _LOG2E + _ROUND) - _ROUND
             t = (x - kf * _LN2_HI) - kf * _LN2_LO
-            # exp(t), |t| <= ln2/2: Taylor to t**11, remainder < 7e-15 relative
-            q[r] = 1.0 + t * (
-                1.0
-                + t
-                * (
-                    1.0 / 2
-                    + t
-                    * (
-                        1.0 / 6
-                        + t
-                        * (
-                            1.0 / 24
-                            + t
-                            * (
-                                1.0 / 120
-                                + t
-                                * (
-                                    1.0 / 720
-                                    + t
-                                    * (
-                                        1.0 / 5040
-                                        + t
-                                        * (
-                                            1.0 / 40320
-                                            + t
-                                            * (
-                                                1.0 / 362880
-                                                + t * (1.0 / 3628800 + t * (1.0 / 39916800))
-                                            )
-                                        )
-                                    )
-                                )
-                            )
-                        )
-                    )
-                )
-            )
+            q[r] = _horner(t, _EXP_TAYLOR)
             bits[r] = (np.int64(kf) + 1023) << 52
         for r in range(nr):
             acc[r] += q[r] * scale[r]
@@ -222,57 +201,19 @@ def _lse_block(zf, base, nr, k, zt, mx, acc, q, bits):
         m = m * 0.5 if big else m
         e = e + 1.0 if big else e
         u = (m - 1.0) / (m + 1.0)
-        u2 = u * u  # <= 0.0295: the series to u**21 is exact to rounding
-        p = 1.0 + u2 * (
-            1.0 / 3
-            + u2
-            * (
-                1.0 / 5
-                + u2
-                * (
-                    1.0 / 7
-                    + u2
-                    * (
-                        1.0 / 9
-                        + u2
-                        * (
-                            1.0 / 11
-                            + u2
-                            * (
-                                1.0 / 13
-                                + u2
-                                * (1.0 / 15 + u2 * (1.0 / 17 + u2 * (1.0 / 19 + u2 * (1.0 / 21))))
-                            )
-                        )
-                    )
-                )
-            )
-        )
+        u2 = u * u
+        p = _horner(u2, _ATANH_SERIES)
         lg = e * _LN2 + 2.0 * u * p
         s = acc[r]
         acc[r] = (s if s != s else lg) + mx[r]
 
 
-def _softmax_ce_labels_py(z, labels, rows):
-    """Fused, stable softmax cross-entropy: rows[r] = logsumexp(z[r]) - z[r, label]."""
-    n, k = z.shape
-    zf = z.reshape(-1)
-    nb = (n + LSE_BLOCK - 1) // LSE_BLOCK
-    for b in prange(nb):
-        r0 = b * LSE_BLOCK
-        nr = min(n, r0 + LSE_BLOCK) - r0
-        zt = np.empty((k, LSE_BLOCK))
-        mx = np.empty(LSE_BLOCK)
-        lse = np.empty(LSE_BLOCK)
-        q = np.empty(LSE_BLOCK)
-        bits = np.empty(LSE_BLOCK, np.int64)
-        _lse_block(zf, r0 * k, nr, k, zt, mx, lse, q, bits)
-        for r in range(nr):
-            rows[r0 + r] = lse[r] - np.float64(zf[(r0 + r) * k + labels[r0 + r]])
+def _softmax_ce_py(z, labels, t, dense, rows):
+    """Fused, stable softmax cross-entropy per row, one pass over the logits.
 
-
-def _softmax_ce_dense_py(z, t, rows):
-    """rows[r] = sum_j t[r, j] * (logsumexp(z[r]) - z[r, j]), terms with t == 0 skipped."""
+    Labels: ``rows[r] = logsumexp(z[r]) - z[r, labels[r]]``; ``dense``:
+    ``rows[r] = sum_j t[r, j] * (logsumexp(z[r]) - z[r, j])``, terms with t == 0 skipped.
+    """
     n, k = z.shape
     zf = z.reshape(-1)
     tf = t.reshape(-1)
@@ -286,14 +227,18 @@ def _softmax_ce_dense_py(z, t, rows):
         q = np.empty(LSE_BLOCK)
         bits = np.empty(LSE_BLOCK, np.int64)
         _lse_block(zf, r0 * k, nr, k, zt, mx, lse, q, bits)
-        for r in range(nr):
-            acc = 0.0
-            for j in range(k):
-                e = (r0 + r) * k + j
-                tj = np.float64(tf[e])
-                if tj != 0.0:
-                    acc += tj * (lse[r] - np.float64(zf[e]))
-            rows[r0 + r] = acc
+        if not dense:
+            for r in range(nr):
+                rows[r0 + r] = lse[r] - np.float64(zf[(r0 + r) * k + labels[r0 + r]])
+        else:
+            for r in range(nr):
+                acc = 0.0
+                for j in range(k):
+                    e = (r0 + r) * k + j
+                    tj = np.float64(tf[e])
+                    if tj != 0.0:
+                        acc += tj * (lse[r] - np.float64(zf[e]))
+                rows[r0 + r] = acc
 
 
 _sum_sq_diff_serial, _sum_sq_diff_parallel = serial_and_parallel(_sum_sq_diff_py)
@@ -304,12 +249,7 @@ _cross_entropy_labels_serial, _cross_entropy_labels_parallel = serial_and_parall
 _cross_entropy_dense_serial, _cross_entropy_dense_parallel = serial_and_parallel(
     _cross_entropy_dense_py
 )
-_softmax_ce_labels_serial, _softmax_ce_labels_parallel = serial_and_parallel(
-    _softmax_ce_labels_py, fastmath=CONTRACT
-)
-_softmax_ce_dense_serial, _softmax_ce_dense_parallel = serial_and_parallel(
-    _softmax_ce_dense_py, fastmath=CONTRACT
-)
+_softmax_ce_serial, _softmax_ce_parallel = serial_and_parallel(_softmax_ce_py, fastmath=CONTRACT)
 
 
 # -------------------------------------------------------- numerical gradient

@@ -176,3 +176,19 @@ def test_numpy_backend_structured_gradient_matches_numba():
         ref = net.numerical_gradient(x, t)
     for key in fast:
         np.testing.assert_allclose(ref[key], fast[key], rtol=0, atol=1e-9)
+
+
+def test_small_argument_polynomials_are_exact_to_rounding():
+    from nnnum._kernels_net import SMALL_R, SMALL_U, _expm1, _log1p
+
+    rng = np.random.default_rng(0)
+    for fn, ref, bound in ((_expm1, np.expm1, SMALL_U), (_log1p, np.log1p, SMALL_R)):
+        vals = np.concatenate(
+            [
+                rng.uniform(-bound, bound, 2000),
+                [bound, -bound, 1e-300, 0.0],
+                rng.uniform(-10 * bound, 10 * bound, 200),
+            ]
+        )  # libm side too
+        got = np.array([fn(v) for v in vals])
+        np.testing.assert_allclose(got, ref(vals), rtol=3e-16, atol=0)
