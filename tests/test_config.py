@@ -76,9 +76,31 @@ def test_cupy_without_gpu_is_a_clear_error():
         pytest.skip("a GPU is available here")
     with pytest.raises(nnnum.BackendUnavailableError, match="CuPy|CUDA"):
         nnnum.set_backend("cupy")
-    with pytest.raises(nnnum.BackendUnavailableError, match="pip install"):
+    with pytest.raises(nnnum.BackendUnavailableError, match="CuPy|CUDA"):
         with nnnum.use_backend("cupy"):
             pass
     out = run_py("import nnnum; nnnum.softmax([1.0])", NNNUM_BACKEND="cupy")
     assert out.returncode != 0 and "BackendUnavailableError" in out.stderr
     assert nnnum.get_backend() == "numba"  # no silent fallback, no state change
+
+
+def test_cupy_missing_says_how_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "cupy", None)  # makes `import cupy` raise ImportError
+    with pytest.raises(nnnum.BackendUnavailableError, match=r"pip install nnnum\[gpu\]"):
+        nnnum._kernels_gpu.require_cupy()
+
+
+@pytest.mark.parametrize("count", [0, RuntimeError("cudaErrorNoDevice")])
+def test_cupy_without_device_says_which(monkeypatch, count):
+    import types
+
+    def get_count():
+        if isinstance(count, Exception):
+            raise count
+        return count
+
+    fake = types.ModuleType("cupy")
+    fake.cuda = types.SimpleNamespace(runtime=types.SimpleNamespace(getDeviceCount=get_count))
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    with pytest.raises(nnnum.BackendUnavailableError, match="no CUDA device"):
+        nnnum._kernels_gpu.require_cupy()
