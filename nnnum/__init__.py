@@ -13,6 +13,7 @@ from __future__ import annotations
 from ._config import BACKENDS, get_backend, set_backend, use_backend
 from ._jit import jit
 from ._kernels_gpu import BackendUnavailableError
+from .batched import batched_numerical_gradient
 from .functions import relu, sigmoid, softmax, step_function
 from .gradcheck import GradCheckResult, gradcheck
 from .gradient import (
@@ -43,6 +44,7 @@ __all__ = [
     "StepResolutionError",
     "StepRoundingWarning",
     "__version__",
+    "batched_numerical_gradient",
     "cross_entropy_error",
     "get_backend",
     "gradient_descent",

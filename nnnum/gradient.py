@@ -155,8 +155,8 @@ def _finish(fplus: np.ndarray, fminus: np.ndarray, step: np.ndarray, x: np.ndarr
     return grad.reshape(x.shape).astype(x.dtype, copy=False)
 
 
-def _check_x(x: Any) -> tuple[np.ndarray, bool]:
-    """The array to perturb in place, and whether it is the caller's own array."""
+def _check_x(x: Any) -> np.ndarray:
+    """The array to perturb in place: the caller's own ndarray, or a float64 copy of a list."""
     if hasattr(x, "__cuda_array_interface__"):
         raise TypeError(
             "x is a GPU array: use NNNUM_BACKEND=cupy and a batched f "
@@ -168,7 +168,7 @@ def _check_x(x: Any) -> tuple[np.ndarray, bool]:
             raise TypeError(f"x must be numeric, got dtype {arr.dtype}")
         if np.issubdtype(arr.dtype, np.complexfloating):
             raise TypeError("x must be real, not complex")
-        return arr.astype(np.float64), False
+        return arr.astype(np.float64)
     if not np.issubdtype(x.dtype, np.floating):
         raise TypeError(
             f"x has dtype {x.dtype}; numerical_gradient perturbs x in place by h, which an "
@@ -187,7 +187,7 @@ def _check_x(x: Any) -> tuple[np.ndarray, bool]:
             "x is a broadcast view (a stride of 0): perturbing one element would change "
             "several. Pass a real array, e.g. x.copy()"
         )
-    return x, True
+    return x
 
 
 def numerical_gradient(
@@ -227,7 +227,7 @@ def numerical_gradient(
     batched : bool
         ``f`` maps a batch ``(B, *x.shape)`` of parameter arrays to ``B``
         values: the perturbations are evaluated in batches (on the device
-        under ``NNNUM_BACKEND=cupy``). See :func:`nnnum.batched_numerical_gradient`.
+        under ``NNNUM_BACKEND=cupy``); see :func:`nnnum.batched_numerical_gradient`.
 
     Returns
     -------
@@ -240,8 +240,8 @@ def numerical_gradient(
         Integer ``x`` (perturbing it in place is impossible; the book's code
         returns ``[5000, 15000]`` for ``sum(x**2)`` at ``[1, 2]``).
     ValueError
-        Read-only or broadcast ``x``; NaN or inf in ``x``; ``h <= 0``; ``h`` below the resolution of
-        ``x``'s dtype; ``f`` returning a non-scalar.
+        Read-only or broadcast ``x``; NaN or inf in ``x``; ``h <= 0``; ``h``
+        below the resolution of ``x``'s dtype; ``f`` returning a non-scalar.
     FloatingPointError
         ``f`` returned NaN or inf (the message names the element).
 
@@ -269,17 +269,18 @@ def numerical_gradient(
         return batched_numerical_gradient(f, x, h=hf)
     if not callable(f):
         raise TypeError(f"f must be callable, got {type(f).__name__}")
-    if get_backend() == "cupy":
+    backend = get_backend()
+    if backend == "cupy":
         raise TypeError(
             "on the cupy backend numerical_gradient needs f in batched form: pass "
             "batched=True with f mapping a (B, *x.shape) array of parameters to B values, "
             "so the perturbations are evaluated on the device in batches"
         )
-    arr, owned = _check_x(x)
+    arr = _check_x(x)
     xplus, xminus, step = _steps(arr, hf)
     if arr.size == 0:
         return np.zeros(arr.shape, dtype=arr.dtype)
-    if is_jitted(f) and arr.ndim > 0 and get_backend() == "numba":
+    if is_jitted(f) and arr.ndim > 0 and backend == "numba":
         return _gradient_jitted(f, arr, xplus, xminus, step, parallel)
     return _gradient_loop(f, arr, xplus, xminus, step)
 
