@@ -29,14 +29,14 @@ def test_unknown_env_value_lists_valid_ones():
     assert "'numba', 'numpy', 'cupy'" in out.stderr
 
 
-def test_import_is_fast_and_compiles_nothing():
+def test_import_compiles_nothing_and_never_imports_cupy():
+    # (import time itself is a benchmark: bench_compile.FirstCall.track_import_seconds)
     code = (
-        "import time, sys; t = time.perf_counter(); import nnnum; dt = time.perf_counter() - t; "
-        "from nnnum import _kernels_cpu as K; "
-        "print(dt, len(K._softmax_serial.signatures), 'cupy' in sys.modules)"
+        "import sys, nnnum; from nnnum import _kernels_cpu as K, _kernels_net as N; "
+        "print(sum(len(k.signatures) for k in (K._softmax_serial, K._softmax_ce_parallel, "
+        "N.grad_hidden)), 'cupy' in sys.modules)"
     )
-    dt, sigs, cupy_loaded = run_py(code).stdout.split()
-    assert float(dt) < 1.0
+    sigs, cupy_loaded = run_py(code).stdout.split()
     assert sigs == "0" and cupy_loaded == "False"
 
 
