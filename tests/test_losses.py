@@ -209,3 +209,35 @@ def test_non_numeric_input(backend):
         nnnum.softmax(np.array(["a", "b"]))
     with pytest.raises(ValueError):
         nnnum.softmax_cross_entropy(np.zeros((2, 2)), np.zeros(2, dtype=int), reduction="avg")
+
+
+def test_serial_and_parallel_kernels_bit_identical(rng):
+    import numba
+
+    from nnnum import _kernels_cpu as K
+
+    z = rng.normal(size=(3000, 7)) * 8
+    labels = rng.integers(0, 7, 3000)
+    onehot = np.eye(7)[labels]
+    y = nnnum.softmax(z)
+    no_labels, no_targets = np.zeros(0, dtype=np.int64), np.zeros((0, 0))
+    old = numba.get_num_threads()
+    results = []
+    try:
+        for threads in sorted({1, numba.config.NUMBA_NUM_THREADS}):
+            numba.set_num_threads(threads)
+            for kernels in (
+                (K._softmax_ce_serial, K._cross_entropy_labels_serial, K._sum_sq_diff_serial),
+                (K._softmax_ce_parallel, K._cross_entropy_labels_parallel, K._sum_sq_diff_parallel),
+            ):
+                sce, ce, mse = kernels
+                a, b, c = np.empty(3000), np.empty(3000), np.empty(3000)
+                sce(z, labels, no_targets, False, a)
+                sce(z, no_labels, onehot, True, b)
+                ce(y, labels, 1e-7, c)
+                results.append((a, b, c, mse(y.reshape(-1), onehot.reshape(-1), 4096)))
+    finally:
+        numba.set_num_threads(old)
+    for r in results[1:]:
+        for got, want in zip(r, results[0]):
+            np.testing.assert_array_equal(got, want)
