@@ -133,6 +133,16 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
     return 0 if res else 1
 
 
+def cmd_download(args: argparse.Namespace) -> int:
+    """Run ``nnnum download``: fetch the MNIST files, checksummed, written atomically."""
+    from .datasets import MNIST_MIRROR, download_mnist
+
+    paths = download_mnist(args.data_dir, base_url=args.mirror or MNIST_MIRROR)
+    for p in paths:
+        print(f"ok  {p}")
+    return 0
+
+
 def _backend_name() -> str:
     from ._config import get_backend
 
@@ -221,6 +231,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--rtol", type=float, default=1e-4)
     g.add_argument("--atol", type=float, default=1e-8)
     g.set_defaults(func=cmd_gradcheck)
+
+    d = sub.add_parser("download", help="download MNIST (checksums verified)")
+    d.add_argument("data_dir", help="folder to write the four .gz files to")
+    d.add_argument("--mirror", default=None, help="mirror URL ending in / (default: public mirror)")
+    d.set_defaults(func=cmd_download)
 
     i = sub.add_parser("info", help="backend, threads, versions, GPU")
     i.set_defaults(func=cmd_info)

@@ -154,3 +154,17 @@ def test_digits_default_is_offline():
     assert 0.0 <= x.min() and x.max() <= 1.0 and set(np.unique(t)) == set(range(10))
     (xtr, ttr), (xte, tte) = ds.train_test_split(x, t, seed=0)
     assert len(xtr) + len(xte) == 1797 and len(xte) == 359
+
+
+def test_cli_download(tmp_path, loopback_server, capsys, monkeypatch):
+    from nnnum.cli import main
+
+    served, url = loopback_server
+    make_split(served, "train", 3)
+    make_split(served, "t10k", 2, seed=1)
+    files = {p.name: hashlib.md5(p.read_bytes()).hexdigest() for p in served.iterdir()}
+    monkeypatch.setattr(ds, "MNIST_FILES", files)  # the checksums of the files served here
+    assert main(["download", str(tmp_path / "m"), "--mirror", url]) == 0
+    assert capsys.readouterr().out.count("ok  ") == 4
+    (x, _), (xt, _) = ds.load_mnist(tmp_path / "m")
+    assert x.shape == (3, 784) and xt.shape == (2, 784)
