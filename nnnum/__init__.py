@@ -23,7 +23,7 @@ from .gradient import (
     numerical_gradient,
 )
 from .losses import cross_entropy_error, mean_squared_error, softmax_cross_entropy
-from .network import SimpleNet, TwoLayerNet
+from .network import SimpleNet, TwoLayerNet, simpleNet
 from .optimize import DescentHistory, DivergenceWarning, gradient_descent
 from .train import TrainHistory, plot_history, train
 
@@ -55,6 +55,7 @@ __all__ = [
     "relu",
     "set_backend",
     "sigmoid",
+    "simpleNet",
     "softmax",
     "softmax_cross_entropy",
     "step_function",

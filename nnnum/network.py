@@ -12,7 +12,7 @@ from .functions import sigmoid, softmax
 from .gradient import numerical_gradient as _numerical_gradient
 from .losses import CE_DELTA, cross_entropy_error
 
-__all__ = ["SimpleNet", "TwoLayerNet"]
+__all__ = ["SimpleNet", "TwoLayerNet", "simpleNet"]
 
 GradMethod = Literal["auto", "structured", "brute"]
 PARAM_NAMES = ("W1", "b1", "W2", "b2")
@@ -46,6 +46,10 @@ class SimpleNet:
     def loss(self, x: Any, t: Any) -> float:
         """``cross_entropy_error(softmax(x @ W), t)``."""
         return float(cross_entropy_error(softmax(self.predict(x)), t))
+
+
+#: The book's spelling (``ch04/gradient_simplenet.py``), so its scripts port unchanged.
+simpleNet = SimpleNet
 
 
 class TwoLayerNet:
