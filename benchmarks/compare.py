@@ -154,6 +154,7 @@ def losses(rows_n: int) -> None:
         diff = "-" if "floor" in name else f"{abs(float(val) - float(ref)):.1e}"
         tab.add(name, ms(tm), f"{tm / base:.3g}", diff)
     tab.show()
+    print("\n(the book's loss adds delta = 1e-7 inside the log, hence its difference)")
 
 
 def _with_numpy(fn: Callable[[], Any]) -> Any:
