@@ -35,7 +35,7 @@ def step_function(x: np.ndarray) -> np.ndarray:
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
-    if z.ndim == 0 or z.size == 0:
+    if z.ndim == 0:
         return _xp_ops.softmax(z, np)
     z2 = np.ascontiguousarray(z).reshape(-1, z.shape[-1])
     out = np.empty(z2.shape, dtype=z.dtype)

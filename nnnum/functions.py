@@ -89,4 +89,7 @@ def softmax(x: Any) -> Any:
     (True, 1.0)
     """
     be = _backend.current()
-    return be.softmax(float_array(x, "x", be.xp))
+    z = float_array(x, "x", be.xp)
+    if z.size == 0:  # no rows, or rows of no classes: nothing to normalise
+        return be.xp.empty_like(z)
+    return be.softmax(z)

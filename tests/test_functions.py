@@ -43,6 +43,14 @@ def test_sigmoid_parallel_path_matches_serial(rng):
         np.testing.assert_allclose(nnnum.sigmoid(x), big, rtol=1e-15, atol=0)
 
 
+@pytest.mark.parametrize("shape", [(0,), (3, 0), (0, 4), (2, 0, 5)])
+def test_empty_inputs_keep_their_shape(backend, shape):
+    x = np.zeros(shape)
+    for fn in (nnnum.softmax, nnnum.sigmoid, nnnum.relu, nnnum.step_function):
+        assert fn(x).shape == shape
+    assert float(nnnum.softmax(np.array(5.0))) == 1.0  # the book's softmax of a scalar
+
+
 def test_noncontiguous_inputs(backend, rng):
     z = rng.normal(size=(6, 8))
     view = z[::2, ::-2]
