@@ -17,7 +17,7 @@ Every kernel in nnnum is compiled through :func:`kernel`, so that ``fastmath``,
 from __future__ import annotations
 
 import types
-from typing import Any, Callable
+from typing import Any, Callable, Literal
 
 import numba
 
@@ -33,7 +33,7 @@ def kernel(
     parallel: bool = False,
     cache: bool = True,
     fastmath: frozenset[str] | bool = False,
-    inline: str = "never",
+    inline: Literal["never", "always"] = "never",
 ) -> Any:
     """Compile ``func`` with nnnum's Numba options (private kernels)."""
 

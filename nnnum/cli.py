@@ -160,10 +160,12 @@ def cmd_info(args: argparse.Namespace) -> int:
         backend = _backend_name()
     except ValueError as exc:
         backend = f"invalid ({exc})"
+    layer: str
     try:
         layer = numba.threading_layer()
     except ValueError:
-        layer = f"not started yet (NUMBA_THREADING_LAYER={numba.config.THREADING_LAYER})"
+        wanted = getattr(numba.config, "THREADING_LAYER", "default")
+        layer = f"not started yet (NUMBA_THREADING_LAYER={wanted})"
     gpu = device_info()
     rows = [
         ("nnnum", __version__),
@@ -173,7 +175,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         ("numba", numba.__version__),
         (
             "threads",
-            f"{numba.get_num_threads()} of {numba.config.NUMBA_NUM_THREADS} "
+            f"{numba.get_num_threads()} of {getattr(numba.config, 'NUMBA_NUM_THREADS', '?')} "
             f"(NUMBA_NUM_THREADS), {os.cpu_count()} CPUs",
         ),
         ("threading layer", layer),

@@ -35,7 +35,7 @@ def book_numerical_gradient(
     [5000, 15000]
     """
     grad = np.zeros_like(x)
-    it = np.nditer(x, flags=["multi_index"], op_flags=[["readwrite"]])
+    it = np.nditer(x, flags=["multi_index"], op_flags=[["readwrite"]])  # type: ignore[list-item]
     while not it.finished:
         idx = it.multi_index
         tmp = x[idx]

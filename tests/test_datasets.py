@@ -168,3 +168,37 @@ def test_cli_download(tmp_path, loopback_server, capsys, monkeypatch):
     assert capsys.readouterr().out.count("ok  ") == 4
     (x, _), (xt, _) = ds.load_mnist(tmp_path / "m")
     assert x.shape == (3, 784) and xt.shape == (2, 784)
+
+
+@pytest.mark.parametrize("splits", [("train", "t10k"), ("t10k",)])
+def test_cli_trains_on_idx_files(tmp_path, capsys, splits):
+    from nnnum.cli import main
+
+    for i, prefix in enumerate(splits):
+        make_split(tmp_path, prefix, 60, seed=i)
+    out_dir = tmp_path / "out"
+    rc = main(
+        [
+            "train",
+            "--dataset",
+            "mnist",
+            "--data-dir",
+            str(tmp_path),
+            "--iters",
+            "3",
+            "--batch-size",
+            "10",
+            "--hidden",
+            "5",
+            "--quiet",
+            "--output-dir",
+            str(out_dir),
+        ]
+    )
+    captured = capsys.readouterr()
+    assert rc == 0 and (out_dir / "history.json").is_file()
+    if len(splits) == 2:
+        assert "MNIST train/t10k: 60 train, 60 test" in captured.out
+    else:
+        assert "first 48 to train, last 12 to test" in captured.out
+        assert "train-images-idx3-ubyte.gz" in captured.err  # says which files are missing
