@@ -57,11 +57,11 @@ class FusedVsFloor:
         nnnum.softmax_cross_entropy(self.z, self.t)
 
     def _fused(self) -> float:
-        return best_time(lambda: nnnum.softmax_cross_entropy(self.z, self.t), repeat=7)
+        return best_time(lambda: nnnum.softmax_cross_entropy(self.z, self.t), repeat=20)
 
     def track_fused_over_np_sum(self, dtype) -> float:
         """Fused time / one np.sum over the same array (target: <= 2)."""
-        return self._fused() / best_time(lambda: np.sum(self.z), repeat=7)
+        return self._fused() / best_time(lambda: np.sum(self.z), repeat=20)
 
     track_fused_over_np_sum.unit = "ratio"
 

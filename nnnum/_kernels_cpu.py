@@ -168,15 +168,19 @@ def _lse_block(zf, base, nr, k, zt, mx, acc, q, bits):
     log by exponent bits + atanh series) because a libm call per element does
     not vectorise. Both are within 2 ulp of libm; NaN and inf propagate as in NumPy.
     """
+    # column by column: strided (gathered) loads, contiguous stores, which vectorise;
+    # row by row the stores scatter and nothing does
+    for j in range(k):
+        for r in range(nr):
+            zt[j, r] = zf[base + r * k + j]
     for r in range(nr):
-        mm = np.float64(zf[base + r * k])
-        zt[0, r] = mm
-        for j in range(1, k):
-            v = np.float64(zf[base + r * k + j])
-            zt[j, r] = v
-            mm = v if (v > mm or v != v) else mm
-        mx[r] = mm
+        mx[r] = zt[0, r]
         acc[r] = 0.0
+    for j in range(1, k):
+        for r in range(nr):
+            v = zt[j, r]
+            m = mx[r]
+            mx[r] = v if (v > m or v != v) else m  # NaN wins, as np.max
     scale = bits.view(np.float64)
     for j in range(k):
         for r in range(nr):
