@@ -1,4 +1,4 @@
-"""Host side of the structured numerical gradient: steps, caches, dispatch by backend."""
+"""Host side of the structured numerical gradient: kernel inputs, dispatch by backend."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 
 from . import _kernels_net
 from ._config import get_backend
-from ._net_batched import actual_steps
+from ._net_batched import actual_steps, batched_structured_gradient
 from .losses import CE_DELTA
 
 
@@ -16,8 +16,6 @@ def structured_gradient(params: dict[str, Any], x: Any, labels: Any, h: float) -
     """Central differences of the book's loss for every parameter of a TwoLayerNet."""
     if get_backend() == "numba":
         return _structured_numba(params, x, labels, h)
-    from ._net_batched import batched_structured_gradient
-
     return batched_structured_gradient(params, x, labels, h)
 
 
@@ -67,4 +65,9 @@ def _structured_numba(params: dict[str, Any], x: np.ndarray, labels: np.ndarray,
     out2 = np.empty(theta2.shape)
     _kernels_net.grad_output(z_aug, q, p, labels, dp2, dm2, CE_DELTA, out2)
     g2 = out2 / (n * st2)
-    return {"W1": g1[:d], "b1": g1[d].copy(), "W2": g2[:hdim], "b2": g2[hdim].copy()}
+    return {
+        "W1": np.ascontiguousarray(g1[:d]),
+        "b1": g1[d].copy(),
+        "W2": g2[:hdim],
+        "b2": g2[hdim].copy(),
+    }
