@@ -206,7 +206,10 @@ def train(
         if bar is not None:
             bar.close()
         hist.seconds = time.perf_counter() - t0
-        hist.train_loss = np.array([_host_float(v) for v in losses])
+        if losses and xp is not np:  # one transfer of the whole history from the device
+            hist.train_loss = np.asarray(xp.stack([xp.asarray(v) for v in losses]).get())
+        else:
+            hist.train_loss = np.array([float(v) for v in losses])
     return hist
 
 
