@@ -61,8 +61,9 @@ def batched_structured_gradient(
     hdim, k = w2.shape
     a1 = x @ w1 + b1
     e = xp.exp(-xp.abs(a1))
-    z = xp.where(a1 >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
-    zm = xp.where(a1 >= 0, e / (1.0 + e), 1.0 / (1.0 + e))  # 1 - z, accurately
+    big, small = 1.0 / (1.0 + e), e / (1.0 + e)  # sigmoid(|a1|), sigmoid(-|a1|)
+    z = xp.where(a1 >= 0, big, small)
+    zm = xp.where(a1 >= 0, small, big)  # 1 - z, accurately
     a2 = z @ w2 + b2
     if chunk is None:
         chunk = chunk_size(2 * n * k * 8 * 3, xp)
@@ -79,7 +80,7 @@ def batched_structured_gradient(
         "W1/b1",
         chunk,
         xp,
-        lambda i, j, dlt: losses(_hidden_logits(a2, a1, z, zm, x_aug, w2, i, j, dlt, xp)),
+        lambda i, j, dlt: losses(_hidden_logits(a2, z, zm, x_aug, w2, i, j, dlt, xp)),
     )
     # output layer: [W2; b2] (H+1, K); hidden column H is the constant 1 of the bias
     theta2 = xp.concatenate([w2, b2[None, :]], axis=0)
@@ -110,7 +111,7 @@ def _central(theta: Any, h: float, name: str, chunk: int, xp: Any, loss_of: Any)
 
 
 def _hidden_logits(
-    a2: Any, a1: Any, z: Any, zm: Any, x_aug: Any, w2: Any, i: Any, j: Any, dlt: Any, xp: Any
+    a2: Any, z: Any, zm: Any, x_aug: Any, w2: Any, i: Any, j: Any, dlt: Any, xp: Any
 ) -> Any:
     """Logits (B, N, K) when hidden pre-activation j of every sample moves by x[n, i] * dlt."""
     em = xp.expm1(-(x_aug[:, i] * dlt))  # (N, B)

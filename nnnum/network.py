@@ -115,32 +115,35 @@ class TwoLayerNet:
         """Classes (columns of ``W2``)."""
         return int(self.params["W2"].shape[1])
 
-    def _check_x(self, x: Any) -> Any:
+    def _check_x(self, x: Any, name: str = "x", *, one_sample_ok: bool = True) -> Any:
+        """``x`` as float64 ``(batch, input_size)`` of the backend, or a clear error."""
         xp = _backend.current().xp
         x = xp.asarray(x)
         if not (np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_):
-            raise TypeError(f"x must be numeric, got dtype {x.dtype}")
+            raise TypeError(f"{name} must be numeric, got dtype {x.dtype}")
         x = x.astype(np.float64, copy=False)
-        if x.ndim == 1:
+        if x.ndim == 1 and one_sample_ok:
             x = x[None, :]
         if x.ndim != 2 or x.shape[1] != self.input_size:
             raise ValueError(
-                f"x has shape {tuple(x.shape)} but the network takes {self.input_size} inputs "
-                f"per sample: expected (batch, {self.input_size})"
+                f"{name} has shape {tuple(x.shape)} but the network takes {self.input_size} "
+                f"inputs per sample: expected (batch, {self.input_size})"
             )
         if x.shape[0] == 0:
-            raise ValueError("empty batch: x has no samples")
-        if not bool(xp.isfinite(x).all()):
-            raise ValueError("x contains NaN or inf")
+            raise ValueError(f"empty batch: {name} has no samples")
+        bad = ~xp.isfinite(x).all(axis=1)
+        if bool(bad.any()):
+            raise ValueError(f"{name} contains NaN or inf (first in sample {int(xp.argmax(bad))})")
         return x
 
-    def _labels(self, x: Any, t: Any) -> tuple[str, Any]:
+    def _labels(self, x: Any, t: Any, name: str = "the network output") -> tuple[str, Any]:
+        """Classify and check ``t`` for the batch ``x`` (see ``nnnum._validate.targets``)."""
         xp = _backend.current().xp
         t = xp.asarray(t)
         if t.ndim == 0:
             t = t[None]
         probe = xp.empty((x.shape[0], self.output_size))
-        return targets(probe, t, xp, batch_name="the network output")
+        return targets(probe, t, xp, batch_name=name)
 
     # --------------------------------------------------------------- the book's API
     def predict(self, x: Any) -> Any:

@@ -11,7 +11,6 @@ from typing import Any, Literal
 import numpy as np
 
 from . import _backend
-from ._validate import targets
 
 __all__ = ["train", "TrainHistory", "plot_history"]
 
@@ -50,24 +49,11 @@ def _host_float(v: Any) -> float:
     return float(v.get()) if hasattr(v, "get") else float(v)
 
 
-def _check_data(net: Any, x: Any, t: Any, name: str, xp: Any) -> tuple[Any, Any]:
-    x = xp.asarray(x)
-    if not (np.issubdtype(x.dtype, np.number)):
-        raise TypeError(f"{name} must be numeric, got dtype {x.dtype}")
-    x = x.astype(np.float64, copy=False)
-    if x.ndim != 2 or x.shape[1] != net.input_size:
-        raise ValueError(
-            f"{name} has shape {tuple(x.shape)} but the network takes {net.input_size} inputs "
-            f"per sample"
-        )
-    if x.shape[0] == 0:
-        raise ValueError(f"{name} is empty")
-    bad = ~xp.isfinite(x).all(axis=1)
-    if bool(bad.any()):
-        raise ValueError(f"{name} contains NaN or inf (first in sample {int(xp.argmax(bad))})")
-    t = xp.asarray(t)
-    targets(xp.empty((x.shape[0], net.output_size)), t, xp, batch_name=f"the labels of {name}")
-    return x, t
+def _check_data(net: Any, x: Any, t: Any, name: str) -> tuple[Any, Any]:
+    """The network's own checks, naming the data set: whole batches only, no single sample."""
+    x = net._check_x(x, name, one_sample_ok=False)
+    net._labels(x, t, f"the labels of {name}")
+    return x, _backend.current().xp.asarray(t)
 
 
 def _blas_single_thread() -> contextlib.AbstractContextManager[Any]:
@@ -147,10 +133,10 @@ def train(
     if not np.isfinite(lr) or lr <= 0:
         raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
     xp = _backend.current().xp
-    x_train, t_train = _check_data(net, x_train, t_train, "x_train", xp)
+    x_train, t_train = _check_data(net, x_train, t_train, "x_train")
     has_test = x_test is not None
     if has_test:
-        x_test, t_test = _check_data(net, x_test, t_test, "x_test", xp)
+        x_test, t_test = _check_data(net, x_test, t_test, "x_test")
     n_train = x_train.shape[0]
     batch_size = min(batch_size, n_train)
     iter_per_epoch = max(n_train // batch_size, 1)
