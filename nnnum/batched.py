@@ -13,7 +13,8 @@ import numpy as np
 
 from . import _backend
 from ._net_batched import chunk_size
-from .gradient import _check_h
+from ._xp_ops import quiet
+from .gradient import StepResolutionError, _check_h, _check_real_dtype
 
 __all__ = ["batched_numerical_gradient"]
 
@@ -50,17 +51,34 @@ def batched_numerical_gradient(
     True
     """
     hf = _check_h(h)
+    if not callable(f):
+        raise TypeError(f"f must be callable, got {type(f).__name__}")
+    if chunk is not None and (
+        isinstance(chunk, (bool, np.bool_)) or not isinstance(chunk, (int, np.integer)) or chunk < 1
+    ):
+        raise ValueError(f"chunk must be a positive integer, got {chunk!r}")
     xp = _backend.current().xp
     x = xp.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
+    _check_real_dtype(x.dtype, "batched_numerical_gradient")
+    if not np.issubdtype(x.dtype, np.floating) or x.dtype not in (np.float32, np.float64):
         x = x.astype(np.float64)
     if x.size == 0:
         return xp.zeros(x.shape, dtype=x.dtype)
     flat = x.reshape(-1)
+    finite = xp.isfinite(flat)
+    if not bool(finite.all()):
+        i = int(xp.argmax(~finite))
+        raise ValueError(
+            f"x is not finite at flat index {i} ({float(flat[i])!r}); the gradient is "
+            "undefined there"
+        )
     plus, minus = flat + x.dtype.type(hf), flat - x.dtype.type(hf)
     step = plus.astype(np.float64) - minus.astype(np.float64)
     if not bool((step > 0).all()):
-        raise ValueError(f"h={hf!r} is below the resolution of {x.dtype}: x + h == x - h")
+        raise StepResolutionError(
+            f"h={hf!r} is below the resolution of {x.dtype}: x + h == x - h. Use a larger h "
+            "or float64 parameters"
+        )
     n = flat.size
     if chunk is None:
         chunk = chunk_size(n * x.dtype.itemsize * 2, xp)
@@ -78,9 +96,15 @@ def batched_numerical_gradient(
                     f"a batched f must return one value per parameter copy: shape "
                     f"({idx.size},) for a batch of {idx.size}, got {tuple(v.shape)}"
                 )
+            if v.dtype == np.bool_ or not (
+                np.issubdtype(v.dtype, np.integer) or np.issubdtype(v.dtype, np.floating)
+            ):
+                raise TypeError(f"a batched f must return real values, got dtype {v.dtype}")
             vals.append(v.astype(np.float64))
-        out[start : start + idx.size] = vals[0] - vals[1]
-    grad = out / step
+        with quiet(xp):
+            out[start : start + idx.size] = vals[0] - vals[1]
+    with quiet(xp):
+        grad = out / step
     bad = ~xp.isfinite(grad)
     if bool(bad.any()):
         i = int(xp.argmax(bad))
