@@ -166,7 +166,8 @@ def _steps(x: np.ndarray, h: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 def _finish(fplus: np.ndarray, fminus: np.ndarray, step: np.ndarray, x: np.ndarray) -> np.ndarray:
-    grad = (fplus - fminus) / step.reshape(-1)
+    with np.errstate(over="ignore", invalid="ignore"):
+        grad = (fplus - fminus) / step.reshape(-1)
     if not np.isfinite(grad).all():
         bad = np.flatnonzero(~(np.isfinite(fplus) & np.isfinite(fminus)))
         if not bad.size:

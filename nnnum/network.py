@@ -206,6 +206,11 @@ class TwoLayerNet:
     def _labels(self, x: Any, t: Any, name: str = "the network output") -> tuple[str, Any]:
         """Classify and check ``t`` for the batch ``x`` (see ``nnnum._validate.targets``)."""
         xp = _backend.current().xp
+        if t is None:
+            raise TypeError(
+                f"t is None; pass integer labels with shape ({x.shape[0]},) or one-hot targets "
+                f"with shape ({x.shape[0]}, {self.output_size})"
+            )
         t = xp.asarray(t)
         if t.ndim == 0:
             t = t[None]
