@@ -1,7 +1,9 @@
 """Backend registry: name -> implementation module, checked against one contract.
 
-Each backend module exports the names in :data:`REQUIRED` plus ``xp`` (its
-array namespace).  They receive validated, ``(M, K)``-shaped inputs from the
+Each backend module exports the names in :data:`REQUIRED`: ``xp`` (its array
+namespace), the device questions (``to_host``: a NumPy array from one of its
+arrays; ``is_device_array``; ``batch_budget``: how many items of a size fit in
+one batch), and the kernels.  They receive validated, ``(M, K)``-shaped inputs from the
 public wrappers and return arrays of that namespace (losses: per-row arrays
 or a scalar).  A backend missing a name fails loudly when first loaded.
 """
@@ -15,6 +17,9 @@ from ._config import get_backend
 
 REQUIRED: tuple[str, ...] = (
     "xp",
+    "to_host",
+    "is_device_array",
+    "batch_budget",
     "sigmoid",
     "relu",
     "step_function",

@@ -22,7 +22,8 @@ import numpy as np
 import pytest
 
 import nnnum
-from nnnum import _jit, _kernels_diff
+from nnnum import _jit
+from nnnum.diff.engines import prange as _kernels_diff
 from nnnum._regions import has_internal_overlap
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

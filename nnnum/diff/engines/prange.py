@@ -1,4 +1,4 @@
-"""Private Numba kernels of the numerical gradient for a jitted ``f`` (loops only).
+"""The ``prange`` engine: a Numba-compiled ``f`` evaluated in a parallel kernel.
 
 The kernel is specialised to each ``f``: ``f`` is baked in as a compile-time
 constant rather than passed as an argument, because typing a function
@@ -16,9 +16,11 @@ import collections
 import threading
 from typing import Any
 
+import numba
+import numpy as np
 from numba import prange
 
-from ._jit import kernel
+from ..._jit import call_kernel, is_parallel, kernel
 
 #: How many jitted functions keep their compiled gradient kernels.
 CACHE_SIZE = 16
@@ -27,8 +29,30 @@ _CACHE: collections.OrderedDict[int, tuple[Any, Any, Any]] = collections.Ordered
 _LOCK = threading.Lock()
 
 
-def central_diff_kernels(f: Any) -> tuple[Any, Any]:
-    """The (parallel, serial) central-difference kernels specialised to the jitted ``f``."""
+def evaluate(f: Any, base: np.ndarray, points: np.ndarray, parallel: bool | None) -> np.ndarray:
+    """``F[r, i] = f(base with base_i = points[r, i])``, in the kernel specialised to ``f``.
+
+    ``base`` is a private C-ordered copy of ``x`` (shaped like it); each chunk
+    of elements perturbs its own copy of it, so ``x`` is never touched. The
+    result is bit-identical for the serial and parallel kernels and any number
+    of threads. An ``f`` compiled with ``parallel=True`` runs its own parallel
+    regions: it is called from the serial kernel (nested parallel regions
+    abort under Numba's workqueue layer), with the same result.
+    """
+    flat = base.reshape(-1)
+    rows, n = points.shape
+    out = np.empty((rows, n))
+    par_kernel, serial_kernel = kernels(f)
+    if parallel is False or is_parallel(f):
+        call_kernel(serial_kernel, flat, points, base.shape, 1, out)
+    else:
+        nchunks = max(1, min(n, 4 * numba.get_num_threads()))
+        call_kernel(par_kernel, flat, points, base.shape, nchunks, out)
+    return out
+
+
+def kernels(f: Any) -> tuple[Any, Any]:
+    """The (parallel, serial) perturbation kernels specialised to the jitted ``f``."""
     key = id(f)
     with _LOCK:
         entry = _CACHE.get(key)
@@ -51,8 +75,8 @@ def cached_functions() -> list[Any]:
 
 
 def _build(f: Any) -> tuple[Any, Any]:
-    def central_diff(x, xplus, xminus, shape, nchunks, fplus, fminus):
-        """F at x with element i set to xplus[i], then xminus[i], for every i.
+    def perturb(x, points, shape, nchunks, out):
+        """F at x with element i set to points[r, i], for every row r and element i.
 
         Each chunk of parameters perturbs its own copy of ``x`` (one copy per
         chunk, not per element) and restores element i exactly before moving on,
@@ -60,6 +84,7 @@ def _build(f: Any) -> tuple[Any, Any]:
         thread and chunk count: the results are bit-identical to the serial loop.
         """
         n = x.size
+        rows = points.shape[0]
         chunk = (n + nchunks - 1) // nchunks
         for c in prange(nchunks):
             lo = c * chunk
@@ -68,13 +93,12 @@ def _build(f: Any) -> tuple[Any, Any]:
                 xc = x.copy()
                 xv = xc.reshape(shape)
                 for i in range(lo, hi):
-                    xc[i] = xplus[i]
-                    fplus[i] = f(xv)
-                    xc[i] = xminus[i]
-                    fminus[i] = f(xv)
+                    for r in range(rows):
+                        xc[i] = points[r, i]
+                        out[r, i] = f(xv)
                     xc[i] = x[i]
 
     return (
-        kernel(central_diff, parallel=True, cache=False),
-        kernel(central_diff, parallel=False, cache=False),
+        kernel(perturb, parallel=True, cache=False),
+        kernel(perturb, parallel=False, cache=False),
     )
