@@ -14,6 +14,7 @@ from ._config import BACKENDS, get_backend, set_backend, use_backend
 from ._jit import jit
 from ._kernels_gpu import BackendUnavailableError
 from .batched import batched_numerical_gradient
+from .datasets import DataError
 from .functions import relu, sigmoid, softmax, step_function
 from .gradcheck import GradCheckResult, gradcheck
 from .gradient import (
@@ -32,6 +33,7 @@ __version__ = "0.1.0"
 __all__ = [
     "BACKENDS",
     "BackendUnavailableError",
+    "DataError",
     "DescentHistory",
     "DivergenceWarning",
     "GradCheckResult",

@@ -3,19 +3,35 @@
 Nothing is fetched at import or implicitly: :func:`download_mnist` is an
 explicit step, and :func:`load_digits` (scikit-learn's bundled 8x8 digits,
 1,797 real handwritten digits) works anywhere, offline.
+
+Every failure of this module is a :class:`DataError`, whose message names the
+file (and the URL where one is involved) and says what to do:
+
+- :class:`DataFormatError` (also a ``ValueError``): a file is corrupt,
+  truncated, or not the IDX file it claims to be; a download has the wrong
+  checksum.
+- :class:`DataDownloadError` (also an ``OSError``): the network failed:
+  connection refused or dropped, an HTTP error, the deadline passed, or the
+  server sent more bytes than the file can have.
+- :class:`DataNotFoundError` (also a ``FileNotFoundError``): files or folders
+  are missing.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import io
+import math
 import os
+import shlex
 import struct
 import tempfile
 import urllib.request
 import warnings
+import zlib
 from pathlib import Path
-from typing import Any, Tuple  # noqa: UP035 (runtime alias on Python 3.9)
+from typing import Any, Tuple  # noqa: UP035 (runtime aliases, 3.9)
 
 import numpy as np
 
@@ -25,8 +41,13 @@ __all__ = [
     "download_mnist",
     "load_digits",
     "train_test_split",
+    "DataError",
+    "DataFormatError",
+    "DataDownloadError",
+    "DataNotFoundError",
     "MNIST_FILES",
     "MNIST_MIRROR",
+    "IDX_MAX_BYTES",
 ]
 
 #: The four standard files and the MD5 of the gzip files on the public mirrors.
@@ -37,29 +58,87 @@ MNIST_FILES: dict[str, str] = {
     "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
 }
 MNIST_MIRROR = "https://ossci-datasets.s3.amazonaws.com/mnist/"
+#: Most data bytes :func:`load_idx` accepts from an IDX header (16 GiB).
+IDX_MAX_BYTES = 2**34
+
 _SPLITS = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
     "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
 }
 _IDX_MAGIC = {2051: 3, 2049: 1}  # images: 3 dims, labels: 1 dim (unsigned byte data)
+_IDX_KIND = {2051: "images", 2049: "labels"}
+_IDX_OTHER_TYPES = {0x09: "int8", 0x0B: "int16", 0x0C: "int32", 0x0D: "float32", 0x0E: "float64"}
+_GZIP_MAGIC = b"\x1f\x8b"
+# Deflate cannot expand data more than 1032-fold; the slack covers tiny files.
+_GZIP_MAX_RATIO = 1032
+_GZIP_SLACK = 1024
+_CHUNK = 1 << 20
 
 Split = Tuple[np.ndarray, np.ndarray]  # noqa: UP006
 
 
-class DataFormatError(ValueError):
+class DataError(Exception):
+    """Base of every error of :mod:`nnnum.datasets`; the message says what to do."""
+
+
+class DataFormatError(DataError, ValueError):
     """A data file is corrupt, truncated, or not the IDX file it claims to be."""
 
 
-def load_idx(path: str | os.PathLike[str], expect_magic: int | None = None) -> np.ndarray:
-    """Read one IDX file (``.gz`` or plain) of unsigned bytes into an array.
+class DataDownloadError(DataError, OSError):
+    """A download failed: refused or dropped connection, HTTP error, deadline, size cap."""
 
-    ``expect_magic`` (2051 images, 2049 labels) rejects the other kind.
+
+class DataNotFoundError(DataError, FileNotFoundError):
+    """Data files or the data folder are missing (or a file was given for a folder)."""
+
+
+def _download_hint(folder: Path | str) -> str:
+    return (
+        f"run `nnnum download {shlex.quote(str(folder))}` where the internet is reachable "
+        "(or copy the four MNIST .gz files there)"
+    )
+
+
+# ----------------------------------------------------------------------------- IDX files
+
+
+def load_idx(
+    path: str | os.PathLike[str],
+    expect_magic: int | None = None,
+    *,
+    max_bytes: int = IDX_MAX_BYTES,
+) -> np.ndarray:
+    """Read one IDX file (gzip-compressed or plain) of unsigned bytes into an array.
+
+    The header is read and checked first; then exactly the bytes it declares
+    are read, streaming, into one preallocated array, and the file must end
+    there. A file whose header cannot be right (a shape over ``max_bytes``, or
+    more data than the file can hold) fails before anything is allocated.
+
+    Parameters
+    ----------
+    path : path
+        The file; gzip is recognised by its content, whatever the name.
+    expect_magic : {2051, 2049, None}
+        2051 accepts only images (3 dimensions), 2049 only labels (1
+        dimension), None either.
+    max_bytes : int
+        Most data bytes a header may declare (default :data:`IDX_MAX_BYTES`).
+
+    Returns
+    -------
+    ndarray of uint8
+        Shaped as the header says; writable (not a view of a read-only buffer).
 
     Raises
     ------
     DataFormatError
-        Corrupt gzip data, a wrong magic number, or fewer bytes than the header
-        promises; the message names the file.
+        Corrupt gzip or deflate data, a wrong magic number, an empty or
+        impossible shape, or fewer or more bytes than the header declares; the
+        message names the file.
+    DataNotFoundError
+        ``path`` does not exist or is a folder.
 
     Examples
     --------
@@ -69,35 +148,174 @@ def load_idx(path: str | os.PathLike[str], expect_magic: int | None = None) -> n
     ...     _ = f.write(struct.pack(">II", 2049, 3) + bytes([7, 1, 2]))
     >>> ds.load_idx(p).tolist()
     [7, 1, 2]
+    >>> ds.load_idx(p, expect_magic=2051)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    nnnum.datasets.DataFormatError: ...l.gz: wrong magic number 2049 (expected 2051 for images); ...
     """
-    path = Path(path)
-    try:
-        opener = gzip.open if path.suffix == ".gz" else open
-        with opener(path, "rb") as f:
-            data = f.read()
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        if isinstance(exc, FileNotFoundError):
-            raise
-        raise DataFormatError(f"{path}: not a readable gzip/IDX file ({exc})") from exc
-    if len(data) < 8:
-        raise DataFormatError(f"{path}: truncated: {len(data)} bytes, no IDX header")
-    magic = struct.unpack(">I", data[:4])[0]
-    if magic not in _IDX_MAGIC or (expect_magic is not None and magic != expect_magic):
-        expected = {2051: "2051 for images", 2049: "2049 for labels"}
-        want = expected[expect_magic] if expect_magic else "2051 for images, 2049 for labels"
-        raise DataFormatError(f"{path}: wrong magic number {magic} (expected {want})")
-    ndim = _IDX_MAGIC[magic]
-    header = 4 + 4 * ndim
-    if len(data) < header:
-        raise DataFormatError(f"{path}: truncated header")
-    dims = struct.unpack(">" + "I" * ndim, data[4:header])
-    count = int(np.prod(dims))
-    if len(data) - header != count:
-        raise DataFormatError(
-            f"{path}: expected {count} data bytes for shape {dims}, found {len(data) - header}"
-            + (" (truncated)" if len(data) - header < count else "")
+    if expect_magic is not None and expect_magic not in _IDX_MAGIC:
+        raise ValueError(
+            f"expect_magic must be 2051 (images), 2049 (labels) or None, got {expect_magic!r}"
         )
-    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims)
+    path = Path(path)
+    with _open_existing(path) as raw:
+        size = os.fstat(raw.fileno()).st_size
+        compressed = raw.read(2) == _GZIP_MAGIC
+        raw.seek(0)
+        try:
+            if compressed:
+                with gzip.GzipFile(fileobj=raw, mode="rb") as f:
+                    return _read_idx(f, path, expect_magic, max_bytes, size, compressed)
+            return _read_idx(raw, path, expect_magic, max_bytes, size, compressed)
+        except EOFError as exc:
+            raise DataFormatError(
+                f"{path}: truncated: the gzip stream ends early ({exc}); {_damaged_hint(path)}"
+            ) from exc
+        except (zlib.error, gzip.BadGzipFile) as exc:
+            raise DataFormatError(
+                f"{path}: corrupt gzip data ({exc}); {_damaged_hint(path)}"
+            ) from exc
+
+
+def _damaged_hint(path: Path) -> str:
+    return f"the file is damaged: delete it and download it again ({_download_hint(path.parent)})"
+
+
+def _open_existing(path: Path) -> io.BufferedReader:
+    if path.is_dir():
+        raise DataNotFoundError(f"{path} is a folder, not an IDX file: give the path of a file")
+    try:
+        return open(path, "rb")
+    except FileNotFoundError:
+        raise DataNotFoundError(
+            f"{path} does not exist; for the MNIST files, {_download_hint(path.parent)}"
+        ) from None
+
+
+def _read_idx(
+    f: io.BufferedIOBase,
+    path: Path,
+    expect_magic: int | None,
+    max_bytes: int,
+    file_size: int,
+    compressed: bool,
+) -> np.ndarray:
+    dims = _read_header(f, path, expect_magic)
+    count = _declared_size(dims, path, max_bytes)
+    header_len = 4 + 4 * len(dims)
+    if compressed:
+        most = file_size * _GZIP_MAX_RATIO + _GZIP_SLACK
+        if header_len + count > most:
+            raise DataFormatError(
+                f"{path}: truncated or corrupt: the IDX header declares shape {dims} ({count} "
+                f"data bytes), but a {file_size}-byte gzip file cannot hold more than {most} "
+                f"bytes; {_damaged_hint(path)}"
+            )
+    else:
+        _check_plain_size(path, dims, count, file_size - header_len)
+    data = np.empty(count, dtype=np.uint8)
+    got = _read_into(f, data)
+    if got < count:
+        raise DataFormatError(
+            f"{path}: truncated: the IDX header declares shape {dims} ({count} data bytes) but "
+            f"the file holds only {got}; {_damaged_hint(path)}"
+        )
+    if f.read(1):
+        raise DataFormatError(
+            f"{path}: extra bytes after the {count} data bytes the IDX header declares for shape "
+            f"{dims}: the header or the file is corrupt; {_damaged_hint(path)}"
+        )
+    return data.reshape(dims)
+
+
+def _read_exact(f: io.BufferedIOBase, n: int, path: Path, what: str) -> bytes:
+    data = b""
+    while len(data) < n:
+        more = f.read(n - len(data))
+        if not more:
+            raise DataFormatError(
+                f"{path}: truncated IDX header: {len(data)} of the {n} bytes of {what}; "
+                f"{_damaged_hint(path)}"
+            )
+        data += more
+    return data
+
+
+def _read_header(f: io.BufferedIOBase, path: Path, expect_magic: int | None) -> tuple[int, ...]:
+    (magic,) = struct.unpack(">I", _read_exact(f, 4, path, "the magic number"))
+    _check_magic(magic, path, expect_magic)
+    ndim = _IDX_MAGIC[magic]
+    raw = _read_exact(f, 4 * ndim, path, f"the {ndim} dimension sizes")
+    return tuple(int(d) for d in struct.unpack(f">{ndim}I", raw))
+
+
+def _check_magic(magic: int, path: Path, expect_magic: int | None) -> None:
+    if magic in _IDX_MAGIC and expect_magic in (None, magic):
+        return
+    want = (
+        f"{expect_magic} for {_IDX_KIND[expect_magic]}"
+        if expect_magic is not None
+        else "2051 for images, 2049 for labels"
+    )
+    dtype_code, ndim = (magic >> 8) & 0xFF, magic & 0xFF
+    if magic >> 16:
+        why = f"it starts with {struct.pack('>I', magic)!r}: not an IDX file"
+    elif magic in _IDX_MAGIC:
+        why = f"{magic} marks {_IDX_KIND[magic]}: check that the file is the one its name says"
+    elif dtype_code in _IDX_OTHER_TYPES:
+        why = (
+            f"an IDX file of {_IDX_OTHER_TYPES[dtype_code]} in {ndim} dimensions, which is not "
+            "supported: only unsigned bytes (0x08), as in MNIST"
+        )
+    else:
+        why = "not an MNIST IDX file"
+    raise DataFormatError(f"{path}: wrong magic number {magic} (expected {want}); {why}")
+
+
+def _declared_size(dims: tuple[int, ...], path: Path, max_bytes: int) -> int:
+    if 0 in dims:
+        raise DataFormatError(
+            f"{path}: the IDX header declares shape {dims}, an empty array: the header is "
+            f"corrupt (MNIST files hold at least one item); {_damaged_hint(path)}"
+        )
+    count = math.prod(dims)  # a Python int: cannot overflow
+    if count > max_bytes:
+        beyond = " (more than int64 can count)" if count > np.iinfo(np.int64).max else ""
+        raise DataFormatError(
+            f"{path}: the IDX header declares shape {dims}, {count} bytes of data{beyond}, more "
+            f"than the limit of {max_bytes} bytes (max_bytes): the header is corrupt; "
+            f"{_damaged_hint(path)}"
+        )
+    return count
+
+
+def _check_plain_size(path: Path, dims: tuple[int, ...], count: int, available: int) -> None:
+    if available < count:
+        raise DataFormatError(
+            f"{path}: truncated: the IDX header declares shape {dims} ({count} data bytes) but "
+            f"the file holds only {available}; {_damaged_hint(path)}"
+        )
+    if available > count:
+        raise DataFormatError(
+            f"{path}: {available - count} extra bytes after the {count} data bytes the IDX "
+            f"header declares for shape {dims}: the header or the file is corrupt; "
+            f"{_damaged_hint(path)}"
+        )
+
+
+def _read_into(f: io.BufferedIOBase, out: np.ndarray) -> int:
+    """Fill ``out`` (1-D uint8) from ``f`` in chunks; the number of bytes read."""
+    view = out.data
+    pos = 0
+    while pos < len(view):
+        n = f.readinto(view[pos : pos + _CHUNK])
+        if not n:
+            break
+        pos += n
+    return pos
+
+
+# ----------------------------------------------------------------------------- MNIST
 
 
 def _load_split(data_dir: Path, split: str) -> Split:
@@ -182,6 +400,9 @@ def load_mnist(
     return out[0], out[1]
 
 
+# ----------------------------------------------------------------------------- download
+
+
 def download_mnist(
     data_dir: str | os.PathLike[str],
     *,
@@ -240,6 +461,9 @@ def download_mnist(
 
 def _md5(data: bytes) -> str:
     return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+
+# ----------------------------------------------------------------------------- other data
 
 
 def load_digits(normalize: bool = True) -> Split:

@@ -3,6 +3,7 @@ import hashlib
 import http.server
 import struct
 import threading
+import time
 import warnings
 from pathlib import Path
 
@@ -202,3 +203,150 @@ def test_cli_trains_on_idx_files(tmp_path, capsys, splits):
     else:
         assert "first 48 to train, last 12 to test" in captured.out
         assert "train-images-idx3-ubyte.gz" in captured.err  # says which files are missing
+
+
+# ---- the error family ---------------------------------------------------------------------
+
+
+def test_error_family():
+    for cls, compat in [
+        (ds.DataFormatError, ValueError),
+        (ds.DataDownloadError, OSError),
+        (ds.DataNotFoundError, FileNotFoundError),
+    ]:
+        assert issubclass(cls, ds.DataError) and issubclass(cls, compat)
+    import nnnum
+
+    assert nnnum.DataError is ds.DataError and "DataError" in nnnum.__all__
+    assert str(ds.DataDownloadError("x failed")) == "x failed"  # no errno decoration
+
+
+# ---- IDX headers, streaming -----------------------------------------------------------------
+
+GZIP_BAD_BLOCK = bytes.fromhex("1f8b0800000000000003") + b"\x07" + bytes(20)  # reserved BTYPE 11
+GZIP_BAD_METHOD = b"\x1f\x8b\x09" + bytes(30)  # compression method 9 does not exist
+
+
+def idx(magic: int, *dims: int, data: bytes = b"") -> bytes:
+    return struct.pack(f">I{len(dims)}I", magic, *dims) + data
+
+
+@pytest.mark.parametrize("gz", [True, False], ids=["gzip", "plain"])
+@pytest.mark.parametrize(
+    ("payload", "expect", "message"),
+    [
+        (idx(1234, 3, data=bytes(3)), None, r"wrong magic number 1234 \(expected 2051 for images"),
+        (idx(2049, 3, data=bytes(3)), 2051, r"wrong magic number 2049 .*2049 marks labels"),
+        (idx(2051, 1, 1, 1, data=bytes(1)), 2049, r"expected 2049 for labels\); 2051 marks"),
+        (idx(0x0D01, 3, data=bytes(12)), None, r"magic number 3329 .*float32 .*not supported"),
+        (b"PK\x03\x04" + bytes(20), None, r"starts with b'PK\\x03\\x04': not an IDX file"),
+        (b"\x00\x00", None, r"truncated IDX header: 2 of the 4 bytes of the magic number"),
+        (idx(2051, 5), None, r"truncated IDX header: 4 of the 12 bytes of the 3 dimension sizes"),
+        (idx(2049, 0), None, r"declares shape \(0,\), an empty array"),
+        (idx(2051, 5, 0, 28), None, r"declares shape \(5, 0, 28\), an empty array"),
+        (idx(2051, 2**31, 2**31, 4), None, r"18446744073709551616 bytes .*more than int64 .*limit"),
+        (idx(2051, 2**32 - 1, 2**32 - 1, 2**32 - 1), None, r"more than the limit of 17179869184"),
+        (idx(2049, 10, data=bytes(3)), None, r"truncated: .*shape \(10,\) \(10 data bytes\) but"),
+        (idx(2049, 3, data=bytes(5)), None, r"extra bytes after the 3 data bytes"),
+    ],
+    ids=[
+        "magic",
+        "labels-for-images",
+        "images-for-labels",
+        "float-idx",
+        "not-idx",
+        "short-magic",
+        "short-dims",
+        "zero-count",
+        "zero-dim",
+        "int64-overflow",
+        "over-cap",
+        "truncated-data",
+        "extra-data",
+    ],
+)
+def test_idx_header_fields(tmp_path, gz, payload, expect, message):
+    path = tmp_path / ("f.gz" if gz else "f-idx")
+    path.write_bytes(gzip.compress(payload) if gz else payload)
+    with pytest.raises(ds.DataFormatError, match=message) as info:
+        ds.load_idx(path, expect_magic=expect)
+    assert str(info.value).startswith(f"{path}: ")  # names the file
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (GZIP_BAD_BLOCK, r"corrupt gzip data \(.*invalid block type"),
+        (GZIP_BAD_METHOD, r"corrupt gzip data \(Unknown compression method\)"),
+        (gzip.compress(idx(2049, 3000, data=bytes(3000)))[:-30], r"truncated: the gzip stream"),
+        (gzip.compress(idx(2049, 3, data=bytes(3)))[:-8] + bytes(8), r"corrupt gzip data \(CRC"),
+    ],
+    ids=["deflate", "method", "eof", "crc"],
+)
+def test_idx_corrupt_gzip(tmp_path, content, message):
+    path = tmp_path / "t10k-labels-idx1-ubyte.gz"
+    path.write_bytes(content)
+    with pytest.raises(ds.DataFormatError, match=message) as info:
+        ds.load_idx(path)
+    assert str(info.value).startswith(f"{path}: ") and "download it again" in str(info.value)
+
+
+def test_idx_gzip_recognised_by_content_and_result_is_owned(tmp_path):
+    labels = np.arange(10, dtype=np.uint8)
+    odd = tmp_path / "labels.idx"  # gzip content, no .gz suffix
+    write_idx(odd, labels, 2049, gz=True)
+    out = ds.load_idx(odd)
+    np.testing.assert_array_equal(out, labels)
+    assert out.flags.writeable  # not a read-only view of a bytes object
+    with pytest.raises(ds.DataFormatError, match="limit of 5 bytes"):
+        ds.load_idx(odd, max_bytes=5)
+    with pytest.raises(ValueError, match="expect_magic must be 2051 .images., 2049"):
+        ds.load_idx(odd, expect_magic=2050)
+    with pytest.raises(ds.DataNotFoundError, match="missing.gz does not exist"):
+        ds.load_idx(tmp_path / "missing.gz")
+    with pytest.raises(ds.DataNotFoundError, match="is a folder, not an IDX file"):
+        ds.load_idx(tmp_path)
+
+
+def _peak_bytes(fn):
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        fn()
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return peak
+
+
+def test_idx_gzip_bomb_fails_fast_in_little_memory(tmp_path):
+    # a 2 MB gzip file: 10 labels, then 2 GiB of zeros the header does not declare
+    zeros = gzip.compress(bytes(16 * 2**20), compresslevel=9, mtime=0)
+    bomb = tmp_path / "t10k-labels-idx1-ubyte.gz"
+    bomb.write_bytes(gzip.compress(idx(2049, 10, data=bytes(10)), mtime=0) + zeros * 128)
+    assert bomb.stat().st_size < 3 * 2**20
+
+    def check():
+        with pytest.raises(ds.DataFormatError, match="extra bytes after the 10 data bytes"):
+            ds.load_idx(bomb)
+
+    t0 = time.perf_counter()
+    peak = _peak_bytes(check)
+    assert time.perf_counter() - t0 < 2.0
+    assert peak < 4 * 2**20  # reading it all would take 2 GiB
+
+
+@pytest.mark.parametrize("gz", [True, False], ids=["gzip", "plain"])
+def test_idx_impossible_sizes_fail_before_allocating(tmp_path, gz):
+    # 60000 images of 28x28 (47 MB) declared in a file of a few dozen bytes
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    payload = idx(2051, 60000, 28, 28, data=bytes(100))
+    path.write_bytes(gzip.compress(payload) if gz else payload)
+    message = "cannot hold more than" if gz else r"truncated: .*holds only 100"
+
+    def check():
+        with pytest.raises(ds.DataFormatError, match=message):
+            ds.load_idx(path)
+
+    assert _peak_bytes(check) < 2**20
