@@ -23,15 +23,15 @@ import gzip
 import hashlib
 import io
 import math
+import numbers
 import os
 import shlex
 import struct
-import tempfile
-import urllib.request
+import time
 import warnings
 import zlib
 from pathlib import Path
-from typing import Any, Tuple  # noqa: UP035 (runtime aliases, 3.9)
+from typing import IO, Any, Tuple  # noqa: UP035 (runtime aliases, 3.9)
 
 import numpy as np
 
@@ -39,6 +39,7 @@ __all__ = [
     "load_mnist",
     "load_idx",
     "download_mnist",
+    "default_data_dir",
     "load_digits",
     "train_test_split",
     "DataError",
@@ -46,18 +47,26 @@ __all__ = [
     "DataDownloadError",
     "DataNotFoundError",
     "MNIST_FILES",
+    "MNIST_SIZES",
     "MNIST_MIRROR",
+    "DOWNLOAD_MAX_BYTES",
     "IDX_MAX_BYTES",
 ]
 
-#: The four standard files and the MD5 of the gzip files on the public mirrors.
-MNIST_FILES: dict[str, str] = {
-    "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
-    "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
-    "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
-    "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
+# name: (MD5, size in bytes) of the gzip files on the public mirrors
+_STANDARD_FILES: dict[str, tuple[str, int]] = {
+    "train-images-idx3-ubyte.gz": ("f68b3c2dcbeaaa9fbdd348bbdeb94873", 9912422),
+    "train-labels-idx1-ubyte.gz": ("d53e105ee54ea40749a09fcbcd1e9432", 28881),
+    "t10k-images-idx3-ubyte.gz": ("9fb629c4189551a2d022fa330f9573f3", 1648877),
+    "t10k-labels-idx1-ubyte.gz": ("ec29112dd5afa0611ce80d1b7f02629c", 4542),
 }
+#: The four standard files and the MD5 of the gzip files on the public mirrors.
+MNIST_FILES: dict[str, str] = {name: md5 for name, (md5, _) in _STANDARD_FILES.items()}
+#: The size in bytes of each of those files (a download is cut off past it).
+MNIST_SIZES: dict[str, int] = {name: size for name, (_, size) in _STANDARD_FILES.items()}
 MNIST_MIRROR = "https://ossci-datasets.s3.amazonaws.com/mnist/"
+#: Most bytes :func:`download_mnist` reads for a file whose size it does not know.
+DOWNLOAD_MAX_BYTES = 64 * 2**20
 #: Most data bytes :func:`load_idx` accepts from an IDX header (16 GiB).
 IDX_MAX_BYTES = 2**34
 
@@ -73,6 +82,7 @@ _GZIP_MAGIC = b"\x1f\x8b"
 _GZIP_MAX_RATIO = 1032
 _GZIP_SLACK = 1024
 _CHUNK = 1 << 20
+_HEX = set("0123456789abcdef")
 
 Split = Tuple[np.ndarray, np.ndarray]  # noqa: UP006
 
@@ -318,6 +328,46 @@ def _read_into(f: io.BufferedIOBase, out: np.ndarray) -> int:
 # ----------------------------------------------------------------------------- MNIST
 
 
+def default_data_dir() -> Path:
+    """The MNIST folder used when :func:`load_mnist` or :func:`download_mnist` get none.
+
+    In order: the environment variable ``NNNUM_DATA_DIR`` if set (the folder
+    itself, holding the ``.gz`` files); else ``nnnum/mnist`` under
+    ``XDG_CACHE_HOME`` if that is set to an absolute path; else under
+    ``%LOCALAPPDATA%`` on Windows; else ``~/.cache/nnnum/mnist``. Nothing is
+    created here.
+
+    Returns
+    -------
+    Path
+
+    Examples
+    --------
+    >>> import os
+    >>> from unittest import mock
+    >>> from nnnum.datasets import default_data_dir
+    >>> with mock.patch.dict(os.environ, {"NNNUM_DATA_DIR": "/data/mnist"}):
+    ...     print(default_data_dir().as_posix())
+    /data/mnist
+    >>> with mock.patch.dict(os.environ, {"XDG_CACHE_HOME": "/tmp/cache"}):
+    ...     _ = os.environ.pop("NNNUM_DATA_DIR", None)
+    ...     print(default_data_dir().as_posix())
+    /tmp/cache/nnnum/mnist
+    """
+    explicit = os.environ.get("NNNUM_DATA_DIR")
+    if explicit:
+        return Path(explicit).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    local = os.environ.get("LOCALAPPDATA") if os.name == "nt" else None
+    if xdg and os.path.isabs(xdg):
+        base = Path(xdg)
+    elif local:
+        base = Path(local)
+    else:
+        base = Path.home() / ".cache"
+    return base / "nnnum" / "mnist"
+
+
 def _load_split(data_dir: Path, split: str) -> Split:
     img_name, lab_name = _SPLITS[split]
     images = load_idx(data_dir / img_name, expect_magic=2051)
@@ -404,63 +454,245 @@ def load_mnist(
 
 
 def download_mnist(
-    data_dir: str | os.PathLike[str],
+    data_dir: str | os.PathLike[str] | None = None,
     *,
-    base_url: str = MNIST_MIRROR,
-    files: dict[str, str] | None = None,
-    timeout: float = 60.0,
+    base_url: str | None = None,
+    files: dict[str, str | tuple[str, int]] | None = None,
+    timeout: float = 300.0,
 ) -> list[Path]:
     """Download the MNIST files into ``data_dir``, checking each MD5, writing atomically.
 
-    Files already present with the right checksum are kept. Each download goes
-    to a temporary file in ``data_dir`` and is renamed into place only after
-    its checksum matches, so an interrupted or corrupt download never leaves a
-    file that looks complete.
+    Files already present with the right checksum are kept. Each download
+    streams into a temporary file in ``data_dir`` and is renamed into place
+    only after its checksum matches, so an interrupted or corrupt download
+    never leaves a file that looks complete. A download reads at most the
+    file's expected size (plus one byte, to notice more): the standard files'
+    sizes are known (:data:`MNIST_SIZES`), other files are cut off at
+    :data:`DOWNLOAD_MAX_BYTES` (64 MiB).
 
     Parameters
     ----------
-    data_dir : path
-        Created if needed.
-    base_url : str
-        Mirror URL ending in ``/``.
+    data_dir : path, optional
+        Created if needed; None: :func:`default_data_dir`.
+    base_url : str, optional
+        Mirror URL, with or without a trailing ``/`` (default :data:`MNIST_MIRROR`).
     files : dict, optional
-        File name -> MD5 hex digest (default :data:`MNIST_FILES`).
+        File name -> MD5 hex digest, or -> ``(md5, size in bytes)`` (default
+        :data:`MNIST_FILES`).
     timeout : float
-        Seconds per request.
+        Deadline in seconds for each file, connection and whole transfer
+        included, so that a server that trickles bytes fails too. The default,
+        300, needs 33 kB/s for the largest file (9.9 MB).
 
     Returns
     -------
     list of Path
+        The files, in the order of ``files``.
+
+    Raises
+    ------
+    DataDownloadError
+        Connection refused or dropped, an HTTP error, the deadline passed, or
+        more bytes than the file can have; the message names the file and URL.
+    DataFormatError
+        The downloaded file has the wrong MD5 (the local copy is left alone).
+    DataNotFoundError
+        ``data_dir`` is a file.
+
+    Examples
+    --------
+    A file already there with the right checksum is kept, without network:
+
+    >>> import hashlib, tempfile, pathlib
+    >>> from nnnum.datasets import download_mnist
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (root / "x.gz").write_bytes(b"data")
+    >>> md5 = hashlib.md5(b"data").hexdigest()
+    >>> [p.name for p in download_mnist(root, files={"x.gz": md5})]
+    ['x.gz']
     """
-    root = Path(data_dir)
+    if not (isinstance(timeout, numbers.Real) and math.isfinite(timeout) and timeout > 0):
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    root = default_data_dir() if data_dir is None else Path(data_dir)
+    if root.exists() and not root.is_dir():
+        raise DataNotFoundError(
+            f"{root} is a file, not a folder: give a folder to download the MNIST files into"
+        )
     root.mkdir(parents=True, exist_ok=True)
-    files = MNIST_FILES if files is None else files
+    base = MNIST_MIRROR if base_url is None else base_url
+    if not base.endswith("/"):
+        base += "/"
+    entries = _file_entries(MNIST_FILES if files is None else files)
     paths = []
-    for name, md5 in files.items():
+    for name, (md5, size) in entries.items():
         dest = root / name
-        if dest.is_file() and _md5(dest.read_bytes()) == md5:
-            paths.append(dest)
-            continue
-        url = base_url + name
-        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (explicit URL)
-            payload = resp.read()
-        got = _md5(payload)
-        if got != md5:
-            raise DataFormatError(f"{url}: checksum mismatch (MD5 {got}, expected {md5})")
-        fd, tmp = tempfile.mkstemp(dir=root, prefix=f".{name}.", suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(payload)
-            os.replace(tmp, dest)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        if not (dest.is_file() and _md5_file(dest) == md5):
+            _fetch(base + _quote(name), dest, md5, size, timeout)
         paths.append(dest)
     return paths
 
 
-def _md5(data: bytes) -> str:
-    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+def _quote(name: str) -> str:
+    from urllib.parse import quote
+
+    return quote(name)
+
+
+def _file_entries(files: dict[str, Any]) -> dict[str, tuple[str, int | None]]:
+    """``name -> (md5, exact size or None)``, sizes of the standard files filled in."""
+    out: dict[str, tuple[str, int | None]] = {}
+    for name, entry in files.items():
+        md5, size = (entry, None) if isinstance(entry, str) else entry
+        if not (isinstance(md5, str) and len(md5) == 32 and set(md5.lower()) <= _HEX):
+            raise ValueError(f"files[{name!r}]: expected an MD5 hex digest, got {md5!r}")
+        md5 = md5.lower()
+        if size is None and _STANDARD_FILES.get(name, ("", 0))[0] == md5:
+            size = _STANDARD_FILES[name][1]
+        if size is not None and not (
+            isinstance(size, (int, np.integer)) and not isinstance(size, bool) and size >= 0
+        ):
+            raise ValueError(f"files[{name!r}]: size must be a whole number of bytes, got {size!r}")
+        out[name] = (md5, None if size is None else int(size))
+    return out
+
+
+def _md5_file(path: Path) -> str:
+    h = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(_CHUNK), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _fetch(url: str, dest: Path, md5: str, size: int | None, timeout: float) -> None:
+    """Stream ``url`` into a temporary file beside ``dest``; rename it there if the MD5 matches."""
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            got = _stream(url, out, dest, size, timeout)
+        if got != md5:
+            raise DataFormatError(
+                f"{dest.name} from {url}: checksum mismatch (MD5 {got}, expected {md5}): the "
+                f"mirror serves a different file; {dest} was left as it was. Try again or use "
+                "another mirror (--mirror / base_url)"
+            )
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _stream(url: str, out: IO[bytes], dest: Path, size: int | None, timeout: float) -> str:
+    """Copy the body of ``url`` to ``out`` within ``timeout`` seconds; its MD5."""
+    import http.client
+    import socket
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    state = {"received": 0}
+    where = f"{dest.name} from {url}"
+    advice = "check the connection and the mirror (--mirror / base_url), or " + _download_hint(
+        dest.parent
+    )
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (explicit URL)
+            return _copy_body(resp, out, where, size, deadline, timeout, state)
+    except DataError:
+        raise
+    except urllib.error.HTTPError as exc:
+        exc.close()  # the error page's connection
+        raise DataDownloadError(
+            f"cannot download {where}: HTTP {exc.code} {exc.reason}; {advice}"
+        ) from exc
+    except (socket.timeout, TimeoutError) as exc:
+        raise _deadline_error(where, timeout, state["received"]) from exc
+    except urllib.error.URLError as exc:
+        if isinstance(exc.reason, (socket.timeout, TimeoutError)):
+            raise _deadline_error(where, timeout, state["received"]) from exc
+        raise DataDownloadError(f"cannot download {where}: {exc.reason}; {advice}") from exc
+    except (OSError, http.client.HTTPException) as exc:
+        raise DataDownloadError(
+            f"cannot download {where}: the connection failed after {state['received']} bytes "
+            f"({exc!r}); {advice}"
+        ) from exc
+
+
+def _deadline_error(where: str, timeout: float, received: int) -> DataDownloadError:
+    return DataDownloadError(
+        f"downloading {where} passed the {timeout:g}-second deadline after {received} bytes: "
+        "the connection is too slow or stalled; try again, give a longer timeout, or use "
+        "another mirror (--mirror / base_url)"
+    )
+
+
+def _copy_body(
+    resp: Any,
+    out: IO[bytes],
+    where: str,
+    size: int | None,
+    deadline: float,
+    timeout: float,
+    state: dict[str, int],
+) -> str:
+    limit = DOWNLOAD_MAX_BYTES if size is None else size
+    announced = _content_length(resp)
+    if announced is not None and (announced > limit or (size is not None and announced != size)):
+        expected = f"exactly {size}" if size is not None else f"at most {limit}"
+        raise DataDownloadError(
+            f"cannot download {where}: the server announces {announced} bytes, expected "
+            f"{expected}: a wrong file or a wrong mirror (--mirror / base_url)"
+        )
+    sock = _socket_of(resp)
+    read = getattr(resp, "read1", resp.read)
+    h = hashlib.md5(usedforsecurity=False)
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise _deadline_error(where, timeout, state["received"])
+        if sock is not None:
+            sock.settimeout(remaining)
+        chunk = read(min(_CHUNK, limit + 1 - state["received"]))
+        if not chunk:
+            break
+        state["received"] += len(chunk)
+        if state["received"] > limit:
+            raise DataDownloadError(
+                f"cannot download {where}: the server sends more than the {limit} bytes the "
+                "file can have (stopped reading there): a wrong file or a wrong mirror "
+                "(--mirror / base_url)"
+            )
+        h.update(chunk)
+        out.write(chunk)
+    got = state["received"]
+    if (announced is not None and got < announced) or (size is not None and got != size):
+        wanted = announced if announced is not None else size
+        raise DataDownloadError(
+            f"cannot download {where}: the connection closed after {got} of {wanted} bytes; "
+            "try again, or use another mirror (--mirror / base_url)"
+        )
+    return h.hexdigest()
+
+
+def _content_length(resp: Any) -> int | None:
+    value = resp.headers.get("Content-Length") if getattr(resp, "headers", None) else None
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _socket_of(resp: Any) -> Any:
+    """The socket under an ``http.client`` response, to shorten its timeout to the deadline.
+
+    Best effort (``fp.raw._sock`` is not a public attribute): without it, each
+    read still times out after ``timeout`` seconds, and trickling servers are
+    caught between reads.
+    """
+    sock = getattr(getattr(getattr(resp, "fp", None), "raw", None), "_sock", None)
+    return sock if hasattr(sock, "settimeout") else None
 
 
 # ----------------------------------------------------------------------------- other data

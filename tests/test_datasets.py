@@ -1,8 +1,6 @@
 import gzip
 import hashlib
-import http.server
 import struct
-import threading
 import time
 import warnings
 from pathlib import Path
@@ -11,6 +9,15 @@ import numpy as np
 import pytest
 
 from nnnum import datasets as ds
+
+from .loopback_http import LoopbackServer, closed_port_url
+
+
+@pytest.fixture(autouse=True)
+def _no_internet_no_home(tmp_path, monkeypatch):
+    """No test downloads from the internet or writes to the user's cache folder."""
+    monkeypatch.setattr(ds, "MNIST_MIRROR", closed_port_url())
+    monkeypatch.setenv("NNNUM_DATA_DIR", str(tmp_path / "default-data-dir"))
 
 
 def write_idx(path: Path, arr: np.ndarray, magic: int, gz: bool = True) -> None:
@@ -100,24 +107,19 @@ def test_corrupt_truncated_wrong_magic_mismatched(tmp_path):
     assert img.exists()
 
 
-class _Handler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):  # keep test output clean
-        pass
+@pytest.fixture
+def server(tmp_path):
+    srv = LoopbackServer(tmp_path / "served")
+    srv.folder.mkdir()
+    try:
+        yield srv
+    finally:
+        srv.close()
 
 
 @pytest.fixture
-def loopback_server(tmp_path):
-    served = tmp_path / "served"
-    served.mkdir()
-    handler = lambda *a, **k: _Handler(*a, directory=str(served), **k)  # noqa: E731
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield served, f"http://127.0.0.1:{httpd.server_address[1]}/"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+def loopback_server(server):
+    return server.folder, server.url
 
 
 def test_download_verifies_and_writes_atomically(tmp_path, loopback_server):
@@ -350,3 +352,165 @@ def test_idx_impossible_sizes_fail_before_allocating(tmp_path, gz):
             ds.load_idx(path)
 
     assert _peak_bytes(check) < 2**20
+
+
+# ---- downloads -------------------------------------------------------------------------------
+
+NAME = "t10k-labels-idx1-ubyte.gz"
+ANY_MD5 = "0" * 32
+
+
+def _no_leftovers(folder: Path) -> None:
+    assert not list(folder.glob(".*part")) and not (folder / NAME).exists()
+
+
+def test_download_deadline_for_a_trickling_server(tmp_path, server):
+    server.trickle(NAME, length=100, interval=0.1)  # 10 s for the whole file
+    t0 = time.perf_counter()
+    with pytest.raises(ds.DataDownloadError, match="0.5-second deadline") as info:
+        ds.download_mnist(tmp_path, base_url=server.url, files={NAME: ANY_MD5}, timeout=0.5)
+    assert time.perf_counter() - t0 < 3.0
+    assert f"{NAME} from {server.url}{NAME}" in str(info.value)
+    _no_leftovers(tmp_path)
+
+
+def test_download_deadline_for_a_stalled_server(tmp_path, server):
+    server.stall(NAME)
+    t0 = time.perf_counter()
+    with pytest.raises(ds.DataDownloadError, match=r"deadline after 10 bytes"):
+        ds.download_mnist(tmp_path, base_url=server.url, files={NAME: ANY_MD5}, timeout=0.5)
+    assert time.perf_counter() - t0 < 3.0
+    _no_leftovers(tmp_path)
+
+
+@pytest.fixture
+def read1_bytes(monkeypatch):
+    """Count the body bytes the client reads."""
+    import http.client
+
+    count = [0]
+    original = http.client.HTTPResponse.read1
+
+    def spy(self, n=-1):
+        data = original(self, n)
+        count[0] += len(data)
+        return data
+
+    monkeypatch.setattr(http.client.HTTPResponse, "read1", spy)
+    return count
+
+
+def test_download_size_cap_stops_reading(tmp_path, server, read1_bytes):
+    server.endless(NAME, total=512 * 2**20, announce=False)
+    t0 = time.perf_counter()
+    with pytest.raises(ds.DataDownloadError, match="sends more than the 60 bytes") as info:
+        ds.download_mnist(tmp_path, base_url=server.url, files={NAME: (ANY_MD5, 60)}, timeout=10)
+    assert server.url + NAME in str(info.value)
+    assert read1_bytes[0] <= 61
+    assert time.perf_counter() - t0 < 3.0
+    _no_leftovers(tmp_path)
+
+
+def test_download_size_cap_on_announced_length(tmp_path, server, read1_bytes):
+    server.endless(NAME, total=512 * 2**20, announce=True)
+    with pytest.raises(ds.DataDownloadError, match=r"announces 536870912 bytes, expected exactly"):
+        ds.download_mnist(tmp_path, base_url=server.url, files={NAME: (ANY_MD5, 60)}, timeout=10)
+    assert read1_bytes[0] == 0
+    _no_leftovers(tmp_path)
+
+
+def test_download_size_cap_defaults(tmp_path, server, read1_bytes, monkeypatch):
+    # the standard file (its standard MD5): cut off at its standard size
+    server.endless(NAME, total=10_000, announce=False)
+    with pytest.raises(ds.DataDownloadError, match="more than the 4542 bytes"):
+        ds.download_mnist(tmp_path, base_url=server.url, files={NAME: ds.MNIST_FILES[NAME]})
+    assert read1_bytes[0] == 4543
+    # a file given by its MD5 only: cut off at DOWNLOAD_MAX_BYTES
+    monkeypatch.setattr(ds, "DOWNLOAD_MAX_BYTES", 1000)
+    server.endless("other.gz", total=5000, announce=False)
+    with pytest.raises(ds.DataDownloadError, match="more than the 1000 bytes"):
+        ds.download_mnist(tmp_path, base_url=server.url, files={"other.gz": ANY_MD5})
+    assert read1_bytes[0] == 4543 + 1001
+
+
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [
+        (lambda s: None, r"HTTP 404"),
+        (lambda s: s.status(NAME, 500), r"HTTP 500"),
+        (lambda s: s.drop(NAME, b"x" * 100, 1000), r"connection closed after 100 of 1000 bytes"),
+    ],
+    ids=["404", "500", "dropped"],
+)
+def test_download_http_failures(tmp_path, server, setup, message):
+    setup(server)
+    with pytest.raises(ds.DataDownloadError, match=message) as info:
+        ds.download_mnist(tmp_path, base_url=server.url, files={NAME: ANY_MD5}, timeout=5)
+    text = str(info.value)
+    assert f"cannot download {NAME} from {server.url}{NAME}" in text
+    assert "--mirror" in text  # what to do
+    assert isinstance(info.value, OSError) and isinstance(info.value, ds.DataError)
+    _no_leftovers(tmp_path)
+
+
+def test_download_dropped_before_the_known_size(tmp_path, server):
+    server.drop(NAME, b"x" * 100, 100)  # complete reply, but the file is 4542 bytes
+    with pytest.raises(ds.DataDownloadError, match=r"announces 100 bytes, expected exactly 4542"):
+        ds.download_mnist(tmp_path, base_url=server.url, files={NAME: ds.MNIST_FILES[NAME]})
+
+
+def test_download_connection_refused(tmp_path):
+    url = closed_port_url()
+    with pytest.raises(ds.DataDownloadError, match="Connection refused|refused") as info:
+        ds.download_mnist(tmp_path, base_url=url, files={NAME: ANY_MD5}, timeout=5)
+    assert f"{NAME} from {url}{NAME}" in str(info.value)
+    _no_leftovers(tmp_path)
+
+
+def test_download_mirror_without_trailing_slash(tmp_path, server):
+    mirror = server.folder / "mnist"
+    mirror.mkdir()
+    make_split(mirror, "t10k", 2)
+    files = {p.name: hashlib.md5(p.read_bytes()).hexdigest() for p in mirror.iterdir()}
+    for base in (server.url + "mnist", server.url + "mnist/"):
+        dest = tmp_path / f"dl{len(base)}"
+        paths = ds.download_mnist(dest, base_url=base, files=files)
+        assert [p.read_bytes() for p in paths] == [(mirror / n).read_bytes() for n in files]
+
+
+def test_download_default_folder_and_kept_files(tmp_path, server, monkeypatch):
+    make_split(server.folder, "t10k", 2)
+    files = {p.name: hashlib.md5(p.read_bytes()).hexdigest() for p in server.folder.iterdir()}
+    monkeypatch.setenv("NNNUM_DATA_DIR", str(tmp_path / "env-dir"))
+    paths = ds.download_mnist(base_url=server.url, files=files)
+    assert {p.parent for p in paths} == {tmp_path / "env-dir"}
+    # present with the right checksum: kept, the server is not asked
+    server.status(NAME, 500)
+    assert ds.download_mnist(None, base_url=server.url, files=files) == paths
+
+
+def test_download_argument_checks(tmp_path):
+    a_file = tmp_path / "f"
+    a_file.write_bytes(b"")
+    with pytest.raises(ds.DataNotFoundError, match="is a file, not a folder"):
+        ds.download_mnist(a_file, files={NAME: ANY_MD5})
+    for bad in (0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="timeout must be a positive number"):
+            ds.download_mnist(tmp_path, files={NAME: ANY_MD5}, timeout=bad)
+    with pytest.raises(ValueError, match="expected an MD5 hex digest"):
+        ds.download_mnist(tmp_path, files={NAME: "abc"})
+
+
+def test_default_data_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("NNNUM_DATA_DIR", str(tmp_path / "x"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert ds.default_data_dir() == tmp_path / "x"
+    monkeypatch.delenv("NNNUM_DATA_DIR")
+    assert ds.default_data_dir() == tmp_path / "xdg" / "nnnum" / "mnist"
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/path")  # ignored, as the XDG spec says
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("USERPROFILE", str(tmp_path / "home"))
+    monkeypatch.delenv("LOCALAPPDATA", raising=False)
+    assert ds.default_data_dir() == tmp_path / "home" / ".cache" / "nnnum" / "mnist"
+    monkeypatch.setenv("NNNUM_DATA_DIR", "~/mnist")
+    assert ds.default_data_dir() == tmp_path / "home" / "mnist"
