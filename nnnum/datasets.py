@@ -1,8 +1,12 @@
 """Data sets: MNIST from IDX files (the book's ``load_mnist``), and an embedded offline default.
 
-Nothing is fetched at import or implicitly: :func:`download_mnist` is an
-explicit step, and :func:`load_digits` (scikit-learn's bundled 8x8 digits,
-1,797 real handwritten digits) works anywhere, offline.
+:func:`load_mnist` reads the four standard MNIST ``.gz`` files from a folder.
+Called without a folder (the book's way, ``load_mnist(normalize=True,
+one_hot_label=True)``) it uses :func:`default_data_dir` and downloads the files
+there the first time (checksummed, written atomically). :func:`download_mnist`
+is the explicit download step (``nnnum download DIR`` on the command line), and
+:func:`load_digits` (scikit-learn's bundled 8x8 digits, 1,797 real handwritten
+digits) works anywhere, offline. Nothing is fetched at import.
 
 Every failure of this module is a :class:`DataError`, whose message names the
 file (and the URL where one is involved) and says what to do:
@@ -31,7 +35,7 @@ import time
 import warnings
 import zlib
 from pathlib import Path
-from typing import IO, Any, Tuple  # noqa: UP035 (runtime aliases, 3.9)
+from typing import IO, Any, Optional, Tuple, overload  # noqa: UP035 (runtime aliases, 3.9)
 
 import numpy as np
 
@@ -74,6 +78,7 @@ _SPLITS = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
     "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
 }
+_SPLIT_WORDS = {"train": "training", "test": "test"}
 _IDX_MAGIC = {2051: 3, 2049: 1}  # images: 3 dims, labels: 1 dim (unsigned byte data)
 _IDX_KIND = {2051: "images", 2049: "labels"}
 _IDX_OTHER_TYPES = {0x09: "int8", 0x0B: "int16", 0x0C: "int32", 0x0D: "float32", 0x0E: "float64"}
@@ -85,6 +90,7 @@ _CHUNK = 1 << 20
 _HEX = set("0123456789abcdef")
 
 Split = Tuple[np.ndarray, np.ndarray]  # noqa: UP006
+MnistSplits = Tuple[Optional[Split], Optional[Split]]  # noqa: UP006, UP045
 
 
 class DataError(Exception):
@@ -375,79 +381,227 @@ def _load_split(data_dir: Path, split: str) -> Split:
     if images.shape[0] != labels.shape[0]:
         raise DataFormatError(
             f"{data_dir / img_name} has {images.shape[0]} images but {data_dir / lab_name} has "
-            f"{labels.shape[0]} labels"
+            f"{labels.shape[0]} labels: the two files do not belong together; "
+            f"{_download_hint(data_dir)}"
         )
-    if labels.size and labels.max() > 9:
-        raise DataFormatError(f"{data_dir / lab_name}: label {labels.max()} is not a digit")
+    if labels.max() > 9:
+        raise DataFormatError(
+            f"{data_dir / lab_name}: label {labels.max()} is not a digit: not an MNIST labels "
+            f"file; {_download_hint(data_dir)}"
+        )
     return images, labels
 
 
 def _shape(
     images: np.ndarray, labels: np.ndarray, normalize: bool, flatten: bool, one_hot_label: bool
 ) -> Split:
-    x: np.ndarray = images.astype(np.float32) / 255.0 if normalize else images.copy()
+    x: np.ndarray = images
+    if normalize:
+        x = images.astype(np.float32)
+        x /= 255.0
     x = x.reshape(len(x), -1) if flatten else x.reshape(len(x), 1, *images.shape[1:])
-    t: np.ndarray = (
-        np.eye(10, dtype=np.float32)[labels] if one_hot_label else labels.astype(np.int64)
-    )
+    t: np.ndarray = _change_one_hot_label(labels) if one_hot_label else labels
     return x, t
 
 
+def _change_one_hot_label(labels: np.ndarray) -> np.ndarray:
+    """The book's one-hot labels: float64 zeros with a 1 in each row's label column."""
+    t = np.zeros((labels.size, 10))
+    t[np.arange(labels.size), labels] = 1.0
+    return t
+
+
+_UNSET: Any = object()
+_FLAG_NAMES = ("normalize", "flatten", "one_hot_label")
+_FLAG_DEFAULTS = {"normalize": True, "flatten": True, "one_hot_label": False}
+
+
+def _is_path(value: Any) -> bool:
+    return isinstance(value, (str, bytes, os.PathLike))
+
+
+def _parse_load_args(
+    args: tuple[Any, ...], data_dir: Any, keywords: dict[str, Any]
+) -> tuple[Path | None, dict[str, bool]]:
+    """Sort ``load_mnist``'s arguments: an optional leading folder, then the book's flags."""
+    rest = list(args)
+    if rest and _is_path(rest[0]):
+        if data_dir is not None:
+            raise TypeError(
+                f"load_mnist() got the data folder twice: {rest[0]!r} and data_dir={data_dir!r}"
+            )
+        data_dir = rest.pop(0)
+    if len(rest) > len(_FLAG_NAMES):
+        raise TypeError(
+            "load_mnist() takes the data folder and at most 3 flags (normalize, flatten, "
+            f"one_hot_label), got {len(args)} positional arguments"
+        )
+    flags: dict[str, Any] = {}
+    for name, value in zip(_FLAG_NAMES, rest):
+        if keywords[name] is not _UNSET:
+            raise TypeError(f"load_mnist() got multiple values for argument {name!r}")
+        flags[name] = value
+    for name in _FLAG_NAMES:
+        if name not in flags:
+            flags[name] = _FLAG_DEFAULTS[name] if keywords[name] is _UNSET else keywords[name]
+        if not isinstance(flags[name], (bool, np.bool_)):
+            raise TypeError(
+                f"load_mnist(): {name} must be True or False, got {flags[name]!r}; the data "
+                "folder goes first or as data_dir=..."
+            )
+    if data_dir is not None and not _is_path(data_dir):
+        raise TypeError(f"load_mnist(): data_dir must be a path or None, got {data_dir!r}")
+    root = None if data_dir is None else Path(os.fsdecode(data_dir))
+    return root, {name: bool(v) for name, v in flags.items()}
+
+
+@overload
+def load_mnist(
+    normalize: bool = ...,
+    flatten: bool = ...,
+    one_hot_label: bool = ...,
+    *,
+    data_dir: str | os.PathLike[str] | None = ...,
+) -> MnistSplits: ...
+
+
+@overload
 def load_mnist(
     data_dir: str | os.PathLike[str],
-    normalize: bool = True,
-    flatten: bool = True,
-    one_hot_label: bool = False,
-) -> tuple[Split | None, Split | None]:
+    normalize: bool = ...,
+    flatten: bool = ...,
+    one_hot_label: bool = ...,
+) -> MnistSplits: ...
+
+
+def load_mnist(
+    *args: Any,
+    data_dir: Any = None,
+    normalize: Any = _UNSET,
+    flatten: Any = _UNSET,
+    one_hot_label: Any = _UNSET,
+) -> MnistSplits:
     """The book's ``load_mnist``: ``((x_train, t_train), (x_test, t_test))`` from IDX files.
+
+    Called as in the book, ``load_mnist(normalize=True, flatten=True,
+    one_hot_label=False)``, or with the data folder first,
+    ``load_mnist(data_dir, normalize, flatten, one_hot_label)``, or with
+    ``data_dir=`` as a keyword. A leading ``str`` or path-like argument is the
+    folder; a leading ``bool`` is ``normalize``.
 
     Parameters
     ----------
-    data_dir : path
-        Folder with the standard ``.gz`` files (train and/or t10k pairs).
     normalize : bool
         Pixels as float32 in [0, 1] (else uint8 0..255).
     flatten : bool
         Images as 784-vectors (else ``(1, 28, 28)``).
     one_hot_label : bool
-        Labels one-hot (float32, 10 columns) instead of int64.
+        Labels one-hot, as the book makes them: float64 0/1, shape ``(N, 10)``.
+        Else uint8 digit labels, shape ``(N,)``, as the book returns them
+        (integers: they index and compare as labels; cast before arithmetic
+        that could leave 0..255).
+    data_dir : path, optional
+        Folder with the standard ``.gz`` files (train and/or t10k pairs). None
+        (the default): :func:`default_data_dir`, where files that are missing
+        are downloaded first (:func:`download_mnist`: checksummed, atomic).
 
     Returns
     -------
     tuple
-        ``(train, test)``; a split whose files are absent is ``None``, with a
-        warning naming the missing files.
+        ``(train, test)``, each ``(x, t)``. With an explicit ``data_dir`` a
+        split whose files are absent is ``None``, with a warning naming the
+        missing files; with the default folder both are always there.
 
     Raises
     ------
-    FileNotFoundError
-        ``data_dir`` does not exist, or neither split is there.
+    DataNotFoundError
+        ``data_dir`` does not exist, is a file, or has neither split; or the
+        default folder lacks files and downloading them failed.
     DataFormatError
         A corrupt, truncated or mismatched file (the message names it).
+    DataDownloadError
+        Not raised: a failed automatic download becomes a :class:`DataNotFoundError`.
+    TypeError
+        Arguments that are neither a folder nor ``True``/``False`` flags.
+
+    Examples
+    --------
+    >>> import gzip, struct, tempfile, pathlib, numpy as np
+    >>> from nnnum.datasets import load_mnist
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> for prefix, n in (("train", 3), ("t10k", 2)):
+    ...     img = struct.pack(">IIII", 2051, n, 28, 28) + bytes(n * 784)
+    ...     lab = struct.pack(">II", 2049, n) + bytes(range(n))
+    ...     _ = (root / f"{prefix}-images-idx3-ubyte.gz").write_bytes(gzip.compress(img))
+    ...     _ = (root / f"{prefix}-labels-idx1-ubyte.gz").write_bytes(gzip.compress(lab))
+    >>> (x_train, t_train), (x_test, t_test) = load_mnist(root)
+    >>> x_train.shape, x_train.dtype, t_train.tolist(), t_train.dtype
+    ((3, 784), dtype('float32'), [0, 1, 2], dtype('uint8'))
+    >>> (x, t), _ = load_mnist(flatten=False, one_hot_label=True, data_dir=root)
+    >>> x.shape, t.shape, t.dtype
+    ((3, 1, 28, 28), (3, 10), dtype('float64'))
     """
-    root = Path(data_dir)
-    if not root.is_dir():
-        raise FileNotFoundError(f"MNIST data directory {str(root)!r} does not exist")
+    keywords = {"normalize": normalize, "flatten": flatten, "one_hot_label": one_hot_label}
+    root, flags = _parse_load_args(args, data_dir, keywords)
+    if root is None:
+        root = default_data_dir()
+        _fetch_missing_into_default(root)
+    else:
+        _check_folder(root)
     out: list[Split | None] = []
     missing: list[str] = []
     for split in ("train", "test"):
         absent = [name for name in _SPLITS[split] if not (root / name).is_file()]
+        missing.extend(absent)
         if absent:
-            missing.extend(absent)
             out.append(None)
         else:
-            out.append(_shape(*_load_split(root, split), normalize, flatten, one_hot_label))
+            images, labels = _load_split(root, split)
+            out.append(
+                _shape(images, labels, flags["normalize"], flags["flatten"], flags["one_hot_label"])
+            )
     if out[0] is None and out[1] is None:
-        raise FileNotFoundError(
-            f"no MNIST files in {str(root)!r}: missing {', '.join(missing)}. "
-            "Run nnnum.datasets.download_mnist(data_dir) where the internet is reachable"
+        raise DataNotFoundError(
+            f"no MNIST files in {root}: missing {', '.join(missing)}; {_download_hint(root)}"
         )
-    if missing:
-        warnings.warn(
-            f"MNIST files missing in {str(root)!r}: {', '.join(missing)}; that split is None",
-            stacklevel=2,
-        )
+    for split, part in zip(("train", "test"), out):
+        if part is None:
+            absent = [name for name in _SPLITS[split] if name in missing]
+            word = _SPLIT_WORDS[split]
+            warnings.warn(
+                f"MNIST {word} files {', '.join(absent)} missing in {root}: returning None for "
+                f"the {word} split; {_download_hint(root)}",
+                stacklevel=2,
+            )
     return out[0], out[1]
+
+
+def _check_folder(root: Path) -> None:
+    if root.is_dir():
+        return
+    if root.exists():
+        inside = f" (probably {root.parent})" if root.name in MNIST_FILES else ""
+        raise DataNotFoundError(
+            f"{root} is a file, not a folder: give the folder that holds the MNIST .gz "
+            f"files{inside}"
+        )
+    raise DataNotFoundError(f"MNIST data folder {root} does not exist; {_download_hint(root)}")
+
+
+def _fetch_missing_into_default(root: Path) -> None:
+    """Download the standard files missing from the default folder ``root``."""
+    names = [name for pair in _SPLITS.values() for name in pair]
+    missing = [name for name in names if not (root / name).is_file()]
+    if not missing:
+        return
+    try:
+        download_mnist(root, files={name: MNIST_FILES[name] for name in missing})
+    except DataDownloadError as exc:
+        raise DataNotFoundError(
+            f"MNIST files missing in {root} (the default data folder): {', '.join(missing)}, "
+            f"and downloading them failed: {exc}. Or set NNNUM_DATA_DIR, or pass data_dir=, "
+            "to a folder that has them"
+        ) from exc
 
 
 # ----------------------------------------------------------------------------- download

@@ -44,9 +44,13 @@ def test_idx_round_trip_and_book_shapes(tmp_path):
     np.testing.assert_array_equal((x * 255).round().astype(np.uint8).reshape(5, 28, 28), images)
     np.testing.assert_array_equal(t, labels)
     np.testing.assert_array_equal(tt, tlabels)
+    assert t.dtype == np.uint8 and t.shape == (5,)  # the book's labels: np.frombuffer uint8
     (x2, t2), _ = ds.load_mnist(tmp_path, normalize=False, flatten=False, one_hot_label=True)
     assert x2.shape == (5, 1, 28, 28) and x2.dtype == np.uint8
-    np.testing.assert_array_equal(t2.argmax(axis=1), labels)
+    np.testing.assert_array_equal(x2[:, 0], images)
+    # the book's _change_one_hot_label: np.zeros((N, 10)) (float64) with a 1 per row
+    assert t2.shape == (5, 10) and t2.dtype == np.float64
+    np.testing.assert_array_equal(t2, np.eye(10)[labels])
     plain = tmp_path / "plain-idx"
     write_idx(plain, labels, 2049, gz=False)
     np.testing.assert_array_equal(ds.load_idx(plain), labels)
@@ -54,15 +58,33 @@ def test_idx_round_trip_and_book_shapes(tmp_path):
 
 def test_missing_files_are_named(tmp_path):
     make_split(tmp_path, "t10k", 4)
-    with pytest.warns(UserWarning, match="train-images-idx3-ubyte.gz"):
+    with pytest.warns(UserWarning) as caught:
         train, test = ds.load_mnist(tmp_path)
     assert train is None and test[0].shape == (4, 784)
+    (w,) = caught
+    assert str(w.message) == (
+        f"MNIST training files train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz missing "
+        f"in {tmp_path}: returning None for the training split; run `nnnum download "
+        f"{tmp_path}` where the internet is reachable (or copy the four MNIST .gz files there)"
+    )
+    assert w.filename == __file__  # points at the caller
+    make_split(tmp_path, "train", 2)
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").unlink()
+    with pytest.warns(UserWarning, match=r"MNIST test files t10k-labels-idx1-ubyte.gz missing"):
+        train, test = ds.load_mnist(tmp_path)
+    assert test is None and train[0].shape == (2, 784)
+
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(FileNotFoundError, match="t10k-labels"):
+    with pytest.raises(ds.DataNotFoundError, match="t10k-labels") as info:
         ds.load_mnist(empty)
-    with pytest.raises(FileNotFoundError, match="does not exist"):
+    assert isinstance(info.value, FileNotFoundError) and "`nnnum download" in str(info.value)
+    with pytest.raises(FileNotFoundError, match="nope does not exist; run `nnnum download"):
         ds.load_mnist(tmp_path / "nope")
+    a_file = tmp_path / "train-images-idx3-ubyte.gz"
+    with pytest.raises(ds.DataNotFoundError, match="is a file, not a folder") as info:
+        ds.load_mnist(a_file)
+    assert "does not exist" not in str(info.value) and str(tmp_path) in str(info.value)
 
 
 def test_corrupt_truncated_wrong_magic_mismatched(tmp_path):
@@ -514,3 +536,79 @@ def test_default_data_dir(tmp_path, monkeypatch):
     assert ds.default_data_dir() == tmp_path / "home" / ".cache" / "nnnum" / "mnist"
     monkeypatch.setenv("NNNUM_DATA_DIR", "~/mnist")
     assert ds.default_data_dir() == tmp_path / "home" / "mnist"
+
+
+# ---- load_mnist as the book calls it; the default folder ---------------------------------
+
+
+def test_load_mnist_book_calls(tmp_path, monkeypatch):
+    images, labels = make_split(tmp_path, "train", 4)
+    make_split(tmp_path, "t10k", 3, seed=1)
+    monkeypatch.setenv("NNNUM_DATA_DIR", str(tmp_path))  # the default folder, files present
+    (x, t), (xt, tt) = ds.load_mnist(normalize=True, one_hot_label=True)
+    assert x.shape == (4, 784) and x.dtype == np.float32 and t.shape == (4, 10)
+    assert xt.shape == (3, 784) and tt.shape == (3, 10) and tt.dtype == np.float64
+    (x, t), _ = ds.load_mnist(flatten=False)
+    assert x.shape == (4, 1, 28, 28) and x.dtype == np.float32 and t.dtype == np.uint8
+    (x, _), _ = ds.load_mnist(False)  # a leading bool is normalize
+    np.testing.assert_array_equal(x, images.reshape(4, 784))
+    # the folder first (str or path), then the flags in the book's order
+    for args, kwargs in [
+        ((str(tmp_path), False, False, True), {}),
+        ((tmp_path, False), {"flatten": False, "one_hot_label": True}),
+        ((False, False, True), {"data_dir": tmp_path}),
+        ((), {"normalize": False, "flatten": False, "one_hot_label": True, "data_dir": tmp_path}),
+    ]:
+        (x, t), _ = ds.load_mnist(*args, **kwargs)
+        assert x.dtype == np.uint8 and x.shape == (4, 1, 28, 28), args
+        np.testing.assert_array_equal(t.argmax(axis=1), labels)
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "message"),
+    [
+        (("a", "b"), {}, r"normalize must be True or False, got 'b'"),
+        ((1,), {}, r"normalize must be True or False, got 1"),
+        ((None,), {}, r"normalize must be True or False, got None"),
+        (("d", True), {"normalize": True}, r"multiple values for argument 'normalize'"),
+        (("d",), {"data_dir": "e"}, r"data folder twice"),
+        (("d", True, True, True, True), {}, r"at most 3 flags"),
+        ((), {"data_dir": 3}, r"data_dir must be a path or None, got 3"),
+    ],
+)
+def test_load_mnist_argument_errors(args, kwargs, message):
+    with pytest.raises(TypeError, match=message):
+        ds.load_mnist(*args, **kwargs)
+
+
+def test_load_mnist_downloads_into_the_default_folder(tmp_path, server, monkeypatch):
+    make_split(server.folder, "train", 3)
+    make_split(server.folder, "t10k", 2, seed=1)
+    files = {p.name: hashlib.md5(p.read_bytes()).hexdigest() for p in server.folder.iterdir()}
+    monkeypatch.setattr(ds, "MNIST_FILES", files)
+    monkeypatch.setattr(ds, "MNIST_MIRROR", server.url.rstrip("/"))
+    default = tmp_path / "default-data-dir"  # NNNUM_DATA_DIR (the autouse fixture)
+    assert ds.default_data_dir() == default and not default.exists()
+    (x, t), (xt, tt) = ds.load_mnist()
+    assert x.shape == (3, 784) and xt.shape == (2, 784)
+    assert sorted(p.name for p in default.iterdir()) == sorted(files)
+    # one file lost: only that one is fetched again
+    (default / NAME).unlink()
+    server.status("train-images-idx3-ubyte.gz", 500)  # would fail if asked
+    (x2, _), (_, tt2) = ds.load_mnist()
+    np.testing.assert_array_equal(tt2, tt)
+
+
+def test_load_mnist_default_folder_offline(tmp_path):
+    folder = tmp_path / "default-data-dir"  # NNNUM_DATA_DIR (the autouse fixture)
+    folder.mkdir()
+    make_split(folder, "t10k", 2)  # the test split only
+    with pytest.raises(ds.DataNotFoundError) as info:
+        ds.load_mnist()  # the mirror is a closed port (the autouse fixture)
+    text = str(info.value)
+    assert f"MNIST files missing in {folder} (the default data folder)" in text
+    assert "train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz" in text
+    assert "t10k" not in text.split("downloading")[0]  # names only the missing files
+    assert f"run `nnnum download {folder}`" in text and "NNNUM_DATA_DIR" in text
+    assert isinstance(info.value.__cause__, ds.DataDownloadError)
+    assert not list(folder.glob(".*part"))
