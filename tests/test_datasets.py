@@ -612,3 +612,39 @@ def test_load_mnist_default_folder_offline(tmp_path):
     assert f"run `nnnum download {folder}`" in text and "NNNUM_DATA_DIR" in text
     assert isinstance(info.value.__cause__, ds.DataDownloadError)
     assert not list(folder.glob(".*part"))
+
+
+# ---- train_test_split ------------------------------------------------------------------------
+
+
+def test_train_test_split_partitions():
+    x, t = np.arange(20).reshape(10, 2), np.arange(10)
+    (xtr, ttr), (xte, tte) = ds.train_test_split(x, t, test_fraction=0.3, seed=1)
+    assert len(xte) == 3 and len(xtr) == 7
+    np.testing.assert_array_equal(xtr[:, 0] // 2, ttr)  # pairs stay together
+    assert sorted(ttr.tolist() + tte.tolist()) == list(range(10))
+    again = ds.train_test_split(x, t, test_fraction=0.3, seed=1)
+    np.testing.assert_array_equal(again[1][1], tte)  # seeded
+    (xtr, ttr), (xte, tte) = ds.train_test_split(list(range(5)), list(range(5)), 0.0)
+    assert len(xtr) == 5 and len(xte) == 0  # test_fraction 0: everything to train
+
+
+@pytest.mark.parametrize(
+    ("n", "n_t", "fraction", "error", "message"),
+    [
+        (10, 10, float("nan"), ValueError, r"test_fraction must be a finite number in \[0, 1\)"),
+        (10, 10, -0.2, ValueError, r"test_fraction .* got -0.2"),
+        (10, 10, 1.5, ValueError, r"test_fraction .* got 1.5"),
+        (10, 10, 1.0, ValueError, r"test_fraction .* got 1.0"),
+        (10, 10, float("inf"), ValueError, r"test_fraction"),
+        (10, 10, "0.2", TypeError, r"test_fraction must be a number"),
+        (10, 10, True, TypeError, r"test_fraction must be a number"),
+        (5, 4, 0.2, ValueError, r"x has 5 samples but t has 4"),
+        (0, 0, 0.2, ValueError, r"x is empty"),
+        (1, 1, 0.6, ValueError, r"leaves no training samples"),
+        (3, 3, 0.9, ValueError, r"puts all 3 in the test part"),
+    ],
+)
+def test_train_test_split_checks(n, n_t, fraction, error, message):
+    with pytest.raises(error, match=message):
+        ds.train_test_split(np.zeros((n, 2)), np.zeros(n_t), test_fraction=fraction)
