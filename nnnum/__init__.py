@@ -18,6 +18,8 @@ from ._config import BACKENDS, get_backend, set_backend, use_backend  # noqa: E4
 from ._jit import jit  # noqa: E402
 from ._kernels_gpu import BackendUnavailableError  # noqa: E402
 from .batched import batched_numerical_gradient  # noqa: E402
+from .datasets import DataError, load_mnist  # noqa: E402
+from .diff import DiffResult  # noqa: E402
 from .functions import (  # noqa: E402
     identity_function,
     relu,
@@ -53,6 +55,8 @@ __version__ = "0.1.0"
 __all__ = [
     "BACKENDS",
     "BackendUnavailableError",
+    "DataError",
+    "DiffResult",
     "DescentHistory",
     "DivergenceWarning",
     "GradCheckResult",
@@ -71,6 +75,7 @@ __all__ = [
     "gradient_descent",
     "identity_function",
     "jit",
+    "load_mnist",
     "mean_squared_error",
     "numerical_diff",
     "numerical_gradient",
