@@ -250,14 +250,15 @@ def train(
                     if trouble is None:
                         raise
                     raise diverged(i, trouble) from exc
-                new = {}
-                for key, p in net.params.items():
-                    g = grads[key]
-                    if not bool(xp.isfinite(g).all()):
-                        raise diverged(i, f"the {gradient} gradient of {key} is not finite")
-                    new[key] = p - lr * g
-                    if not bool(xp.isfinite(new[key]).all()):
-                        raise diverged(i, f"the update of {key} overflows (lr={lr:g})")
+                new = {key: p - lr * grads[key] for key, p in net.params.items()}
+                # one check (one device sync) of every updated parameter: a NaN/inf gradient or
+                # an overflowing update shows there; the error path then says which it was
+                if not bool(xp.stack([xp.isfinite(v).all() for v in new.values()]).all()):
+                    for key in new:
+                        if not bool(xp.isfinite(grads[key]).all()):
+                            raise diverged(i, f"the {gradient} gradient of {key} is not finite")
+                        if not bool(xp.isfinite(new[key]).all()):
+                            raise diverged(i, f"the update of {key} overflows (lr={lr:g})")
                 net.params.update(new)  # all or nothing
                 if i % iter_per_epoch == 0 or i == iters - 1:
                     hist.eval_iters.append(i)
