@@ -48,7 +48,7 @@ from .losses import (  # noqa: E402
 )
 from .network import SimpleNet, TwoLayerNet, simpleNet  # noqa: E402
 from .optimize import DescentHistory, DivergenceWarning, gradient_descent  # noqa: E402
-from .train import TrainHistory, plot_history, train  # noqa: E402
+from .train import TrainHistory, TrainingDivergedError, plot_history, train  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -62,6 +62,7 @@ __all__ = [
     "GradCheckResult",
     "SimpleNet",
     "TrainHistory",
+    "TrainingDivergedError",
     "TwoLayerNet",
     "gradcheck",
     "plot_history",
