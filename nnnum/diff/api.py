@@ -389,6 +389,8 @@ def numerical_gradient(
     full_output: bool = False,
     parallel: bool | None = None,
     batched: bool = False,
+    workers: Any = None,
+    progress: bool | None = None,
 ) -> Any:
     r"""Finite-difference gradient of a scalar function with respect to an array.
 
@@ -440,6 +442,17 @@ def numerical_gradient(
         ``f`` maps a batch ``(B, *x.shape)`` of parameter arrays to ``B``
         values: the perturbations are evaluated in batches (on the device
         under ``NNNUM_BACKEND=cupy``); see :func:`nnnum.batched_numerical_gradient`.
+    workers : int, callable, Executor or dask.distributed.Client, optional
+        Evaluate the perturbations on other processes or machines, for an
+        expensive ``f``: an int (a local process pool of that size), a
+        map-like callable (SciPy's convention, ``workers=pool.map``), a
+        :class:`concurrent.futures.Executor`, or a Dask ``Client``. ``f`` and
+        ``x`` travel together in one pickle, so the book's closure
+        ``lambda w: net.loss(x, t)`` still reads the perturbed parameters. The
+        result is bit-identical to the serial loop. See :mod:`nnnum.diff.engines.executors`.
+    progress : bool, optional
+        With ``workers``: a progress bar (tqdm) on a terminal (default), never
+        (``False``) or always (``True``).
 
     Returns
     -------
@@ -507,7 +520,23 @@ def numerical_gradient(
             return DiffResult(empty, np.zeros(arr.shape), 0, np.array([]), st.order, st.kind)
         return empty
     shape = arr.shape
-    if is_jitted(f) and arr.ndim > 0 and backend == "numba":
+    if workers is not None:
+        from .engines import executors
+
+        with REGIONS.hold(arr):  # x as it is now; the workers perturb their own copies
+            flat = np.ascontiguousarray(arr).reshape(-1).copy()
+        out = _differentiate(
+            flat,
+            shape,
+            hv,
+            st,
+            levels,
+            lambda pts, labels: executors.evaluate(
+                f, fx, arr, pts, labels, workers, progress=progress
+            ),
+            lambda: scalar_result(f(fx), "x"),
+        )
+    elif is_jitted(f) and arr.ndim > 0 and backend == "numba":
         from .engines import prange
 
         with REGIONS.hold(arr):  # a consistent snapshot: no other thread's perturbation in it
