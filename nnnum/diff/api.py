@@ -237,19 +237,40 @@ def _differentiate(
         raise FloatingPointError(
             f"the difference of f overflows at {where(shape, i)}: |f| is too large"
         )
-    # rounding of f's values (relative eps of x's dtype), amplified by stencil and extrapolation
-    eps = float(np.finfo(x.dtype).eps)
-    fmax = np.abs(values).max(axis=0)
-    if f0 is not None:
-        fmax = np.maximum(fmax, np.abs(f0))
-    coeffs = _richardson_coefficients(levels, st.error_powers)
-    rounding = sum(
-        abs(c) * eps * fmax * st.abs_weight_sum / plan.steps[j] for j, c in enumerate(coeffs)
-    )
-    error = trunc + rounding
+    # + rounding of f's values through the stencil, + the result's own rounding to x's dtype
+    error = trunc + _rounding_error(values, f0, st, plan.steps, levels)
+    error = error + 0.5 * float(np.finfo(x.dtype).eps) * np.abs(df)
     order = st.error_powers[min(levels - 1, len(st.error_powers) - 1)]
     step = plan.steps[:, 0].copy() if np.ndim(hv) == 0 else plan.steps.reshape((levels,) + shape)
     return _Outcome(df, error, values.shape[0], n, 0 if f0 is None else 1, step, order)
+
+
+def _value_eps(values: np.ndarray) -> float:
+    """The resolution of ``f``'s values: float32's epsilon when every value is a float32.
+
+    An ``f`` that computes in float32 returns values that float32 holds exactly;
+    one that computes in float64 almost never does.
+    """
+    as32 = values.astype(np.float32).astype(np.float64)
+    return float(np.finfo(np.float32 if np.array_equal(as32, values) else np.float64).eps)
+
+
+def _rounding_error(
+    values: np.ndarray, f0: np.ndarray | None, st: Stencil, steps: np.ndarray, levels: int
+) -> np.ndarray:
+    """Rounding error of the result: each value of ``f`` off by about ``eps |f|``.
+
+    Independent rounding errors add in quadrature through the stencil's weights
+    and the extrapolation's coefficients (an estimate, not a worst-case bound).
+    """
+    eps = _value_eps(values)
+    fmax = np.abs(values).max(axis=0)
+    if f0 is not None:
+        fmax = np.maximum(fmax, np.abs(f0))
+    w2 = float(np.sum(np.square(st.weights)) + st.center_weight**2)
+    coeffs = _richardson_coefficients(levels, st.error_powers)
+    var = sum(c * c * w2 / np.square(steps[j]) for j, c in enumerate(coeffs))
+    return eps * fmax * np.sqrt(var)
 
 
 def _over_actual_points(

@@ -68,15 +68,16 @@ def auto_step(x: np.ndarray, stencil: Stencil, levels: int, ratio: float) -> np.
     :math:`O(h^q)`, the total error :math:`C h^q + \epsilon |f| / h` is
     smallest near :math:`h \approx \epsilon^{1/(q+1)}`, scaled by
     :math:`\max(|x_i|, 1)` (relative for large ``x``, absolute near 0), with
-    :math:`\epsilon` the machine epsilon of ``x``'s dtype. The extrapolation
-    divides the step ``levels`` times by ``ratio``: the first step is that many
-    times larger. Rounded to a power of two, so ``x + t h`` is exact wherever
-    ``x``'s dtype can hold it.
+    :math:`\epsilon` the machine epsilon of ``x``'s dtype: the first step of
+    the extrapolation (the later ones divide it by ``ratio``). Rounded to a
+    power of two, so ``x + t h`` is exact wherever ``x``'s dtype can hold it.
+    The offsets reach ``max|t| h`` on either side: a function with a pole or a
+    boundary closer than that to ``x`` needs an explicit, smaller ``h``.
     """
     eps = float(np.finfo(x.dtype).eps)
-    q = stencil.error_powers[min(levels, len(stencil.error_powers) - 1)]
+    q = stencil.error_powers[min(levels, 1)]
     scale = np.maximum(np.abs(x.astype(np.float64)), 1.0)
-    h = eps ** (1.0 / (q + 1)) * scale * ratio ** (levels / 2)
+    h = eps ** (1.0 / (q + 1)) * scale
     return np.exp2(np.round(np.log2(h)))
 
 
