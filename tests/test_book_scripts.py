@@ -17,7 +17,6 @@ where a script would stop or print something else, the test is an ``xfail`` nami
 from __future__ import annotations
 
 import gzip
-import inspect
 import struct
 import warnings
 from contextlib import nullcontext
@@ -48,8 +47,10 @@ MNIST_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 needs_mnist = pytest.mark.skipif(not MNIST_DIR.is_dir(), reason="../shared/data/mnist is absent")
 
 # --------------------------------------------------------------------------- the book's numbers
-# Printed in the book's text (Japanese edition, ch. 4; the same figures appear in the
-# translations and in many readers' transcriptions), each reproduced by book_reference.py.
+# As the book's text prints them (section numbers of the Japanese edition), taken from
+# readers' transcriptions of it in several languages, which agree; the book itself was not
+# at hand. book_reference.py reproduces each, except the simpleNet loss and dW and the
+# gradient check, which the book's printed run computed without cross-entropy's 1e-7 guard.
 BOOK_DIFF = {5: 0.1999999999990898, 10: 0.2999999999986347}  # 4.3.2 numerical_diff
 BOOK_GRAD_34 = [6.0000000000037801, 7.9999999999991189]  # 4.4 footnote: printed as [6., 8.]
 BOOK_GRAD_POINTS = {(3.0, 4.0): [6.0, 8.0], (0.0, 2.0): [0.0, 4.0], (3.0, 0.0): [6.0, 0.0]}
@@ -271,6 +272,7 @@ def test_gradient_method_path_with_history():
 
 @pytest.mark.xfail(
     strict=True,
+    raises=IndexError,
     reason="gradient_method.py unpacks `x, x_history = gradient_descent(f, init_x, lr=lr, "
     "step_num=step_num)` without asking for a history; nnnum returns only x unless "
     "history=True, and a 2-vector x unpacks silently into two floats, so the script "
@@ -549,7 +551,8 @@ def test_train_neuralnet_loop_on_mnist_t10k(one_blas_thread):
     loss, acc = compare_training(data, (784, 50, 10), iters=800)
     assert len(acc["nnnum"][0]) == 10 and acc["nnnum"][1][-1] > 0.8
     np.testing.assert_allclose(loss["nnnum"], loss["book"], rtol=1e-4, atol=0)
-    # measured: one epoch's test accuracy one sample apart (0.601 vs the book's 0.6015)
+    # measured: the same printed accuracies for this seed, losses 1.0e-6 apart (relative);
+    # other seeds can put an epoch's accuracy a sample apart
     assert max(accuracy_steps(acc["nnnum"][0], acc["book"][0], 8000)) <= 3
     assert max(accuracy_steps(acc["nnnum"][1], acc["book"][1], 2000)) <= 3
 
@@ -629,14 +632,12 @@ def test_gradient_check_on_three_mnist_digits(one_blas_thread):
     diff = gradient_check(network, x[:3], t[:3])
     for k, book in BOOK_GRADCHECK.items():  # the book's orders of magnitude
         assert diff[k] < 1e-9, (k, diff[k], book)
-    assert diff["b2"] == pytest.approx(BOOK_GRADCHECK["b2"], rel=0.5)
+    # b2's figure is the central difference's own h**2 error at a near-uniform softmax, the
+    # same for any small initial weights: nnnum 1.1996e-10, the book 1.1946e-10
+    assert diff["b2"] == pytest.approx(BOOK_GRADCHECK["b2"], rel=0.05)
 
 
 # =========================================================================== dataset/mnist.py
-_SIG = inspect.signature(load_mnist)
-OLD_LOAD_MNIST = list(_SIG.parameters)[:1] == ["data_dir"]
-
-
 def write_idx(folder: Path, n: int, prefix: str) -> np.ndarray:
     rng = np.random.default_rng(len(prefix))
     images = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
@@ -648,30 +649,22 @@ def write_idx(folder: Path, n: int, prefix: str) -> np.ndarray:
     return labels
 
 
-@pytest.mark.xfail(
-    OLD_LOAD_MNIST,
-    strict=True,
-    reason="load_mnist on main takes data_dir first: the scripts' "
-    "load_mnist(normalize=True, one_hot_label=True) is a TypeError (missing data_dir); "
-    "the book's signature is on another branch",
-)
-def test_load_mnist_has_the_books_signature():
-    params = list(_SIG.parameters.values())
-    assert [p.name for p in params[:3]] == ["normalize", "flatten", "one_hot_label"]
-    assert [p.default for p in params[:3]] == [True, True, False]
-    data_dir = _SIG.parameters["data_dir"]
-    assert data_dir.kind is inspect.Parameter.KEYWORD_ONLY and data_dir.default is None
-
-
-@pytest.mark.xfail(OLD_LOAD_MNIST, strict=True, reason="as above: the book's positional order")
-def test_load_mnist_returns_the_books_form(tmp_path):
+def test_load_mnist_as_the_scripts_call_it(tmp_path, monkeypatch):
+    # `from dataset.mnist import load_mnist` -> `from nnnum.datasets import load_mnist`; the
+    # default folder (NNNUM_DATA_DIR here) holds both splits, so nothing is downloaded
     labels_train = write_idx(tmp_path, 6, "train")
-    write_idx(tmp_path, 4, "t10k")
-    (x_train, t_train), (x_test, t_test) = load_mnist(True, True, True, data_dir=tmp_path)
+    labels_test = write_idx(tmp_path, 4, "t10k")
+    monkeypatch.setenv("NNNUM_DATA_DIR", str(tmp_path))
+    (x_train, t_train), (x_test, t_test) = load_mnist(normalize=True, one_hot_label=True)
     assert x_train.shape == (6, 784) and x_test.shape == (4, 784)
     assert x_train.dtype == np.float32 and 0.0 <= x_train.min() and x_train.max() <= 1.0
     assert t_train.shape == (6, 10) and t_test.shape == (4, 10)
+    assert t_train.dtype == np.float64  # the book's one-hot labels are float64 zeros/ones
     np.testing.assert_array_equal(t_train.argmax(axis=1), labels_train)
-    (x_train, t_train), _ = load_mnist(False, False, False, data_dir=tmp_path)
+    np.testing.assert_array_equal(t_test.argmax(axis=1), labels_test)
+    # the book's positional order and its other forms
+    (x_train, t_train), _ = load_mnist(False, False, False)
     assert x_train.shape == (6, 1, 28, 28) and x_train.dtype == np.uint8
     np.testing.assert_array_equal(t_train, labels_train)
+    (x_train, t_train), _ = load_mnist(flatten=True, normalize=False)
+    assert x_train.shape == (6, 784) and x_train.dtype == np.uint8 and t_train.ndim == 1
