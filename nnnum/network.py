@@ -302,7 +302,9 @@ class TwoLayerNet:
             type(self).loss is TwoLayerNet.loss and type(self).predict is TwoLayerNet.predict
         )
         if method == "auto":
-            method = "structured" if book_loss else "brute"
+            # the structured kernels know the book's loss on labels or one-hot rows; soft
+            # targets (the book's 4.5.1 dummy t = np.random.rand(...)) take the brute force
+            method = "structured" if book_loss and _is_label_like(kind, tt) else "brute"
         if method == "brute":
             return self._brute_gradient(x, t, h)
         if not book_loss:
@@ -334,6 +336,13 @@ def _randn(seed: int | np.random.Generator | None, shape: tuple[int, ...]) -> np
     if seed is None:
         return np.random.randn(*shape)
     return np.random.default_rng(seed).standard_normal(shape)
+
+
+def _is_label_like(kind: str, t: Any) -> bool:
+    """Integer labels, or dense targets that are exactly one-hot rows."""
+    if kind == "labels":
+        return True
+    return bool(((t == 0) | (t == 1)).all()) and bool((t.sum(axis=1) == 1).all())
 
 
 def _as_labels(kind: str, t: Any) -> Any:
