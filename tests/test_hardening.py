@@ -515,3 +515,19 @@ def test_every_non_finite_value_of_f_names_the_element(value):
     with pytest.raises(FloatingPointError, match=r"x\[1\]"):
         nnnum.numerical_gradient(f, x)
     np.testing.assert_array_equal(x, [1.0, 2.0, 3.0])
+
+
+def test_list_x_that_f_never_reads_warns():
+    W = [[1.0, 2.0], [3.0, 4.0]]
+    holder = {"W": W}
+
+    def f(_):
+        return float(np.sum(np.asarray(holder["W"]) ** 2))  # reads the list, not its argument
+
+    with pytest.warns(RuntimeWarning, match="never sees that copy"):
+        g = nnnum.numerical_gradient(f, holder["W"])
+    np.testing.assert_array_equal(g, 0.0)
+    # a list for an f that uses its argument: no warning
+    np.testing.assert_allclose(
+        nnnum.numerical_gradient(lambda v: float(np.sum(v**2)), [3.0, 4.0]), [6, 8], atol=1e-6
+    )

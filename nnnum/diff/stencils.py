@@ -86,7 +86,6 @@ def _exact_weights(offsets: list[int]) -> list[Fraction]:
     return [a[r][m] for r in range(m)]
 
 
-@functools.lru_cache(maxsize=None)
 def stencil(order: int = 2, kind: str = "central") -> Stencil:
     """The first-derivative stencil of ``kind`` and ``order``.
 
@@ -113,7 +112,11 @@ def stencil(order: int = 2, kind: str = "central") -> Stencil:
     ]:
         valid = ", ".join(str(o) for o in ORDERS[kind])
         raise ValueError(f"order must be one of {valid} for a {kind} stencil, got {order!r}")
-    order = int(order)
+    return _build(int(order), kind)
+
+
+@functools.lru_cache(maxsize=None)
+def _build(order: int, kind: str) -> Stencil:
     if kind == "central":
         m = order // 2
         nodes = list(range(-m, 0)) + list(range(1, m + 1))
@@ -164,29 +167,49 @@ def lagrange_weights(nodes: np.ndarray) -> np.ndarray:
     return w
 
 
-def richardson(estimates: list[np.ndarray], ratio: float, powers: tuple[int, ...]) -> tuple[
-    np.ndarray, np.ndarray
-]:
+def richardson(
+    estimates: list[np.ndarray],
+    ratio: float,
+    powers: tuple[int, ...],
+    noise: list[np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Extrapolate ``D(h), D(h/ratio), ...`` to ``h -> 0``; the best value and its error estimate.
 
-    The Neville-like table ``R[j][k] = R[j][k-1] + (R[j][k-1] - R[j-1][k-1]) /
-    (ratio**powers[k-1] - 1)`` cancels one error term per column. The result is
-    the last diagonal entry; the error estimate is its distance to the entry of
-    the column before (the same estimate that scipy.differentiate and
-    numdifftools report), at least the distance between the two finest plain
-    estimates' extrapolations.
+    The table ``T[j][k] = T[j][k-1] + (T[j][k-1] - T[j-1][k-1]) / (ratio**powers[k-1] - 1)``
+    cancels one error term per column. Each extrapolated entry's error is
+    estimated as its distance to the entry of the column before (the estimate
+    scipy.differentiate and numdifftools report) plus its rounding noise
+    (``noise[j]``: the standard deviation of ``D(h_j)``, carried through the
+    table). Per element, the entry with the smallest estimate is returned, as
+    numdifftools does: a coarse step wins where rounding dominates, a fine
+    one where truncation does.
 
     Returns
     -------
     value, error : ndarray
+        With one estimate only, the error is NaN (nothing to compare with).
     """
     table = [[np.asarray(e, dtype=np.float64)] for e in estimates]
+    if noise is None:
+        noise = [np.zeros_like(table[0][0]) for _ in estimates]
+    var = [[np.square(np.asarray(v, dtype=np.float64))] for v in noise]
     for j in range(1, len(table)):
         for k in range(1, j + 1):
             factor = ratio ** powers[k - 1] - 1.0
             prev, coarse = table[j][k - 1], table[j - 1][k - 1]
             table[j].append(prev + (prev - coarse) / factor)
-    last = table[-1]
-    if len(last) == 1:
-        return last[0], np.full_like(last[0], np.nan)
-    return last[-1], np.abs(last[-1] - last[-2])
+            a, b = 1.0 + 1.0 / factor, 1.0 / factor
+            var[j].append(a * a * var[j][k - 1] + b * b * var[j - 1][k - 1])
+    if len(table) == 1:
+        return table[0][0], np.full_like(table[0][0], np.nan)
+    best = best_err = None
+    for j in range(1, len(table)):
+        for k in range(1, j + 1):
+            err = np.abs(table[j][k] - table[j][k - 1]) + np.sqrt(var[j][k])
+            if best is None:
+                best, best_err = table[j][k].copy(), err
+            else:
+                take = err < best_err
+                best = np.where(take, table[j][k], best)
+                best_err = np.where(take, err, best_err)
+    return best, best_err
