@@ -14,9 +14,9 @@ from . import _threading
 
 _threading.configure()  # before any parallel kernel: a fork- and thread-safe layer (TBB)
 
-from ._config import BACKENDS, get_backend, set_backend, use_backend  # noqa: E402
+from .backends import BACKENDS, get_backend, set_backend, use_backend  # noqa: E402
 from ._jit import jit  # noqa: E402
-from ._kernels_gpu import BackendUnavailableError  # noqa: E402
+from .backends import BackendUnavailableError  # noqa: E402
 from .batched import batched_numerical_gradient  # noqa: E402
 from .datasets import DataError, load_mnist  # noqa: E402
 from .diff import DiffResult  # noqa: E402

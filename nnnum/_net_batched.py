@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _backend
+from . import backends as _backend
 from .losses import CE_DELTA
 
 #: Bytes of perturbed logits per chunk on the host (the device uses its free memory).

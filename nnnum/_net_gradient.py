@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from . import _kernels_net
-from ._config import get_backend
+from .backends import get_backend
 from ._net_batched import actual_steps, batched_structured_gradient
 from .losses import CE_DELTA
 

@@ -87,8 +87,8 @@ def mirror_url(text: str) -> str:
 # ------------------------------------------------------------------ steps that fail on users
 def _check_backend() -> str:
     """The backend ``NNNUM_BACKEND`` names, checked to be usable here (CuPy and a GPU for cupy)."""
-    from ._config import get_backend, use_backend
-    from ._kernels_gpu import BackendUnavailableError
+    from .backends import get_backend, use_backend
+    from .backends._gpu_kernels import BackendUnavailableError
 
     try:
         name = get_backend()
@@ -339,7 +339,7 @@ def cmd_download(args: argparse.Namespace) -> int:
 
 
 def _backend_name() -> str:
-    from ._config import get_backend
+    from .backends import get_backend
 
     return get_backend()
 
@@ -349,7 +349,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     import numba
 
     from . import __version__
-    from ._kernels_gpu import device_info
+    from .backends._gpu_kernels import device_info
 
     try:
         backend = _backend_name()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import _backend
+from . import backends as _backend
 from ._validate import float_array
 
 __all__ = [

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from . import _backend
+from . import backends as _backend
 from ._validate import flat_rows, float_array, targets
 
 __all__ = [

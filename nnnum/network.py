@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from . import _backend
+from . import backends as _backend
 from ._validate import targets
 from .functions import sigmoid, softmax
 from ._regions import REGIONS

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from . import _backend
+from . import backends as _backend
 
 __all__ = ["train", "TrainHistory", "TrainingDivergedError", "plot_history"]
 

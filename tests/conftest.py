@@ -12,7 +12,7 @@ CPU_BACKENDS = ("numba", "numpy")
 
 def _gpu_available() -> bool:
     try:
-        from nnnum._kernels_gpu import require_cupy
+        from nnnum.backends._gpu_kernels import require_cupy
 
         require_cupy()
         return True

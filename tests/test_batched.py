@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 import nnnum
-from nnnum import _net_batched, _xp_ops
+from nnnum import _net_batched
+from nnnum.backends import _xp_ops
 from nnnum.batched import batched_numerical_gradient
 from nnnum.network import TwoLayerNet
 
@@ -55,8 +56,8 @@ def test_batched_structured_gradient_matches_numba(rng, chunk):
 
 def test_cupy_backend_needs_batched_f_message(monkeypatch):
     # checked without a GPU: the backend name is forced, CuPy's availability stubbed
-    import nnnum._config as cfg
-    import nnnum._kernels_gpu as gpu
+    import nnnum.backends._config as cfg
+    import nnnum.backends._gpu_kernels as gpu
 
     token = cfg._context_choice.set("cupy")
     try:

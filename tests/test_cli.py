@@ -239,15 +239,15 @@ def test_diverging_training_says_so(tmp_path, capsys):
 @pytest.mark.parametrize("command", [["train", *QUICK], ["gradcheck", "--hidden", "3"]])
 def test_unusable_backend_is_one_error_line(tmp_path, capsys, monkeypatch, command):
     argv = command + (["--output-dir", str(tmp_path)] if command[0] == "train" else [])
-    monkeypatch.setattr("nnnum._config._ENV_VALUE", "bogus")
+    monkeypatch.setattr("nnnum.backends._config._ENV_VALUE", "bogus")
     assert main(argv) == 2
     assert "NNNUM_BACKEND='bogus' is not a backend" in _error_line(capsys.readouterr().err)
 
     def no_cupy():
         raise nnnum.BackendUnavailableError("NNNUM_BACKEND=cupy needs CuPy (test)")
 
-    monkeypatch.setattr("nnnum._config._ENV_VALUE", "cupy")
-    monkeypatch.setattr("nnnum._kernels_gpu.require_cupy", no_cupy)
+    monkeypatch.setattr("nnnum.backends._config._ENV_VALUE", "cupy")
+    monkeypatch.setattr("nnnum.backends._gpu_kernels.require_cupy", no_cupy)
     assert main(argv) == 2
     assert "needs CuPy" in _error_line(capsys.readouterr().err)
     assert main(["info"]) == 0  # info reports the backend instead of failing

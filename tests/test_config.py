@@ -5,7 +5,7 @@ import sys
 import pytest
 
 import nnnum
-from nnnum import _backend
+from nnnum import backends as _backend
 
 
 def run_py(code: str, **env: str) -> subprocess.CompletedProcess:
@@ -32,7 +32,7 @@ def test_unknown_env_value_lists_valid_ones():
 def test_import_compiles_nothing_and_never_imports_cupy():
     # (import time itself is a benchmark: bench_compile.FirstCall.track_import_seconds)
     code = (
-        "import sys, nnnum; from nnnum import _kernels_cpu as K, _kernels_net as N; "
+        "import sys, nnnum; from nnnum.backends import _cpu_kernels as K; from nnnum import _kernels_net as N; "
         "print(sum(len(k.signatures) for k in (K._softmax_serial, K._softmax_ce_parallel, "
         "N.grad_hidden)), 'cupy' in sys.modules)"
     )
@@ -69,7 +69,7 @@ def test_backend_contract(name):
 
 def test_cupy_without_gpu_is_a_clear_error():
     try:
-        nnnum._kernels_gpu.require_cupy()
+        nnnum.backends._gpu_kernels.require_cupy()
     except nnnum.BackendUnavailableError:
         pass
     else:
@@ -87,7 +87,7 @@ def test_cupy_without_gpu_is_a_clear_error():
 def test_cupy_missing_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "cupy", None)  # makes `import cupy` raise ImportError
     with pytest.raises(nnnum.BackendUnavailableError, match=r"pip install nnnum\[gpu\]"):
-        nnnum._kernels_gpu.require_cupy()
+        nnnum.backends._gpu_kernels.require_cupy()
 
 
 @pytest.mark.parametrize("count", [0, RuntimeError("cudaErrorNoDevice")])
@@ -103,4 +103,4 @@ def test_cupy_without_device_says_which(monkeypatch, count):
     fake.cuda = types.SimpleNamespace(runtime=types.SimpleNamespace(getDeviceCount=get_count))
     monkeypatch.setitem(sys.modules, "cupy", fake)
     with pytest.raises(nnnum.BackendUnavailableError, match="no CUDA device"):
-        nnnum._kernels_gpu.require_cupy()
+        nnnum.backends._gpu_kernels.require_cupy()

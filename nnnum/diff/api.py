@@ -16,7 +16,7 @@ from typing import Any, Callable, Literal
 
 import numpy as np
 
-from .._config import get_backend
+from ..backends import get_backend
 from .._jit import is_jitted
 from .._regions import REGIONS
 from .checks import check_real_dtype, check_x, require_ndim, scalar_result
@@ -516,7 +516,7 @@ def numerical_gradient(
         raise TypeError(f"f must be callable, got {type(f).__name__}")
     backend = get_backend()
     if backend == "cupy":
-        from .._kernels_gpu import require_cupy
+        from ..backends._gpu_kernels import require_cupy
 
         require_cupy()
         raise TypeError(
@@ -715,7 +715,7 @@ def batched_numerical_gradient(
     >>> np.allclose(batched_numerical_gradient(f, np.array([3.0, 4.0])), [6.0, 8.0])
     True
     """
-    from .. import _backend
+    from .. import backends as _backend
     from .engines import batched
 
     hv, st, levels = _options(h, order, method, richardson)

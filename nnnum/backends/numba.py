@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _kernels_cpu as K
+from . import _cpu_kernels as K
 from . import _xp_ops
 
 xp = np

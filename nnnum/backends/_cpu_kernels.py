@@ -16,7 +16,7 @@ import math
 import numpy as np
 from numba import prange
 
-from ._jit import CONTRACT, kernel, serial_and_parallel
+from .._jit import CONTRACT, kernel, serial_and_parallel
 
 #: Arrays at least this large use the parallel variant of elementwise kernels.
 PARALLEL_MIN_SIZE = 1 << 16

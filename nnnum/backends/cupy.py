@@ -10,7 +10,7 @@ from functools import partial
 from typing import Any
 
 from . import _xp_ops
-from ._kernels_gpu import require_cupy, softmax_ce_rows
+from ._gpu_kernels import require_cupy, softmax_ce_rows
 
 xp = require_cupy()
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-from ._config import get_backend
+from ._config import BACKENDS, get_backend, set_backend, use_backend
+from ._gpu_kernels import BackendUnavailableError
 
 REQUIRED: tuple[str, ...] = (
     "xp",
@@ -31,10 +32,21 @@ REQUIRED: tuple[str, ...] = (
 )
 
 _MODULES = {
-    "numba": "nnnum._backend_numba",
-    "numpy": "nnnum._backend_numpy",
-    "cupy": "nnnum._backend_cupy",
+    "numba": "nnnum.backends.numba",
+    "numpy": "nnnum.backends.numpy",
+    "cupy": "nnnum.backends.cupy",
 }
+
+__all__ = [
+    "BACKENDS",
+    "REQUIRED",
+    "BackendUnavailableError",
+    "current",
+    "get_backend",
+    "load",
+    "set_backend",
+    "use_backend",
+]
 _loaded: dict[str, ModuleType] = {}
 
 
