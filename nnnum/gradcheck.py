@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from .backends import to_host
+
 __all__ = ["gradcheck", "GradCheckResult", "ParamDiff"]
 
 
@@ -38,7 +40,7 @@ def _supported(fn: Any, **options: Any) -> dict[str, Any]:
 
 
 def _host(a: Any) -> np.ndarray:
-    return np.asarray(a.get() if hasattr(a, "get") else a, dtype=np.float64)
+    return np.asarray(to_host(a), dtype=np.float64)
 
 
 @dataclass(frozen=True)

@@ -318,8 +318,7 @@ class TwoLayerNet:
         return structured_gradient(self.params, x, labels, h)
 
     def _brute_gradient(self, x: Any, t: Any, h: float) -> dict[str, Any]:
-        xp = _backend.current().xp
-        if xp is not np:
+        if _backend.current().DEVICE:
             raise TypeError("method='brute' runs on the CPU backends; use 'structured' on the GPU")
 
         def f(_: Any) -> float:

@@ -2,6 +2,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import nnnum
@@ -64,7 +65,32 @@ def test_context_manager_and_set_backend():
 def test_backend_contract(name):
     mod = _backend.load(name)
     for attr in _backend.REQUIRED:
-        assert callable(getattr(mod, attr)) or attr == "xp"
+        value = getattr(mod, attr)
+        if attr in ("DEVICE", "JIT"):
+            assert isinstance(value, bool)
+        elif attr != "xp":
+            assert callable(value), attr
+    assert mod.xp is np and mod.DEVICE is False
+    a = np.arange(3.0)
+    assert mod.to_host(a) is a and mod.is_device_array(a) is False
+    assert mod.batch_budget(8, 64) == 8 and mod.batch_budget(100, 10) == 1
+
+
+def test_an_incomplete_backend_fails_loudly(monkeypatch):
+    import sys
+    import types
+
+    fake = types.ModuleType("nnnum_fake_backend")
+    fake.xp = np  # everything else missing
+    monkeypatch.setitem(sys.modules, "nnnum_fake_backend", fake)
+    monkeypatch.setitem(_backend._MODULES, "fake", "nnnum_fake_backend")
+    with pytest.raises(ImportError, match="does not provide DEVICE, JIT, to_host"):
+        _backend.load("fake")
+
+
+def test_host_questions_never_need_cupy():
+    a = np.ones(2)
+    assert _backend.to_host(a) is a and not _backend.is_device_array(a)
 
 
 def test_cupy_without_gpu_is_a_clear_error():

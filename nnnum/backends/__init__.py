@@ -1,9 +1,11 @@
 """Backend registry: name -> implementation module, checked against one contract.
 
 Each backend module exports the names in :data:`REQUIRED`: ``xp`` (its array
-namespace), the device questions (``to_host``: a NumPy array from one of its
-arrays; ``is_device_array``; ``batch_budget``: how many items of a size fit in
-one batch), and the kernels.  They receive validated, ``(M, K)``-shaped inputs from the
+namespace), what it is (``DEVICE``: its arrays live in device memory; ``JIT``:
+it runs Numba kernels), the device questions (``to_host``: a NumPy array from
+one of its arrays; ``is_device_array``; ``batch_budget``: how many items of a
+size fit in one batch), and the kernels. No module outside this package
+compares backend names or array types: it asks these.  They receive validated, ``(M, K)``-shaped inputs from the
 public wrappers and return arrays of that namespace (losses: per-row arrays
 or a scalar).  A backend missing a name fails loudly when first loaded.
 """
@@ -18,6 +20,8 @@ from ._gpu_kernels import BackendUnavailableError
 
 REQUIRED: tuple[str, ...] = (
     "xp",
+    "DEVICE",
+    "JIT",
     "to_host",
     "is_device_array",
     "batch_budget",
@@ -43,8 +47,10 @@ __all__ = [
     "BackendUnavailableError",
     "current",
     "get_backend",
+    "is_device_array",
     "load",
     "set_backend",
+    "to_host",
     "use_backend",
 ]
 _loaded: dict[str, ModuleType] = {}
@@ -65,3 +71,15 @@ def load(name: str) -> ModuleType:
 def current() -> ModuleType:
     """The module of the active backend (see :func:`nnnum.get_backend`)."""
     return load(get_backend())
+
+
+def is_device_array(a: object) -> bool:
+    """True for an array in device memory (CuPy), whatever the active backend; never imports CuPy."""
+    return hasattr(a, "__cuda_array_interface__")
+
+
+def to_host(a: object) -> object:
+    """A NumPy array (or scalar) from a value of any backend: one device-to-host copy for CuPy."""
+    if is_device_array(a):
+        return load("cupy").to_host(a)
+    return a

@@ -13,6 +13,10 @@ from . import _xp_ops
 from ._gpu_kernels import require_cupy, softmax_ce_rows
 
 xp = require_cupy()
+#: Arrays live in device memory.
+DEVICE = True
+#: Runs Numba kernels (the prange engine, the structured network gradient).
+JIT = False
 
 sigmoid = partial(_xp_ops.sigmoid, xp=xp)
 relu = partial(_xp_ops.relu, xp=xp)

@@ -11,6 +11,10 @@ from . import _cpu_kernels as K
 from . import _xp_ops
 
 xp = np
+#: Arrays live in device memory.
+DEVICE = False
+#: Runs Numba kernels (the prange engine, the structured network gradient).
+JIT = True
 _NO_LABELS = np.zeros(0, dtype=np.int64)
 _NO_TARGETS = np.zeros((0, 0))
 

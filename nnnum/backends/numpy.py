@@ -10,6 +10,10 @@ import numpy as np
 from . import _xp_ops
 
 xp = np
+#: Arrays live in device memory.
+DEVICE = False
+#: Runs Numba kernels (the prange engine, the structured network gradient).
+JIT = False
 sigmoid = partial(_xp_ops.sigmoid, xp=np)
 relu = partial(_xp_ops.relu, xp=np)
 step_function = partial(_xp_ops.step_function, xp=np)

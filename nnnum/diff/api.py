@@ -16,7 +16,7 @@ from typing import Any, Callable, Literal
 
 import numpy as np
 
-from ..backends import get_backend
+from .. import backends as _backend
 from .._jit import is_jitted
 from .._regions import REGIONS
 from .checks import check_real_dtype, check_x, require_ndim, scalar_result
@@ -514,11 +514,8 @@ def numerical_gradient(
         )
     if not callable(f):
         raise TypeError(f"f must be callable, got {type(f).__name__}")
-    backend = get_backend()
-    if backend == "cupy":
-        from ..backends._gpu_kernels import require_cupy
-
-        require_cupy()
+    be = _backend.current()  # raises BackendUnavailableError where the backend cannot run
+    if be.DEVICE:
         raise TypeError(
             "on the cupy backend numerical_gradient needs f in batched form: pass "
             "batched=True with f mapping a (B, *x.shape) array of parameters to B values, "
@@ -549,7 +546,7 @@ def numerical_gradient(
             ),
             lambda: scalar_result(f(fx), "x"),
         )
-    elif is_jitted(f) and arr.ndim > 0 and backend == "numba":
+    elif is_jitted(f) and arr.ndim > 0 and be.JIT:
         from .engines import prange
 
         with REGIONS.hold(arr):  # a consistent snapshot: no other thread's perturbation in it
@@ -715,7 +712,6 @@ def batched_numerical_gradient(
     >>> np.allclose(batched_numerical_gradient(f, np.array([3.0, 4.0])), [6.0, 8.0])
     True
     """
-    from .. import backends as _backend
     from .engines import batched
 
     hv, st, levels = _options(h, order, method, richardson)
