@@ -111,7 +111,7 @@ def mnist_batch(n: int = 100, seed: int = 0) -> tuple[np.ndarray, np.ndarray, st
     rng = np.random.default_rng(seed)
     d = mnist_dir()
     if d is not None:
-        from nnnum.datasets import load_mnist
+        from nnnum.data import load_mnist
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -21,7 +21,7 @@ import time
 import numpy as np
 
 import nnnum
-from nnnum.network import TwoLayerNet
+from nnnum.nets import TwoLayerNet
 
 from .common import best_time, mnist_batch
 
@@ -43,7 +43,7 @@ def _device_time(cp, fn, repeat: int = 10) -> float:
 
 def cpu_parity() -> bool:
     """The batched xp algorithm under NumPy against the Numba kernels (what CI also runs)."""
-    from nnnum._net_batched import batched_structured_gradient
+    from nnnum.nets._batched import batched_structured_gradient
 
     x, t, src = mnist_batch(50)
     net = TwoLayerNet(784, 50, 10, seed=0)

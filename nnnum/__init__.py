@@ -14,12 +14,26 @@ from . import _threading
 
 _threading.configure()  # before any parallel kernel: a fork- and thread-safe layer (TBB)
 
-from .backends import BACKENDS, get_backend, set_backend, use_backend  # noqa: E402
 from ._jit import jit  # noqa: E402
-from .backends import BackendUnavailableError  # noqa: E402
-from .batched import batched_numerical_gradient  # noqa: E402
-from .datasets import DataError, load_mnist  # noqa: E402
-from .diff import DiffResult  # noqa: E402
+from .backends import (  # noqa: E402
+    BACKENDS,
+    BackendUnavailableError,
+    get_backend,
+    set_backend,
+    use_backend,
+)
+from .data import DataError, load_mnist  # noqa: E402
+from .diff import (  # noqa: E402
+    DiffResult,
+    StepResolutionError,
+    StepRoundingWarning,
+    batched_numerical_gradient,
+    numerical_diff,
+    numerical_gradient,
+    numerical_gradient_1,
+    numerical_gradient_2,
+    numerical_gradient_2d,
+)
 from .functions import (  # noqa: E402
     identity_function,
     relu,
@@ -29,15 +43,16 @@ from .functions import (  # noqa: E402
     softmax,
     step_function,
 )
-from .gradcheck import GradCheckResult, gradcheck  # noqa: E402
-from .gradient import (  # noqa: E402
-    StepResolutionError,
-    StepRoundingWarning,
-    numerical_diff,
-    numerical_gradient,
-    numerical_gradient_1,
-    numerical_gradient_2,
-    numerical_gradient_2d,
+from .learn import (  # noqa: E402
+    DescentHistory,
+    DivergenceWarning,
+    GradCheckResult,
+    TrainHistory,
+    TrainingDivergedError,
+    gradcheck,
+    gradient_descent,
+    plot_history,
+    train,
 )
 from .losses import (  # noqa: E402
     cross_entropy_error,
@@ -46,9 +61,7 @@ from .losses import (  # noqa: E402
     softmax_loss,
     sum_squared_error,
 )
-from .network import SimpleNet, TwoLayerNet, simpleNet  # noqa: E402
-from .optimize import DescentHistory, DivergenceWarning, gradient_descent  # noqa: E402
-from .train import TrainHistory, TrainingDivergedError, plot_history, train  # noqa: E402
+from .nets import SimpleNet, TwoLayerNet, simpleNet  # noqa: E402
 
 __version__ = "0.1.0"
 

@@ -118,7 +118,7 @@ def _dataset(args: argparse.Namespace) -> str:
 
 def _data_errors() -> tuple[type[BaseException], ...]:
     """What the data loaders raise for bad or missing data (``datasets.DataError`` if defined)."""
-    from . import datasets
+    from . import data as datasets
 
     base = getattr(datasets, "DataError", None)
     extra = (base,) if isinstance(base, type) and issubclass(base, BaseException) else ()
@@ -126,7 +126,7 @@ def _data_errors() -> tuple[type[BaseException], ...]:
 
 
 def _load(dataset: str, data_dir: str | None, seed: int) -> tuple[Any, Any, Any, Any, str]:
-    from . import datasets
+    from . import data as datasets
 
     if dataset == "digits":
         try:
@@ -205,7 +205,7 @@ def _batch_size(requested: int, n_train: int) -> int:
 
 
 def _make_net(input_size: int, args: argparse.Namespace) -> Any:
-    from .network import TwoLayerNet
+    from .nets import TwoLayerNet
 
     try:
         with np.errstate(over="raise", invalid="raise"):
@@ -221,7 +221,7 @@ def _make_net(input_size: int, args: argparse.Namespace) -> Any:
 # ----------------------------------------------------------------------- commands
 def cmd_train(args: argparse.Namespace) -> int:
     """Run ``nnnum train``; exit status 1 when the training diverges."""
-    from .train import TrainingDivergedError, plot_history, train
+    from .learn.train import TrainingDivergedError, plot_history, train
 
     backend = _check_backend()
     dataset = _dataset(args)
@@ -298,7 +298,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_gradcheck(args: argparse.Namespace) -> int:
     """Run ``nnnum gradcheck``; exit status 1 when the check fails."""
-    from .gradcheck import gradcheck
+    from .learn import gradcheck
 
     _check_backend()
     xtr, ttr, _, _, desc = _load(_dataset(args), args.data_dir, args.seed)
@@ -319,7 +319,7 @@ def cmd_download(args: argparse.Namespace) -> int:
     """Run ``nnnum download``: fetch the MNIST files, checksummed, written atomically."""
     import urllib.error
 
-    from .datasets import download_mnist
+    from .data import download_mnist
 
     root = Path(args.data_dir)
     if root.exists() and not root.is_dir():
@@ -417,7 +417,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``nnnum`` command."""
-    from .datasets import MNIST_MIRROR
+    from .data import MNIST_MIRROR
 
     p = _Parser(
         prog="nnnum",

@@ -39,7 +39,7 @@ from nnnum import (
     numerical_gradient_2d,
     simpleNet,
 )
-from nnnum.datasets import load_mnist
+from nnnum.data import load_mnist
 
 from . import book_reference as R
 
@@ -471,7 +471,7 @@ _DIGITS: list = []
 def digits_data():
     """scikit-learn's 1,797 digits (8x8, float32 in [0, 1]) with one-hot labels, shuffled once."""
     if not _DIGITS:
-        x, t = nnnum.datasets.load_digits()
+        x, t = nnnum.data.load_digits()
         order = np.random.default_rng(0).permutation(len(x))
         _DIGITS.extend([x[order], np.eye(10)[t[order]]])
     return _DIGITS[0], _DIGITS[1]
@@ -649,7 +649,7 @@ def write_idx(folder: Path, n: int, prefix: str) -> np.ndarray:
 
 
 def test_load_mnist_as_the_scripts_call_it(tmp_path, monkeypatch):
-    # `from dataset.mnist import load_mnist` -> `from nnnum.datasets import load_mnist`; the
+    # `from dataset.mnist import load_mnist` -> `from nnnum.data import load_mnist`; the
     # default folder (NNNUM_DATA_DIR here) holds both splits, so nothing is downloaded
     labels_train = write_idx(tmp_path, 6, "train")
     labels_test = write_idx(tmp_path, 4, "t10k")

@@ -16,7 +16,7 @@ import pytest
 import nnnum
 from nnnum.cli import build_parser, main
 
-train_module = importlib.import_module("nnnum.train")  # nnnum.train is the function
+train_module = importlib.import_module("nnnum.learn.train")
 
 QUICK = ["--iters", "3", "--hidden", "4", "--batch-size", "10", "--quiet"]
 

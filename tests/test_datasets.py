@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nnnum import datasets as ds
+from nnnum.data import _datasets as ds  # the module whose globals (mirror, sizes) tests patch
 
 from .loopback_http import LoopbackServer, closed_port_url
 

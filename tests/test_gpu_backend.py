@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import nnnum
-from nnnum.network import TwoLayerNet
+from nnnum.nets import TwoLayerNet
 
 pytestmark = pytest.mark.gpu
 
@@ -79,7 +79,7 @@ def test_network_gradient_on_device_matches_numba(cp, rng):
 
 
 def test_training_keeps_params_on_device(cp, rng):
-    from nnnum.datasets import load_digits, train_test_split
+    from nnnum.data import load_digits, train_test_split
 
     (xtr, ttr), (xte, tte) = train_test_split(*load_digits(), seed=0)
     net = TwoLayerNet(64, 30, 10, weight_init_std=0.1, seed=0)

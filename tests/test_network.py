@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import nnnum
-from nnnum.network import TwoLayerNet
+from nnnum.nets import TwoLayerNet
 
 
 def small_problem(seed, d=6, h=5, k=4, n=7, std=0.5, sparsity=0.5):
@@ -179,7 +179,7 @@ def test_numpy_backend_structured_gradient_matches_numba():
 
 
 def test_small_argument_polynomials_are_exact_to_rounding():
-    from nnnum._kernels_net import SMALL_R, SMALL_U, _expm1, _log1p
+    from nnnum.nets._kernels import SMALL_R, SMALL_U, _expm1, _log1p
 
     rng = np.random.default_rng(0)
     for fn, ref, bound in ((_expm1, np.expm1, SMALL_U), (_log1p, np.log1p, SMALL_R)):

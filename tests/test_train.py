@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 import nnnum
-from nnnum.datasets import load_digits, train_test_split
-from nnnum.train import TrainingDivergedError
+from nnnum.data import load_digits, train_test_split
+from nnnum.learn.train import TrainingDivergedError
 
 MNIST_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 
@@ -245,7 +245,7 @@ def test_plot_history(tmp_path, digits):
 def test_real_mnist_digits_train():
     import warnings
 
-    from nnnum.datasets import load_mnist
+    from nnnum.data import load_mnist
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

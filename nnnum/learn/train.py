@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from . import backends as _backend
+from .. import backends as _backend
 
 __all__ = ["train", "TrainHistory", "TrainingDivergedError", "plot_history"]
 
@@ -181,7 +181,7 @@ def train(
     Examples
     --------
     >>> import numpy as np, nnnum
-    >>> from nnnum.datasets import load_digits, train_test_split
+    >>> from nnnum.data import load_digits, train_test_split
     >>> (xtr, ttr), (xte, tte) = train_test_split(*load_digits(), seed=0)
     >>> net = nnnum.TwoLayerNet(64, 30, 10, weight_init_std=0.1, seed=0)
     >>> hist = nnnum.train(net, xtr, ttr, xte, tte, iters=300, lr=2.0, progress=False)

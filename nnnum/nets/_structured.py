@@ -6,10 +6,10 @@ from typing import Any
 
 import numpy as np
 
-from . import _kernels_net
-from . import backends as _backend
-from ._net_batched import actual_steps, batched_structured_gradient
-from .losses import CE_DELTA
+from .. import backends as _backend
+from ..losses import CE_DELTA
+from . import _kernels as _kernels_net
+from ._batched import actual_steps, batched_structured_gradient
 
 
 def structured_gradient(params: dict[str, Any], x: Any, labels: Any, h: float) -> dict[str, Any]:

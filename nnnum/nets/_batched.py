@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from . import backends as _backend
-from .losses import CE_DELTA
+from .. import backends as _backend
+from ..losses import CE_DELTA
 
 #: Bytes of perturbed logits per chunk on the host (the device uses its free memory).
 HOST_CHUNK_BYTES = 64 << 20

@@ -38,7 +38,7 @@ import math
 import numpy as np
 from numba import prange
 
-from ._jit import kernel
+from .._jit import kernel
 
 SMALL_U = 2e-4  # degree-4 expm1: remainder |u|^4/120 <= 1.4e-17 relative, below rounding
 SMALL_R = 1e-3  # degree-6 log1p is exact to rounding below this

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .backends import to_host
+from ..backends import to_host
 
 __all__ = ["gradcheck", "GradCheckResult", "ParamDiff"]
 

@@ -1,0 +1,360 @@
+"""The book's networks: ``SimpleNet`` and ``TwoLayerNet``, with a fast numerical gradient."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+
+from .. import backends as _backend
+from .._regions import REGIONS
+from .._validate import targets
+from ..diff.api import numerical_gradient as _numerical_gradient
+from ..diff.steps import check_h
+from ..functions import sigmoid, softmax
+from ..losses import CE_DELTA, cross_entropy_error
+
+__all__ = ["SimpleNet", "TwoLayerNet", "simpleNet"]
+
+GradMethod = Literal["auto", "structured", "brute"]
+PARAM_NAMES = ("W1", "b1", "W2", "b2")
+
+
+class SimpleNet:
+    """The book's one-layer net: weights ``W`` of shape (2, 3), softmax + cross-entropy.
+
+    Parameters
+    ----------
+    seed : int or numpy.random.Generator, optional
+        Draw ``W`` (standard normal) from this seed or Generator. Without it,
+        ``W`` comes from NumPy's global random state as in the book
+        (``np.random.randn(2, 3)``), so ``np.random.seed(0)`` before
+        construction gives the book's weights.
+
+    Examples
+    --------
+    >>> import numpy as np, nnnum
+    >>> net = nnnum.SimpleNet(seed=0)
+    >>> x, t = np.array([0.6, 0.9]), np.array([0, 0, 1])
+    >>> dW = nnnum.numerical_gradient(lambda w: net.loss(x, t), net.W)  # the book's idiom
+    >>> dW.shape
+    (2, 3)
+    """
+
+    def __init__(self, seed: int | np.random.Generator | None = None) -> None:
+        self.W = _randn(seed, (2, 3))
+
+    def predict(self, x: Any) -> np.ndarray:
+        """Logits ``x @ W``."""
+        return np.asarray(x, dtype=np.float64) @ self.W
+
+    def loss(self, x: Any, t: Any) -> float:
+        """``cross_entropy_error(softmax(x @ W), t)``."""
+        return float(cross_entropy_error(softmax(self.predict(x)), t))
+
+
+#: The book's spelling (``ch04/gradient_simplenet.py``), so its scripts port unchanged.
+simpleNet = SimpleNet
+
+
+class TwoLayerNet:
+    """The book's two-layer net: sigmoid hidden layer, softmax output, cross-entropy loss.
+
+    Parameters
+    ----------
+    input_size, hidden_size, output_size : int
+        Layer widths.
+    weight_init_std : float
+        Standard deviation of the initial weights (biases start at zero).
+    seed : int or numpy.random.Generator, optional
+        Draw the initial weights from this seed or Generator. Without it they
+        come from NumPy's global random state exactly as in the book
+        (``weight_init_std * np.random.randn(input_size, hidden_size)``, then
+        the same for ``W2``; zero biases), so ``np.random.seed(0)`` before
+        construction gives the book's initial weights.
+
+    Attributes
+    ----------
+    params : dict
+        ``W1`` (input, hidden), ``b1`` (hidden,), ``W2`` (hidden, output),
+        ``b2`` (output,), float64, on the backend's device.
+
+    Examples
+    --------
+    >>> import numpy as np, nnnum
+    >>> net = nnnum.TwoLayerNet(4, 5, 3, seed=0)
+    >>> x = np.random.default_rng(1).random((6, 4)); t = np.array([0, 1, 2, 0, 1, 2])
+    >>> g_num, g_bp = net.numerical_gradient(x, t), net.gradient(x, t)
+    >>> all(np.allclose(g_num[k], g_bp[k], atol=1e-8) for k in net.params)
+    True
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        output_size: int,
+        weight_init_std: float = 0.01,
+        seed: int | np.random.Generator | None = None,
+    ) -> None:
+        for name, v in (
+            ("input_size", input_size),
+            ("hidden_size", hidden_size),
+            ("output_size", output_size),
+        ):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        if (
+            isinstance(weight_init_std, (bool, np.bool_))
+            or not isinstance(weight_init_std, (int, float, np.integer, np.floating))
+            or not np.isfinite(weight_init_std)
+        ):
+            raise ValueError(f"weight_init_std must be a finite number, got {weight_init_std!r}")
+        if seed is not None and not isinstance(seed, np.random.Generator):
+            # a Generator shared by both draws, in the book's order
+            seed = np.random.default_rng(seed)
+        xp = _backend.current().xp
+        w1 = weight_init_std * _randn(seed, (input_size, hidden_size))
+        w2 = weight_init_std * _randn(seed, (hidden_size, output_size))
+        self.params: dict[str, Any] = {
+            "W1": xp.asarray(w1),
+            "b1": xp.zeros(hidden_size),
+            "W2": xp.asarray(w2),
+            "b2": xp.zeros(output_size),
+        }
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def input_size(self) -> int:
+        """Inputs per sample (rows of ``W1``)."""
+        return int(self._check_params()["W1"].shape[0])
+
+    @property
+    def output_size(self) -> int:
+        """Classes (columns of ``W2``)."""
+        return int(self._check_params()["W2"].shape[1])
+
+    def _check_params(self) -> dict[str, Any]:
+        """``params`` checked against each other, on the host, before any kernel sees them.
+
+        ``W1`` (D, H), ``b1`` (H,), ``W2`` (H, K), ``b2`` (K,), real numbers of
+        the backend's array type. Inconsistent shapes are a clear error here,
+        never an out-of-bounds read in a kernel.
+        """
+        p = getattr(self, "params", None)
+        if not isinstance(p, dict):
+            raise TypeError(f"params must be a dict with keys W1 b1 W2 b2, got {type(p).__name__}")
+        missing = [k for k in PARAM_NAMES if k not in p]
+        if missing:
+            raise KeyError(f"params lacks {', '.join(missing)}; it needs W1 b1 W2 b2")
+        xp = _backend.current().xp
+        want_ndim = {"W1": 2, "b1": 1, "W2": 2, "b2": 1}
+        for key in PARAM_NAMES:
+            v = p[key]
+            if not isinstance(v, xp.ndarray):
+                raise TypeError(
+                    f"params[{key!r}] must be a {xp.__name__} array, got {type(v).__name__}"
+                )
+            dt = v.dtype
+            if dt == np.bool_ or not (
+                np.issubdtype(dt, np.floating) or np.issubdtype(dt, np.integer)
+            ):
+                raise TypeError(f"params[{key!r}] must hold real numbers, got dtype {dt}")
+            if v.ndim != want_ndim[key]:
+                raise ValueError(
+                    f"params[{key!r}] must be {want_ndim[key]}-D, got shape {tuple(v.shape)}"
+                )
+        d, hdim = p["W1"].shape
+        k = p["W2"].shape[1]
+        expect = {"b1": (hdim,), "W2": (hdim, k), "b2": (k,)}
+        for key, shape in expect.items():
+            if tuple(p[key].shape) != shape:
+                raise ValueError(
+                    f"params[{key!r}] has shape {tuple(p[key].shape)} but W1 has shape "
+                    f"{(d, hdim)}" + (f" and W2 {tuple(p['W2'].shape)}" if key == "b2" else "")
+                    + f": expected {shape}"
+                )
+        if d == 0 or hdim == 0 or k == 0:
+            raise ValueError(f"params have an empty layer: W1 {(d, hdim)}, W2 {(hdim, k)}")
+        return p
+
+    def _check_x(self, x: Any, name: str = "x", *, one_sample_ok: bool = True) -> Any:
+        """``x`` as float64 ``(batch, input_size)`` of the backend, or a clear error."""
+        xp = _backend.current().xp
+        if x is None:
+            raise TypeError(f"{name} is None; pass a batch of shape (batch, {self.input_size})")
+        x = xp.asarray(x)
+        if np.issubdtype(x.dtype, np.complexfloating):
+            raise TypeError(f"{name} is complex ({x.dtype}); the network takes real inputs")
+        if not (np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_):
+            raise TypeError(f"{name} must be numeric, got dtype {x.dtype}")
+        x = x.astype(np.float64, copy=False)
+        if x.ndim == 1 and one_sample_ok:
+            x = x[None, :]
+        if x.ndim != 2 or x.shape[1] != self.input_size:
+            raise ValueError(
+                f"{name} has shape {tuple(x.shape)} but the network takes {self.input_size} "
+                f"inputs per sample: expected (batch, {self.input_size})"
+            )
+        if x.shape[0] == 0:
+            raise ValueError(f"empty batch: {name} has no samples")
+        bad = ~xp.isfinite(x).all(axis=1)
+        if bool(bad.any()):
+            raise ValueError(f"{name} contains NaN or inf (first in sample {int(xp.argmax(bad))})")
+        return x
+
+    def _labels(self, x: Any, t: Any, name: str = "the network output") -> tuple[str, Any]:
+        """Classify and check ``t`` for the batch ``x`` (see ``nnnum._validate.targets``)."""
+        xp = _backend.current().xp
+        if t is None:
+            raise TypeError(
+                f"t is None; pass integer labels with shape ({x.shape[0]},) or one-hot targets "
+                f"with shape ({x.shape[0]}, {self.output_size})"
+            )
+        t = xp.asarray(t)
+        if t.ndim == 0:
+            t = t[None]
+        probe = xp.empty((x.shape[0], self.output_size))
+        return targets(probe, t, xp, batch_name=name)
+
+    # --------------------------------------------------------------- the book's API
+    def predict(self, x: Any) -> Any:
+        """Softmax probabilities, shape (batch, output_size)."""
+        x = self._check_x(x)
+        p = self._check_params()
+        z1 = sigmoid(x @ p["W1"] + p["b1"])
+        return softmax(z1 @ p["W2"] + p["b2"])
+
+    def loss(self, x: Any, t: Any) -> float:
+        """The book's loss: ``cross_entropy_error(predict(x), t)`` (with its 1e-7 delta)."""
+        x = self._check_x(x)
+        self._labels(x, t)
+        return cross_entropy_error(self.predict(x), t)
+
+    def accuracy(self, x: Any, t: Any) -> float:
+        """Fraction of samples whose most probable class is the label (one-hot or label ``t``)."""
+        x = self._check_x(x)
+        kind, tt = self._labels(x, t)
+        y = self.predict(x).argmax(axis=1)
+        labels = tt.argmax(axis=1) if kind == "dense" else tt
+        return float((y == labels).sum()) / x.shape[0]
+
+    def gradient(self, x: Any, t: Any) -> dict[str, Any]:
+        """Backprop gradient of :meth:`loss`, keyed like ``params``.
+
+        The exact derivative of the book's loss, delta included:
+        ``dL/da2 = y * (g - sum(y * g))`` with ``g = -t / ((y + delta) N)``
+        (the book's ``(y - t) / N`` is its ``delta -> 0`` limit).
+        """
+        x = self._check_x(x)
+        kind, tt = self._labels(x, t)
+        xp = _backend.current().xp
+        p = self._check_params()
+        n = x.shape[0]
+        a1 = x @ p["W1"] + p["b1"]
+        z1 = sigmoid(a1)
+        y = softmax(z1 @ p["W2"] + p["b2"])
+        if kind == "labels":
+            t1 = xp.zeros_like(y)
+            t1[xp.arange(n), tt] = 1.0
+        else:
+            t1 = tt
+        g = -t1 / ((y + CE_DELTA) * n)
+        da2 = y * (g - (y * g).sum(axis=1, keepdims=True))
+        dz1 = da2 @ p["W2"].T
+        da1 = dz1 * z1 * (1.0 - z1)
+        return {"W1": x.T @ da1, "b1": da1.sum(axis=0), "W2": z1.T @ da2, "b2": da2.sum(axis=0)}
+
+    def numerical_gradient(
+        self, x: Any, t: Any, *, method: GradMethod = "auto", h: float = 1e-4
+    ) -> dict[str, Any]:
+        """Central-difference gradient of :meth:`loss`, keyed like ``params``.
+
+        Parameters
+        ----------
+        x : array_like, shape (batch, input_size)
+        t : array_like
+            Integer labels (batch,) or one-hot targets (batch, output_size).
+        method : {"auto", "structured", "brute"}
+            ``"structured"`` recomputes, for every perturbation of every
+            parameter, only what it changes (one hidden unit or one logit),
+            per sample, skipping samples a ``W1`` perturbation cannot reach
+            (``x[n, i] == 0``): the same central differences, same ``h``, same
+            perturbations as ``"brute"``, which is the book's loop (a full
+            forward pass per perturbation) and works for any overridden
+            :meth:`loss`. ``"auto"`` picks ``"structured"`` unless ``loss`` or
+            ``predict`` is overridden.
+        h : float
+            Step, default ``1e-4``.
+
+        Returns
+        -------
+        dict
+            Arrays shaped like ``params``.
+        """
+        if method not in ("auto", "structured", "brute"):
+            raise ValueError(f"method must be 'auto', 'structured' or 'brute', not {method!r}")
+        h = float(check_h(h))
+        self._check_params()
+        x = self._check_x(x)
+        kind, tt = self._labels(x, t)
+        book_loss = (
+            type(self).loss is TwoLayerNet.loss and type(self).predict is TwoLayerNet.predict
+        )
+        if method == "auto":
+            # the structured kernels know the book's loss on labels or one-hot rows; soft
+            # targets (the book's 4.5.1 dummy t = np.random.rand(...)) take the brute force
+            method = "structured" if book_loss and _is_label_like(kind, tt) else "brute"
+        if method == "brute":
+            return self._brute_gradient(x, t, h)
+        if not book_loss:
+            raise ValueError(
+                "the structured gradient knows only the book's loss, but loss() or predict() is "
+                "overridden: use method='brute'"
+            )
+        labels = _as_labels(kind, tt)
+        from ._structured import structured_gradient
+
+        return structured_gradient(self.params, x, labels, h)
+
+    def _brute_gradient(self, x: Any, t: Any, h: float) -> dict[str, Any]:
+        if _backend.current().DEVICE:
+            raise TypeError("method='brute' runs on the CPU backends; use 'structured' on the GPU")
+
+        def f(_: Any) -> float:
+            return float(self.loss(x, t))
+
+        # f reads every parameter: hold them all, so that another thread's brute-force
+        # pass over this net never sees (or causes) a perturbation midway
+        with REGIONS.hold(*(self.params[key] for key in PARAM_NAMES)):
+            return {key: _numerical_gradient(f, self.params[key], h=h) for key in PARAM_NAMES}
+
+
+def _randn(seed: int | np.random.Generator | None, shape: tuple[int, ...]) -> np.ndarray:
+    """Standard normal draws: from ``seed`` (a Generator or a seed), or the global state as the book."""
+    if seed is None:
+        return np.random.randn(*shape)
+    return np.random.default_rng(seed).standard_normal(shape)
+
+
+def _is_label_like(kind: str, t: Any) -> bool:
+    """Integer labels, or dense targets that are exactly one-hot rows."""
+    if kind == "labels":
+        return True
+    return bool(((t == 0) | (t == 1)).all()) and bool((t.sum(axis=1) == 1).all())
+
+
+def _as_labels(kind: str, t: Any) -> Any:
+    """Integer labels from labels or exactly one-hot rows (else a clear error)."""
+    if kind == "labels":
+        return t
+    labels = t.argmax(axis=1)
+    xp = _backend.current().xp
+    onehot = xp.zeros_like(t)
+    onehot[xp.arange(t.shape[0]), labels] = 1.0
+    if not bool((onehot == t).all()):
+        raise ValueError(
+            "the structured gradient needs integer labels or exactly one-hot targets; "
+            "for soft targets use method='brute'"
+        )
+    return labels
