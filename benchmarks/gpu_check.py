@@ -79,7 +79,7 @@ def gpu_checks(cp) -> bool:
     print(f"[gpu] losses vs Numba: max |diff| {d:.2e} ({'OK' if d < 1e-12 else 'FAIL'})")
 
     # ---- fused softmax-CE throughput vs copy bandwidth
-    from nnnum._kernels_gpu import softmax_ce_rows
+    from nnnum.backends._gpu_kernels import softmax_ce_rows
 
     n, k = 20_000_000, 10
     lab = cp.asarray(rng.integers(0, k, n))
@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.cpu_only:
         return 0 if ok else 1
     try:
-        from nnnum._kernels_gpu import require_cupy
+        from nnnum.backends._gpu_kernels import require_cupy
 
         cp = require_cupy()
     except nnnum.BackendUnavailableError as exc:

@@ -17,11 +17,12 @@ Every kernel in nnnum is compiled through :func:`kernel`, so that ``fastmath``,
 from __future__ import annotations
 
 import types
+import warnings
 from typing import Any, Callable, Literal
 
 import numba
 
-__all__ = ["kernel", "serial_and_parallel", "jit", "CONTRACT"]
+__all__ = ["kernel", "serial_and_parallel", "jit", "CONTRACT", "call_kernel", "is_jitted"]
 
 #: The only fastmath flag any nnnum kernel uses: allow fused multiply-add.
 CONTRACT: frozenset[str] = frozenset({"contract"})
@@ -39,17 +40,50 @@ def kernel(
 
     def wrap(f: Callable[..., Any]) -> Any:
         fm: Any = set(fastmath) if isinstance(fastmath, frozenset) else fastmath
-        return numba.njit(
-            f,
-            parallel=parallel,
-            cache=cache,
-            fastmath=fm,
-            error_model="numpy",
-            nogil=True,
-            inline=inline,
-        )
+        options = dict(parallel=parallel, fastmath=fm, error_model="numpy", nogil=True, inline=inline)
+        if cache and _cache_usable:
+            try:
+                return numba.njit(f, cache=True, **options)
+            except RuntimeError as exc:  # "cannot cache function ...: no locator available"
+                if "cache" not in str(exc):
+                    raise
+                _disable_cache(exc)
+        return numba.njit(f, cache=False, **options)
 
     return wrap if func is None else wrap(func)
+
+
+#: False once Numba found no writable cache location: kernels then compile in memory only.
+_cache_usable = True
+
+
+def _disable_cache(exc: Exception) -> None:
+    """No cache location is writable (read-only install, no writable home): compile in memory."""
+    global _cache_usable
+    _cache_usable = False
+    warnings.warn(
+        f"nnnum: Numba cannot cache compiled kernels here ({exc}); they are compiled in memory "
+        "in every process. Set NUMBA_CACHE_DIR to a writable folder to cache them",
+        RuntimeWarning,
+        stacklevel=4,
+    )
+
+
+def call_kernel(kern: Any, *args: Any) -> Any:
+    """Call a compiled kernel; an exception raised inside it comes back as itself.
+
+    A parallel kernel whose body raised (a user's jitted ``f``), or that was
+    interrupted by Ctrl-C, returns to CPython with the exception set, which
+    CPython reports as ``SystemError: ... returned a result with an exception
+    set`` and the real exception as its cause: re-raise that cause.
+    """
+    try:
+        return kern(*args)
+    except SystemError as exc:
+        cause = exc.__cause__
+        if isinstance(cause, BaseException):
+            raise cause.with_traceback(cause.__traceback__) from None
+        raise
 
 
 def serial_and_parallel(
@@ -107,7 +141,19 @@ def jit(func: Callable[..., Any]) -> Any:
 
 
 def is_jitted(func: object) -> bool:
-    """True for a Numba CPU dispatcher (``@njit`` / :func:`jit` functions)."""
+    """True for a Numba CPU dispatcher in nopython mode that a kernel can call.
+
+    An object-mode function (``numba.jit(forceobj=True)``) cannot be called
+    from a nopython kernel: it is treated as a plain Python function.
+    """
     from numba.core.registry import CPUDispatcher
 
-    return isinstance(func, CPUDispatcher)
+    if not isinstance(func, CPUDispatcher):
+        return False
+    opts = getattr(func, "targetoptions", {})
+    return not (opts.get("forceobj", False) or opts.get("nopython", True) is False)
+
+
+def is_parallel(func: object) -> bool:
+    """True for a jitted function compiled with ``parallel=True`` (its own thread pool)."""
+    return bool(getattr(func, "targetoptions", {}).get("parallel", False))

@@ -15,21 +15,16 @@ from typing import Any
 
 import numpy as np
 
-from . import _backend
+from . import backends as _backend
 from .losses import CE_DELTA
 
 #: Bytes of perturbed logits per chunk on the host (the device uses its free memory).
 HOST_CHUNK_BYTES = 64 << 20
 
 
-def chunk_size(per_item_bytes: int, xp: Any) -> int:
+def chunk_size(per_item_bytes: int) -> int:
     """How many perturbations to batch: bounded by free device memory (or a host budget)."""
-    budget = HOST_CHUNK_BYTES
-    if xp.__name__ == "cupy":
-        free, _total = xp.cuda.runtime.memGetInfo()
-        pool_free = xp.get_default_memory_pool().free_bytes()
-        budget = int(0.25 * (free + pool_free))
-    return max(1, budget // max(1, per_item_bytes))
+    return _backend.current().batch_budget(per_item_bytes, HOST_CHUNK_BYTES)
 
 
 def actual_steps(theta: Any, h: float, name: str) -> tuple[Any, Any, Any]:
@@ -66,7 +61,7 @@ def batched_structured_gradient(
     zm = xp.where(a1 >= 0, small, big)  # 1 - z, accurately
     a2 = z @ w2 + b2
     if chunk is None:
-        chunk = chunk_size(2 * n * k * 8 * 3, xp)
+        chunk = chunk_size(2 * n * k * 8 * 3)
 
     def losses(logits: Any) -> Any:
         return be.batched_label_loss(logits, labels, CE_DELTA)

@@ -7,14 +7,14 @@ from typing import Any
 import numpy as np
 
 from . import _kernels_net
-from ._config import get_backend
+from . import backends as _backend
 from ._net_batched import actual_steps, batched_structured_gradient
 from .losses import CE_DELTA
 
 
 def structured_gradient(params: dict[str, Any], x: Any, labels: Any, h: float) -> dict[str, Any]:
     """Central differences of the book's loss for every parameter of a TwoLayerNet."""
-    if get_backend() == "numba":
+    if _backend.current().JIT:
         return _structured_numba(params, x, labels, h)
     return batched_structured_gradient(params, x, labels, h)
 

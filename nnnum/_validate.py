@@ -27,7 +27,16 @@ def targets(y: Any, t: Any, xp: Any = np, *, batch_name: str = "y") -> tuple[Tar
     ``("labels", t)`` with ``t`` int64 and shaped like ``y.shape[:-1]``, labels
     checked to lie in ``[0, K)`` (``-1`` included: never wrapped around).
     """
+    if t is None:
+        raise TypeError(
+            f"t is None; pass integer labels with shape {tuple(y.shape[:-1])} or one-hot "
+            f"targets with shape {tuple(y.shape)}"
+        )
     t = xp.asarray(t)
+    if not (np.issubdtype(t.dtype, np.number) or t.dtype == np.bool_) or np.issubdtype(
+        t.dtype, np.complexfloating
+    ):
+        raise TypeError(f"t must be integer labels or real targets, got dtype {t.dtype}")
     if y.ndim == 0:
         raise ValueError(f"{batch_name} must have at least one axis (the classes), got a scalar")
     k = y.shape[-1]

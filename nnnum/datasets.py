@@ -1,21 +1,41 @@
 """Data sets: MNIST from IDX files (the book's ``load_mnist``), and an embedded offline default.
 
-Nothing is fetched at import or implicitly: :func:`download_mnist` is an
-explicit step, and :func:`load_digits` (scikit-learn's bundled 8x8 digits,
-1,797 real handwritten digits) works anywhere, offline.
+:func:`load_mnist` reads the four standard MNIST ``.gz`` files from a folder.
+Called without a folder (the book's way, ``load_mnist(normalize=True,
+one_hot_label=True)``) it uses :func:`default_data_dir` and downloads the files
+there the first time (checksummed, written atomically). :func:`download_mnist`
+is the explicit download step (``nnnum download DIR`` on the command line), and
+:func:`load_digits` (scikit-learn's bundled 8x8 digits, 1,797 real handwritten
+digits) works anywhere, offline. Nothing is fetched at import.
+
+Every failure of this module is a :class:`DataError`, whose message names the
+file (and the URL where one is involved) and says what to do:
+
+- :class:`DataFormatError` (also a ``ValueError``): a file is corrupt,
+  truncated, or not the IDX file it claims to be; a download has the wrong
+  checksum.
+- :class:`DataDownloadError` (also an ``OSError``): the network failed:
+  connection refused or dropped, an HTTP error, the deadline passed, or the
+  server sent more bytes than the file can have.
+- :class:`DataNotFoundError` (also a ``FileNotFoundError``): files or folders
+  are missing.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import io
+import math
+import numbers
 import os
+import shlex
 import struct
-import tempfile
-import urllib.request
+import time
 import warnings
+import zlib
 from pathlib import Path
-from typing import Any, Tuple  # noqa: UP035 (runtime alias on Python 3.9)
+from typing import IO, Any, Optional, Tuple, overload  # noqa: UP035 (runtime aliases, 3.9)
 
 import numpy as np
 
@@ -23,43 +43,118 @@ __all__ = [
     "load_mnist",
     "load_idx",
     "download_mnist",
+    "default_data_dir",
     "load_digits",
     "train_test_split",
+    "DataError",
+    "DataFormatError",
+    "DataDownloadError",
+    "DataNotFoundError",
     "MNIST_FILES",
+    "MNIST_SIZES",
     "MNIST_MIRROR",
+    "DOWNLOAD_MAX_BYTES",
+    "IDX_MAX_BYTES",
 ]
 
-#: The four standard files and the MD5 of the gzip files on the public mirrors.
-MNIST_FILES: dict[str, str] = {
-    "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
-    "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
-    "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
-    "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
+# name: (MD5, size in bytes) of the gzip files on the public mirrors
+_STANDARD_FILES: dict[str, tuple[str, int]] = {
+    "train-images-idx3-ubyte.gz": ("f68b3c2dcbeaaa9fbdd348bbdeb94873", 9912422),
+    "train-labels-idx1-ubyte.gz": ("d53e105ee54ea40749a09fcbcd1e9432", 28881),
+    "t10k-images-idx3-ubyte.gz": ("9fb629c4189551a2d022fa330f9573f3", 1648877),
+    "t10k-labels-idx1-ubyte.gz": ("ec29112dd5afa0611ce80d1b7f02629c", 4542),
 }
+#: The four standard files and the MD5 of the gzip files on the public mirrors.
+MNIST_FILES: dict[str, str] = {name: md5 for name, (md5, _) in _STANDARD_FILES.items()}
+#: The size in bytes of each of those files (a download is cut off past it).
+MNIST_SIZES: dict[str, int] = {name: size for name, (_, size) in _STANDARD_FILES.items()}
 MNIST_MIRROR = "https://ossci-datasets.s3.amazonaws.com/mnist/"
+#: Most bytes :func:`download_mnist` reads for a file whose size it does not know.
+DOWNLOAD_MAX_BYTES = 64 * 2**20
+#: Most data bytes :func:`load_idx` accepts from an IDX header (16 GiB).
+IDX_MAX_BYTES = 2**34
+
 _SPLITS = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
     "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
 }
+_SPLIT_WORDS = {"train": "training", "test": "test"}
 _IDX_MAGIC = {2051: 3, 2049: 1}  # images: 3 dims, labels: 1 dim (unsigned byte data)
+_IDX_KIND = {2051: "images", 2049: "labels"}
+_IDX_OTHER_TYPES = {0x09: "int8", 0x0B: "int16", 0x0C: "int32", 0x0D: "float32", 0x0E: "float64"}
+_GZIP_MAGIC = b"\x1f\x8b"
+# Deflate cannot expand data more than 1032-fold; the slack covers tiny files.
+_GZIP_MAX_RATIO = 1032
+_GZIP_SLACK = 1024
+_CHUNK = 1 << 20
+_HEX = set("0123456789abcdef")
 
 Split = Tuple[np.ndarray, np.ndarray]  # noqa: UP006
+MnistSplits = Tuple[Optional[Split], Optional[Split]]  # noqa: UP006, UP045
 
 
-class DataFormatError(ValueError):
+class DataError(Exception):
+    """Base of every error of :mod:`nnnum.datasets`; the message says what to do."""
+
+
+class DataFormatError(DataError, ValueError):
     """A data file is corrupt, truncated, or not the IDX file it claims to be."""
 
 
-def load_idx(path: str | os.PathLike[str], expect_magic: int | None = None) -> np.ndarray:
-    """Read one IDX file (``.gz`` or plain) of unsigned bytes into an array.
+class DataDownloadError(DataError, OSError):
+    """A download failed: refused or dropped connection, HTTP error, deadline, size cap."""
 
-    ``expect_magic`` (2051 images, 2049 labels) rejects the other kind.
+
+class DataNotFoundError(DataError, FileNotFoundError):
+    """Data files or the data folder are missing (or a file was given for a folder)."""
+
+
+def _download_hint(folder: Path | str) -> str:
+    return (
+        f"run `nnnum download {shlex.quote(str(folder))}` where the internet is reachable "
+        "(or copy the four MNIST .gz files there)"
+    )
+
+
+# ----------------------------------------------------------------------------- IDX files
+
+
+def load_idx(
+    path: str | os.PathLike[str],
+    expect_magic: int | None = None,
+    *,
+    max_bytes: int = IDX_MAX_BYTES,
+) -> np.ndarray:
+    """Read one IDX file (gzip-compressed or plain) of unsigned bytes into an array.
+
+    The header is read and checked first; then exactly the bytes it declares
+    are read, streaming, into one preallocated array, and the file must end
+    there. A file whose header cannot be right (a shape over ``max_bytes``, or
+    more data than the file can hold) fails before anything is allocated.
+
+    Parameters
+    ----------
+    path : path
+        The file; gzip is recognised by its content, whatever the name.
+    expect_magic : {2051, 2049, None}
+        2051 accepts only images (3 dimensions), 2049 only labels (1
+        dimension), None either.
+    max_bytes : int
+        Most data bytes a header may declare (default :data:`IDX_MAX_BYTES`).
+
+    Returns
+    -------
+    ndarray of uint8
+        Shaped as the header says; writable (not a view of a read-only buffer).
 
     Raises
     ------
     DataFormatError
-        Corrupt gzip data, a wrong magic number, or fewer bytes than the header
-        promises; the message names the file.
+        Corrupt gzip or deflate data, a wrong magic number, an empty or
+        impossible shape, or fewer or more bytes than the header declares; the
+        message names the file.
+    DataNotFoundError
+        ``path`` does not exist or is a folder.
 
     Examples
     --------
@@ -69,35 +164,214 @@ def load_idx(path: str | os.PathLike[str], expect_magic: int | None = None) -> n
     ...     _ = f.write(struct.pack(">II", 2049, 3) + bytes([7, 1, 2]))
     >>> ds.load_idx(p).tolist()
     [7, 1, 2]
+    >>> ds.load_idx(p, expect_magic=2051)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    nnnum.datasets.DataFormatError: ...l.gz: wrong magic number 2049 (expected 2051 for images); ...
     """
-    path = Path(path)
-    try:
-        opener = gzip.open if path.suffix == ".gz" else open
-        with opener(path, "rb") as f:
-            data = f.read()
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        if isinstance(exc, FileNotFoundError):
-            raise
-        raise DataFormatError(f"{path}: not a readable gzip/IDX file ({exc})") from exc
-    if len(data) < 8:
-        raise DataFormatError(f"{path}: truncated: {len(data)} bytes, no IDX header")
-    magic = struct.unpack(">I", data[:4])[0]
-    if magic not in _IDX_MAGIC or (expect_magic is not None and magic != expect_magic):
-        expected = {2051: "2051 for images", 2049: "2049 for labels"}
-        want = expected[expect_magic] if expect_magic else "2051 for images, 2049 for labels"
-        raise DataFormatError(f"{path}: wrong magic number {magic} (expected {want})")
-    ndim = _IDX_MAGIC[magic]
-    header = 4 + 4 * ndim
-    if len(data) < header:
-        raise DataFormatError(f"{path}: truncated header")
-    dims = struct.unpack(">" + "I" * ndim, data[4:header])
-    count = int(np.prod(dims))
-    if len(data) - header != count:
-        raise DataFormatError(
-            f"{path}: expected {count} data bytes for shape {dims}, found {len(data) - header}"
-            + (" (truncated)" if len(data) - header < count else "")
+    if expect_magic is not None and expect_magic not in _IDX_MAGIC:
+        raise ValueError(
+            f"expect_magic must be 2051 (images), 2049 (labels) or None, got {expect_magic!r}"
         )
-    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims)
+    path = Path(path)
+    with _open_existing(path) as raw:
+        size = os.fstat(raw.fileno()).st_size
+        compressed = raw.read(2) == _GZIP_MAGIC
+        raw.seek(0)
+        try:
+            if compressed:
+                with gzip.GzipFile(fileobj=raw, mode="rb") as f:
+                    return _read_idx(f, path, expect_magic, max_bytes, size, compressed)
+            return _read_idx(raw, path, expect_magic, max_bytes, size, compressed)
+        except EOFError as exc:
+            raise DataFormatError(
+                f"{path}: truncated: the gzip stream ends early ({exc}); {_damaged_hint(path)}"
+            ) from exc
+        except (zlib.error, gzip.BadGzipFile) as exc:
+            raise DataFormatError(
+                f"{path}: corrupt gzip data ({exc}); {_damaged_hint(path)}"
+            ) from exc
+
+
+def _damaged_hint(path: Path) -> str:
+    return f"the file is damaged: delete it and download it again ({_download_hint(path.parent)})"
+
+
+def _open_existing(path: Path) -> io.BufferedReader:
+    if path.is_dir():
+        raise DataNotFoundError(f"{path} is a folder, not an IDX file: give the path of a file")
+    try:
+        return open(path, "rb")
+    except FileNotFoundError:
+        raise DataNotFoundError(
+            f"{path} does not exist; for the MNIST files, {_download_hint(path.parent)}"
+        ) from None
+
+
+def _read_idx(
+    f: io.BufferedIOBase,
+    path: Path,
+    expect_magic: int | None,
+    max_bytes: int,
+    file_size: int,
+    compressed: bool,
+) -> np.ndarray:
+    dims = _read_header(f, path, expect_magic)
+    count = _declared_size(dims, path, max_bytes)
+    header_len = 4 + 4 * len(dims)
+    if compressed:
+        most = file_size * _GZIP_MAX_RATIO + _GZIP_SLACK
+        if header_len + count > most:
+            raise DataFormatError(
+                f"{path}: truncated or corrupt: the IDX header declares shape {dims} ({count} "
+                f"data bytes), but a {file_size}-byte gzip file cannot hold more than {most} "
+                f"bytes; {_damaged_hint(path)}"
+            )
+    else:
+        _check_plain_size(path, dims, count, file_size - header_len)
+    data = np.empty(count, dtype=np.uint8)
+    got = _read_into(f, data)
+    if got < count:
+        raise DataFormatError(
+            f"{path}: truncated: the IDX header declares shape {dims} ({count} data bytes) but "
+            f"the file holds only {got}; {_damaged_hint(path)}"
+        )
+    if f.read(1):
+        raise DataFormatError(
+            f"{path}: extra bytes after the {count} data bytes the IDX header declares for shape "
+            f"{dims}: the header or the file is corrupt; {_damaged_hint(path)}"
+        )
+    return data.reshape(dims)
+
+
+def _read_exact(f: io.BufferedIOBase, n: int, path: Path, what: str) -> bytes:
+    data = b""
+    while len(data) < n:
+        more = f.read(n - len(data))
+        if not more:
+            raise DataFormatError(
+                f"{path}: truncated IDX header: {len(data)} of the {n} bytes of {what}; "
+                f"{_damaged_hint(path)}"
+            )
+        data += more
+    return data
+
+
+def _read_header(f: io.BufferedIOBase, path: Path, expect_magic: int | None) -> tuple[int, ...]:
+    (magic,) = struct.unpack(">I", _read_exact(f, 4, path, "the magic number"))
+    _check_magic(magic, path, expect_magic)
+    ndim = _IDX_MAGIC[magic]
+    raw = _read_exact(f, 4 * ndim, path, f"the {ndim} dimension sizes")
+    return tuple(int(d) for d in struct.unpack(f">{ndim}I", raw))
+
+
+def _check_magic(magic: int, path: Path, expect_magic: int | None) -> None:
+    if magic in _IDX_MAGIC and expect_magic in (None, magic):
+        return
+    want = (
+        f"{expect_magic} for {_IDX_KIND[expect_magic]}"
+        if expect_magic is not None
+        else "2051 for images, 2049 for labels"
+    )
+    dtype_code, ndim = (magic >> 8) & 0xFF, magic & 0xFF
+    if magic >> 16:
+        why = f"it starts with {struct.pack('>I', magic)!r}: not an IDX file"
+    elif magic in _IDX_MAGIC:
+        why = f"{magic} marks {_IDX_KIND[magic]}: check that the file is the one its name says"
+    elif dtype_code in _IDX_OTHER_TYPES:
+        why = (
+            f"an IDX file of {_IDX_OTHER_TYPES[dtype_code]} in {ndim} dimensions, which is not "
+            "supported: only unsigned bytes (0x08), as in MNIST"
+        )
+    else:
+        why = "not an MNIST IDX file"
+    raise DataFormatError(f"{path}: wrong magic number {magic} (expected {want}); {why}")
+
+
+def _declared_size(dims: tuple[int, ...], path: Path, max_bytes: int) -> int:
+    if 0 in dims:
+        raise DataFormatError(
+            f"{path}: the IDX header declares shape {dims}, an empty array: the header is "
+            f"corrupt (MNIST files hold at least one item); {_damaged_hint(path)}"
+        )
+    count = math.prod(dims)  # a Python int: cannot overflow
+    if count > max_bytes:
+        beyond = " (more than int64 can count)" if count > np.iinfo(np.int64).max else ""
+        raise DataFormatError(
+            f"{path}: the IDX header declares shape {dims}, {count} bytes of data{beyond}, more "
+            f"than the limit of {max_bytes} bytes (max_bytes): the header is corrupt; "
+            f"{_damaged_hint(path)}"
+        )
+    return count
+
+
+def _check_plain_size(path: Path, dims: tuple[int, ...], count: int, available: int) -> None:
+    if available < count:
+        raise DataFormatError(
+            f"{path}: truncated: the IDX header declares shape {dims} ({count} data bytes) but "
+            f"the file holds only {available}; {_damaged_hint(path)}"
+        )
+    if available > count:
+        raise DataFormatError(
+            f"{path}: {available - count} extra bytes after the {count} data bytes the IDX "
+            f"header declares for shape {dims}: the header or the file is corrupt; "
+            f"{_damaged_hint(path)}"
+        )
+
+
+def _read_into(f: io.BufferedIOBase, out: np.ndarray) -> int:
+    """Fill ``out`` (1-D uint8) from ``f`` in chunks; the number of bytes read."""
+    view = out.data
+    pos = 0
+    while pos < len(view):
+        n = f.readinto(view[pos : pos + _CHUNK])
+        if not n:
+            break
+        pos += n
+    return pos
+
+
+# ----------------------------------------------------------------------------- MNIST
+
+
+def default_data_dir() -> Path:
+    """The MNIST folder used when :func:`load_mnist` or :func:`download_mnist` get none.
+
+    In order: the environment variable ``NNNUM_DATA_DIR`` if set (the folder
+    itself, holding the ``.gz`` files); else ``nnnum/mnist`` under
+    ``XDG_CACHE_HOME`` if that is set to an absolute path; else under
+    ``%LOCALAPPDATA%`` on Windows; else ``~/.cache/nnnum/mnist``. Nothing is
+    created here.
+
+    Returns
+    -------
+    Path
+
+    Examples
+    --------
+    >>> import os
+    >>> from unittest import mock
+    >>> from nnnum.datasets import default_data_dir
+    >>> with mock.patch.dict(os.environ, {"NNNUM_DATA_DIR": "/data/mnist"}):
+    ...     print(default_data_dir().as_posix())
+    /data/mnist
+    >>> with mock.patch.dict(os.environ, {"XDG_CACHE_HOME": "/tmp/cache"}):
+    ...     _ = os.environ.pop("NNNUM_DATA_DIR", None)
+    ...     print(default_data_dir().as_posix())
+    /tmp/cache/nnnum/mnist
+    """
+    explicit = os.environ.get("NNNUM_DATA_DIR")
+    if explicit:
+        return Path(explicit).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    local = os.environ.get("LOCALAPPDATA") if os.name == "nt" else None
+    if xdg and os.path.isabs(xdg):
+        base = Path(xdg)
+    elif local:
+        base = Path(local)
+    else:
+        base = Path.home() / ".cache"
+    return base / "nnnum" / "mnist"
 
 
 def _load_split(data_dir: Path, split: str) -> Split:
@@ -107,139 +381,475 @@ def _load_split(data_dir: Path, split: str) -> Split:
     if images.shape[0] != labels.shape[0]:
         raise DataFormatError(
             f"{data_dir / img_name} has {images.shape[0]} images but {data_dir / lab_name} has "
-            f"{labels.shape[0]} labels"
+            f"{labels.shape[0]} labels: the two files do not belong together; "
+            f"{_download_hint(data_dir)}"
         )
-    if labels.size and labels.max() > 9:
-        raise DataFormatError(f"{data_dir / lab_name}: label {labels.max()} is not a digit")
+    if labels.max() > 9:
+        raise DataFormatError(
+            f"{data_dir / lab_name}: label {labels.max()} is not a digit: not an MNIST labels "
+            f"file; {_download_hint(data_dir)}"
+        )
     return images, labels
 
 
 def _shape(
     images: np.ndarray, labels: np.ndarray, normalize: bool, flatten: bool, one_hot_label: bool
 ) -> Split:
-    x: np.ndarray = images.astype(np.float32) / 255.0 if normalize else images.copy()
+    x: np.ndarray = images
+    if normalize:
+        x = images.astype(np.float32)
+        x /= 255.0
     x = x.reshape(len(x), -1) if flatten else x.reshape(len(x), 1, *images.shape[1:])
-    t: np.ndarray = (
-        np.eye(10, dtype=np.float32)[labels] if one_hot_label else labels.astype(np.int64)
-    )
+    t: np.ndarray = _change_one_hot_label(labels) if one_hot_label else labels
     return x, t
 
 
+def _change_one_hot_label(labels: np.ndarray) -> np.ndarray:
+    """The book's one-hot labels: float64 zeros with a 1 in each row's label column."""
+    t = np.zeros((labels.size, 10))
+    t[np.arange(labels.size), labels] = 1.0
+    return t
+
+
+_UNSET: Any = object()
+_FLAG_NAMES = ("normalize", "flatten", "one_hot_label")
+_FLAG_DEFAULTS = {"normalize": True, "flatten": True, "one_hot_label": False}
+
+
+def _is_path(value: Any) -> bool:
+    return isinstance(value, (str, bytes, os.PathLike))
+
+
+def _parse_load_args(
+    args: tuple[Any, ...], data_dir: Any, keywords: dict[str, Any]
+) -> tuple[Path | None, dict[str, bool]]:
+    """Sort ``load_mnist``'s arguments: an optional leading folder, then the book's flags."""
+    rest = list(args)
+    if rest and _is_path(rest[0]):
+        if data_dir is not None:
+            raise TypeError(
+                f"load_mnist() got the data folder twice: {rest[0]!r} and data_dir={data_dir!r}"
+            )
+        data_dir = rest.pop(0)
+    if len(rest) > len(_FLAG_NAMES):
+        raise TypeError(
+            "load_mnist() takes the data folder and at most 3 flags (normalize, flatten, "
+            f"one_hot_label), got {len(args)} positional arguments"
+        )
+    flags: dict[str, Any] = {}
+    for name, value in zip(_FLAG_NAMES, rest):
+        if keywords[name] is not _UNSET:
+            raise TypeError(f"load_mnist() got multiple values for argument {name!r}")
+        flags[name] = value
+    for name in _FLAG_NAMES:
+        if name not in flags:
+            flags[name] = _FLAG_DEFAULTS[name] if keywords[name] is _UNSET else keywords[name]
+        if not isinstance(flags[name], (bool, np.bool_)):
+            raise TypeError(
+                f"load_mnist(): {name} must be True or False, got {flags[name]!r}; the data "
+                "folder goes first or as data_dir=..."
+            )
+    if data_dir is not None and not _is_path(data_dir):
+        raise TypeError(f"load_mnist(): data_dir must be a path or None, got {data_dir!r}")
+    root = None if data_dir is None else Path(os.fsdecode(data_dir))
+    return root, {name: bool(v) for name, v in flags.items()}
+
+
+@overload
+def load_mnist(
+    normalize: bool = ...,
+    flatten: bool = ...,
+    one_hot_label: bool = ...,
+    *,
+    data_dir: str | os.PathLike[str] | None = ...,
+) -> MnistSplits: ...
+
+
+@overload
 def load_mnist(
     data_dir: str | os.PathLike[str],
-    normalize: bool = True,
-    flatten: bool = True,
-    one_hot_label: bool = False,
-) -> tuple[Split | None, Split | None]:
+    normalize: bool = ...,
+    flatten: bool = ...,
+    one_hot_label: bool = ...,
+) -> MnistSplits: ...
+
+
+def load_mnist(
+    *args: Any,
+    data_dir: Any = None,
+    normalize: Any = _UNSET,
+    flatten: Any = _UNSET,
+    one_hot_label: Any = _UNSET,
+) -> MnistSplits:
     """The book's ``load_mnist``: ``((x_train, t_train), (x_test, t_test))`` from IDX files.
+
+    Called as in the book, ``load_mnist(normalize=True, flatten=True,
+    one_hot_label=False)``, or with the data folder first,
+    ``load_mnist(data_dir, normalize, flatten, one_hot_label)``, or with
+    ``data_dir=`` as a keyword. A leading ``str`` or path-like argument is the
+    folder; a leading ``bool`` is ``normalize``.
 
     Parameters
     ----------
-    data_dir : path
-        Folder with the standard ``.gz`` files (train and/or t10k pairs).
     normalize : bool
         Pixels as float32 in [0, 1] (else uint8 0..255).
     flatten : bool
         Images as 784-vectors (else ``(1, 28, 28)``).
     one_hot_label : bool
-        Labels one-hot (float32, 10 columns) instead of int64.
+        Labels one-hot, as the book makes them: float64 0/1, shape ``(N, 10)``.
+        Else uint8 digit labels, shape ``(N,)``, as the book returns them
+        (integers: they index and compare as labels; cast before arithmetic
+        that could leave 0..255).
+    data_dir : path, optional
+        Folder with the standard ``.gz`` files (train and/or t10k pairs). None
+        (the default): :func:`default_data_dir`, where files that are missing
+        are downloaded first (:func:`download_mnist`: checksummed, atomic).
 
     Returns
     -------
     tuple
-        ``(train, test)``; a split whose files are absent is ``None``, with a
-        warning naming the missing files.
+        ``(train, test)``, each ``(x, t)``. With an explicit ``data_dir`` a
+        split whose files are absent is ``None``, with a warning naming the
+        missing files; with the default folder both are always there.
 
     Raises
     ------
-    FileNotFoundError
-        ``data_dir`` does not exist, or neither split is there.
+    DataNotFoundError
+        ``data_dir`` does not exist, is a file, or has neither split; or the
+        default folder lacks files and downloading them failed.
     DataFormatError
         A corrupt, truncated or mismatched file (the message names it).
+    DataDownloadError
+        Not raised: a failed automatic download becomes a :class:`DataNotFoundError`.
+    TypeError
+        Arguments that are neither a folder nor ``True``/``False`` flags.
+
+    Examples
+    --------
+    >>> import gzip, struct, tempfile, pathlib, numpy as np
+    >>> from nnnum.datasets import load_mnist
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> for prefix, n in (("train", 3), ("t10k", 2)):
+    ...     img = struct.pack(">IIII", 2051, n, 28, 28) + bytes(n * 784)
+    ...     lab = struct.pack(">II", 2049, n) + bytes(range(n))
+    ...     _ = (root / f"{prefix}-images-idx3-ubyte.gz").write_bytes(gzip.compress(img))
+    ...     _ = (root / f"{prefix}-labels-idx1-ubyte.gz").write_bytes(gzip.compress(lab))
+    >>> (x_train, t_train), (x_test, t_test) = load_mnist(root)
+    >>> x_train.shape, x_train.dtype, t_train.tolist(), t_train.dtype
+    ((3, 784), dtype('float32'), [0, 1, 2], dtype('uint8'))
+    >>> (x, t), _ = load_mnist(flatten=False, one_hot_label=True, data_dir=root)
+    >>> x.shape, t.shape, t.dtype
+    ((3, 1, 28, 28), (3, 10), dtype('float64'))
     """
-    root = Path(data_dir)
-    if not root.is_dir():
-        raise FileNotFoundError(f"MNIST data directory {str(root)!r} does not exist")
+    keywords = {"normalize": normalize, "flatten": flatten, "one_hot_label": one_hot_label}
+    root, flags = _parse_load_args(args, data_dir, keywords)
+    if root is None:
+        root = default_data_dir()
+        _fetch_missing_into_default(root)
+    else:
+        _check_folder(root)
     out: list[Split | None] = []
     missing: list[str] = []
     for split in ("train", "test"):
         absent = [name for name in _SPLITS[split] if not (root / name).is_file()]
+        missing.extend(absent)
         if absent:
-            missing.extend(absent)
             out.append(None)
         else:
-            out.append(_shape(*_load_split(root, split), normalize, flatten, one_hot_label))
+            images, labels = _load_split(root, split)
+            out.append(
+                _shape(images, labels, flags["normalize"], flags["flatten"], flags["one_hot_label"])
+            )
     if out[0] is None and out[1] is None:
-        raise FileNotFoundError(
-            f"no MNIST files in {str(root)!r}: missing {', '.join(missing)}. "
-            "Run nnnum.datasets.download_mnist(data_dir) where the internet is reachable"
+        raise DataNotFoundError(
+            f"no MNIST files in {root}: missing {', '.join(missing)}; {_download_hint(root)}"
         )
-    if missing:
-        warnings.warn(
-            f"MNIST files missing in {str(root)!r}: {', '.join(missing)}; that split is None",
-            stacklevel=2,
-        )
+    for split, part in zip(("train", "test"), out):
+        if part is None:
+            absent = [name for name in _SPLITS[split] if name in missing]
+            word = _SPLIT_WORDS[split]
+            warnings.warn(
+                f"MNIST {word} files {', '.join(absent)} missing in {root}: returning None for "
+                f"the {word} split; {_download_hint(root)}",
+                stacklevel=2,
+            )
     return out[0], out[1]
 
 
+def _check_folder(root: Path) -> None:
+    if root.is_dir():
+        return
+    if root.exists():
+        inside = f" (probably {root.parent})" if root.name in MNIST_FILES else ""
+        raise DataNotFoundError(
+            f"{root} is a file, not a folder: give the folder that holds the MNIST .gz "
+            f"files{inside}"
+        )
+    raise DataNotFoundError(f"MNIST data folder {root} does not exist; {_download_hint(root)}")
+
+
+def _fetch_missing_into_default(root: Path) -> None:
+    """Download the standard files missing from the default folder ``root``."""
+    names = [name for pair in _SPLITS.values() for name in pair]
+    missing = [name for name in names if not (root / name).is_file()]
+    if not missing:
+        return
+    try:
+        download_mnist(root, files={name: MNIST_FILES[name] for name in missing})
+    except DataDownloadError as exc:
+        raise DataNotFoundError(
+            f"MNIST files missing in {root} (the default data folder): {', '.join(missing)}, "
+            f"and downloading them failed: {exc}. Or set NNNUM_DATA_DIR, or pass data_dir=, "
+            "to a folder that has them"
+        ) from exc
+
+
+# ----------------------------------------------------------------------------- download
+
+
 def download_mnist(
-    data_dir: str | os.PathLike[str],
+    data_dir: str | os.PathLike[str] | None = None,
     *,
-    base_url: str = MNIST_MIRROR,
-    files: dict[str, str] | None = None,
-    timeout: float = 60.0,
+    base_url: str | None = None,
+    files: dict[str, str | tuple[str, int]] | None = None,
+    timeout: float = 300.0,
 ) -> list[Path]:
     """Download the MNIST files into ``data_dir``, checking each MD5, writing atomically.
 
-    Files already present with the right checksum are kept. Each download goes
-    to a temporary file in ``data_dir`` and is renamed into place only after
-    its checksum matches, so an interrupted or corrupt download never leaves a
-    file that looks complete.
+    Files already present with the right checksum are kept. Each download
+    streams into a temporary file in ``data_dir`` and is renamed into place
+    only after its checksum matches, so an interrupted or corrupt download
+    never leaves a file that looks complete. A download reads at most the
+    file's expected size (plus one byte, to notice more): the standard files'
+    sizes are known (:data:`MNIST_SIZES`), other files are cut off at
+    :data:`DOWNLOAD_MAX_BYTES` (64 MiB).
 
     Parameters
     ----------
-    data_dir : path
-        Created if needed.
-    base_url : str
-        Mirror URL ending in ``/``.
+    data_dir : path, optional
+        Created if needed; None: :func:`default_data_dir`.
+    base_url : str, optional
+        Mirror URL, with or without a trailing ``/`` (default :data:`MNIST_MIRROR`).
     files : dict, optional
-        File name -> MD5 hex digest (default :data:`MNIST_FILES`).
+        File name -> MD5 hex digest, or -> ``(md5, size in bytes)`` (default
+        :data:`MNIST_FILES`).
     timeout : float
-        Seconds per request.
+        Deadline in seconds for each file, connection and whole transfer
+        included, so that a server that trickles bytes fails too. The default,
+        300, needs 33 kB/s for the largest file (9.9 MB).
 
     Returns
     -------
     list of Path
+        The files, in the order of ``files``.
+
+    Raises
+    ------
+    DataDownloadError
+        Connection refused or dropped, an HTTP error, the deadline passed, or
+        more bytes than the file can have; the message names the file and URL.
+    DataFormatError
+        The downloaded file has the wrong MD5 (the local copy is left alone).
+    DataNotFoundError
+        ``data_dir`` is a file.
+
+    Examples
+    --------
+    A file already there with the right checksum is kept, without network:
+
+    >>> import hashlib, tempfile, pathlib
+    >>> from nnnum.datasets import download_mnist
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (root / "x.gz").write_bytes(b"data")
+    >>> md5 = hashlib.md5(b"data").hexdigest()
+    >>> [p.name for p in download_mnist(root, files={"x.gz": md5})]
+    ['x.gz']
     """
-    root = Path(data_dir)
+    if not (isinstance(timeout, numbers.Real) and math.isfinite(timeout) and timeout > 0):
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    root = default_data_dir() if data_dir is None else Path(data_dir)
+    if root.exists() and not root.is_dir():
+        raise DataNotFoundError(
+            f"{root} is a file, not a folder: give a folder to download the MNIST files into"
+        )
     root.mkdir(parents=True, exist_ok=True)
-    files = MNIST_FILES if files is None else files
+    base = MNIST_MIRROR if base_url is None else base_url
+    if not base.endswith("/"):
+        base += "/"
+    entries = _file_entries(MNIST_FILES if files is None else files)
     paths = []
-    for name, md5 in files.items():
+    for name, (md5, size) in entries.items():
         dest = root / name
-        if dest.is_file() and _md5(dest.read_bytes()) == md5:
-            paths.append(dest)
-            continue
-        url = base_url + name
-        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (explicit URL)
-            payload = resp.read()
-        got = _md5(payload)
-        if got != md5:
-            raise DataFormatError(f"{url}: checksum mismatch (MD5 {got}, expected {md5})")
-        fd, tmp = tempfile.mkstemp(dir=root, prefix=f".{name}.", suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(payload)
-            os.replace(tmp, dest)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        if not (dest.is_file() and _md5_file(dest) == md5):
+            _fetch(base + _quote(name), dest, md5, size, timeout)
         paths.append(dest)
     return paths
 
 
-def _md5(data: bytes) -> str:
-    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+def _quote(name: str) -> str:
+    from urllib.parse import quote
+
+    return quote(name)
+
+
+def _file_entries(files: dict[str, Any]) -> dict[str, tuple[str, int | None]]:
+    """``name -> (md5, exact size or None)``, sizes of the standard files filled in."""
+    out: dict[str, tuple[str, int | None]] = {}
+    for name, entry in files.items():
+        md5, size = (entry, None) if isinstance(entry, str) else entry
+        if not (isinstance(md5, str) and len(md5) == 32 and set(md5.lower()) <= _HEX):
+            raise ValueError(f"files[{name!r}]: expected an MD5 hex digest, got {md5!r}")
+        md5 = md5.lower()
+        if size is None and _STANDARD_FILES.get(name, ("", 0))[0] == md5:
+            size = _STANDARD_FILES[name][1]
+        if size is not None and not (
+            isinstance(size, (int, np.integer)) and not isinstance(size, bool) and size >= 0
+        ):
+            raise ValueError(f"files[{name!r}]: size must be a whole number of bytes, got {size!r}")
+        out[name] = (md5, None if size is None else int(size))
+    return out
+
+
+def _md5_file(path: Path) -> str:
+    h = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(_CHUNK), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _fetch(url: str, dest: Path, md5: str, size: int | None, timeout: float) -> None:
+    """Stream ``url`` into a temporary file beside ``dest``; rename it there if the MD5 matches."""
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            got = _stream(url, out, dest, size, timeout)
+        if got != md5:
+            raise DataFormatError(
+                f"{dest.name} from {url}: checksum mismatch (MD5 {got}, expected {md5}): the "
+                f"mirror serves a different file; {dest} was left as it was. Try again or use "
+                "another mirror (--mirror / base_url)"
+            )
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _stream(url: str, out: IO[bytes], dest: Path, size: int | None, timeout: float) -> str:
+    """Copy the body of ``url`` to ``out`` within ``timeout`` seconds; its MD5."""
+    import http.client
+    import socket
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    state = {"received": 0}
+    where = f"{dest.name} from {url}"
+    advice = "check the connection and the mirror (--mirror / base_url), or " + _download_hint(
+        dest.parent
+    )
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (explicit URL)
+            return _copy_body(resp, out, where, size, deadline, timeout, state)
+    except DataError:
+        raise
+    except urllib.error.HTTPError as exc:
+        exc.close()  # the error page's connection
+        raise DataDownloadError(
+            f"cannot download {where}: HTTP {exc.code} {exc.reason}; {advice}"
+        ) from exc
+    except (socket.timeout, TimeoutError) as exc:
+        raise _deadline_error(where, timeout, state["received"]) from exc
+    except urllib.error.URLError as exc:
+        if isinstance(exc.reason, (socket.timeout, TimeoutError)):
+            raise _deadline_error(where, timeout, state["received"]) from exc
+        raise DataDownloadError(f"cannot download {where}: {exc.reason}; {advice}") from exc
+    except (OSError, http.client.HTTPException) as exc:
+        raise DataDownloadError(
+            f"cannot download {where}: the connection failed after {state['received']} bytes "
+            f"({exc!r}); {advice}"
+        ) from exc
+
+
+def _deadline_error(where: str, timeout: float, received: int) -> DataDownloadError:
+    return DataDownloadError(
+        f"downloading {where} passed the {timeout:g}-second deadline after {received} bytes: "
+        "the connection is too slow or stalled; try again, give a longer timeout, or use "
+        "another mirror (--mirror / base_url)"
+    )
+
+
+def _copy_body(
+    resp: Any,
+    out: IO[bytes],
+    where: str,
+    size: int | None,
+    deadline: float,
+    timeout: float,
+    state: dict[str, int],
+) -> str:
+    limit = DOWNLOAD_MAX_BYTES if size is None else size
+    announced = _content_length(resp)
+    if announced is not None and (announced > limit or (size is not None and announced != size)):
+        expected = f"exactly {size}" if size is not None else f"at most {limit}"
+        raise DataDownloadError(
+            f"cannot download {where}: the server announces {announced} bytes, expected "
+            f"{expected}: a wrong file or a wrong mirror (--mirror / base_url)"
+        )
+    sock = _socket_of(resp)
+    read = getattr(resp, "read1", resp.read)
+    h = hashlib.md5(usedforsecurity=False)
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise _deadline_error(where, timeout, state["received"])
+        if sock is not None:
+            sock.settimeout(remaining)
+        chunk = read(min(_CHUNK, limit + 1 - state["received"]))
+        if not chunk:
+            break
+        state["received"] += len(chunk)
+        if state["received"] > limit:
+            raise DataDownloadError(
+                f"cannot download {where}: the server sends more than the {limit} bytes the "
+                "file can have (stopped reading there): a wrong file or a wrong mirror "
+                "(--mirror / base_url)"
+            )
+        h.update(chunk)
+        out.write(chunk)
+    got = state["received"]
+    if (announced is not None and got < announced) or (size is not None and got != size):
+        wanted = announced if announced is not None else size
+        raise DataDownloadError(
+            f"cannot download {where}: the connection closed after {got} of {wanted} bytes; "
+            "try again, or use another mirror (--mirror / base_url)"
+        )
+    return h.hexdigest()
+
+
+def _content_length(resp: Any) -> int | None:
+    value = resp.headers.get("Content-Length") if getattr(resp, "headers", None) else None
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _socket_of(resp: Any) -> Any:
+    """The socket under an ``http.client`` response, to shorten its timeout to the deadline.
+
+    Best effort (``fp.raw._sock`` is not a public attribute): without it, each
+    read still times out after ``timeout`` seconds, and trickling servers are
+    caught between reads.
+    """
+    sock = getattr(getattr(getattr(resp, "fp", None), "raw", None), "_sock", None)
+    return sock if hasattr(sock, "settimeout") else None
+
+
+# ----------------------------------------------------------------------------- other data
 
 
 def load_digits(normalize: bool = True) -> Split:
@@ -266,9 +876,56 @@ def load_digits(normalize: bool = True) -> Split:
 def train_test_split(
     x: Any, t: Any, test_fraction: float = 0.2, seed: int = 0
 ) -> tuple[Split, Split]:
-    """Shuffle with a seeded Generator and split into ``(train, test)``."""
+    """Shuffle with a seeded Generator and split into ``(train, test)``.
+
+    Parameters
+    ----------
+    x, t : array_like
+        Samples and their targets, the same number of each (at least one).
+    test_fraction : float
+        Share of the samples that go to the test part, ``0 <= test_fraction
+        < 1``; the test part gets ``round(len(x) * test_fraction)`` samples
+        (0 is allowed and gives an empty test part; the training part must
+        keep at least one sample).
+    seed : int
+        Seed of the :func:`numpy.random.default_rng` shuffle.
+
+    Returns
+    -------
+    tuple
+        ``((x_train, t_train), (x_test, t_test))``.
+
+    Raises
+    ------
+    ValueError
+        ``test_fraction`` outside ``[0, 1)`` or not finite, ``x`` and ``t``
+        of different lengths, no samples, or no training samples left.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nnnum.datasets import train_test_split
+    >>> (xtr, ttr), (xte, tte) = train_test_split(np.arange(10), np.arange(10), 0.3)
+    >>> len(xtr), len(xte), sorted(xtr.tolist() + xte.tolist()) == list(range(10))
+    (7, 3, True)
+    """
+    if isinstance(test_fraction, bool) or not isinstance(test_fraction, numbers.Real):
+        raise TypeError(f"test_fraction must be a number in [0, 1), got {test_fraction!r}")
+    if not (math.isfinite(test_fraction) and 0 <= test_fraction < 1):
+        raise ValueError(f"test_fraction must be a finite number in [0, 1), got {test_fraction!r}")
+    x = x if hasattr(x, "shape") else np.asarray(x)
+    t = t if hasattr(t, "shape") else np.asarray(t)
     n = len(x)
-    order = np.random.default_rng(seed).permutation(n)
+    if len(t) != n:
+        raise ValueError(f"x has {n} samples but t has {len(t)}: give one target per sample")
+    if n == 0:
+        raise ValueError("x is empty: nothing to split")
     n_test = int(round(n * test_fraction))
+    if n_test >= n:
+        raise ValueError(
+            f"test_fraction={test_fraction} of {n} samples puts all {n} in the test part and "
+            "leaves no training samples: lower test_fraction or give more samples"
+        )
+    order = np.random.default_rng(seed).permutation(n)
     te, tr = order[:n_test], order[n_test:]
     return (x[tr], t[tr]), (x[te], t[te])

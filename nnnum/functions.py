@@ -8,10 +8,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import _backend
+from . import backends as _backend
 from ._validate import float_array
 
-__all__ = ["sigmoid", "relu", "step_function", "softmax"]
+__all__ = [
+    "identity_function",
+    "relu",
+    "relu_grad",
+    "sigmoid",
+    "sigmoid_grad",
+    "softmax",
+    "step_function",
+]
 
 
 def sigmoid(x: Any) -> Any:
@@ -93,3 +101,44 @@ def softmax(x: Any) -> Any:
     if z.size == 0:  # no rows, or rows of no classes: nothing to normalise
         return be.xp.empty_like(z)
     return be.softmax(z)
+
+
+def identity_function(x: Any) -> Any:
+    """The book's output activation for regression: ``x`` itself, unchanged.
+
+    Examples
+    --------
+    >>> import numpy as np, nnnum
+    >>> nnnum.identity_function(np.array([1.0, -2.0])).tolist()
+    [1.0, -2.0]
+    """
+    return x
+
+
+def sigmoid_grad(x: Any) -> Any:
+    r"""Derivative of the sigmoid, :math:`(1 - \sigma(x))\,\sigma(x)` (the book's ``sigmoid_grad``).
+
+    Examples
+    --------
+    >>> import numpy as np, nnnum
+    >>> float(nnnum.sigmoid_grad(np.array([0.0]))[0])
+    0.25
+    """
+    s = sigmoid(x)
+    return (1.0 - s) * s
+
+
+def relu_grad(x: Any) -> Any:
+    """Derivative of ReLU as the book defines it: 1 where ``x >= 0``, else 0.
+
+    Returns an array of ``x``'s floating dtype (float64 for integer input).
+
+    Examples
+    --------
+    >>> import numpy as np, nnnum
+    >>> nnnum.relu_grad(np.array([-1.0, 0.0, 2.0])).tolist()
+    [0.0, 1.0, 1.0]
+    """
+    be = _backend.current()
+    z = float_array(x, "x", be.xp)
+    return (z >= 0).astype(z.dtype)

@@ -2,16 +2,45 @@
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from .backends import to_host
+
 __all__ = ["gradcheck", "GradCheckResult", "ParamDiff"]
 
 
+def _supported(fn: Any, **options: Any) -> dict[str, Any]:
+    """The ``options`` that ``fn`` accepts (by its signature); never by trial and error.
+
+    A net whose ``numerical_gradient(x, t)`` takes no options gets none, but
+    only when they are left at their defaults: an explicit ``method`` or ``h``
+    it cannot honour is an error, not silently dropped.
+    """
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return options
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return options
+    defaults = {"method": "auto", "h": 1e-4}
+    out = {}
+    for name, value in options.items():
+        if name in params:
+            out[name] = value
+        elif value != defaults.get(name, object()):
+            raise TypeError(
+                f"{type(fn.__self__).__name__ if hasattr(fn, '__self__') else fn}"
+                f".numerical_gradient takes no {name!r} argument, but {name}={value!r} was asked"
+            )
+    return out
+
+
 def _host(a: Any) -> np.ndarray:
-    return np.asarray(a.get() if hasattr(a, "get") else a, dtype=np.float64)
+    return np.asarray(to_host(a), dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -102,10 +131,7 @@ def gradcheck(
     >>> bool(nnnum.gradcheck(net, x, t))
     True
     """
-    try:
-        num = net.numerical_gradient(x, t, method=method, h=h)
-    except TypeError:
-        num = net.numerical_gradient(x, t)
+    num = net.numerical_gradient(x, t, **_supported(net.numerical_gradient, method=method, h=h))
     bp = net.gradient(x, t)
     out: dict[str, ParamDiff] = {}
     passed = True

@@ -8,10 +8,17 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from . import _backend
+from . import backends as _backend
 from ._validate import flat_rows, float_array, targets
 
-__all__ = ["mean_squared_error", "cross_entropy_error", "softmax_cross_entropy", "CE_DELTA"]
+__all__ = [
+    "mean_squared_error",
+    "sum_squared_error",
+    "cross_entropy_error",
+    "softmax_cross_entropy",
+    "softmax_loss",
+    "CE_DELTA",
+]
 
 #: The book's guard against ``log(0)`` in :func:`cross_entropy_error`.
 CE_DELTA = 1e-7
@@ -154,3 +161,24 @@ def softmax_cross_entropy(
         return rows.reshape(z.shape[:-1])
     total = be.xp.sum(rows)
     return _scalar(be, total if reduction == "sum" else total / rows.shape[0])
+
+
+#: The book's ``common/functions.py`` name for :func:`mean_squared_error` (the half sum of squares).
+sum_squared_error = mean_squared_error
+
+
+def softmax_loss(X: Any, t: Any) -> Any:
+    """The book's ``softmax_loss``: ``cross_entropy_error(softmax(X), t)``, 1e-7 delta included.
+
+    See :func:`softmax_cross_entropy` for the fused, stable loss without a delta.
+
+    Examples
+    --------
+    >>> import numpy as np, nnnum
+    >>> z = np.array([[2.0, 1.0, 0.1]])
+    >>> bool(np.isclose(nnnum.softmax_loss(z, [0]), nnnum.cross_entropy_error(nnnum.softmax(z), [0])))
+    True
+    """
+    from .functions import softmax
+
+    return cross_entropy_error(softmax(X), t)

@@ -6,9 +6,11 @@ from typing import Any, Literal
 
 import numpy as np
 
-from . import _backend
+from . import backends as _backend
 from ._validate import targets
 from .functions import sigmoid, softmax
+from ._regions import REGIONS
+from .gradient import _check_h
 from .gradient import numerical_gradient as _numerical_gradient
 from .losses import CE_DELTA, cross_entropy_error
 
@@ -24,7 +26,10 @@ class SimpleNet:
     Parameters
     ----------
     seed : int or numpy.random.Generator, optional
-        Makes ``W`` (standard normal, as in the book) reproducible.
+        Draw ``W`` (standard normal) from this seed or Generator. Without it,
+        ``W`` comes from NumPy's global random state as in the book
+        (``np.random.randn(2, 3)``), so ``np.random.seed(0)`` before
+        construction gives the book's weights.
 
     Examples
     --------
@@ -37,7 +42,7 @@ class SimpleNet:
     """
 
     def __init__(self, seed: int | np.random.Generator | None = None) -> None:
-        self.W = np.random.default_rng(seed).standard_normal((2, 3))
+        self.W = _randn(seed, (2, 3))
 
     def predict(self, x: Any) -> np.ndarray:
         """Logits ``x @ W``."""
@@ -62,7 +67,11 @@ class TwoLayerNet:
     weight_init_std : float
         Standard deviation of the initial weights (biases start at zero).
     seed : int or numpy.random.Generator, optional
-        Makes the initialisation reproducible.
+        Draw the initial weights from this seed or Generator. Without it they
+        come from NumPy's global random state exactly as in the book
+        (``weight_init_std * np.random.randn(input_size, hidden_size)``, then
+        the same for ``W2``; zero biases), so ``np.random.seed(0)`` before
+        construction gives the book's initial weights.
 
     Attributes
     ----------
@@ -95,12 +104,22 @@ class TwoLayerNet:
         ):
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
-        rng = np.random.default_rng(seed)
+        if (
+            isinstance(weight_init_std, (bool, np.bool_))
+            or not isinstance(weight_init_std, (int, float, np.integer, np.floating))
+            or not np.isfinite(weight_init_std)
+        ):
+            raise ValueError(f"weight_init_std must be a finite number, got {weight_init_std!r}")
+        if seed is not None and not isinstance(seed, np.random.Generator):
+            # a Generator shared by both draws, in the book's order
+            seed = np.random.default_rng(seed)
         xp = _backend.current().xp
+        w1 = weight_init_std * _randn(seed, (input_size, hidden_size))
+        w2 = weight_init_std * _randn(seed, (hidden_size, output_size))
         self.params: dict[str, Any] = {
-            "W1": xp.asarray(weight_init_std * rng.standard_normal((input_size, hidden_size))),
+            "W1": xp.asarray(w1),
             "b1": xp.zeros(hidden_size),
-            "W2": xp.asarray(weight_init_std * rng.standard_normal((hidden_size, output_size))),
+            "W2": xp.asarray(w2),
             "b2": xp.zeros(output_size),
         }
 
@@ -108,17 +127,65 @@ class TwoLayerNet:
     @property
     def input_size(self) -> int:
         """Inputs per sample (rows of ``W1``)."""
-        return int(self.params["W1"].shape[0])
+        return int(self._check_params()["W1"].shape[0])
 
     @property
     def output_size(self) -> int:
         """Classes (columns of ``W2``)."""
-        return int(self.params["W2"].shape[1])
+        return int(self._check_params()["W2"].shape[1])
+
+    def _check_params(self) -> dict[str, Any]:
+        """``params`` checked against each other, on the host, before any kernel sees them.
+
+        ``W1`` (D, H), ``b1`` (H,), ``W2`` (H, K), ``b2`` (K,), real numbers of
+        the backend's array type. Inconsistent shapes are a clear error here,
+        never an out-of-bounds read in a kernel.
+        """
+        p = getattr(self, "params", None)
+        if not isinstance(p, dict):
+            raise TypeError(f"params must be a dict with keys W1 b1 W2 b2, got {type(p).__name__}")
+        missing = [k for k in PARAM_NAMES if k not in p]
+        if missing:
+            raise KeyError(f"params lacks {', '.join(missing)}; it needs W1 b1 W2 b2")
+        xp = _backend.current().xp
+        want_ndim = {"W1": 2, "b1": 1, "W2": 2, "b2": 1}
+        for key in PARAM_NAMES:
+            v = p[key]
+            if not isinstance(v, xp.ndarray):
+                raise TypeError(
+                    f"params[{key!r}] must be a {xp.__name__} array, got {type(v).__name__}"
+                )
+            dt = v.dtype
+            if dt == np.bool_ or not (
+                np.issubdtype(dt, np.floating) or np.issubdtype(dt, np.integer)
+            ):
+                raise TypeError(f"params[{key!r}] must hold real numbers, got dtype {dt}")
+            if v.ndim != want_ndim[key]:
+                raise ValueError(
+                    f"params[{key!r}] must be {want_ndim[key]}-D, got shape {tuple(v.shape)}"
+                )
+        d, hdim = p["W1"].shape
+        k = p["W2"].shape[1]
+        expect = {"b1": (hdim,), "W2": (hdim, k), "b2": (k,)}
+        for key, shape in expect.items():
+            if tuple(p[key].shape) != shape:
+                raise ValueError(
+                    f"params[{key!r}] has shape {tuple(p[key].shape)} but W1 has shape "
+                    f"{(d, hdim)}" + (f" and W2 {tuple(p['W2'].shape)}" if key == "b2" else "")
+                    + f": expected {shape}"
+                )
+        if d == 0 or hdim == 0 or k == 0:
+            raise ValueError(f"params have an empty layer: W1 {(d, hdim)}, W2 {(hdim, k)}")
+        return p
 
     def _check_x(self, x: Any, name: str = "x", *, one_sample_ok: bool = True) -> Any:
         """``x`` as float64 ``(batch, input_size)`` of the backend, or a clear error."""
         xp = _backend.current().xp
+        if x is None:
+            raise TypeError(f"{name} is None; pass a batch of shape (batch, {self.input_size})")
         x = xp.asarray(x)
+        if np.issubdtype(x.dtype, np.complexfloating):
+            raise TypeError(f"{name} is complex ({x.dtype}); the network takes real inputs")
         if not (np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_):
             raise TypeError(f"{name} must be numeric, got dtype {x.dtype}")
         x = x.astype(np.float64, copy=False)
@@ -139,6 +206,11 @@ class TwoLayerNet:
     def _labels(self, x: Any, t: Any, name: str = "the network output") -> tuple[str, Any]:
         """Classify and check ``t`` for the batch ``x`` (see ``nnnum._validate.targets``)."""
         xp = _backend.current().xp
+        if t is None:
+            raise TypeError(
+                f"t is None; pass integer labels with shape ({x.shape[0]},) or one-hot targets "
+                f"with shape ({x.shape[0]}, {self.output_size})"
+            )
         t = xp.asarray(t)
         if t.ndim == 0:
             t = t[None]
@@ -149,7 +221,7 @@ class TwoLayerNet:
     def predict(self, x: Any) -> Any:
         """Softmax probabilities, shape (batch, output_size)."""
         x = self._check_x(x)
-        p = self.params
+        p = self._check_params()
         z1 = sigmoid(x @ p["W1"] + p["b1"])
         return softmax(z1 @ p["W2"] + p["b2"])
 
@@ -177,7 +249,7 @@ class TwoLayerNet:
         x = self._check_x(x)
         kind, tt = self._labels(x, t)
         xp = _backend.current().xp
-        p = self.params
+        p = self._check_params()
         n = x.shape[0]
         a1 = x @ p["W1"] + p["b1"]
         z1 = sigmoid(a1)
@@ -222,13 +294,17 @@ class TwoLayerNet:
         """
         if method not in ("auto", "structured", "brute"):
             raise ValueError(f"method must be 'auto', 'structured' or 'brute', not {method!r}")
+        h = _check_h(h)
+        self._check_params()
         x = self._check_x(x)
         kind, tt = self._labels(x, t)
         book_loss = (
             type(self).loss is TwoLayerNet.loss and type(self).predict is TwoLayerNet.predict
         )
         if method == "auto":
-            method = "structured" if book_loss else "brute"
+            # the structured kernels know the book's loss on labels or one-hot rows; soft
+            # targets (the book's 4.5.1 dummy t = np.random.rand(...)) take the brute force
+            method = "structured" if book_loss and _is_label_like(kind, tt) else "brute"
         if method == "brute":
             return self._brute_gradient(x, t, h)
         if not book_loss:
@@ -242,14 +318,30 @@ class TwoLayerNet:
         return structured_gradient(self.params, x, labels, h)
 
     def _brute_gradient(self, x: Any, t: Any, h: float) -> dict[str, Any]:
-        xp = _backend.current().xp
-        if xp is not np:
+        if _backend.current().DEVICE:
             raise TypeError("method='brute' runs on the CPU backends; use 'structured' on the GPU")
 
         def f(_: Any) -> float:
             return float(self.loss(x, t))
 
-        return {key: _numerical_gradient(f, self.params[key], h=h) for key in PARAM_NAMES}
+        # f reads every parameter: hold them all, so that another thread's brute-force
+        # pass over this net never sees (or causes) a perturbation midway
+        with REGIONS.hold(*(self.params[key] for key in PARAM_NAMES)):
+            return {key: _numerical_gradient(f, self.params[key], h=h) for key in PARAM_NAMES}
+
+
+def _randn(seed: int | np.random.Generator | None, shape: tuple[int, ...]) -> np.ndarray:
+    """Standard normal draws: from ``seed`` (a Generator or a seed), or the global state as the book."""
+    if seed is None:
+        return np.random.randn(*shape)
+    return np.random.default_rng(seed).standard_normal(shape)
+
+
+def _is_label_like(kind: str, t: Any) -> bool:
+    """Integer labels, or dense targets that are exactly one-hot rows."""
+    if kind == "labels":
+        return True
+    return bool(((t == 0) | (t == 1)).all()) and bool((t.sum(axis=1) == 1).all())
 
 
 def _as_labels(kind: str, t: Any) -> Any:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import warnings
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, Literal, NamedTuple
 
 import numpy as np
 
-from .gradient import StepResolutionError, _scalar_result, numerical_gradient
+from .gradient import StepResolutionError, _check_h, _scalar_result, numerical_gradient
 
 __all__ = ["gradient_descent", "DescentHistory", "DivergenceWarning"]
 
@@ -38,7 +38,7 @@ def gradient_descent(
     step_num: int = 100,
     *,
     h: float = 1e-4,
-    history: bool = False,
+    history: bool | Literal["full"] = False,
 ) -> Any:
     r"""Minimise ``f`` by gradient descent with central-difference gradients.
 
@@ -56,19 +56,28 @@ def gradient_descent(
         Number of steps.
     h : float, keyword-only
         Step of the numerical gradient.
-    history : bool, keyword-only
-        Also return a :class:`DescentHistory` with every ``x`` and ``f(x)``,
-        to plot the path as the book does.
+    history : bool or "full", keyword-only
+        ``True``: also return ``x_history``, an ndarray of shape
+        ``(step_num, *init_x.shape)`` holding the point *before* each step,
+        exactly the book's ``gradient_method.py`` form (plot ``x_history[:, 0]``
+        against ``x_history[:, 1]``). ``"full"``: also return a
+        :class:`DescentHistory` with every point, the final one included, and
+        ``f`` at each.
 
     Returns
     -------
     x : ndarray
-        The final point. If ``x`` grows so large that ``x + h == x`` (or ``f``
-        overflows) the descent has diverged: a :class:`DivergenceWarning` is
-        issued and the last point returned (the history stops there).
-        Float64, with ``init_x``'s shape.
-    history : DescentHistory
-        Only when ``history=True``.
+        The final point, float64, with ``init_x``'s shape.
+    x_history : ndarray or DescentHistory
+        Only when ``history`` is set.
+
+    Warns
+    -----
+    DivergenceWarning
+        When ``x`` grows so large that ``x + h == x``, ``f`` overflows or a step
+        leaves the finite numbers: the descent has diverged. The last finite
+        point is returned and the history stops there (fewer than ``step_num``
+        rows).
 
     Examples
     --------
@@ -77,34 +86,57 @@ def gradient_descent(
     >>> x = nnnum.gradient_descent(f, np.array([-3.0, 4.0]), lr=0.1, step_num=100)
     >>> bool(np.all(np.abs(x) < 1e-8))
     True
+    >>> x, x_history = nnnum.gradient_descent(f, np.array([-3.0, 4.0]), 0.1, 20, history=True)
+    >>> x_history.shape, x_history[0].tolist()
+    ((20, 2), [-3.0, 4.0])
     """
     if isinstance(step_num, bool) or not isinstance(step_num, (int, np.integer)) or step_num < 0:
         raise ValueError(f"step_num must be an integer >= 0, got {step_num!r}")
+    if isinstance(lr, (bool, np.bool_)) or not isinstance(lr, (int, float, np.integer, np.floating)):
+        raise TypeError(f"lr must be a real number, got {type(lr).__name__} {lr!r}")
     lr = float(lr)
     if not np.isfinite(lr):
         raise ValueError(f"lr must be finite, got {lr!r}")
-    x = np.array(init_x, dtype=np.float64)
+    if history not in (False, True, "full"):
+        raise ValueError(f"history must be False, True or 'full', got {history!r}")
+    h = _check_h(h)
+    x0 = np.asarray(init_x)
+    if np.issubdtype(x0.dtype, np.complexfloating) or not (
+        np.issubdtype(x0.dtype, np.number) or x0.dtype == np.bool_
+    ):
+        raise TypeError(f"init_x must be real numbers, got dtype {x0.dtype}")
+    x = np.array(x0, dtype=np.float64)
     xs = np.empty((step_num + 1,) + x.shape) if history else None
-    fs = np.empty(step_num + 1) if history else None
     done = step_num
     for i in range(step_num):
-        if xs is not None and fs is not None:
+        if xs is not None:
             xs[i] = x
-            fs[i] = _scalar_result(f(x), f"step {i}")
         try:
             grad = numerical_gradient(f, x, h=h)
         except (StepResolutionError, FloatingPointError) as exc:
-            warnings.warn(
-                f"gradient descent diverged at step {i} (max |x| = {np.abs(x).max():.3g}); "
-                f"returning the last point. Lower lr. ({exc})",
-                DivergenceWarning,
-                stacklevel=2,
-            )
+            _diverged(i, x, str(exc))
             done = i
             break
-        x = x - lr * grad
-    if xs is None or fs is None:
+        with np.errstate(over="ignore", invalid="ignore"):
+            new = x - lr * grad
+        if not np.isfinite(new).all():
+            _diverged(i, x, "the step left the finite numbers")
+            done = i
+            break
+        x = new
+    if xs is None:
         return x
+    if history is True:
+        return x, xs[:done]
     xs[done] = x
-    fs[done] = _scalar_result(f(x), f"step {done}")
-    return x, DescentHistory(xs[: done + 1], fs[: done + 1])
+    fs = np.array([_scalar_result(f(xs[k].copy()), f"step {k}") for k in range(done + 1)])
+    return x, DescentHistory(xs[: done + 1], fs)
+
+
+def _diverged(i: int, x: np.ndarray, why: str) -> None:
+    warnings.warn(
+        f"gradient descent diverged at step {i} (max |x| = {np.abs(x).max():.3g}); "
+        f"returning the last point. Lower lr. ({why})",
+        DivergenceWarning,
+        stacklevel=3,
+    )

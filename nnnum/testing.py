@@ -11,7 +11,9 @@ __all__ = ["assert_allclose", "to_host", "book_numerical_gradient"]
 
 def to_host(a: Any) -> Any:
     """A NumPy array (or scalar) from a NumPy or CuPy value."""
-    return a.get() if hasattr(a, "get") else a
+    from .backends import to_host as _to_host
+
+    return _to_host(a)
 
 
 def assert_allclose(actual: Any, desired: Any, rtol: float = 1e-7, atol: float = 0.0) -> None:

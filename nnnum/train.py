@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
-from . import _backend
+from . import backends as _backend
 
-__all__ = ["train", "TrainHistory", "plot_history"]
+__all__ = ["train", "TrainHistory", "TrainingDivergedError", "plot_history"]
 
 GradientKind = Literal["numerical", "backprop"]
+
+#: The step ``h`` that ``net.numerical_gradient`` takes by default.
+NUMERICAL_H = 1e-4
 
 
 @dataclass
@@ -43,6 +48,46 @@ class TrainHistory:
     train_acc: list[float] = field(default_factory=list)
     test_acc: list[float] = field(default_factory=list)
     seconds: float = 0.0
+
+
+class TrainingDivergedError(FloatingPointError):
+    """Training diverged: a loss, gradient or updated parameter is not finite.
+
+    Raised by :func:`train` (a :class:`FloatingPointError`, so code catching
+    that keeps working). The network's ``params`` are left exactly as they
+    were before the failing iteration's update.
+
+    Attributes
+    ----------
+    iteration : int
+        The iteration (0-based, as ``TrainHistory.eval_iters``) that failed.
+    reason : str
+        What was not finite (or too large), in words.
+    history : TrainHistory
+        What was measured up to the failure (``train_loss`` ends with that
+        iteration's loss).
+    """
+
+    def __init__(self, iteration: int, reason: str, history: TrainHistory) -> None:
+        self.iteration = iteration
+        self.reason = reason
+        self.history = history
+        super().__init__(
+            f"training diverged at iteration {iteration}: {reason}; the params are left as they "
+            "were before this step (try a lower lr)"
+        )
+
+
+def _param_trouble(params: dict[str, Any], h: float = NUMERICAL_H) -> str | None:
+    """Why the numerical gradient cannot work at ``params`` (non-finite, or too large), or None."""
+    xp = _backend.current().xp
+    for key, p in params.items():
+        if not bool(xp.isfinite(p).all()):
+            return f"{key} is not finite"
+        if bool(((p + h) - (p - h) <= 0).any()):
+            big = _host_float(xp.abs(p).max())
+            return f"{key} reaches {big:.3g}, too large for the numerical gradient's step h={h:g}"
+    return None
 
 
 def _host_float(v: Any) -> float:
@@ -78,6 +123,8 @@ def train(
     gradient: GradientKind = "numerical",
     seed: int | np.random.Generator | None = 0,
     progress: bool | None = None,
+    verbose: bool = False,
+    callback: Callable[[TrainHistory], None] | None = None,
 ) -> TrainHistory:
     """Train ``net`` by mini-batch SGD, as in the book's ``train_neuralnet.py``.
 
@@ -86,7 +133,8 @@ def train(
     ``net.numerical_gradient``, the fast structured one for ``TwoLayerNet``;
     ``"backprop"``: ``net.gradient``) and updates every parameter by
     ``-lr * grad``. Accuracies on the full training and test sets are measured
-    once per epoch (``max(n_train // batch_size, 1)`` iterations).
+    once per epoch (``max(n_train // batch_size, 1)`` iterations) and after
+    the last iteration.
 
     Parameters
     ----------
@@ -95,15 +143,26 @@ def train(
         Training inputs ``(n, input_size)`` and labels (or one-hot targets).
     x_test, t_test : array_like, optional
         Test set for the per-epoch test accuracy.
-    iters, batch_size : int
+    iters : int
+        Iterations (mini-batch updates), at least 1.
+    batch_size : int
+        Samples per mini-batch; clamped to the training set's size (the size
+        used is ``TrainHistory.batch_size``).
     lr : float
-        Learning rate.
+        Learning rate, finite and > 0.
     gradient : {"numerical", "backprop"}
     seed : int or Generator
         Seeds the mini-batch sampling: the same seed gives the same batches.
     progress : bool, optional
         Show a tqdm progress bar; by default only for runs of 500+ iterations
         on a terminal. ``False`` is quiet.
+    verbose : bool
+        Print the book's line at each evaluation, ``train acc, test acc |
+        0.9, 0.91`` (``train acc | 0.9`` without test data), to stdout (through
+        tqdm when its bar is shown). Default: quiet.
+    callback : callable, optional
+        Called as ``callback(history)`` after each evaluation, with the
+        history so far (``history.eval_iters[-1]`` is the iteration).
 
     Returns
     -------
@@ -111,8 +170,13 @@ def train(
 
     Raises
     ------
-    FloatingPointError
-        A non-finite gradient; ``params`` are left as they were before that step.
+    TrainingDivergedError
+        A :class:`FloatingPointError`: the loss, a gradient or an updated
+        parameter is not finite, or the parameters grew too large for the
+        numerical gradient's step (its ``StepResolutionError``); ``params``
+        are left as they were before that iteration's update.
+    ValueError
+        Bad arguments or data (shapes, NaN/inf inputs, labels out of range).
 
     Examples
     --------
@@ -137,6 +201,9 @@ def train(
     has_test = x_test is not None
     if has_test:
         x_test, t_test = _check_data(net, x_test, t_test, "x_test")
+    for key, p in net.params.items():
+        if not bool(xp.isfinite(p).all()):
+            raise ValueError(f"net.params[{key!r}] contains NaN or inf before training")
     n_train = x_train.shape[0]
     batch_size = min(batch_size, n_train)
     iter_per_epoch = max(n_train // batch_size, 1)
@@ -158,23 +225,40 @@ def train(
             mininterval=0.5,
         )
     grad_fn = net.numerical_gradient if gradient == "numerical" else net.gradient
+
+    def diverged(i: int, reason: str) -> TrainingDivergedError:
+        return TrainingDivergedError(i, reason, hist)
+
     t0 = time.perf_counter()
     try:
-        with _blas_single_thread():
+        # divergence is detected explicitly (TrainingDivergedError), not by NumPy's warnings
+        with _blas_single_thread(), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             for i in range(iters):
                 idx = xp.asarray(rng.choice(n_train, batch_size, replace=False))
                 xb, tb = x_train[idx], t_train[idx]
-                losses.append(net.loss(xb, tb))
-                grads = grad_fn(xb, tb)
-                new = {}
-                for key, p in net.params.items():
-                    g = grads[key]
-                    if not bool(xp.isfinite(g).all()):
-                        raise FloatingPointError(
-                            f"non-finite {gradient} gradient of {key} at iteration {i}; params "
-                            f"are left as they were before this step (lower lr?)"
-                        )
-                    new[key] = p - lr * g
+                loss = net.loss(xb, tb)
+                losses.append(loss)
+                if not bool(xp.isfinite(xp.asarray(loss))):
+                    raise diverged(i, f"the loss is {_host_float(loss)}")
+                try:
+                    grads = grad_fn(xb, tb)
+                except (ValueError, FloatingPointError) as exc:
+                    # the data were checked above: what fails here is the parameters
+                    trouble = _param_trouble(net.params)
+                    if trouble is None and isinstance(exc, FloatingPointError):
+                        trouble = f"the {gradient} gradient failed ({exc})"
+                    if trouble is None:
+                        raise
+                    raise diverged(i, trouble) from exc
+                new = {key: p - lr * grads[key] for key, p in net.params.items()}
+                # one check (one device sync) of every updated parameter: a NaN/inf gradient or
+                # an overflowing update shows there; the error path then says which it was
+                if not bool(xp.stack([xp.isfinite(v).all() for v in new.values()]).all()):
+                    for key in new:
+                        if not bool(xp.isfinite(grads[key]).all()):
+                            raise diverged(i, f"the {gradient} gradient of {key} is not finite")
+                        if not bool(xp.isfinite(new[key]).all()):
+                            raise diverged(i, f"the update of {key} overflows (lr={lr:g})")
                 net.params.update(new)  # all or nothing
                 if i % iter_per_epoch == 0 or i == iters - 1:
                     hist.eval_iters.append(i)
@@ -186,6 +270,10 @@ def train(
                             loss=f"{_host_float(losses[-1]):.3f}",
                             test_acc=f"{hist.test_acc[-1]:.3f}" if has_test else "-",
                         )
+                    if verbose:
+                        _print_epoch(hist, has_test, bar)
+                    if callback is not None:
+                        callback(hist)
                 if bar is not None:
                     bar.update(1)
     finally:
@@ -197,6 +285,18 @@ def train(
         else:
             hist.train_loss = np.array([float(v) for v in losses])
     return hist
+
+
+def _print_epoch(hist: TrainHistory, has_test: bool, bar: Any) -> None:
+    """The book's per-epoch line (``train_neuralnet.py``), around the progress bar if any."""
+    if has_test:
+        line = f"train acc, test acc | {hist.train_acc[-1]}, {hist.test_acc[-1]}"
+    else:
+        line = f"train acc | {hist.train_acc[-1]}"
+    if bar is not None:
+        bar.write(line, file=sys.stdout)
+    else:
+        print(line, flush=True)
 
 
 def plot_history(hist: TrainHistory, path: str | Path, *, title: str | None = None) -> Path:

@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import os
+import numpy as np
+import pytest
 
-# A threading layer that is safe when several Python threads call parallel kernels at once
-# (workqueue is not). Must be set before numba starts its thread pool.
-os.environ.setdefault("NUMBA_THREADING_LAYER", "threadsafe")
-
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-
-import nnnum  # noqa: E402
+import nnnum  # its default threading layer (TBB) is thread- and fork-safe: tested as is
 
 CPU_BACKENDS = ("numba", "numpy")
 
 
 def _gpu_available() -> bool:
     try:
-        from nnnum._kernels_gpu import require_cupy
+        from nnnum.backends._gpu_kernels import require_cupy
 
         require_cupy()
         return True

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 import nnnum
-from nnnum import _net_batched, _xp_ops
+from nnnum import _net_batched
+from nnnum.backends import _xp_ops
 from nnnum.batched import batched_numerical_gradient
 from nnnum.network import TwoLayerNet
 
@@ -53,16 +54,27 @@ def test_batched_structured_gradient_matches_numba(rng, chunk):
         np.testing.assert_allclose(xp_g[key], numba_g[key], rtol=0, atol=1e-9)
 
 
-def test_cupy_backend_needs_batched_f_message():
-    # the message itself is checked without a GPU by asking the numpy path what it would say
-    import nnnum._config as cfg
+def test_cupy_backend_needs_batched_f_message(monkeypatch):
+    # checked without a GPU: the backend name is forced, CuPy's availability stubbed
+    import nnnum.backends._config as cfg
+    import nnnum.backends._gpu_kernels as gpu
 
     token = cfg._context_choice.set("cupy")
     try:
+        # no CuPy: say so first, not "pass batched=True"
+        monkeypatch.setattr(gpu, "require_cupy", _raise_unavailable)
+        with pytest.raises(nnnum.BackendUnavailableError, match="CuPy"):
+            nnnum.numerical_gradient(lambda v: float(v.sum()), np.ones(3))
+        # CuPy usable: a plain f is the wrong form there
+        monkeypatch.setattr(gpu, "require_cupy", lambda: None)
         with pytest.raises(TypeError, match="batched=True"):
             nnnum.numerical_gradient(lambda v: float(v.sum()), np.ones(3))
     finally:
         cfg._context_choice.reset(token)
+
+
+def _raise_unavailable():
+    raise nnnum.BackendUnavailableError("NNNUM_BACKEND=cupy needs CuPy (stub)")
 
 
 def test_gpu_check_script_cpu_parts():

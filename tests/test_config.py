@@ -2,10 +2,11 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import nnnum
-from nnnum import _backend
+from nnnum import backends as _backend
 
 
 def run_py(code: str, **env: str) -> subprocess.CompletedProcess:
@@ -32,7 +33,7 @@ def test_unknown_env_value_lists_valid_ones():
 def test_import_compiles_nothing_and_never_imports_cupy():
     # (import time itself is a benchmark: bench_compile.FirstCall.track_import_seconds)
     code = (
-        "import sys, nnnum; from nnnum import _kernels_cpu as K, _kernels_net as N; "
+        "import sys, nnnum; from nnnum.backends import _cpu_kernels as K; from nnnum import _kernels_net as N; "
         "print(sum(len(k.signatures) for k in (K._softmax_serial, K._softmax_ce_parallel, "
         "N.grad_hidden)), 'cupy' in sys.modules)"
     )
@@ -64,12 +65,37 @@ def test_context_manager_and_set_backend():
 def test_backend_contract(name):
     mod = _backend.load(name)
     for attr in _backend.REQUIRED:
-        assert callable(getattr(mod, attr)) or attr == "xp"
+        value = getattr(mod, attr)
+        if attr in ("DEVICE", "JIT"):
+            assert isinstance(value, bool)
+        elif attr != "xp":
+            assert callable(value), attr
+    assert mod.xp is np and mod.DEVICE is False
+    a = np.arange(3.0)
+    assert mod.to_host(a) is a and mod.is_device_array(a) is False
+    assert mod.batch_budget(8, 64) == 8 and mod.batch_budget(100, 10) == 1
+
+
+def test_an_incomplete_backend_fails_loudly(monkeypatch):
+    import sys
+    import types
+
+    fake = types.ModuleType("nnnum_fake_backend")
+    fake.xp = np  # everything else missing
+    monkeypatch.setitem(sys.modules, "nnnum_fake_backend", fake)
+    monkeypatch.setitem(_backend._MODULES, "fake", "nnnum_fake_backend")
+    with pytest.raises(ImportError, match="does not provide DEVICE, JIT, to_host"):
+        _backend.load("fake")
+
+
+def test_host_questions_never_need_cupy():
+    a = np.ones(2)
+    assert _backend.to_host(a) is a and not _backend.is_device_array(a)
 
 
 def test_cupy_without_gpu_is_a_clear_error():
     try:
-        nnnum._kernels_gpu.require_cupy()
+        nnnum.backends._gpu_kernels.require_cupy()
     except nnnum.BackendUnavailableError:
         pass
     else:
@@ -87,7 +113,7 @@ def test_cupy_without_gpu_is_a_clear_error():
 def test_cupy_missing_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "cupy", None)  # makes `import cupy` raise ImportError
     with pytest.raises(nnnum.BackendUnavailableError, match=r"pip install nnnum\[gpu\]"):
-        nnnum._kernels_gpu.require_cupy()
+        nnnum.backends._gpu_kernels.require_cupy()
 
 
 @pytest.mark.parametrize("count", [0, RuntimeError("cudaErrorNoDevice")])
@@ -103,4 +129,4 @@ def test_cupy_without_device_says_which(monkeypatch, count):
     fake.cuda = types.SimpleNamespace(runtime=types.SimpleNamespace(getDeviceCount=get_count))
     monkeypatch.setitem(sys.modules, "cupy", fake)
     with pytest.raises(nnnum.BackendUnavailableError, match="no CUDA device"):
-        nnnum._kernels_gpu.require_cupy()
+        nnnum.backends._gpu_kernels.require_cupy()

@@ -1,8 +1,7 @@
 import gzip
 import hashlib
-import http.server
 import struct
-import threading
+import time
 import warnings
 from pathlib import Path
 
@@ -10,6 +9,15 @@ import numpy as np
 import pytest
 
 from nnnum import datasets as ds
+
+from .loopback_http import LoopbackServer, closed_port_url
+
+
+@pytest.fixture(autouse=True)
+def _no_internet_no_home(tmp_path, monkeypatch):
+    """No test downloads from the internet or writes to the user's cache folder."""
+    monkeypatch.setattr(ds, "MNIST_MIRROR", closed_port_url())
+    monkeypatch.setenv("NNNUM_DATA_DIR", str(tmp_path / "default-data-dir"))
 
 
 def write_idx(path: Path, arr: np.ndarray, magic: int, gz: bool = True) -> None:
@@ -36,9 +44,13 @@ def test_idx_round_trip_and_book_shapes(tmp_path):
     np.testing.assert_array_equal((x * 255).round().astype(np.uint8).reshape(5, 28, 28), images)
     np.testing.assert_array_equal(t, labels)
     np.testing.assert_array_equal(tt, tlabels)
+    assert t.dtype == np.uint8 and t.shape == (5,)  # the book's labels: np.frombuffer uint8
     (x2, t2), _ = ds.load_mnist(tmp_path, normalize=False, flatten=False, one_hot_label=True)
     assert x2.shape == (5, 1, 28, 28) and x2.dtype == np.uint8
-    np.testing.assert_array_equal(t2.argmax(axis=1), labels)
+    np.testing.assert_array_equal(x2[:, 0], images)
+    # the book's _change_one_hot_label: np.zeros((N, 10)) (float64) with a 1 per row
+    assert t2.shape == (5, 10) and t2.dtype == np.float64
+    np.testing.assert_array_equal(t2, np.eye(10)[labels])
     plain = tmp_path / "plain-idx"
     write_idx(plain, labels, 2049, gz=False)
     np.testing.assert_array_equal(ds.load_idx(plain), labels)
@@ -46,15 +58,33 @@ def test_idx_round_trip_and_book_shapes(tmp_path):
 
 def test_missing_files_are_named(tmp_path):
     make_split(tmp_path, "t10k", 4)
-    with pytest.warns(UserWarning, match="train-images-idx3-ubyte.gz"):
+    with pytest.warns(UserWarning) as caught:
         train, test = ds.load_mnist(tmp_path)
     assert train is None and test[0].shape == (4, 784)
+    (w,) = caught
+    assert str(w.message) == (
+        f"MNIST training files train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz missing "
+        f"in {tmp_path}: returning None for the training split; run `nnnum download "
+        f"{tmp_path}` where the internet is reachable (or copy the four MNIST .gz files there)"
+    )
+    assert w.filename == __file__  # points at the caller
+    make_split(tmp_path, "train", 2)
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").unlink()
+    with pytest.warns(UserWarning, match=r"MNIST test files t10k-labels-idx1-ubyte.gz missing"):
+        train, test = ds.load_mnist(tmp_path)
+    assert test is None and train[0].shape == (2, 784)
+
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(FileNotFoundError, match="t10k-labels"):
+    with pytest.raises(ds.DataNotFoundError, match="t10k-labels") as info:
         ds.load_mnist(empty)
-    with pytest.raises(FileNotFoundError, match="does not exist"):
+    assert isinstance(info.value, FileNotFoundError) and "`nnnum download" in str(info.value)
+    with pytest.raises(FileNotFoundError, match="nope does not exist; run `nnnum download"):
         ds.load_mnist(tmp_path / "nope")
+    a_file = tmp_path / "train-images-idx3-ubyte.gz"
+    with pytest.raises(ds.DataNotFoundError, match="is a file, not a folder") as info:
+        ds.load_mnist(a_file)
+    assert "does not exist" not in str(info.value) and str(tmp_path) in str(info.value)
 
 
 def test_corrupt_truncated_wrong_magic_mismatched(tmp_path):
@@ -99,24 +129,19 @@ def test_corrupt_truncated_wrong_magic_mismatched(tmp_path):
     assert img.exists()
 
 
-class _Handler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):  # keep test output clean
-        pass
+@pytest.fixture
+def server(tmp_path):
+    srv = LoopbackServer(tmp_path / "served")
+    srv.folder.mkdir()
+    try:
+        yield srv
+    finally:
+        srv.close()
 
 
 @pytest.fixture
-def loopback_server(tmp_path):
-    served = tmp_path / "served"
-    served.mkdir()
-    handler = lambda *a, **k: _Handler(*a, directory=str(served), **k)  # noqa: E731
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield served, f"http://127.0.0.1:{httpd.server_address[1]}/"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+def loopback_server(server):
+    return server.folder, server.url
 
 
 def test_download_verifies_and_writes_atomically(tmp_path, loopback_server):
@@ -202,3 +227,424 @@ def test_cli_trains_on_idx_files(tmp_path, capsys, splits):
     else:
         assert "first 48 to train, last 12 to test" in captured.out
         assert "train-images-idx3-ubyte.gz" in captured.err  # says which files are missing
+
+
+# ---- the error family ---------------------------------------------------------------------
+
+
+def test_error_family():
+    for cls, compat in [
+        (ds.DataFormatError, ValueError),
+        (ds.DataDownloadError, OSError),
+        (ds.DataNotFoundError, FileNotFoundError),
+    ]:
+        assert issubclass(cls, ds.DataError) and issubclass(cls, compat)
+    import nnnum
+
+    assert nnnum.DataError is ds.DataError and "DataError" in nnnum.__all__
+    assert str(ds.DataDownloadError("x failed")) == "x failed"  # no errno decoration
+
+
+# ---- IDX headers, streaming -----------------------------------------------------------------
+
+GZIP_BAD_BLOCK = bytes.fromhex("1f8b0800000000000003") + b"\x07" + bytes(20)  # reserved BTYPE 11
+GZIP_BAD_METHOD = b"\x1f\x8b\x09" + bytes(30)  # compression method 9 does not exist
+
+
+def idx(magic: int, *dims: int, data: bytes = b"") -> bytes:
+    return struct.pack(f">I{len(dims)}I", magic, *dims) + data
+
+
+@pytest.mark.parametrize("gz", [True, False], ids=["gzip", "plain"])
+@pytest.mark.parametrize(
+    ("payload", "expect", "message"),
+    [
+        (idx(1234, 3, data=bytes(3)), None, r"wrong magic number 1234 \(expected 2051 for images"),
+        (idx(2049, 3, data=bytes(3)), 2051, r"wrong magic number 2049 .*2049 marks labels"),
+        (idx(2051, 1, 1, 1, data=bytes(1)), 2049, r"expected 2049 for labels\); 2051 marks"),
+        (idx(0x0D01, 3, data=bytes(12)), None, r"magic number 3329 .*float32 .*not supported"),
+        (b"PK\x03\x04" + bytes(20), None, r"starts with b'PK\\x03\\x04': not an IDX file"),
+        (b"\x00\x00", None, r"truncated IDX header: 2 of the 4 bytes of the magic number"),
+        (idx(2051, 5), None, r"truncated IDX header: 4 of the 12 bytes of the 3 dimension sizes"),
+        (idx(2049, 0), None, r"declares shape \(0,\), an empty array"),
+        (idx(2051, 5, 0, 28), None, r"declares shape \(5, 0, 28\), an empty array"),
+        (idx(2051, 2**31, 2**31, 4), None, r"18446744073709551616 bytes .*more than int64 .*limit"),
+        (idx(2051, 2**32 - 1, 2**32 - 1, 2**32 - 1), None, r"more than the limit of 17179869184"),
+        (idx(2049, 10, data=bytes(3)), None, r"truncated: .*shape \(10,\) \(10 data bytes\) but"),
+        (idx(2049, 3, data=bytes(5)), None, r"extra bytes after the 3 data bytes"),
+    ],
+    ids=[
+        "magic",
+        "labels-for-images",
+        "images-for-labels",
+        "float-idx",
+        "not-idx",
+        "short-magic",
+        "short-dims",
+        "zero-count",
+        "zero-dim",
+        "int64-overflow",
+        "over-cap",
+        "truncated-data",
+        "extra-data",
+    ],
+)
+def test_idx_header_fields(tmp_path, gz, payload, expect, message):
+    path = tmp_path / ("f.gz" if gz else "f-idx")
+    path.write_bytes(gzip.compress(payload) if gz else payload)
+    with pytest.raises(ds.DataFormatError, match=message) as info:
+        ds.load_idx(path, expect_magic=expect)
+    assert str(info.value).startswith(f"{path}: ")  # names the file
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (GZIP_BAD_BLOCK, r"corrupt gzip data \(.*invalid block type"),
+        (GZIP_BAD_METHOD, r"corrupt gzip data \(Unknown compression method\)"),
+        (gzip.compress(idx(2049, 3000, data=bytes(3000)))[:-30], r"truncated: the gzip stream"),
+        (gzip.compress(idx(2049, 3, data=bytes(3)))[:-8] + bytes(8), r"corrupt gzip data \(CRC"),
+    ],
+    ids=["deflate", "method", "eof", "crc"],
+)
+def test_idx_corrupt_gzip(tmp_path, content, message):
+    path = tmp_path / "t10k-labels-idx1-ubyte.gz"
+    path.write_bytes(content)
+    with pytest.raises(ds.DataFormatError, match=message) as info:
+        ds.load_idx(path)
+    assert str(info.value).startswith(f"{path}: ") and "download it again" in str(info.value)
+
+
+def test_idx_gzip_recognised_by_content_and_result_is_owned(tmp_path):
+    labels = np.arange(10, dtype=np.uint8)
+    odd = tmp_path / "labels.idx"  # gzip content, no .gz suffix
+    write_idx(odd, labels, 2049, gz=True)
+    out = ds.load_idx(odd)
+    np.testing.assert_array_equal(out, labels)
+    assert out.flags.writeable  # not a read-only view of a bytes object
+    with pytest.raises(ds.DataFormatError, match="limit of 5 bytes"):
+        ds.load_idx(odd, max_bytes=5)
+    with pytest.raises(ValueError, match="expect_magic must be 2051 .images., 2049"):
+        ds.load_idx(odd, expect_magic=2050)
+    with pytest.raises(ds.DataNotFoundError, match="missing.gz does not exist"):
+        ds.load_idx(tmp_path / "missing.gz")
+    with pytest.raises(ds.DataNotFoundError, match="is a folder, not an IDX file"):
+        ds.load_idx(tmp_path)
+
+
+def _peak_bytes(fn):
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        fn()
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return peak
+
+
+def test_idx_gzip_bomb_fails_fast_in_little_memory(tmp_path):
+    # a 2 MB gzip file: 10 labels, then 2 GiB of zeros the header does not declare
+    zeros = gzip.compress(bytes(16 * 2**20), compresslevel=9, mtime=0)
+    bomb = tmp_path / "t10k-labels-idx1-ubyte.gz"
+    bomb.write_bytes(gzip.compress(idx(2049, 10, data=bytes(10)), mtime=0) + zeros * 128)
+    assert bomb.stat().st_size < 3 * 2**20
+
+    def check():
+        with pytest.raises(ds.DataFormatError, match="extra bytes after the 10 data bytes"):
+            ds.load_idx(bomb)
+
+    t0 = time.perf_counter()
+    peak = _peak_bytes(check)
+    assert time.perf_counter() - t0 < 2.0
+    assert peak < 4 * 2**20  # reading it all would take 2 GiB
+
+
+@pytest.mark.parametrize("gz", [True, False], ids=["gzip", "plain"])
+def test_idx_impossible_sizes_fail_before_allocating(tmp_path, gz):
+    # 60000 images of 28x28 (47 MB) declared in a file of a few dozen bytes
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    payload = idx(2051, 60000, 28, 28, data=bytes(100))
+    path.write_bytes(gzip.compress(payload) if gz else payload)
+    message = "cannot hold more than" if gz else r"truncated: .*holds only 100"
+
+    def check():
+        with pytest.raises(ds.DataFormatError, match=message):
+            ds.load_idx(path)
+
+    assert _peak_bytes(check) < 2**20
+
+
+# ---- downloads -------------------------------------------------------------------------------
+
+NAME = "t10k-labels-idx1-ubyte.gz"
+ANY_MD5 = "0" * 32
+
+
+def _no_leftovers(folder: Path) -> None:
+    assert not list(folder.glob(".*part")) and not (folder / NAME).exists()
+
+
+def test_download_deadline_for_a_trickling_server(tmp_path, server):
+    server.trickle(NAME, length=100, interval=0.1)  # 10 s for the whole file
+    t0 = time.perf_counter()
+    with pytest.raises(ds.DataDownloadError, match="0.5-second deadline") as info:
+        ds.download_mnist(tmp_path, base_url=server.url, files={NAME: ANY_MD5}, timeout=0.5)
+    assert time.perf_counter() - t0 < 3.0
+    assert f"{NAME} from {server.url}{NAME}" in str(info.value)
+    _no_leftovers(tmp_path)
+
+
+def test_download_deadline_for_a_stalled_server(tmp_path, server):
+    server.stall(NAME)
+    t0 = time.perf_counter()
+    with pytest.raises(ds.DataDownloadError, match=r"deadline after 10 bytes"):
+        ds.download_mnist(tmp_path, base_url=server.url, files={NAME: ANY_MD5}, timeout=0.5)
+    assert time.perf_counter() - t0 < 3.0
+    _no_leftovers(tmp_path)
+
+
+@pytest.fixture
+def read1_bytes(monkeypatch):
+    """Count the body bytes the client reads."""
+    import http.client
+
+    count = [0]
+    original = http.client.HTTPResponse.read1
+
+    def spy(self, n=-1):
+        data = original(self, n)
+        count[0] += len(data)
+        return data
+
+    monkeypatch.setattr(http.client.HTTPResponse, "read1", spy)
+    return count
+
+
+def test_download_size_cap_stops_reading(tmp_path, server, read1_bytes):
+    server.endless(NAME, total=512 * 2**20, announce=False)
+    t0 = time.perf_counter()
+    with pytest.raises(ds.DataDownloadError, match="sends more than the 60 bytes") as info:
+        ds.download_mnist(tmp_path, base_url=server.url, files={NAME: (ANY_MD5, 60)}, timeout=10)
+    assert server.url + NAME in str(info.value)
+    assert read1_bytes[0] <= 61
+    assert time.perf_counter() - t0 < 3.0
+    _no_leftovers(tmp_path)
+
+
+def test_download_size_cap_on_announced_length(tmp_path, server, read1_bytes):
+    server.endless(NAME, total=512 * 2**20, announce=True)
+    with pytest.raises(ds.DataDownloadError, match=r"announces 536870912 bytes, expected exactly"):
+        ds.download_mnist(tmp_path, base_url=server.url, files={NAME: (ANY_MD5, 60)}, timeout=10)
+    assert read1_bytes[0] == 0
+    _no_leftovers(tmp_path)
+
+
+def test_download_size_cap_defaults(tmp_path, server, read1_bytes, monkeypatch):
+    # the standard file (its standard MD5): cut off at its standard size
+    server.endless(NAME, total=10_000, announce=False)
+    with pytest.raises(ds.DataDownloadError, match="more than the 4542 bytes"):
+        ds.download_mnist(tmp_path, base_url=server.url, files={NAME: ds.MNIST_FILES[NAME]})
+    assert read1_bytes[0] == 4543
+    # a file given by its MD5 only: cut off at DOWNLOAD_MAX_BYTES
+    monkeypatch.setattr(ds, "DOWNLOAD_MAX_BYTES", 1000)
+    server.endless("other.gz", total=5000, announce=False)
+    with pytest.raises(ds.DataDownloadError, match="more than the 1000 bytes"):
+        ds.download_mnist(tmp_path, base_url=server.url, files={"other.gz": ANY_MD5})
+    assert read1_bytes[0] == 4543 + 1001
+
+
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [
+        (lambda s: None, r"HTTP 404"),
+        (lambda s: s.status(NAME, 500), r"HTTP 500"),
+        (lambda s: s.drop(NAME, b"x" * 100, 1000), r"connection closed after 100 of 1000 bytes"),
+    ],
+    ids=["404", "500", "dropped"],
+)
+def test_download_http_failures(tmp_path, server, setup, message):
+    setup(server)
+    with pytest.raises(ds.DataDownloadError, match=message) as info:
+        ds.download_mnist(tmp_path, base_url=server.url, files={NAME: ANY_MD5}, timeout=5)
+    text = str(info.value)
+    assert f"cannot download {NAME} from {server.url}{NAME}" in text
+    assert "--mirror" in text  # what to do
+    assert isinstance(info.value, OSError) and isinstance(info.value, ds.DataError)
+    _no_leftovers(tmp_path)
+
+
+def test_download_dropped_before_the_known_size(tmp_path, server):
+    server.drop(NAME, b"x" * 100, 100)  # complete reply, but the file is 4542 bytes
+    with pytest.raises(ds.DataDownloadError, match=r"announces 100 bytes, expected exactly 4542"):
+        ds.download_mnist(tmp_path, base_url=server.url, files={NAME: ds.MNIST_FILES[NAME]})
+
+
+def test_download_connection_refused(tmp_path):
+    url = closed_port_url()
+    with pytest.raises(ds.DataDownloadError, match="Connection refused|refused") as info:
+        ds.download_mnist(tmp_path, base_url=url, files={NAME: ANY_MD5}, timeout=5)
+    assert f"{NAME} from {url}{NAME}" in str(info.value)
+    _no_leftovers(tmp_path)
+
+
+def test_download_mirror_without_trailing_slash(tmp_path, server):
+    mirror = server.folder / "mnist"
+    mirror.mkdir()
+    make_split(mirror, "t10k", 2)
+    files = {p.name: hashlib.md5(p.read_bytes()).hexdigest() for p in mirror.iterdir()}
+    for base in (server.url + "mnist", server.url + "mnist/"):
+        dest = tmp_path / f"dl{len(base)}"
+        paths = ds.download_mnist(dest, base_url=base, files=files)
+        assert [p.read_bytes() for p in paths] == [(mirror / n).read_bytes() for n in files]
+
+
+def test_download_default_folder_and_kept_files(tmp_path, server, monkeypatch):
+    make_split(server.folder, "t10k", 2)
+    files = {p.name: hashlib.md5(p.read_bytes()).hexdigest() for p in server.folder.iterdir()}
+    monkeypatch.setenv("NNNUM_DATA_DIR", str(tmp_path / "env-dir"))
+    paths = ds.download_mnist(base_url=server.url, files=files)
+    assert {p.parent for p in paths} == {tmp_path / "env-dir"}
+    # present with the right checksum: kept, the server is not asked
+    server.status(NAME, 500)
+    assert ds.download_mnist(None, base_url=server.url, files=files) == paths
+
+
+def test_download_argument_checks(tmp_path):
+    a_file = tmp_path / "f"
+    a_file.write_bytes(b"")
+    with pytest.raises(ds.DataNotFoundError, match="is a file, not a folder"):
+        ds.download_mnist(a_file, files={NAME: ANY_MD5})
+    for bad in (0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="timeout must be a positive number"):
+            ds.download_mnist(tmp_path, files={NAME: ANY_MD5}, timeout=bad)
+    with pytest.raises(ValueError, match="expected an MD5 hex digest"):
+        ds.download_mnist(tmp_path, files={NAME: "abc"})
+
+
+def test_default_data_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("NNNUM_DATA_DIR", str(tmp_path / "x"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert ds.default_data_dir() == tmp_path / "x"
+    monkeypatch.delenv("NNNUM_DATA_DIR")
+    assert ds.default_data_dir() == tmp_path / "xdg" / "nnnum" / "mnist"
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/path")  # ignored, as the XDG spec says
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("USERPROFILE", str(tmp_path / "home"))
+    monkeypatch.delenv("LOCALAPPDATA", raising=False)
+    assert ds.default_data_dir() == tmp_path / "home" / ".cache" / "nnnum" / "mnist"
+    monkeypatch.setenv("NNNUM_DATA_DIR", "~/mnist")
+    assert ds.default_data_dir() == tmp_path / "home" / "mnist"
+
+
+# ---- load_mnist as the book calls it; the default folder ---------------------------------
+
+
+def test_load_mnist_book_calls(tmp_path, monkeypatch):
+    images, labels = make_split(tmp_path, "train", 4)
+    make_split(tmp_path, "t10k", 3, seed=1)
+    monkeypatch.setenv("NNNUM_DATA_DIR", str(tmp_path))  # the default folder, files present
+    (x, t), (xt, tt) = ds.load_mnist(normalize=True, one_hot_label=True)
+    assert x.shape == (4, 784) and x.dtype == np.float32 and t.shape == (4, 10)
+    assert xt.shape == (3, 784) and tt.shape == (3, 10) and tt.dtype == np.float64
+    (x, t), _ = ds.load_mnist(flatten=False)
+    assert x.shape == (4, 1, 28, 28) and x.dtype == np.float32 and t.dtype == np.uint8
+    (x, _), _ = ds.load_mnist(False)  # a leading bool is normalize
+    np.testing.assert_array_equal(x, images.reshape(4, 784))
+    # the folder first (str or path), then the flags in the book's order
+    for args, kwargs in [
+        ((str(tmp_path), False, False, True), {}),
+        ((tmp_path, False), {"flatten": False, "one_hot_label": True}),
+        ((False, False, True), {"data_dir": tmp_path}),
+        ((), {"normalize": False, "flatten": False, "one_hot_label": True, "data_dir": tmp_path}),
+    ]:
+        (x, t), _ = ds.load_mnist(*args, **kwargs)
+        assert x.dtype == np.uint8 and x.shape == (4, 1, 28, 28), args
+        np.testing.assert_array_equal(t.argmax(axis=1), labels)
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "message"),
+    [
+        (("a", "b"), {}, r"normalize must be True or False, got 'b'"),
+        ((1,), {}, r"normalize must be True or False, got 1"),
+        ((None,), {}, r"normalize must be True or False, got None"),
+        (("d", True), {"normalize": True}, r"multiple values for argument 'normalize'"),
+        (("d",), {"data_dir": "e"}, r"data folder twice"),
+        (("d", True, True, True, True), {}, r"at most 3 flags"),
+        ((), {"data_dir": 3}, r"data_dir must be a path or None, got 3"),
+    ],
+)
+def test_load_mnist_argument_errors(args, kwargs, message):
+    with pytest.raises(TypeError, match=message):
+        ds.load_mnist(*args, **kwargs)
+
+
+def test_load_mnist_downloads_into_the_default_folder(tmp_path, server, monkeypatch):
+    make_split(server.folder, "train", 3)
+    make_split(server.folder, "t10k", 2, seed=1)
+    files = {p.name: hashlib.md5(p.read_bytes()).hexdigest() for p in server.folder.iterdir()}
+    monkeypatch.setattr(ds, "MNIST_FILES", files)
+    monkeypatch.setattr(ds, "MNIST_MIRROR", server.url.rstrip("/"))
+    default = tmp_path / "default-data-dir"  # NNNUM_DATA_DIR (the autouse fixture)
+    assert ds.default_data_dir() == default and not default.exists()
+    (x, t), (xt, tt) = ds.load_mnist()
+    assert x.shape == (3, 784) and xt.shape == (2, 784)
+    assert sorted(p.name for p in default.iterdir()) == sorted(files)
+    # one file lost: only that one is fetched again
+    (default / NAME).unlink()
+    server.status("train-images-idx3-ubyte.gz", 500)  # would fail if asked
+    (x2, _), (_, tt2) = ds.load_mnist()
+    np.testing.assert_array_equal(tt2, tt)
+
+
+def test_load_mnist_default_folder_offline(tmp_path):
+    folder = tmp_path / "default-data-dir"  # NNNUM_DATA_DIR (the autouse fixture)
+    folder.mkdir()
+    make_split(folder, "t10k", 2)  # the test split only
+    with pytest.raises(ds.DataNotFoundError) as info:
+        ds.load_mnist()  # the mirror is a closed port (the autouse fixture)
+    text = str(info.value)
+    assert f"MNIST files missing in {folder} (the default data folder)" in text
+    assert "train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz" in text
+    assert "t10k" not in text.split("downloading")[0]  # names only the missing files
+    assert f"run `nnnum download {folder}`" in text and "NNNUM_DATA_DIR" in text
+    assert isinstance(info.value.__cause__, ds.DataDownloadError)
+    assert not list(folder.glob(".*part"))
+
+
+# ---- train_test_split ------------------------------------------------------------------------
+
+
+def test_train_test_split_partitions():
+    x, t = np.arange(20).reshape(10, 2), np.arange(10)
+    (xtr, ttr), (xte, tte) = ds.train_test_split(x, t, test_fraction=0.3, seed=1)
+    assert len(xte) == 3 and len(xtr) == 7
+    np.testing.assert_array_equal(xtr[:, 0] // 2, ttr)  # pairs stay together
+    assert sorted(ttr.tolist() + tte.tolist()) == list(range(10))
+    again = ds.train_test_split(x, t, test_fraction=0.3, seed=1)
+    np.testing.assert_array_equal(again[1][1], tte)  # seeded
+    (xtr, ttr), (xte, tte) = ds.train_test_split(list(range(5)), list(range(5)), 0.0)
+    assert len(xtr) == 5 and len(xte) == 0  # test_fraction 0: everything to train
+
+
+@pytest.mark.parametrize(
+    ("n", "n_t", "fraction", "error", "message"),
+    [
+        (10, 10, float("nan"), ValueError, r"test_fraction must be a finite number in \[0, 1\)"),
+        (10, 10, -0.2, ValueError, r"test_fraction .* got -0.2"),
+        (10, 10, 1.5, ValueError, r"test_fraction .* got 1.5"),
+        (10, 10, 1.0, ValueError, r"test_fraction .* got 1.0"),
+        (10, 10, float("inf"), ValueError, r"test_fraction"),
+        (10, 10, "0.2", TypeError, r"test_fraction must be a number"),
+        (10, 10, True, TypeError, r"test_fraction must be a number"),
+        (5, 4, 0.2, ValueError, r"x has 5 samples but t has 4"),
+        (0, 0, 0.2, ValueError, r"x is empty"),
+        (1, 1, 0.6, ValueError, r"leaves no training samples"),
+        (3, 3, 0.9, ValueError, r"puts all 3 in the test part"),
+    ],
+)
+def test_train_test_split_checks(n, n_t, fraction, error, message):
+    with pytest.raises(error, match=message):
+        ds.train_test_split(np.zeros((n, 2)), np.zeros(n_t), test_fraction=fraction)

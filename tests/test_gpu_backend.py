@@ -49,7 +49,7 @@ def test_losses_and_activations_match_numba(cp, rng):
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_fused_kernel_batched_any_leading_shape(cp, rng, dtype):
-    from nnnum._kernels_gpu import softmax_ce_rows
+    from nnnum.backends._gpu_kernels import softmax_ce_rows
 
     z = (rng.normal(size=(3, 50, 7)) * 5).astype(dtype)
     labels = rng.integers(0, 7, size=50)

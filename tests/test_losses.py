@@ -214,7 +214,7 @@ def test_non_numeric_input(backend):
 def test_serial_and_parallel_kernels_bit_identical(rng):
     import numba
 
-    from nnnum import _kernels_cpu as K
+    from nnnum.backends import _cpu_kernels as K
 
     z = rng.normal(size=(3000, 7)) * 8
     labels = rng.integers(0, 7, 3000)

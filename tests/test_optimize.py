@@ -23,8 +23,23 @@ def test_book_learning_rates_too_large_and_too_small():
     np.testing.assert_allclose(small, [-2.99999994, 3.99999992], atol=1e-8)
 
 
-def test_history_for_plotting():
-    x, hist = nnnum.gradient_descent(f2, [-3.0, 4.0], lr=0.1, step_num=20, history=True)
+def test_history_is_the_books_x_history():
+    # the book's gradient_method.py: the point before each step, shape (step_num, *x.shape)
+    init = np.array([-3.0, 4.0])
+    x, x_history = nnnum.gradient_descent(f2, init, lr=0.1, step_num=20, history=True)
+    assert isinstance(x_history, np.ndarray) and x_history.shape == (20, 2)
+    np.testing.assert_array_equal(x_history[0], init)
+    np.testing.assert_array_equal(init, [-3.0, 4.0])
+    # the book's own loop, step by step
+    book = [init.copy()]
+    for _ in range(19):
+        book.append(book[-1] - 0.1 * nnnum.numerical_gradient(f2, book[-1]))
+    np.testing.assert_array_equal(x_history, np.array(book))
+    np.testing.assert_array_equal(x, book[-1] - 0.1 * nnnum.numerical_gradient(f2, book[-1]))
+
+
+def test_full_history_for_plotting():
+    x, hist = nnnum.gradient_descent(f2, [-3.0, 4.0], lr=0.1, step_num=20, history="full")
     assert hist.x.shape == (21, 2) and hist.f.shape == (21,)
     np.testing.assert_array_equal(hist.x[0], [-3.0, 4.0])
     np.testing.assert_array_equal(hist.x[-1], x)
@@ -43,3 +58,39 @@ def test_bad_arguments():
         nnnum.gradient_descent(f2, [1.0, 1.0], step_num=-1)
     with pytest.raises(ValueError):
         nnnum.gradient_descent(f2, [1.0, 1.0], lr=np.nan)
+
+
+def test_overflowing_f_diverges_with_a_warning():
+    # exp(x**2) overflows long before x + h == x: still a DivergenceWarning, not an error
+    def f(v):
+        with np.errstate(over="ignore"):
+            return float(np.exp(v[0] ** 2))
+
+    with pytest.warns(nnnum.DivergenceWarning, match="diverged"):
+        x = nnnum.gradient_descent(f, np.array([3.0]), lr=0.1)
+    assert np.isfinite(x).all()
+
+
+@pytest.mark.parametrize("lr", [1e308, 1.7e308, -1e308])
+def test_huge_lr_diverges_with_a_warning(lr):
+    with pytest.warns(nnnum.DivergenceWarning, match="diverged"):
+        x, xs = nnnum.gradient_descent(f2, np.array([-3.0, 4.0]), lr=lr, step_num=5, history=True)
+    assert np.isfinite(x).all() and np.isfinite(xs).all()
+    assert len(xs) < 5
+
+
+@pytest.mark.parametrize("lr", [True, "0.1", None, 1j])
+def test_lr_must_be_a_real_number(lr):
+    with pytest.raises(TypeError, match="lr"):
+        nnnum.gradient_descent(f2, [1.0, 1.0], lr=lr)
+
+
+@pytest.mark.parametrize("init", [[1 + 1j, 2.0], ["a", "b"], None])
+def test_init_x_must_be_real(init):
+    with pytest.raises(TypeError, match="init_x"):
+        nnnum.gradient_descent(f2, init)
+
+
+def test_history_argument_checked():
+    with pytest.raises(ValueError, match="history"):
+        nnnum.gradient_descent(f2, [1.0, 1.0], history="yes")

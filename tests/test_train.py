@@ -5,6 +5,7 @@ import pytest
 
 import nnnum
 from nnnum.datasets import load_digits, train_test_split
+from nnnum.train import TrainingDivergedError
 
 MNIST_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 
@@ -63,10 +64,153 @@ def test_error_in_a_step_leaves_params_untouched(digits):
         return g
 
     net.gradient = flaky
-    with pytest.raises(FloatingPointError, match="b2 at iteration 2"):
+    with pytest.raises(FloatingPointError, match="diverged at iteration 2: .*gradient of b2"):
         nnnum.train(net, xtr, ttr, iters=10, lr=1.0, gradient="backprop", progress=False)
     for k in net.params:  # exactly the params before the failed step: no half update
         np.testing.assert_array_equal(net.params[k], snapshot[k])
+
+
+def _identified(n=100, d=4, seed=0):
+    """Training data whose first column names the sample: x[i, 0] == i / n."""
+    rng = np.random.default_rng(seed)
+    x = rng.random((n, d))
+    x[:, 0] = np.arange(n) / n
+    return x, rng.integers(0, 3, n)
+
+
+def test_batches_are_drawn_from_the_whole_training_set():
+    x, t = _identified()
+    net = nnnum.TwoLayerNet(4, 5, 3, seed=0)
+    real = net.numerical_gradient
+    seen = []
+
+    def spy(xb, tb):
+        seen.append(np.rint(np.asarray(xb)[:, 0] * 100).astype(int))
+        return real(xb, tb)
+
+    net.numerical_gradient = spy
+    nnnum.train(net, x, t, iters=5, batch_size=10, lr=0.1, progress=False)
+    assert len(seen) == 5
+    assert all(len(set(b.tolist())) == 10 for b in seen)  # no repeats within a batch
+    touched = set(np.concatenate(seen).tolist())
+    # expected 100 * (1 - 0.9**5) = 41 distinct samples; batches taken from the first
+    # batch_size (or a fixed few) samples touch 10
+    assert len(touched) >= 30, sorted(touched)
+    assert max(touched) >= 50 and min(touched) < 50
+
+
+def test_history_ends_with_the_final_accuracy(digits):
+    (xtr, ttr), (xte, tte) = digits
+    net = nnnum.TwoLayerNet(64, 10, 10, weight_init_std=0.1, seed=0)
+    # 1437 samples / 100 = 14 iterations per epoch; 37 is not an epoch boundary
+    hist = nnnum.train(net, xtr, ttr, xte, tte, iters=37, lr=1.0, progress=False)
+    assert hist.eval_iters == [0, 14, 28, 36]
+    assert hist.train_acc[-1] == net.accuracy(xtr, ttr)
+    assert hist.test_acc[-1] == net.accuracy(xte, tte)
+    # an epoch boundary as the last iteration is measured once
+    hist = nnnum.train(net, xtr, ttr, iters=29, lr=1.0, progress=False)
+    assert hist.eval_iters == [0, 14, 28]
+    assert hist.train_acc[-1] == net.accuracy(xtr, ttr) and hist.test_acc == []
+
+
+def test_batch_size_is_clamped_to_the_training_set():
+    x, t = _identified(n=30)
+    net = nnnum.TwoLayerNet(4, 5, 3, seed=0)
+    hist = nnnum.train(net, x, t, iters=3, batch_size=500, lr=0.1, progress=False)
+    assert hist.batch_size == 30
+    assert hist.eval_iters == [0, 1, 2]  # one iteration per epoch
+
+
+def test_numerical_divergence_is_reported_with_its_iteration(digits):
+    (xtr, ttr), _ = digits
+    net = nnnum.TwoLayerNet(64, 10, 10, seed=0)
+    # iteration 0 makes W1 ~1e296: below the step h of the numerical gradient at iteration 1
+    with pytest.raises(TrainingDivergedError) as info:
+        nnnum.train(net, xtr, ttr, iters=10, lr=1e300, progress=False)
+    exc = info.value
+    assert isinstance(exc, FloatingPointError)  # what train raised before
+    assert exc.iteration == 1
+    assert str(exc).startswith("training diverged at iteration 1: W1 reaches ")
+    assert "h=0.0001" in str(exc) and "lower lr" in str(exc)
+    assert len(exc.history.train_loss) == 2 and exc.history.eval_iters == [0]
+
+
+def test_overflowing_update_is_divergence(digits):
+    (xtr, ttr), _ = digits
+    net = nnnum.TwoLayerNet(64, 10, 10, seed=0)
+    real = net.gradient
+    calls = {"n": 0}
+    snapshot = {}
+
+    def huge(x, t):
+        calls["n"] += 1
+        g = real(x, t)
+        if calls["n"] == 2:
+            snapshot.update({k: v.copy() for k, v in net.params.items()})
+            g["W2"] = g["W2"] + 1e307  # a finite gradient, an overflowing update
+        return g
+
+    net.gradient = huge
+    with pytest.raises(TrainingDivergedError, match="iteration 1: the update of W2 overflows"):
+        nnnum.train(net, xtr, ttr, iters=10, lr=100.0, gradient="backprop", progress=False)
+    for k in net.params:
+        np.testing.assert_array_equal(net.params[k], snapshot[k])
+
+
+def test_non_finite_loss_is_divergence(digits):
+    (xtr, ttr), _ = digits
+    net = nnnum.TwoLayerNet(64, 10, 10, seed=0)
+    real = net.loss
+    calls = {"n": 0}
+
+    def loss(x, t):
+        calls["n"] += 1
+        return real(x, t) if calls["n"] != 4 else float("nan")
+
+    net.loss = loss
+    with pytest.raises(TrainingDivergedError, match="diverged at iteration 3: the loss is nan"):
+        nnnum.train(net, xtr, ttr, iters=10, lr=1.0, progress=False)
+    assert calls["n"] == 4
+
+
+def test_unrelated_gradient_errors_are_not_called_divergence(digits):
+    (xtr, ttr), _ = digits
+    net = nnnum.TwoLayerNet(64, 10, 10, seed=0)
+
+    def broken(x, t):
+        raise ValueError("a bug in the gradient")
+
+    net.numerical_gradient = broken
+    with pytest.raises(ValueError, match="a bug in the gradient"):
+        nnnum.train(net, xtr, ttr, iters=3, progress=False)
+
+
+def test_verbose_prints_the_books_line_per_epoch(digits, capsys):
+    (xtr, ttr), (xte, tte) = digits
+    net = nnnum.TwoLayerNet(64, 10, 10, seed=0)
+    hist = nnnum.train(net, xtr, ttr, xte, tte, iters=30, lr=1.0, progress=False)
+    assert capsys.readouterr().out == ""  # quiet by default
+    calls = []
+    hist = nnnum.train(
+        net,
+        xtr,
+        ttr,
+        xte,
+        tte,
+        iters=30,
+        lr=1.0,
+        progress=False,
+        verbose=True,
+        callback=lambda h: calls.append((h.eval_iters[-1], h.train_acc[-1])),
+    )
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == [
+        "train acc, test acc | " + str(a) + ", " + str(b)
+        for a, b in zip(hist.train_acc, hist.test_acc)
+    ]
+    assert calls == list(zip(hist.eval_iters, hist.train_acc))
+    nnnum.train(net, xtr, ttr, iters=3, lr=1.0, progress=False, verbose=True)
+    assert capsys.readouterr().out.startswith("train acc | 0.")
 
 
 def test_bad_training_data(digits):
@@ -84,6 +228,9 @@ def test_bad_training_data(digits):
         nnnum.train(net, xtr, ttr, iters=1, gradient="exact", progress=False)
     with pytest.raises(ValueError, match="lr"):
         nnnum.train(net, xtr, ttr, iters=1, lr=-1.0, progress=False)
+    net.params["b1"][3] = np.inf
+    with pytest.raises(ValueError, match="b1.*before training"):
+        nnnum.train(net, xtr, ttr, iters=1, progress=False)
 
 
 def test_plot_history(tmp_path, digits):

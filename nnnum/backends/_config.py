@@ -114,6 +114,6 @@ def use_backend(name: str) -> Iterator[str]:
 
 def _require_usable(key: str) -> None:
     if key == "cupy":
-        from . import _kernels_gpu
+        from . import _gpu_kernels
 
-        _kernels_gpu.require_cupy()
+        _gpu_kernels.require_cupy()

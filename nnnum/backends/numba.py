@@ -7,27 +7,45 @@ from typing import Any
 
 import numpy as np
 
-from . import _kernels_cpu as K
+from . import _cpu_kernels as K
 from . import _xp_ops
 
 xp = np
+#: Arrays live in device memory.
+DEVICE = False
+#: Runs Numba kernels (the prange engine, the structured network gradient).
+JIT = True
 _NO_LABELS = np.zeros(0, dtype=np.int64)
 _NO_TARGETS = np.zeros((0, 0))
 
 
+#: Classes above which the fused softmax cross-entropy goes row by row (no (K, block) buffer).
+WIDE_K = 512
+_KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _kernel_input(x: np.ndarray) -> np.ndarray:
+    """Float32/float64 as they are; other floats (float16, longdouble) computed in float64.
+
+    Numba has no float16 (or long double) arithmetic; the NumPy reference computes
+    these in float64 as well, and results are cast back to the input's dtype.
+    """
+    return x if x.dtype in _KERNEL_DTYPES else x.astype(np.float64)
+
+
 def _elementwise(serial: Any, parallel: Any, x: np.ndarray, out_dtype: Any) -> np.ndarray:
-    flat = np.ascontiguousarray(x).reshape(-1)
-    out = np.empty(flat.size, dtype=out_dtype)
+    flat = np.ascontiguousarray(_kernel_input(x)).reshape(-1)
+    out = np.empty(flat.size, dtype=flat.dtype if out_dtype is None else out_dtype)
     (parallel if flat.size >= K.PARALLEL_MIN_SIZE else serial)(flat, out)
-    return out.reshape(x.shape)
+    return out.reshape(x.shape).astype(x.dtype if out_dtype is None else out_dtype, copy=False)
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
-    return _elementwise(K._sigmoid_serial, K._sigmoid_parallel, x, x.dtype)
+    return _elementwise(K._sigmoid_serial, K._sigmoid_parallel, x, None)
 
 
 def relu(x: np.ndarray) -> np.ndarray:
-    return _elementwise(K._relu_serial, K._relu_parallel, x, x.dtype)
+    return _elementwise(K._relu_serial, K._relu_parallel, x, None)
 
 
 def step_function(x: np.ndarray) -> np.ndarray:
@@ -37,13 +55,14 @@ def step_function(x: np.ndarray) -> np.ndarray:
 def softmax(z: np.ndarray) -> np.ndarray:
     if z.ndim == 0:
         return _xp_ops.softmax(z, np)
-    z2 = np.ascontiguousarray(z).reshape(-1, z.shape[-1])
-    out = np.empty(z2.shape, dtype=z.dtype)
+    zk = _kernel_input(z)
+    z2 = np.ascontiguousarray(zk).reshape(-1, z.shape[-1])
+    out = np.empty(z2.shape, dtype=zk.dtype)
     if z2.size >= K.PARALLEL_MIN_SIZE:
         K._softmax_parallel(z2, out)
     else:
         K._softmax_serial(z2, out)
-    return out.reshape(z.shape)
+    return out.reshape(z.shape).astype(z.dtype, copy=False)
 
 
 def _pick(serial: Any, parallel: Any, size: int) -> Any:
@@ -52,6 +71,7 @@ def _pick(serial: Any, parallel: Any, size: int) -> Any:
 
 
 def mean_squared_error(y2: np.ndarray, kind: str, t2: np.ndarray) -> float:
+    y2, t2 = _kernel_input(y2), (_kernel_input(t2) if kind == "dense" else t2)
     if kind == "labels":
         return _pick(K._sum_sq_labels_serial, K._sum_sq_labels_parallel, y2.size)(y2, t2)
     fn = _pick(K._sum_sq_diff_serial, K._sum_sq_diff_parallel, y2.size)
@@ -59,6 +79,7 @@ def mean_squared_error(y2: np.ndarray, kind: str, t2: np.ndarray) -> float:
 
 
 def cross_entropy_rows(y2: np.ndarray, kind: str, t2: np.ndarray, delta: float) -> np.ndarray:
+    y2, t2 = _kernel_input(y2), (_kernel_input(t2) if kind == "dense" else t2)
     rows = np.empty(y2.shape[0])
     if kind == "labels":
         _pick(K._cross_entropy_labels_serial, K._cross_entropy_labels_parallel, y2.size)(
@@ -72,8 +93,12 @@ def cross_entropy_rows(y2: np.ndarray, kind: str, t2: np.ndarray, delta: float) 
 
 
 def softmax_cross_entropy_rows(z2: np.ndarray, kind: str, t2: np.ndarray) -> np.ndarray:
+    z2, t2 = _kernel_input(z2), (_kernel_input(t2) if kind == "dense" else t2)
     rows = np.empty(z2.shape[0])
-    fn = _pick(K._softmax_ce_serial, K._softmax_ce_parallel, z2.size)
+    if z2.shape[1] > WIDE_K:
+        fn = _pick(K._softmax_ce_wide_serial, K._softmax_ce_wide_parallel, z2.size)
+    else:
+        fn = _pick(K._softmax_ce_serial, K._softmax_ce_parallel, z2.size)
     if kind == "labels":
         fn(z2, t2, _NO_TARGETS, False, rows)
     else:
@@ -83,3 +108,18 @@ def softmax_cross_entropy_rows(z2: np.ndarray, kind: str, t2: np.ndarray) -> np.
 
 # Perturbation batches only matter on the GPU; on the CPU the NumPy form is the reference.
 batched_label_loss = partial(_xp_ops.batched_label_loss, xp=np)
+
+
+def to_host(a: Any) -> Any:
+    """A NumPy array (host memory): already one."""
+    return np.asarray(a)
+
+
+def is_device_array(a: Any) -> bool:
+    """Host backends have no device arrays."""
+    return False
+
+
+def batch_budget(per_item_bytes: int, host_bytes: int) -> int:
+    """Items of ``per_item_bytes`` per batch in a host budget of ``host_bytes``."""
+    return max(1, host_bytes // max(1, per_item_bytes))

@@ -10,9 +10,13 @@ from functools import partial
 from typing import Any
 
 from . import _xp_ops
-from ._kernels_gpu import require_cupy, softmax_ce_rows
+from ._gpu_kernels import require_cupy, softmax_ce_rows
 
 xp = require_cupy()
+#: Arrays live in device memory.
+DEVICE = True
+#: Runs Numba kernels (the prange engine, the structured network gradient).
+JIT = False
 
 sigmoid = partial(_xp_ops.sigmoid, xp=xp)
 relu = partial(_xp_ops.relu, xp=xp)
@@ -34,3 +38,20 @@ def softmax_cross_entropy_rows(z2: Any, kind: str, t2: Any) -> Any:
 def batched_label_loss(logits: Any, labels: Any, delta: float) -> Any:
     """(B, N, K) logits -> (B,) mean losses, fused in one kernel launch."""
     return softmax_ce_rows(logits, labels, delta).sum(axis=-1) / logits.shape[-2]
+
+
+def to_host(a: Any) -> Any:
+    """A NumPy array from a CuPy array (one device-to-host copy) or a host value."""
+    return xp.asnumpy(a) if isinstance(a, xp.ndarray) else a
+
+
+def is_device_array(a: Any) -> bool:
+    """True for a CuPy array."""
+    return isinstance(a, xp.ndarray)
+
+
+def batch_budget(per_item_bytes: int, host_bytes: int) -> int:
+    """Items of ``per_item_bytes`` per batch: a quarter of the device memory free now."""
+    free, _total = xp.cuda.runtime.memGetInfo()
+    pool_free = xp.get_default_memory_pool().free_bytes()
+    return max(1, int(0.25 * (free + pool_free)) // max(1, per_item_bytes))

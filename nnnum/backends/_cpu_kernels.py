@@ -12,13 +12,11 @@ bit-identical to the serial loop and independent of the thread count.
 from __future__ import annotations
 
 import math
-import weakref
-from typing import Any
 
 import numpy as np
 from numba import prange
 
-from ._jit import CONTRACT, kernel, serial_and_parallel
+from .._jit import CONTRACT, kernel, serial_and_parallel
 
 #: Arrays at least this large use the parallel variant of elementwise kernels.
 PARALLEL_MIN_SIZE = 1 << 16
@@ -81,6 +79,38 @@ def _softmax_py(z, out):
 
 
 _softmax_serial, _softmax_parallel = serial_and_parallel(_softmax_py)
+
+
+def _softmax_ce_wide_py(z, labels, t, dense, rows):
+    """Softmax cross-entropy row by row with no buffer: for many classes (large K).
+
+    The fused blocked kernel transposes blocks of rows into a (K, block)
+    buffer; for large K that buffer would dwarf the input. Here each row is
+    read three times (max, sum of exp, the target terms) and nothing is stored.
+    """
+    n, k = z.shape
+    for r in prange(n):
+        m = np.float64(z[r, 0])
+        for j in range(1, k):
+            v = np.float64(z[r, j])
+            if v > m or v != v:
+                m = v
+        s = 0.0
+        for j in range(k):
+            s += math.exp(np.float64(z[r, j]) - m)
+        lse = math.log(s) + m if s == s else s
+        if not dense:
+            rows[r] = lse - np.float64(z[r, labels[r]])
+        else:
+            acc = 0.0
+            for j in range(k):
+                tj = np.float64(t[r, j])
+                if tj != 0.0:
+                    acc += tj * (lse - np.float64(z[r, j]))
+            rows[r] = acc
+
+
+_softmax_ce_wide_serial, _softmax_ce_wide_parallel = serial_and_parallel(_softmax_ce_wide_py)
 
 
 # ---------------------------------------------------------------------- losses
@@ -254,50 +284,3 @@ _cross_entropy_dense_serial, _cross_entropy_dense_parallel = serial_and_parallel
     _cross_entropy_dense_py
 )
 _softmax_ce_serial, _softmax_ce_parallel = serial_and_parallel(_softmax_ce_py, fastmath=CONTRACT)
-
-
-# -------------------------------------------------------- numerical gradient
-_CENTRAL_DIFF: weakref.WeakKeyDictionary[Any, tuple[Any, Any]] = weakref.WeakKeyDictionary()
-
-
-def central_diff_kernels(f: Any) -> tuple[Any, Any]:
-    """The (parallel, serial) central-difference kernels specialised to the jitted ``f``.
-
-    ``f`` is baked in as a constant rather than passed as an argument: typing a
-    function argument costs ~20 us on every call, more than the whole kernel
-    for small ``x``. Compiled once per ``f`` (not cached on disk: ``f`` is the
-    caller's), and forgotten with ``f``.
-    """
-    pair = _CENTRAL_DIFF.get(f)
-    if pair is not None:
-        return pair
-
-    def central_diff(x, xplus, xminus, shape, nchunks, fplus, fminus):
-        """F at x with element i set to xplus[i], then xminus[i], for every i.
-
-        Each chunk of parameters perturbs its own copy of ``x`` (one copy per
-        chunk, not per element) and restores element i exactly before moving on,
-        so every evaluation sees ``x`` with one element changed, whatever the
-        thread and chunk count: the results are bit-identical to the serial loop.
-        """
-        n = x.size
-        chunk = (n + nchunks - 1) // nchunks
-        for c in prange(nchunks):
-            lo = c * chunk
-            hi = min(n, lo + chunk)
-            if lo < hi:
-                xc = x.copy()
-                xv = xc.reshape(shape)
-                for i in range(lo, hi):
-                    xc[i] = xplus[i]
-                    fplus[i] = f(xv)
-                    xc[i] = xminus[i]
-                    fminus[i] = f(xv)
-                    xc[i] = x[i]
-
-    pair = (
-        kernel(central_diff, parallel=True, cache=False),
-        kernel(central_diff, parallel=False, cache=False),
-    )
-    _CENTRAL_DIFF[f] = pair
-    return pair

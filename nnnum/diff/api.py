@@ -1,0 +1,754 @@
+"""The public differentiation API: validate, plan the perturbations, pick an engine, finish.
+
+``numerical_diff``, ``numerical_gradient`` (and the chapter notes' ``_1``/``_2``,
+the book's ``_2d``), ``batched_numerical_gradient``. Every one takes a stencil
+(``order``, ``method``), optional Richardson extrapolation (``richardson``)
+with an error estimate (``full_output``), and an absolute or automatic step.
+The default call is the book's two-point central difference, bit-identical to
+nnnum 0.1, divided by the step actually taken.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any, Callable, Literal
+
+import numpy as np
+
+from .. import backends as _backend
+from .._jit import is_jitted
+from .._regions import REGIONS
+from .checks import check_real_dtype, check_x, require_ndim, scalar_result
+from .stencils import Stencil, lagrange_weights, richardson, stencil
+from .steps import (
+    StepResolutionError,
+    StepRoundingWarning,
+    auto_step,
+    check_h,
+    make_plan,
+    where,
+)
+
+__all__ = [
+    "DiffResult",
+    "numerical_diff",
+    "numerical_gradient",
+    "numerical_gradient_1",
+    "numerical_gradient_2",
+    "numerical_gradient_2d",
+    "batched_numerical_gradient",
+]
+
+Method = Literal["central", "forward", "backward"]
+#: Each Richardson level divides the step by this.
+RATIO = 2.0
+
+
+@dataclass(frozen=True)
+class DiffResult:
+    """A derivative with its error estimate (``full_output=True``).
+
+    Attributes
+    ----------
+    df : ndarray
+        The derivative (gradient), shaped like ``x``.
+    error : ndarray
+        Estimated absolute error per element, float64: the Richardson estimate
+        of the truncation error (the distance between the two best
+        extrapolations) plus the rounding error of ``f``'s evaluations
+        amplified by the stencil (:math:`\\epsilon |f| \\sum |w| / h`). NaN
+        without ``richardson`` (one step gives no truncation estimate).
+    nfev : int
+        Evaluations of ``f`` made.
+    step : ndarray
+        The step of each level, shape ``(levels,)`` for a scalar ``h`` or
+        ``(levels, *x.shape)`` for ``h="auto"``.
+    order : int
+        Order of the result's truncation error, :math:`O(h^{order})`, after
+        extrapolation.
+    method : str
+        The stencil kind.
+    """
+
+    df: Any
+    error: np.ndarray
+    nfev: int
+    step: np.ndarray
+    order: int
+    method: str
+
+
+# ----------------------------------------------------------------- option checks
+def _options(
+    h: Any, order: Any, method: Any, richardson: Any
+) -> tuple[float | str, Stencil, int]:
+    st = stencil(order, method)
+    hv = check_h(h, allow_auto=True)
+    if (
+        isinstance(richardson, (bool, np.bool_))
+        or not isinstance(richardson, (int, np.integer))
+        or not 0 <= richardson <= 6
+    ):
+        raise ValueError(f"richardson must be an integer from 0 to 6, got {richardson!r}")
+    return hv, st, int(richardson) + 1
+
+
+def _is_book_default(st: Stencil, levels: int) -> bool:
+    return st.kind == "central" and st.order == 2 and levels == 1
+
+
+def _row_labels(st: Stencil, levels: int) -> list[str]:
+    out = []
+    for j in range(levels):
+        scale = "h" if j == 0 else f"h/{int(RATIO**j)}"
+        for t in st.offsets:
+            mag = abs(t)
+            out.append(f"{'+' if t > 0 else '-'} {'' if mag == 1 else mag}{scale}")
+    return out
+
+
+# --------------------------------------------------------------- the book's path
+def _steps2(x: np.ndarray, shape: tuple[int, ...], h: float) -> tuple[np.ndarray, np.ndarray]:
+    """The book's two points ``x + h``, ``x - h`` (rows of the plan) and the step between them."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        xplus = x + x.dtype.type(h)
+        xminus = x - x.dtype.type(h)
+        step = xplus.astype(np.float64) - xminus.astype(np.float64)
+        # fast path: every step within 1% of 2h (NaN/inf fail the comparison)
+        if bool((np.abs(step - 2.0 * h) <= 0.02 * h).all()):
+            return np.stack([xplus, xminus]), step
+    finite = np.isfinite(x)
+    if not finite.all():
+        i = int(np.flatnonzero(~finite)[0])
+        raise ValueError(
+            f"x is not finite at {where(shape, i)} = {float(x[i])!r}; "
+            "the gradient is undefined there"
+        )
+    bad = np.flatnonzero(~(step > 0))
+    if bad.size:
+        i = int(bad[0])
+        raise StepResolutionError(
+            f"h={h!r} is below the resolution of {x.dtype} at {where(shape, i)} = "
+            f"{float(x[i])!r}: x + h == x - h. Use a larger h or float64 parameters"
+        )
+    rel = np.abs(step / (2.0 * h) - 1.0)
+    if rel.size and rel.max() > 0.01:
+        i = int(rel.argmax())
+        warnings.warn(
+            f"h={h!r} is rounded by {x.dtype} at {where(shape, i)} = "
+            f"{float(x[i])!r} to a step of {step[i] / 2:.3g}; the difference is "
+            "taken over the step actually taken. Use a larger h or float64 parameters for an "
+            "accurate gradient",
+            StepRoundingWarning,
+            stacklevel=5,
+        )
+    return np.stack([xplus, xminus]), step
+
+
+def _check_values(values: np.ndarray, shape: tuple[int, ...], labels: list[str]) -> None:
+    finite = np.isfinite(values)
+    if not finite.all():
+        r, i = (int(v) for v in np.argwhere(~finite)[0])
+        raise FloatingPointError(
+            f"f returned {values[r, i]!r} at {where(shape, i)} {labels[r]}; "
+            "the gradient is undefined there"
+        )
+
+
+# ------------------------------------------------------------------- the engine
+class _Outcome:
+    """Derivative, error estimate, evaluations, steps, order of one differentiation.
+
+    ``rows`` perturbations per element (``n`` elements) plus ``extra`` evaluations
+    of ``f`` at ``x`` itself.
+    """
+
+    def __init__(
+        self, df: np.ndarray, error: np.ndarray, rows: int, n: int, extra: int, step: Any, order: int
+    ):
+        self.df, self.error, self.step, self.order = df, error, step, order
+        self.rows, self.n, self.extra = rows, n, extra
+
+    @property
+    def nfev(self) -> int:
+        return self.rows * self.n + self.extra
+
+
+def _differentiate(
+    x: np.ndarray,
+    shape: tuple[int, ...],
+    h: float | str,
+    st: Stencil,
+    levels: int,
+    evaluate: Callable[[np.ndarray, list[str]], np.ndarray],
+    f_at_x: Callable[[], float],
+) -> _Outcome:
+    """Plan the perturbations of the flat ``x``, evaluate them with ``evaluate``, finish."""
+    n = x.size
+    if _is_book_default(st, levels) and h != "auto":
+        points, step = _steps2(x, shape, float(h))  # bit-identical to nnnum 0.1
+        labels = ["+ h", "- h"]
+        values = evaluate(points, labels)
+        with np.errstate(over="ignore", invalid="ignore"):
+            df = (values[0] - values[1]) / step
+        if not np.isfinite(df).all():
+            _check_values(values, shape, labels)
+            i = int(np.flatnonzero(~np.isfinite(df))[0])
+            raise FloatingPointError(
+                f"f(x + h) - f(x - h) overflows at {where(shape, i)}: |f| is too large"
+            )
+        eps = float(np.finfo(x.dtype).eps)
+        fmax = np.abs(values).max(axis=0)
+        rounding = eps * fmax * 2.0 / step
+        return _Outcome(df, rounding + np.nan, 2, n, 0, np.array([float(h)]), 2)
+    hv = auto_step(x, st, levels - 1, RATIO) if h == "auto" else float(h)
+    plan = make_plan(x, shape, hv, st, levels, RATIO)
+    labels = _row_labels(st, levels)
+    values = evaluate(plan.points, labels)
+    _check_values(values, shape, labels)
+    f0 = None
+    if st.center_weight != 0.0:
+        f0 = np.broadcast_to(np.asarray(f_at_x(), dtype=np.float64), (n,))
+        if not np.isfinite(f0).all():
+            raise FloatingPointError(
+                f"f returned {f0[np.argmax(~np.isfinite(f0))]!r} at x itself (a one-sided "
+                "stencil needs f(x)); the gradient is undefined there"
+            )
+    m = len(st.offsets)
+    weights = np.asarray(st.weights)
+    estimates = []
+    for j in range(levels):
+        rows = values[j * m : (j + 1) * m]
+        with np.errstate(over="ignore", invalid="ignore"):
+            d = weights @ rows
+            if f0 is not None:
+                d = d + st.center_weight * f0
+            d = d / plan.steps[j]
+            inexact = ~plan.exact[j]
+            if inexact.any():
+                d[inexact] = _over_actual_points(
+                    rows, plan.offsets[j * m : (j + 1) * m], f0, inexact
+                )
+        estimates.append(d)
+    noise = _rounding_noise(values, f0, st, plan.steps)
+    df, error = richardson(estimates, RATIO, st.error_powers, noise)
+    if not np.isfinite(df).all():
+        i = int(np.flatnonzero(~np.isfinite(df))[0])
+        raise FloatingPointError(
+            f"the difference of f overflows at {where(shape, i)}: |f| is too large"
+        )
+    # + the result's own rounding to x's dtype
+    error = error + 0.5 * float(np.finfo(x.dtype).eps) * np.abs(df)
+    order = st.error_powers[min(levels - 1, len(st.error_powers) - 1)]
+    step = plan.steps[:, 0].copy() if np.ndim(hv) == 0 else plan.steps.reshape((levels,) + shape)
+    return _Outcome(df, error, values.shape[0], n, 0 if f0 is None else 1, step, order)
+
+
+def _value_eps(values: np.ndarray) -> float:
+    """The resolution of ``f``'s values: float32's epsilon when every value is a float32.
+
+    An ``f`` that computes in float32 returns values that float32 holds exactly;
+    one that computes in float64 almost never does.
+    """
+    with np.errstate(over="ignore"):
+        as32 = values.astype(np.float32).astype(np.float64)
+    return float(np.finfo(np.float32 if np.array_equal(as32, values) else np.float64).eps)
+
+
+def _rounding_noise(
+    values: np.ndarray, f0: np.ndarray | None, st: Stencil, steps: np.ndarray
+) -> list[np.ndarray]:
+    """Standard deviation of each level's estimate from the rounding of ``f``'s values.
+
+    Each value is taken as off by about ``eps |f|``, independently: the errors
+    add in quadrature through the stencil's weights (an estimate, not a bound).
+    """
+    eps = _value_eps(values)
+    fmax = np.abs(values).max(axis=0)
+    if f0 is not None:
+        fmax = np.maximum(fmax, np.abs(f0))
+    w = float(np.sqrt(np.sum(np.square(st.weights)) + st.center_weight**2))
+    return [eps * fmax * w / steps[j] for j in range(steps.shape[0])]
+
+
+def _over_actual_points(
+    rows: np.ndarray, offsets: np.ndarray, f0: np.ndarray | None, mask: np.ndarray
+) -> np.ndarray:
+    """The stencil's derivative over the points actually evaluated, where rounding moved them."""
+    nodes = offsets[:, mask]
+    vals = rows[:, mask]
+    if f0 is not None:
+        nodes = np.vstack([np.zeros((1, nodes.shape[1])), nodes])
+        vals = np.vstack([f0[mask][None, :], vals])
+    if nodes.shape[0] == 2:
+        return (vals[0] - vals[1]) / (nodes[0] - nodes[1])
+    return (lagrange_weights(nodes) * vals).sum(axis=0)
+
+
+def _result(out: _Outcome, df: Any, st: Stencil, full_output: bool) -> Any:
+    if not full_output:
+        return df
+    return DiffResult(
+        df=df, error=out.error, nfev=out.nfev, step=out.step, order=out.order, method=st.kind
+    )
+
+
+# ------------------------------------------------------------------ public API
+def numerical_diff(
+    f: Callable[[Any], Any],
+    x: Any,
+    *,
+    h: float | Literal["auto"] = 1e-4,
+    order: int = 2,
+    method: Method = "central",
+    richardson: int = 0,
+    full_output: bool = False,
+) -> Any:
+    r"""Derivative of a function of one variable by finite differences.
+
+    The default is the book's central difference, divided by the step
+    actually taken:
+
+    .. math:: f'(x) \approx \frac{f(x + h) - f(x - h)}{(x + h) - (x - h)}
+
+    Parameters
+    ----------
+    f : callable
+        ``f(x)``; for an array ``x`` it must work elementwise.
+    x : float or array_like
+        Where to differentiate (computed in float64).
+    h : float or "auto", keyword-only
+        Absolute step (default the book's ``1e-4``), or ``"auto"``: per element
+        :math:`\epsilon^{1/(q+1)} \max(|x|, 1)` for a result of order ``q``,
+        rounded to a power of two.
+    order : int, keyword-only
+        Order of the stencil's truncation error: 2, 4, 6 or 8 for
+        ``"central"`` (``order`` evaluations), 1 to 6 for one-sided stencils
+        (``order`` evaluations plus ``f(x)``).
+    method : {"central", "forward", "backward"}, keyword-only
+        One-sided stencils evaluate ``f`` on one side of ``x`` only.
+    richardson : int, keyword-only
+        Extrapolation levels: the stencil is also evaluated at ``h/2``, ...,
+        ``h/2**richardson`` (each level costs the stencil's evaluations again)
+        and the estimates are combined to cancel their leading error terms.
+    full_output : bool, keyword-only
+        Return a :class:`DiffResult` with the error estimate, the number of
+        evaluations and the steps.
+
+    Returns
+    -------
+    float, ndarray or DiffResult
+
+    Examples
+    --------
+    >>> import numpy as np, nnnum
+    >>> round(nnnum.numerical_diff(lambda x: 0.01 * x**2 + 0.1 * x, 5.0), 9)
+    0.2
+    >>> r = nnnum.numerical_diff(np.exp, 1.0, h="auto", order=4, richardson=2, full_output=True)
+    >>> bool(abs(r.df - np.e) <= r.error < 1e-10), r.nfev
+    (True, 12)
+    """
+    hv, st, levels = _options(h, order, method, richardson)
+    if not callable(f):
+        raise TypeError(f"f must be callable, got {type(f).__name__}")
+    x0 = np.asarray(x)
+    if np.issubdtype(x0.dtype, np.complexfloating):
+        raise TypeError(
+            f"x is complex ({x0.dtype}); numerical_diff differentiates real functions of a "
+            "real x: differentiate the real and imaginary parts separately"
+        )
+    if not (np.issubdtype(x0.dtype, np.number) or x0.dtype == np.bool_):
+        raise TypeError(f"x must be a real number or array, got dtype {x0.dtype}")
+    xa = np.asarray(x0, dtype=np.result_type(x0.dtype, np.float64))
+    if _is_book_default(st, levels) and hv != "auto" and not full_output:
+        hf = float(hv)
+        xp_, xm_ = xa + hf, xa - hf
+        step = xp_ - xm_
+        if np.any(step == 0):
+            raise StepResolutionError(f"h={hf!r} is below the resolution of x: x + h == x - h")
+        d = (np.asarray(f(xp_), dtype=np.float64) - np.asarray(f(xm_), dtype=np.float64)) / step
+        return float(d) if np.ndim(d) == 0 else d
+    flat = xa.reshape(-1)
+
+    def evaluate(points: np.ndarray, labels: list[str]) -> np.ndarray:
+        out = np.empty(points.shape)
+        for r in range(points.shape[0]):
+            v = np.asarray(f(points[r].reshape(xa.shape)), dtype=np.float64)
+            out[r] = np.broadcast_to(v, xa.shape).reshape(-1)
+        return out
+
+    def f_at_x() -> Any:
+        return np.asarray(f(xa), dtype=np.float64).reshape(-1)
+
+    res = _differentiate(flat, xa.shape, hv, st, levels, evaluate, f_at_x)
+    df = res.df.reshape(xa.shape)
+    df = float(df) if df.ndim == 0 else df
+    if not full_output:
+        return df
+    res.n = 1  # each call of f evaluates every element at once
+    res.error = float(res.error[0]) if xa.ndim == 0 else res.error.reshape(xa.shape)
+    return _result(res, df, st, True)
+
+
+def numerical_gradient(
+    f: Callable[[Any], Any],
+    x: Any,
+    *,
+    h: float | Literal["auto"] = 1e-4,
+    order: int = 2,
+    method: Method = "central",
+    richardson: int = 0,
+    full_output: bool = False,
+    parallel: bool | None = None,
+    batched: bool = False,
+    workers: Any = None,
+    progress: bool | None = None,
+) -> Any:
+    r"""Finite-difference gradient of a scalar function with respect to an array.
+
+    The default is the book's central difference for every element
+    :math:`x_i`, divided by the step actually taken:
+
+    .. math:: \frac{\partial f}{\partial x_i} \approx
+              \frac{f(x + h e_i) - f(x - h e_i)}{(x_i + h) - (x_i - h)}
+
+    Parameters
+    ----------
+    f : callable
+        ``f(x) -> float``. A plain Python function is called in a loop, with
+        ``x`` perturbed **in place** one element at a time and restored, so the
+        book's ``f = lambda w: net.loss(x, t)``, which ignores its argument and
+        reads the parameters it closes over, works unchanged. A Numba-compiled
+        ``f`` (``@numba.njit`` or :func:`nnnum.jit`) runs in a parallel
+        ``prange`` kernel over the parameters instead, each thread perturbing
+        its own copy of ``x``.
+    x : ndarray or array_like
+        Float32 or float64 parameters of any shape (0-d to n-d, C- or
+        F-ordered, or a strided view).
+    h : float or "auto", keyword-only
+        Absolute step, default ``1e-4``; ``"auto"``: per element
+        :math:`\epsilon^{1/(q+1)} \max(|x_i|, 1)` for a result of order ``q``
+        (``\epsilon`` of ``x``'s dtype), rounded to a power of two.
+    order : int, keyword-only
+        Truncation error :math:`O(h^{order})`: 2 (default), 4, 6 or 8 for a
+        central stencil, which costs ``order`` evaluations of ``f`` per
+        element; 1 to 6 for ``"forward"``/``"backward"`` (``order`` per element,
+        plus one ``f(x)``).
+    method : {"central", "forward", "backward"}, keyword-only
+        One-sided stencils never evaluate ``f`` on the other side of ``x``
+        (functions defined on one side only).
+    richardson : int, keyword-only
+        Richardson extrapolation levels (0 to 6): the stencil is also taken
+        with steps ``h/2, ..., h/2**richardson`` (each level costs the
+        stencil's evaluations again) and the estimates are combined, which
+        raises the order by 2 per level (central) or 1 (one-sided) and gives
+        an error estimate.
+    full_output : bool, keyword-only
+        Return a :class:`DiffResult` (gradient, error estimate per element,
+        evaluations, steps) instead of the array.
+    parallel : bool, optional
+        For a jitted ``f``: run the ``prange`` kernel (default) or its serial
+        twin. The results are bit-identical either way, and for any number of
+        threads.
+    batched : bool
+        ``f`` maps a batch ``(B, *x.shape)`` of parameter arrays to ``B``
+        values: the perturbations are evaluated in batches (on the device
+        under ``NNNUM_BACKEND=cupy``); see :func:`nnnum.batched_numerical_gradient`.
+    workers : int, callable, Executor or dask.distributed.Client, optional
+        Evaluate the perturbations on other processes or machines, for an
+        expensive ``f``: an int (a local process pool of that size), a
+        map-like callable (SciPy's convention, ``workers=pool.map``), a
+        :class:`concurrent.futures.Executor`, or a Dask ``Client``. ``f`` and
+        ``x`` travel together in one pickle, so the book's closure
+        ``lambda w: net.loss(x, t)`` still reads the perturbed parameters. The
+        result is bit-identical to the serial loop. See :mod:`nnnum.diff.engines.executors`.
+    progress : bool, optional
+        With ``workers``: a progress bar (tqdm) on a terminal (default), never
+        (``False``) or always (``True``).
+
+    Returns
+    -------
+    ndarray or DiffResult
+        The gradient, with ``x``'s shape and floating dtype.
+
+    Raises
+    ------
+    TypeError
+        Integer ``x`` (perturbing it in place is impossible; the book's code
+        returns ``[5000, 15000]`` for ``sum(x**2)`` at ``[1, 2]``), complex or
+        object ``x``, an ``h`` that is not a number.
+    ValueError
+        Read-only, broadcast or self-overlapping ``x``; NaN or inf in ``x``;
+        ``h <= 0``; an unknown ``order``/``method``; ``h`` below the resolution
+        of ``x``'s dtype (:class:`StepResolutionError`); ``f`` returning a
+        non-scalar.
+    FloatingPointError
+        ``f`` returned NaN or inf (the message names the element).
+
+    Notes
+    -----
+    ``x`` is never left modified: after a return *or an exception* (also one
+    raised by ``f`` mid-way) it is bit-for-bit what it was. Two threads
+    differentiating with respect to overlapping memory take turns. The error
+    of the default call is :math:`O(h^2)` plus rounding
+    :math:`O(\epsilon |f| / h)`. When ``x + h`` rounds (float32, or large
+    ``|x|``), the difference is taken over the step actually taken and a
+    :class:`StepRoundingWarning` is issued; a step that rounds away raises.
+
+    Examples
+    --------
+    >>> import numpy as np, nnnum
+    >>> g = nnnum.numerical_gradient(lambda x: np.sum(x**2), np.array([3.0, 4.0]))
+    >>> np.allclose(g, [6.0, 8.0])
+    True
+    >>> r = nnnum.numerical_gradient(lambda x: np.sum(np.exp(x)), np.array([0.0, 1.0]),
+    ...                              order=4, richardson=1, full_output=True)
+    >>> bool(np.all(np.abs(r.df - np.exp([0.0, 1.0])) <= r.error)), r.nfev
+    (True, 16)
+    """
+    hv, st, levels = _options(h, order, method, richardson)
+    if batched:
+        return batched_numerical_gradient(
+            f, x, h=hv, order=order, method=method, richardson=richardson, full_output=full_output
+        )
+    if not callable(f):
+        raise TypeError(f"f must be callable, got {type(f).__name__}")
+    be = _backend.current()  # raises BackendUnavailableError where the backend cannot run
+    if be.DEVICE:
+        raise TypeError(
+            "on the cupy backend numerical_gradient needs f in batched form: pass "
+            "batched=True with f mapping a (B, *x.shape) array of parameters to B values, "
+            "so the perturbations are evaluated on the device in batches"
+        )
+    if parallel is not None and not isinstance(parallel, (bool, np.bool_)):
+        raise TypeError(f"parallel must be True, False or None, got {parallel!r}")
+    arr, fx = check_x(x)
+    if arr.size == 0:
+        empty = np.zeros(arr.shape, dtype=arr.dtype)
+        if full_output:
+            return DiffResult(empty, np.zeros(arr.shape), 0, np.array([]), st.order, st.kind)
+        return empty
+    shape = arr.shape
+    if workers is not None:
+        from .engines import executors
+
+        with REGIONS.hold(arr):  # x as it is now; the workers perturb their own copies
+            flat = np.ascontiguousarray(arr).reshape(-1).copy()
+        out = _differentiate(
+            flat,
+            shape,
+            hv,
+            st,
+            levels,
+            lambda pts, labels: executors.evaluate(
+                f, fx, arr, pts, labels, workers, progress=progress
+            ),
+            lambda: scalar_result(f(fx), "x"),
+        )
+    elif is_jitted(f) and arr.ndim > 0 and be.JIT:
+        from .engines import prange
+
+        with REGIONS.hold(arr):  # a consistent snapshot: no other thread's perturbation in it
+            base = np.ascontiguousarray(arr).copy()
+        scalar_result(f(base), "x")  # checks the return type, compiles f
+        out = _differentiate(
+            base.reshape(-1),
+            shape,
+            hv,
+            st,
+            levels,
+            lambda pts, labels: prange.evaluate(f, base, pts, parallel),
+            lambda: scalar_result(f(base), "x"),
+        )
+        out.extra += 1
+    else:
+        from .engines import loop
+
+        with REGIONS.hold(arr):
+            flat = arr.reshape(-1) if arr.flags.c_contiguous else arr.ravel()
+            out = _differentiate(
+                flat,
+                shape,
+                hv,
+                st,
+                levels,
+                lambda pts, labels: _warn_if_unseen(loop.evaluate(f, arr, fx, pts, labels), x),
+                lambda: scalar_result(f(fx), "x"),
+            )
+    df = out.df.reshape(shape).astype(arr.dtype, copy=False)
+    if not full_output:
+        return df
+    out.error = out.error.reshape(shape)
+    return _result(out, df, st, True)
+
+
+class UnseenPerturbationWarning(RuntimeWarning):
+    """``x`` was a list (copied into a new array) and ``f`` never saw the perturbations."""
+
+
+def _warn_if_unseen(values: np.ndarray, x: Any) -> np.ndarray:
+    if not isinstance(x, np.ndarray) and values.size > 1 and bool((values == values.flat[0]).all()):
+        warnings.warn(
+            "f returned the same value for every perturbation of x, and x is a "
+            f"{type(x).__name__}, which numerical_gradient copies into a new array: an f that "
+            "reads the parameters it closes over instead of its argument never sees that copy "
+            "(the gradient is 0). Pass the NumPy array f reads, e.g. np.asarray(x, float)",
+            UnseenPerturbationWarning,
+            stacklevel=5,
+        )
+    return values
+
+
+def numerical_gradient_1(f: Callable[[Any], Any], x: Any, **options: Any) -> Any:
+    """:func:`numerical_gradient` for a 1-D ``x`` (the chapter notes' name).
+
+    Examples
+    --------
+    >>> import numpy as np, nnnum
+    >>> g = nnnum.numerical_gradient_1(lambda x: np.sum(x**2), np.array([3.0, 4.0]))
+    >>> np.allclose(g, [6.0, 8.0])
+    True
+    """
+    require_ndim(x, 1, "numerical_gradient_1")
+    return numerical_gradient(f, x, **options)
+
+
+def numerical_gradient_2(f: Callable[[Any], Any], x: Any, **options: Any) -> Any:
+    """:func:`numerical_gradient` for a 2-D ``x``: one ``f`` of the whole matrix.
+
+    Element by element, as the chapter notes use it for ``simpleNet``'s ``W``.
+
+    Examples
+    --------
+    >>> import numpy as np, nnnum
+    >>> g = nnnum.numerical_gradient_2(lambda w: np.sum(w**2), np.ones((2, 3)))
+    >>> np.allclose(g, 2.0)
+    True
+    """
+    require_ndim(x, 2, "numerical_gradient_2")
+    return numerical_gradient(f, x, **options)
+
+
+def numerical_gradient_2d(f: Callable[[Any], Any], X: Any, **options: Any) -> Any:
+    """The book's ``numerical_gradient_2d``: the gradient of ``f`` at each row of ``X``.
+
+    For a 1-D ``X``, :func:`numerical_gradient`. For a 2-D ``X``, row ``i`` of
+    the result is the gradient of ``f`` at the point ``X[i]`` (``f`` takes one
+    row), as the book's ``gradient_2d.py`` draws a gradient field.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(row) -> float``.
+    X : ndarray, shape (n,) or (m, n)
+        Float parameters, perturbed in place row by row and restored.
+    **options
+        ``h``, ``order``, ``method``, ``richardson`` as for
+        :func:`numerical_gradient`.
+
+    Returns
+    -------
+    ndarray
+        Shaped like ``X``.
+
+    Examples
+    --------
+    >>> import numpy as np, nnnum
+    >>> X = np.array([[1.0, 2.0], [3.0, -1.0]])
+    >>> np.allclose(nnnum.numerical_gradient_2d(lambda x: np.sum(x**2), X), 2 * X)
+    True
+    """
+    if options.get("full_output"):
+        raise ValueError("numerical_gradient_2d returns the gradients only (no full_output)")
+    if np.ndim(X) == 1:
+        return numerical_gradient(f, X, **options)
+    require_ndim(X, 2, "numerical_gradient_2d")
+    arr, _ = check_x(X, "numerical_gradient_2d")
+    grad = np.empty(arr.shape, dtype=arr.dtype)
+    for i in range(arr.shape[0]):
+        grad[i] = numerical_gradient(f, arr[i], **options)
+    return grad
+
+
+def batched_numerical_gradient(
+    f: Callable[[Any], Any],
+    x: Any,
+    *,
+    h: float | Literal["auto"] = 1e-4,
+    chunk: int | None = None,
+    order: int = 2,
+    method: Method = "central",
+    richardson: int = 0,
+    full_output: bool = False,
+) -> Any:
+    """Finite-difference gradient with ``f`` evaluated on batches of perturbed ``x``.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(X) -> values`` with ``X`` of shape ``(B, *x.shape)`` and ``values``
+        of shape ``(B,)``: one value per perturbed copy of ``x``.
+    x : array_like
+        Float parameters of any shape (copied; never modified).
+    h : float or "auto", keyword-only
+        Step (see :func:`numerical_gradient`).
+    chunk : int, optional
+        Perturbations per call of ``f`` (default: bounded by free device memory,
+        or 64 MiB of batch on the host).
+    order, method, richardson, full_output
+        As for :func:`numerical_gradient`.
+
+    Returns
+    -------
+    array or DiffResult
+        The gradient, shaped like ``x``, in the backend's namespace.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nnnum import batched_numerical_gradient
+    >>> f = lambda X: (X ** 2).reshape(len(X), -1).sum(axis=1)
+    >>> np.allclose(batched_numerical_gradient(f, np.array([3.0, 4.0])), [6.0, 8.0])
+    True
+    """
+    from .engines import batched
+
+    hv, st, levels = _options(h, order, method, richardson)
+    if not callable(f):
+        raise TypeError(f"f must be callable, got {type(f).__name__}")
+    if chunk is not None and (
+        isinstance(chunk, (bool, np.bool_)) or not isinstance(chunk, (int, np.integer)) or chunk < 1
+    ):
+        raise ValueError(f"chunk must be a positive integer, got {chunk!r}")
+    be = _backend.current()
+    xp = be.xp
+    xd = xp.asarray(x)
+    check_real_dtype(xd.dtype, "batched_numerical_gradient")
+    if xd.dtype not in (np.float32, np.float64):
+        xd = xd.astype(np.float64)
+    host = np.asarray(be.to_host(xd)).reshape(-1)
+    shape = tuple(xd.shape)
+    if host.size == 0:
+        return xp.zeros(shape, dtype=xd.dtype)
+    finite = np.isfinite(host)
+    if not finite.all():
+        i = int(np.argmax(~finite))
+        raise ValueError(
+            f"x is not finite at {where(shape, i)} = {float(host[i])!r}; the gradient is "
+            "undefined there"
+        )
+
+    def evaluate(points: np.ndarray, labels: list[str]) -> np.ndarray:
+        return batched.evaluate(f, xd.reshape(-1), shape, xp.asarray(points), chunk, be)
+
+    def f_at_x() -> float:
+        v = xp.asarray(f(xd.reshape((1,) + shape)))
+        return float(be.to_host(v.reshape(-1))[0])
+
+    out = _differentiate(host, shape, hv, st, levels, evaluate, f_at_x)
+    df = xp.asarray(out.df.reshape(shape)).astype(xd.dtype, copy=False)
+    if not full_output:
+        return df
+    out.error = out.error.reshape(shape)
+    return _result(out, df, st, True)

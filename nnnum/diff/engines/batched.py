@@ -1,0 +1,55 @@
+"""The batched engine: ``f`` of a batch of parameter copies, on an array namespace (CPU or GPU).
+
+Written once against the backend's namespace ``xp``: under the CPU backends it
+runs with NumPy (the reference CI checks), under ``NNNUM_BACKEND=cupy`` the
+very same code builds the batches on the device.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+__all__ = ["evaluate"]
+
+#: Bytes of perturbed copies per call of ``f`` on the host (the device uses its free memory).
+HOST_BATCH_BYTES = 64 << 20
+
+
+def evaluate(
+    f: Callable[[Any], Any],
+    flat: Any,
+    shape: tuple[int, ...],
+    points: Any,
+    chunk: int | None,
+    backend: Any,
+) -> np.ndarray:
+    """``F[r, i] = f(x with x_i = points[r, i])``, ``chunk`` perturbed copies per call of ``f``.
+
+    Returns the values on the host (float64): the finishing arithmetic is tiny.
+    """
+    xp = backend.xp
+    rows, n = points.shape
+    if chunk is None:
+        chunk = backend.batch_budget(n * flat.dtype.itemsize, HOST_BATCH_BYTES)
+    chunk = max(1, min(int(chunk), n))
+    out = np.empty((rows, n))
+    for start in range(0, n, chunk):
+        idx = xp.arange(start, min(n, start + chunk))
+        b = int(idx.size)
+        for r in range(rows):
+            batch = xp.broadcast_to(flat, (b, n)).copy()
+            batch[xp.arange(b), idx] = points[r, idx]
+            v = xp.asarray(f(batch.reshape((b,) + shape)))
+            if tuple(v.shape) != (b,):
+                raise ValueError(
+                    f"a batched f must return one value per parameter copy: shape "
+                    f"({b},) for a batch of {b}, got {tuple(v.shape)}"
+                )
+            if v.dtype == np.bool_ or not (
+                np.issubdtype(v.dtype, np.integer) or np.issubdtype(v.dtype, np.floating)
+            ):
+                raise TypeError(f"a batched f must return real values, got dtype {v.dtype}")
+            out[r, start : start + b] = backend.to_host(v.astype(np.float64))
+    return out

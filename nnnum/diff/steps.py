@@ -1,0 +1,205 @@
+"""Steps: the checks of ``h`` and ``x``, the automatic step, and the points actually evaluated.
+
+Written once for every engine and every stencil. The rule: a perturbed point
+is ``x + t h`` *as stored in x's dtype*, and the difference is taken over the
+offset actually taken, ``(x + t h) - x``, never over a step that did not
+happen. Where rounding moved a point (float32, or large ``|x|``), a
+:class:`StepRoundingWarning` says so; where it removed the perturbation
+altogether, :class:`StepResolutionError`.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .stencils import Stencil
+
+__all__ = [
+    "StepResolutionError",
+    "StepRoundingWarning",
+    "Plan",
+    "check_h",
+    "auto_step",
+    "make_plan",
+    "where",
+]
+
+
+class StepRoundingWarning(RuntimeWarning):
+    """The perturbation ``x +- h`` was rounded by ``x``'s dtype to a different step."""
+
+
+class StepResolutionError(ValueError):
+    """``h`` is below the resolution of ``x``'s dtype: ``x + h == x - h``."""
+
+
+def check_h(h: Any, *, allow_auto: bool = False) -> float | str:
+    """``h`` as a float (or ``"auto"``), or a clear error: the one step check of every path."""
+    if allow_auto and isinstance(h, str) and h == "auto":
+        return "auto"
+    if isinstance(h, (bool, np.bool_)) or not isinstance(h, numbers.Real):
+        extra = ' or "auto"' if allow_auto else ""
+        raise TypeError(
+            f"h must be a real number such as 1e-4{extra}, got {type(h).__name__} {h!r}"
+        )
+    hf = float(h)
+    if not (math.isfinite(hf) and hf > 0.0):
+        raise ValueError(f"h must be a finite number > 0, got {h!r}")
+    return hf
+
+
+def where(shape: tuple[int, ...], flat: int) -> str:
+    """``x[i, j]`` for flat index ``flat`` of an array of ``shape``."""
+    if not shape:
+        return "x"
+    return "x[" + ", ".join(str(i) for i in np.unravel_index(flat, shape)) + "]"
+
+
+def auto_step(x: np.ndarray, stencil: Stencil, levels: int, ratio: float) -> np.ndarray:
+    r"""The automatic step for each element: balance truncation against rounding.
+
+    For a stencil whose error after ``levels`` Richardson steps is
+    :math:`O(h^q)`, the total error :math:`C h^q + \epsilon |f| / h` is
+    smallest near :math:`h \approx \epsilon^{1/(q+1)}`, scaled by
+    :math:`\max(|x_i|, 1)` (relative for large ``x``, absolute near 0), with
+    :math:`\epsilon` the machine epsilon of ``x``'s dtype: the first step of
+    the extrapolation (the later ones divide it by ``ratio``). Rounded to a
+    power of two, so ``x + t h`` is exact wherever ``x``'s dtype can hold it.
+    The offsets reach ``max|t| h`` on either side: a function with a pole or a
+    boundary closer than that to ``x`` needs an explicit, smaller ``h``.
+    """
+    eps = float(np.finfo(x.dtype).eps)
+    q = stencil.error_powers[min(levels, 1)]
+    scale = np.maximum(np.abs(x.astype(np.float64)), 1.0)
+    h = eps ** (1.0 / (q + 1)) * scale
+    return np.exp2(np.round(np.log2(h)))
+
+
+@dataclass
+class Plan:
+    """The perturbations to evaluate: one row of points per (level, offset), one column per element.
+
+    ``points[r]`` holds, for every element ``i``, the value ``x_i`` takes in
+    evaluation ``r``; ``offsets[r]`` the offset actually taken (float64);
+    ``steps[j]`` the nominal step of level ``j``; ``exact[j]`` where every
+    offset of level ``j`` is exactly its nominal value.
+    """
+
+    stencil: Stencil
+    points: np.ndarray
+    offsets: np.ndarray
+    steps: np.ndarray
+    exact: np.ndarray
+
+    @property
+    def rows_per_level(self) -> int:
+        return len(self.stencil.offsets)
+
+    @property
+    def levels(self) -> int:
+        return self.steps.shape[0]
+
+
+def _check_finite(x: np.ndarray, shape: tuple[int, ...]) -> None:
+    finite = np.isfinite(x)
+    if not finite.all():
+        i = int(np.flatnonzero(~finite)[0])
+        raise ValueError(
+            f"x is not finite at {where(shape, i)} = {float(x[i])!r}; "
+            "the gradient is undefined there"
+        )
+
+
+def make_plan(
+    x: np.ndarray,
+    shape: tuple[int, ...],
+    h: float | np.ndarray,
+    stencil: Stencil,
+    levels: int = 1,
+    ratio: float = 2.0,
+) -> Plan:
+    """Points and actual offsets for ``levels`` steps ``h, h/ratio, ...`` of ``stencil``.
+
+    ``x`` is flat (any dtype the engines take). Raises ``ValueError`` for a
+    non-finite ``x`` and :class:`StepResolutionError` where a perturbation
+    rounds away (or two points of one level coincide); warns
+    :class:`StepRoundingWarning` where an offset is off its nominal value by
+    more than 1%.
+    """
+    dtype = x.dtype
+    x64 = x.astype(np.float64)
+    h64 = np.broadcast_to(np.asarray(h, dtype=np.float64), x.shape)
+    m = len(stencil.offsets)
+    steps = np.empty((levels, x.size))
+    points = np.empty((levels * m, x.size), dtype=dtype)
+    offsets = np.empty((levels * m, x.size))
+    exact = np.empty((levels, x.size), dtype=bool)
+    worst = (0.0, -1, 0.0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for j in range(levels):
+            hj = h64 / ratio**j
+            steps[j] = hj
+            ok = np.ones(x.size, dtype=bool)
+            for k, t in enumerate(stencil.offsets):
+                r = j * m + k
+                nominal = t * hj
+                if np.ndim(h) == 0:
+                    points[r] = x + dtype.type(t * float(h) / ratio**j)
+                else:
+                    points[r] = x + nominal.astype(dtype)
+                offsets[r] = points[r].astype(np.float64) - x64
+                same = offsets[r] == nominal
+                ok &= same
+                if not same.all():
+                    _check_finite(x, shape)
+                    rel = np.abs(offsets[r] / nominal - 1.0)
+                    i = int(np.argmax(rel))
+                    if rel[i] > worst[0]:
+                        worst = (float(rel[i]), i, float(offsets[r][i] / t))
+            exact[j] = ok
+    if not exact.all():
+        _check_resolution(x, shape, h, stencil, offsets, levels)
+        rel, i, taken = worst
+        if rel > 0.01:
+            warnings.warn(
+                f"h={_h_repr(h, i)} is rounded by {dtype} at {where(shape, i)} = "
+                f"{float(x[i])!r} to a step of {taken:.3g}; the difference is taken over the "
+                "step actually taken. Use a larger h or float64 parameters for an accurate "
+                "gradient",
+                StepRoundingWarning,
+                stacklevel=4,
+            )
+    return Plan(stencil, points, offsets, steps, exact)
+
+
+def _h_repr(h: float | np.ndarray, i: int) -> str:
+    return repr(float(h)) if np.ndim(h) == 0 else repr(float(np.asarray(h)[i]))
+
+
+def _check_resolution(
+    x: np.ndarray,
+    shape: tuple[int, ...],
+    h: float | np.ndarray,
+    stencil: Stencil,
+    offsets: np.ndarray,
+    levels: int,
+) -> None:
+    m = len(stencil.offsets)
+    for j in range(levels):
+        lvl = offsets[j * m : (j + 1) * m]
+        zero = ~(lvl != 0).all(axis=0)
+        srt = np.sort(lvl, axis=0)
+        dup = (np.diff(srt, axis=0) == 0).any(axis=0) if m > 1 else np.zeros_like(zero)
+        bad = np.flatnonzero(zero | dup)
+        if bad.size:
+            i = int(bad[0])
+            raise StepResolutionError(
+                f"h={_h_repr(h, i)} is below the resolution of {x.dtype} at {where(shape, i)} = "
+                f"{float(x[i])!r}: x + h == x - h. Use a larger h or float64 parameters"
+            )
