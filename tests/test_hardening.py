@@ -398,7 +398,7 @@ def test_wide_softmax_ce_matches_the_reference(shape):
         got = nnnum.softmax_cross_entropy(z, t, reduction="none")
         with nnnum.use_backend("numpy"):
             ref = nnnum.softmax_cross_entropy(z, t, reduction="none")
-        np.testing.assert_allclose(got, ref, rtol=1e-13)
+        np.testing.assert_allclose(got, ref, rtol=1e-13, atol=1e-14)
 
 
 # ------------------------------------------------------------- 14. kernel cache

@@ -165,7 +165,7 @@ def test_bad_input():
     with pytest.raises(ValueError, match="positive integer"):
         TwoLayerNet(0, 3, 2)
     net.params["W2"][1, 0] = np.inf
-    with pytest.raises(ValueError, match="W2/b2 contains NaN or inf"):
+    with pytest.raises(ValueError, match="params\\[.W2.\\] contains NaN or inf"):
         net.numerical_gradient(x, np.array([0, 1]))
 
 

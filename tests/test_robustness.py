@@ -877,13 +877,19 @@ def test_numerical_gradient_matrix_and_subclass():
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_numerical_gradient_matrix_same_as_array_for_matrix_f(backend):
-    """f written with ``**`` sees an ndarray from the jitted path; the Python path must agree."""
+def test_numerical_gradient_python_f_sees_the_callers_matrix(backend):
+    """A Python f is called with the caller's own object (the book's closure semantics): for an
+    np.matrix, ``**`` is the matrix power, so f's own error comes through unchanged, as it would
+    from ``f(x)``; a jitted f works on a plain-array copy."""
     x = _matrix([[1.0, 2.0]])
+    f = lambda w: float(np.sum(w**2))  # noqa: E731
     with nnnum.use_backend(backend):
-        py = run_call(lambda: nnnum.numerical_gradient(lambda w: float(np.sum(w**2)), x), x)
+        direct = run_call(lambda: f(x))
+        py = run_call(lambda: nnnum.numerical_gradient(f, x), x)
         jt = run_call(lambda: nnnum.numerical_gradient(numba.njit(lambda w: np.sum(w**2)), x), x)
-    assert (py.error is None) == (jt.error is None), (py.describe(), jt.describe())
+    assert type(py.error) is type(direct.error) and py.error is not None, py.describe()
+    assert_unmodified(py)
+    assert jt.error is None and close(jt.result, [[2.0, 4.0]], rtol=1e-7), jt.describe()
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

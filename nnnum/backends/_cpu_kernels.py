@@ -98,15 +98,15 @@ def _softmax_ce_wide_py(z, labels, t, dense, rows):
         s = 0.0
         for j in range(k):
             s += math.exp(np.float64(z[r, j]) - m)
-        lse = math.log(s) + m if s == s else s
+        ls = math.log(s) if s == s else s
         if not dense:
-            rows[r] = lse - np.float64(z[r, labels[r]])
+            rows[r] = ls + (m - np.float64(z[r, labels[r]]))
         else:
             acc = 0.0
             for j in range(k):
                 tj = np.float64(t[r, j])
                 if tj != 0.0:
-                    acc += tj * (lse - np.float64(z[r, j]))
+                    acc += tj * (ls + (m - np.float64(z[r, j])))
             rows[r] = acc
 
 

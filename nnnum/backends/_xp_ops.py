@@ -18,7 +18,7 @@ import numpy as np
 def quiet(xp: Any) -> contextlib.AbstractContextManager[Any]:
     """Silence NumPy's invalid-value warnings (inf - inf, log of a negative): NaN is the answer."""
     if xp is np:
-        return np.errstate(invalid="ignore", divide="ignore")
+        return np.errstate(invalid="ignore", divide="ignore", over="ignore")
     return contextlib.nullcontext()
 
 
@@ -27,7 +27,8 @@ def sigmoid(x: Any, xp: Any) -> Any:
     e = xp.exp(-xp.abs(x64))  # never overflows
     with quiet(xp):
         out = xp.where(x64 >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
-    return out.astype(x.dtype, copy=False)
+    out = out.astype(x.dtype, copy=False)
+    return out[()] if out.ndim == 0 else out  # a 0-d input gives a scalar, as ufuncs do
 
 
 def relu(x: Any, xp: Any) -> Any:
@@ -52,8 +53,9 @@ def _onehot(labels: Any, k: int, xp: Any) -> Any:
 
 def mean_squared_error(y2: Any, kind: str, t2: Any, xp: Any) -> Any:
     t = _onehot(t2, y2.shape[1], xp) if kind == "labels" else t2.astype(np.float64, copy=False)
-    d = y2.astype(np.float64, copy=False) - t
-    return 0.5 * xp.sum(d * d)
+    with quiet(xp):  # |y| near 1e308: inf, as the Numba kernel gives, without a warning
+        d = y2.astype(np.float64, copy=False) - t
+        return 0.5 * xp.sum(d * d)
 
 
 def cross_entropy_rows(y2: Any, kind: str, t2: Any, delta: float, xp: Any) -> Any:
@@ -67,19 +69,29 @@ def cross_entropy_rows(y2: Any, kind: str, t2: Any, delta: float, xp: Any) -> An
 
 def logsumexp_rows(z: Any, xp: Any) -> Any:
     """Stable log-sum-exp over the last axis, any leading shape."""
+    m, ls = max_and_log_sum(z, xp)
+    return m + ls
+
+
+def max_and_log_sum(z: Any, xp: Any) -> tuple[Any, Any]:
+    """Row max ``m`` and ``log(sum(exp(z - m)))`` over the last axis, kept apart.
+
+    A loss ``log_sum + (m - z_t)`` keeps its precision for huge logits, where
+    ``(m + log_sum) - z_t`` would round ``log_sum`` away against ``m``.
+    """
     m = z.max(axis=-1, keepdims=True)
     with quiet(xp):
-        return m[..., 0] + xp.log(xp.exp(z - m).sum(axis=-1))
+        return m[..., 0], xp.log(xp.exp(z - m).sum(axis=-1))
 
 
 def softmax_cross_entropy_rows(z2: Any, kind: str, t2: Any, xp: Any) -> Any:
     z = z2.astype(np.float64, copy=False)
-    lse = logsumexp_rows(z, xp)
+    m, ls = max_and_log_sum(z, xp)
     with quiet(xp):
         if kind == "labels":
-            return lse - z[xp.arange(z.shape[0]), t2]
+            return ls + (m - z[xp.arange(z.shape[0]), t2])
         t = t2.astype(np.float64, copy=False)
-        return xp.sum(xp.where(t != 0, t * (lse[:, None] - z), 0.0), axis=-1)
+        return xp.sum(xp.where(t != 0, t * (ls[:, None] + (m[:, None] - z)), 0.0), axis=-1)
 
 
 def batched_label_loss(logits: Any, labels: Any, delta: float, xp: Any) -> Any:
@@ -90,11 +102,12 @@ def batched_label_loss(logits: Any, labels: Any, delta: float, xp: Any) -> Any:
     over the logits; this is the loss that the perturbation batches of
     :class:`nnnum.TwoLayerNet` evaluate in one launch.
     """
-    lse = logsumexp_rows(logits, xp)
+    m, ls = max_and_log_sum(logits, xp)
     idx = xp.broadcast_to(labels[None, :, None], logits.shape[:-1] + (1,))
     zt = xp.take_along_axis(logits, idx, axis=-1)[..., 0]
-    if delta == 0.0:
-        rows = lse - zt
-    else:
-        rows = -xp.log(xp.exp(zt - lse) + delta)
+    with quiet(xp):
+        if delta == 0.0:
+            rows = ls + (m - zt)
+        else:
+            rows = -xp.log(xp.exp((zt - m) - ls) + delta)
     return rows.sum(axis=-1) / logits.shape[-2]

@@ -37,7 +37,8 @@ def _elementwise(serial: Any, parallel: Any, x: np.ndarray, out_dtype: Any) -> n
     flat = np.ascontiguousarray(_kernel_input(x)).reshape(-1)
     out = np.empty(flat.size, dtype=flat.dtype if out_dtype is None else out_dtype)
     (parallel if flat.size >= K.PARALLEL_MIN_SIZE else serial)(flat, out)
-    return out.reshape(x.shape).astype(x.dtype if out_dtype is None else out_dtype, copy=False)
+    res = out.reshape(x.shape).astype(x.dtype if out_dtype is None else out_dtype, copy=False)
+    return res[()] if x.ndim == 0 else res  # a 0-d input gives a scalar, as NumPy's ufuncs do
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:

@@ -363,23 +363,27 @@ def numerical_diff(
     xa = np.asarray(x0, dtype=np.result_type(x0.dtype, np.float64))
     if _is_book_default(st, levels) and hv != "auto" and not full_output:
         hf = float(hv)
-        xp_, xm_ = xa + hf, xa - hf
-        step = xp_ - xm_
+        with np.errstate(invalid="ignore", over="ignore"):
+            xp_, xm_ = xa + hf, xa - hf
+            step = xp_ - xm_
         if np.any(step == 0):
             raise StepResolutionError(f"h={hf!r} is below the resolution of x: x + h == x - h")
-        d = (np.asarray(f(xp_), dtype=np.float64) - np.asarray(f(xm_), dtype=np.float64)) / step
+        fp = _elementwise_values(f(xp_), xa.shape, "x + h")
+        fm = _elementwise_values(f(xm_), xa.shape, "x - h")
+        with np.errstate(invalid="ignore", over="ignore"):
+            d = (fp - fm) / step  # NaN where x or f(x +- h) is not finite
         return float(d) if np.ndim(d) == 0 else d
     flat = xa.reshape(-1)
 
     def evaluate(points: np.ndarray, labels: list[str]) -> np.ndarray:
         out = np.empty(points.shape)
         for r in range(points.shape[0]):
-            v = np.asarray(f(points[r].reshape(xa.shape)), dtype=np.float64)
-            out[r] = np.broadcast_to(v, xa.shape).reshape(-1)
+            v = _elementwise_values(f(points[r].reshape(xa.shape)), xa.shape, f"x {labels[r]}")
+            out[r] = v.reshape(-1)
         return out
 
     def f_at_x() -> Any:
-        return np.asarray(f(xa), dtype=np.float64).reshape(-1)
+        return _elementwise_values(f(xa), xa.shape, "x").reshape(-1)
 
     res = _differentiate(flat, xa.shape, hv, st, levels, evaluate, f_at_x)
     df = res.df.reshape(xa.shape)
@@ -389,6 +393,26 @@ def numerical_diff(
     res.n = 1  # each call of f evaluates every element at once
     res.error = float(res.error[0]) if xa.ndim == 0 else res.error.reshape(xa.shape)
     return _result(res, df, st, True)
+
+
+def _elementwise_values(value: Any, shape: tuple[int, ...], where: str) -> np.ndarray:
+    """``f``'s values at an array of points, checked: real numbers, one per element of x."""
+    if value is None or isinstance(value, (str, bytes, bool, np.bool_)):
+        raise TypeError(
+            f"f must return real numbers (one per element of x); it returned "
+            f"{type(value).__name__} {value!r} at {where}"
+        )
+    arr = np.asarray(value)
+    if arr.dtype == np.bool_ or not (
+        np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)
+    ):
+        raise TypeError(f"f must return real numbers; it returned dtype {arr.dtype} at {where}")
+    if arr.shape != shape and arr.shape != ():
+        raise ValueError(
+            f"f must work elementwise: it returned shape {arr.shape} for x of shape {shape} "
+            f"at {where}"
+        )
+    return np.broadcast_to(arr.astype(np.float64), shape)
 
 
 def numerical_gradient(

@@ -109,6 +109,9 @@ def gradient_descent(
     ):
         raise TypeError(f"init_x must be real numbers, got dtype {x0.dtype}")
     x = np.array(x0, dtype=np.float64)
+    if not np.isfinite(x).all():
+        i = int(np.flatnonzero(~np.isfinite(x).reshape(-1))[0])
+        raise ValueError(f"init_x is not finite at flat index {i}: the descent cannot start there")
     xs = np.empty((step_num + 1,) + x.shape) if history else None
     done = step_num
     for i in range(step_num):
@@ -117,6 +120,8 @@ def gradient_descent(
         try:
             grad = numerical_gradient(f, x, h=h)
         except (StepResolutionError, FloatingPointError) as exc:
+            if i == 0:
+                raise  # at init_x itself: the caller's h or f, not a divergence
             _diverged(i, x, str(exc))
             done = i
             break

@@ -45,8 +45,21 @@ class SimpleNet:
         self.W = _randn(seed, (2, 3))
 
     def predict(self, x: Any) -> np.ndarray:
-        """Logits ``x @ W``."""
-        return np.asarray(x, dtype=np.float64) @ self.W
+        """Logits ``x @ W``, for one sample of 2 inputs or a batch (N, 2)."""
+        if x is None:
+            raise TypeError("x is None; pass 2 inputs, e.g. np.array([0.6, 0.9])")
+        xa = np.asarray(x)
+        if np.issubdtype(xa.dtype, np.complexfloating) or not (
+            np.issubdtype(xa.dtype, np.number) or xa.dtype == np.bool_
+        ):
+            raise TypeError(f"x must be real numbers, got dtype {xa.dtype}")
+        w = np.asarray(self.W, dtype=np.float64)
+        if xa.ndim not in (1, 2) or xa.shape[-1] != w.shape[0]:
+            raise ValueError(
+                f"x has shape {xa.shape} but W has {w.shape[0]} rows: expected "
+                f"({w.shape[0]},) or (batch, {w.shape[0]})"
+            )
+        return xa.astype(np.float64) @ self.W
 
     def loss(self, x: Any, t: Any) -> float:
         """``cross_entropy_error(softmax(x @ W), t)``."""
@@ -146,7 +159,7 @@ class TwoLayerNet:
             raise TypeError(f"params must be a dict with keys W1 b1 W2 b2, got {type(p).__name__}")
         missing = [k for k in PARAM_NAMES if k not in p]
         if missing:
-            raise KeyError(f"params lacks {', '.join(missing)}; it needs W1 b1 W2 b2")
+            raise ValueError(f"params lacks {', '.join(missing)}; it needs W1 b1 W2 b2")
         xp = _backend.current().xp
         want_ndim = {"W1": 2, "b1": 1, "W2": 2, "b2": 1}
         for key in PARAM_NAMES:
@@ -177,6 +190,26 @@ class TwoLayerNet:
         if d == 0 or hdim == 0 or k == 0:
             raise ValueError(f"params have an empty layer: W1 {(d, hdim)}, W2 {(hdim, k)}")
         return p
+
+    def _check_perturbable(self, *, writable: bool) -> None:
+        """Parameters a numerical gradient can perturb: float32/64, finite (and writable in place)."""
+        p = self._check_params()
+        xp = _backend.current().xp
+        for key in PARAM_NAMES:
+            v = p[key]
+            if v.dtype not in (np.float32, np.float64):
+                raise TypeError(
+                    f"params[{key!r}] has dtype {v.dtype}; a numerical gradient perturbs the "
+                    f"parameters by h, which needs float32 or float64 (params[{key!r}] = "
+                    f"params[{key!r}].astype(np.float64))"
+                )
+            if not bool(xp.isfinite(v).all()):
+                raise ValueError(f"params[{key!r}] contains NaN or inf: the gradient is undefined")
+            if writable and not v.flags.writeable:
+                raise ValueError(
+                    f"params[{key!r}] is read-only; method='brute' perturbs the parameters in "
+                    "place (pass writable copies, or use method='structured')"
+                )
 
     def _check_x(self, x: Any, name: str = "x", *, one_sample_ok: bool = True) -> Any:
         """``x`` as float64 ``(batch, input_size)`` of the backend, or a clear error."""
@@ -295,7 +328,7 @@ class TwoLayerNet:
         if method not in ("auto", "structured", "brute"):
             raise ValueError(f"method must be 'auto', 'structured' or 'brute', not {method!r}")
         h = float(check_h(h))
-        self._check_params()
+        self._check_perturbable(writable=method == "brute")
         x = self._check_x(x)
         kind, tt = self._labels(x, t)
         book_loss = (
@@ -326,8 +359,15 @@ class TwoLayerNet:
 
         # f reads every parameter: hold them all, so that another thread's brute-force
         # pass over this net never sees (or causes) a perturbation midway
+        out = {}
         with REGIONS.hold(*(self.params[key] for key in PARAM_NAMES)):
-            return {key: _numerical_gradient(f, self.params[key], h=h) for key in PARAM_NAMES}
+            for key in PARAM_NAMES:
+                try:
+                    out[key] = _numerical_gradient(f, self.params[key], h=h)
+                except (ValueError, TypeError, FloatingPointError) as exc:
+                    # name the parameter: inside, it is numerical_gradient's "x"
+                    raise type(exc)(f"params[{key!r}] (as x): {exc}") from exc
+        return out
 
 
 def _randn(seed: int | np.random.Generator | None, shape: tuple[int, ...]) -> np.ndarray:
