@@ -1,0 +1,334 @@
+"""Issue #13: tests that catch the planted bugs and their neighbours.
+
+Each group below fails against one of the eight bugs the issue planted (see
+tools/mutation/planted.py, which plants them one at a time) and probes the
+inputs next to it: negative and dense inputs for every structured path, large
+and tiny weights, every non-finite value f can return, every header field of
+the IDX format. Kept small and fast: the mutation run (tools/mutation) runs
+these files once per mutant.
+"""
+
+from __future__ import annotations
+
+import gzip
+import struct
+import warnings
+
+import numpy as np
+import pytest
+
+import nnnum
+from nnnum.data import _datasets as ds
+from nnnum.diff.steps import StepRoundingWarning
+from nnnum.nets import TwoLayerNet
+
+
+# ---- numerical_diff divides by the step actually taken -------------------------------------
+@pytest.mark.parametrize("x", [1e12, -1e12, 5e11, 3e11])
+def test_step_taken_identity_is_exact_at_large_x(x):
+    # at |x| = 1e12 the float64 spacing is 1.2e-4: x +- 1e-4 rounds to x +- 1.22e-4; the
+    # difference over the step actually taken is exactly 1, over 2h it is 1.22
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", StepRoundingWarning)
+        assert nnnum.numerical_diff(lambda v: v, x) == 1.0
+        assert nnnum.numerical_diff(lambda v: -4.0 * v, x) == -4.0
+
+
+def test_step_taken_linear_gradient_is_exact_at_large_x():
+    # one element per f (a sum of 1e12 and 0.5 would round away the small one's change)
+    x = np.array([1e12, -5e11, 0.5])
+    for i, c in enumerate([4.0, -2.0, 0.5]):
+        with pytest.warns(StepRoundingWarning):  # x[0] rounds, whichever element f reads
+            g = nnnum.numerical_gradient(lambda v: float(c * v[i]), x)
+        np.testing.assert_array_equal(g, np.eye(3)[i] * c)
+
+
+@pytest.mark.parametrize("options", [{"order": 4}, {"order": 6, "h": 3e-4}, {"method": "forward"}])
+def test_step_taken_other_stencils_exact_at_large_x(options):
+    # f's values exact (a power-of-two slope): over the points actually evaluated, exact.
+    # (order 4 once gave -2.5 here: Lagrange weights ~1/h times values ~2e12, summed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", StepRoundingWarning)
+        d = nnnum.numerical_diff(lambda v: -2.0 * v, 1e12, **options)
+        g = nnnum.numerical_gradient(lambda v: float(v[1]), np.array([3.0, 1e12]), **options)
+    assert d == pytest.approx(-2.0, rel=1e-14, abs=0)
+    np.testing.assert_allclose(g, [0.0, 1.0], rtol=1e-14, atol=0)
+
+
+def test_step_taken_float32_parameters():
+    # float32 at 1024: spacing 1.2e-4, so 1024 +- 1e-4 rounds to 1024 +- 1.22e-4 (a 22% step)
+    x = np.array([1024.0, -1024.0], dtype=np.float32)
+    with pytest.warns(StepRoundingWarning):
+        g = nnnum.numerical_gradient(lambda v: float(np.sum(v.astype(np.float64) * [2.0, 3.0])), x)
+    np.testing.assert_array_equal(g, [2.0, 3.0])
+
+
+# ---- every non-finite value f can return names the element ----------------------------------
+NONFINITE = [np.inf, -np.inf, np.nan]
+
+
+@pytest.mark.parametrize("value", NONFINITE, ids=["inf", "-inf", "nan"])
+@pytest.mark.parametrize("side", ["plus", "minus", "both"])
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"order": 4}, {"method": "forward"}, {"richardson": 1}, {"h": "auto"}],
+    ids=["book", "order4", "forward", "richardson", "auto"],
+)
+def test_nonfinite_value_of_f_names_the_element(value, side, options):
+    def f(w):
+        up, down = w[1] > 2.0, w[1] < 2.0
+        bad = {"plus": up, "minus": down, "both": up or down}[side]
+        return value if bad else float(np.sum(w))
+
+    x = np.array([1.0, 2.0, 3.0])
+    if options.get("method") == "forward" and side == "minus":
+        return  # forward never evaluates below x
+    with pytest.raises(FloatingPointError, match=r"x\[1\]"):
+        nnnum.numerical_gradient(f, x, **options)
+    np.testing.assert_array_equal(x, [1.0, 2.0, 3.0])
+
+
+@pytest.mark.parametrize("value", NONFINITE, ids=["inf", "-inf", "nan"])
+def test_nonfinite_scalar_derivative_is_not_finite(value):
+    # numerical_diff is NumPy-like on one variable: a non-finite f gives a non-finite result
+    assert not np.isfinite(nnnum.numerical_diff(lambda v: value if v > 0.5 else v, 0.5))
+
+
+@pytest.mark.parametrize("value", NONFINITE, ids=["inf", "-inf", "nan"])
+def test_nonfinite_f_at_x_itself_for_one_sided_stencils(value):
+    def f(w):
+        return value if np.all(w == [1.0, 2.0]) else float(np.sum(w))
+
+    with pytest.raises(FloatingPointError, match="at x itself"):
+        nnnum.numerical_gradient(f, np.array([1.0, 2.0]), method="forward")
+
+
+def test_nonfinite_huge_finite_values_overflow_the_difference():
+    # f(x + h) and f(x - h) are finite, their difference is not
+    def f(w):
+        return 1.7e308 if w[0] > 0 else -1.7e308
+
+    with pytest.raises(FloatingPointError, match=r"x\[0\]"):
+        nnnum.numerical_gradient(f, np.array([0.0]))
+
+
+# ---- the structured TwoLayerNet gradient: negative, dense, large and tiny ---------------------
+def _problem(seed, *, d=6, h=5, k=4, n=8, w1=1.0, w2=1.0, xdist="normal", zeros=0.0):
+    rng = np.random.default_rng(seed)
+    net = TwoLayerNet(d, h, k, weight_init_std=1.0, seed=seed)
+    net.params["W1"] = rng.normal(size=(d, h)) * w1
+    net.params["W2"] = rng.normal(size=(h, k)) * w2
+    net.params["b1"] = rng.normal(size=h) * 0.3
+    net.params["b2"] = rng.normal(size=k) * 0.3
+    if xdist == "normal":
+        x = rng.normal(size=(n, d))
+    elif xdist == "negative":
+        x = -rng.random((n, d))
+    else:
+        x = rng.random((n, d)) * 255.0
+    x[rng.random((n, d)) < zeros] = 0.0
+    t = rng.integers(0, k, size=n)
+    return net, x, t
+
+
+def _brute(net, x, t, h=1e-4):
+    """The book's two whole-batch losses per parameter, over the step actually taken."""
+    out = {}
+    for key, p in net.params.items():
+        g = np.empty_like(p)
+        it = np.nditer(p, flags=["multi_index"])
+        for _ in it:
+            i = it.multi_index
+            orig = p[i]
+            p[i] = orig + h
+            lp, up = net.loss(x, t), p[i]
+            p[i] = orig - h
+            lm, down = net.loss(x, t), p[i]
+            p[i] = orig
+            g[i] = (lp - lm) / (up - down)
+        out[key] = g
+    return out
+
+
+STRUCTURED_CASES = {
+    "normal-x": dict(xdist="normal"),
+    "negative-x": dict(xdist="negative"),
+    "normal-x-with-zeros": dict(xdist="normal", zeros=0.4),
+    "pixels": dict(xdist="pixels", w1=0.01),
+    "tiny-weights": dict(w1=1e-3, w2=1e-3),
+    "large-W2": dict(w2=300.0),
+    "large-W1": dict(w1=30.0),
+    "tiny-W2-large-W1": dict(w1=30.0, w2=1e-4),
+}
+
+
+@pytest.mark.parametrize("case", list(STRUCTURED_CASES))
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+def test_structured_gradient_matches_the_books_brute_force(case, backend):
+    net, x, t = _problem(1, **STRUCTURED_CASES[case])
+    want = _brute(net, x, t)
+    with nnnum.use_backend(backend):
+        got = net.numerical_gradient(x, t, method="structured")
+    for key in net.params:
+        scale = max(1.0, float(np.abs(want[key]).max()))
+        np.testing.assert_allclose(got[key], want[key], rtol=0, atol=1e-9 * scale, err_msg=key)
+
+
+def test_structured_gradient_one_hot_labels_and_single_sample():
+    net, x, t = _problem(2, n=1, xdist="normal")
+    want = _brute(net, x, t)
+    got = net.numerical_gradient(x, np.eye(4)[t], method="structured")
+    for key in net.params:
+        np.testing.assert_allclose(got[key], want[key], rtol=0, atol=1e-9, err_msg=key)
+
+
+def test_structured_gradient_matches_backprop_on_dense_signed_inputs():
+    net, x, t = _problem(3, xdist="normal")
+    num = net.numerical_gradient(x, t)
+    back = net.gradient(x, t)
+    for key in net.params:
+        np.testing.assert_allclose(num[key], back[key], rtol=1e-5, atol=1e-8, err_msg=key)
+
+
+# ---- gradient_descent: every failure of f after the start is a divergence --------------------
+def test_descent_overflowing_exp_warns_divergence():
+    def f(v):
+        with np.errstate(over="ignore"):
+            return float(np.exp(v[0] ** 2))
+
+    with pytest.warns(nnnum.DivergenceWarning, match="diverged at step"):
+        x, xs = nnnum.gradient_descent(f, np.array([3.0]), lr=0.1, history=True)
+    assert np.isfinite(x).all() and np.isfinite(xs).all() and len(xs) < 100
+
+
+@pytest.mark.parametrize("value", NONFINITE, ids=["inf", "-inf", "nan"])
+def test_descent_nonfinite_f_after_the_start_is_divergence(value):
+    def f(v):
+        return value if v[0] > 5.0 else float(v[0] ** 2)
+
+    with pytest.warns(nnnum.DivergenceWarning):
+        x = nnnum.gradient_descent(f, np.array([1.0]), lr=-1.0, step_num=20)
+    # x = 1, 3, 9: the gradient at 9 needs f beyond 5; the last point is returned
+    np.testing.assert_allclose(x, [9.0], rtol=1e-9)
+
+
+@pytest.mark.parametrize("value", NONFINITE, ids=["inf", "-inf", "nan"])
+def test_descent_nonfinite_f_at_the_start_raises(value):
+    with pytest.raises(FloatingPointError):
+        nnnum.gradient_descent(lambda v: value, np.array([1.0]))
+
+
+# ---- the IDX format: every header field -----------------------------------------------------
+def _idx(magic, *dims, data=None, dtype_code=None):
+    raw = struct.pack(">I", magic)
+    if dtype_code is not None:  # rewrite the type byte (the third of the magic number)
+        raw = raw[:2] + bytes([dtype_code]) + raw[3:]
+    raw += struct.pack(">" + "I" * len(dims), *dims)
+    n = int(np.prod(dims)) if dims else 0
+    return raw + (bytes(n) if data is None else data)
+
+
+@pytest.mark.parametrize("gz", [False, True], ids=["plain", "gzip"])
+@pytest.mark.parametrize("extra", [1, 7])
+def test_idx_extra_bytes_name_the_file(tmp_path, gz, extra):
+    path = tmp_path / ("t10k-labels-idx1-ubyte" + (".gz" if gz else ""))
+    payload = _idx(2049, 5, data=bytes(5 + extra))
+    path.write_bytes(gzip.compress(payload) if gz else payload)
+    with pytest.raises(ds.DataFormatError, match="extra bytes") as info:
+        ds.load_idx(path)
+    assert str(info.value).startswith(f"{path}: ")
+
+
+@pytest.mark.parametrize("gz", [False, True], ids=["plain", "gzip"])
+def test_idx_exact_size_loads_every_shape(tmp_path, gz):
+    for magic, dims in ((2049, (3,)), (2051, (2, 3, 4))):
+        arr = np.arange(int(np.prod(dims)), dtype=np.uint8).reshape(dims)
+        payload = struct.pack(">I", magic) + struct.pack(">" + "I" * len(dims), *dims)
+        payload += arr.tobytes()
+        path = tmp_path / f"f{magic}{'.gz' if gz else ''}"
+        path.write_bytes(gzip.compress(payload) if gz else payload)
+        out = ds.load_idx(path, expect_magic=magic)
+        assert out.dtype == np.uint8
+        np.testing.assert_array_equal(out, arr)
+
+
+@pytest.mark.parametrize("gz", [False, True], ids=["plain", "gzip"])
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        (_idx(2049, 5, data=bytes(4)), "truncated"),  # one data byte short
+        (_idx(2049, 5, data=b""), "truncated"),
+        (b"\x00\x00\x08", "truncated|magic"),  # magic cut short
+        (struct.pack(">I", 2051) + struct.pack(">II", 2, 3), "truncated"),  # dims cut short
+        (_idx(2049, 0), "0|empty|zero"),  # a zero dimension
+        (_idx(0x0D01, 3), "magic"),  # float type byte
+        (_idx(0x0801 | 0x01000000, 3), "magic"),  # nonzero first byte
+        (_idx(2052, 3, 3, 3, 3), "magic"),  # 4 dimensions
+        (_idx(2048), "magic"),  # 0 dimensions
+    ],
+    ids=["short-1", "no-data", "short-magic", "short-dims", "zero-dim", "float-type",
+         "first-byte", "four-dims", "no-dims"],
+)
+def test_idx_each_header_field_is_checked(tmp_path, gz, payload, message):
+    path = tmp_path / ("data-idx" + (".gz" if gz else ""))
+    path.write_bytes(gzip.compress(payload) if gz else payload)
+    with pytest.raises(ds.DataFormatError, match=message) as info:
+        ds.load_idx(path)
+    assert str(info.value).startswith(f"{path}: ")
+
+
+def test_idx_expected_magic_for_images_and_labels(tmp_path):
+    path = tmp_path / "x-idx"
+    path.write_bytes(_idx(2049, 3))
+    with pytest.raises(ds.DataFormatError, match="expected 2051"):
+        ds.load_idx(path, expect_magic=2051)
+    assert ds.load_idx(path, expect_magic=2049).shape == (3,)
+    path.write_bytes(_idx(2051, 2, 2, 2))
+    with pytest.raises(ds.DataFormatError, match="expected 2049"):
+        ds.load_idx(path, expect_magic=2049)
+
+
+def test_idx_max_bytes_is_inclusive(tmp_path):
+    path = tmp_path / "x-idx"
+    path.write_bytes(_idx(2049, 6))
+    assert ds.load_idx(path, max_bytes=6).shape == (6,)
+    with pytest.raises(ds.DataFormatError, match="limit of 5 bytes"):
+        ds.load_idx(path, max_bytes=5)
+
+
+# ---- training: batches from the whole set, accuracy at the last iteration --------------------
+def _train_data(n=60, d=4, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.random((n, d))
+    x[:, 0] = np.arange(n) / n
+    return x, rng.integers(0, 3, n)
+
+
+def test_train_batches_cover_the_training_set():
+    x, t = _train_data()
+    net = TwoLayerNet(4, 3, 3, seed=0)
+    real = net.gradient
+    seen = []
+
+    def spy(xb, tb):
+        seen.append(np.rint(np.asarray(xb)[:, 0] * 60).astype(int))
+        return real(xb, tb)
+
+    net.gradient = spy
+    nnnum.train(net, x, t, iters=6, batch_size=6, lr=0.1, gradient="backprop", progress=False)
+    touched = set(np.concatenate(seen).tolist())
+    assert max(touched) >= 30 and len(touched) > 12, sorted(touched)
+
+
+@pytest.mark.parametrize(("iters", "evals"), [(1, [0]), (2, [0, 1]), (11, [0, 10]), (21, [0, 10, 20]), (23, [0, 10, 20, 22])])
+def test_train_accuracy_recorded_at_the_last_iteration(iters, evals):
+    x, t = _train_data(n=60)
+    xt, tt = _train_data(n=20, seed=1)
+    net = TwoLayerNet(4, 3, 3, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        hist = nnnum.train(net, x, t, xt, tt, iters=iters, batch_size=6, lr=0.1,
+                           gradient="backprop", progress=False)
+    assert hist.eval_iters == evals
+    assert len(hist.train_acc) == len(hist.test_acc) == len(evals)
+    assert hist.train_acc[-1] == net.accuracy(x, t) and hist.test_acc[-1] == net.accuracy(xt, tt)
