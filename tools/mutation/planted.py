@@ -1,0 +1,132 @@
+"""Plant the eight bugs of issue #13 one at a time and check that the suite catches each.
+
+Each bug is applied to a throw-away copy of the repository (the working tree is
+never touched) and a test subset is run there; a bug is *caught* when the
+subset fails. Exit status 1 if any bug passes.
+
+    python tools/mutation/planted.py            # all eight
+    python tools/mutation/planted.py 3 4        # only bugs 3 and 4 (1-based)
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# (what, file, original text(s), planted text(s), test subset)
+BUGS = [
+    (
+        "numerical_diff divides by 2h instead of the step actually taken",
+        "nnnum/diff/api.py",
+        "df = (values[0] - values[1]) / step",
+        "df = (values[0] - values[1]) / (2.0 * float(h))",
+        "tests/test_issue13.py -k step_taken",
+    ),
+    (
+        "numerical_diff (its own fast path) divides by 2h instead of the step actually taken",
+        "nnnum/diff/api.py",
+        "d = (fp - fm) / step  # NaN",
+        "d = (fp - fm) / (2.0 * hf)  # NaN",
+        "tests/test_issue13.py -k step_taken",
+    ),
+    (
+        "the gradient's finiteness check narrowed to NaN only",
+        "nnnum/diff/api.py",
+        "        if not np.isfinite(df).all():\n            _check_values(values, shape, labels)",
+        "        if np.isnan(df).any():\n            _check_values(values, shape, labels)",
+        "tests/test_issue13.py -k nonfinite",
+    ),
+    (
+        "structured TwoLayerNet gradient skips x <= 0 instead of x == 0",
+        "nnnum/nets/_structured.py",
+        "rows_nz, cols_nz = np.nonzero(x_aug)",
+        "rows_nz, cols_nz = np.nonzero(x_aug > 0)",
+        "tests/test_issue13.py -k structured",
+    ),
+    (
+        "structured gradient's Taylor cut-over ignores the size of W2",
+        "nnnum/nets/_kernels.py",
+        "if max(abs(dz_p), abs(dz_m)) * wmax <= SMALL_U:",
+        "if max(abs(dz_p), abs(dz_m)) <= SMALL_U:",
+        "tests/test_issue13.py -k structured",
+    ),
+    (
+        "gradient_descent catches only StepResolutionError",
+        "nnnum/learn/descent.py",
+        "except (StepResolutionError, FloatingPointError) as exc:",
+        "except StepResolutionError as exc:",
+        "tests/test_issue13.py -k descent",
+    ),
+    (
+        "the IDX size check accepts extra bytes",
+        "nnnum/data/_datasets.py",
+        ["    if available > count:", "    if f.read(1):"],
+        ["    if False:", "    if False:"],
+        "tests/test_issue13.py -k idx",
+    ),
+    (
+        "training batches drawn from the first batch_size samples only",
+        "nnnum/learn/train.py",
+        "rng.choice(n_train, batch_size, replace=False)",
+        "rng.choice(batch_size, batch_size, replace=False)",
+        "tests/test_issue13.py -k train",
+    ),
+    (
+        "no accuracy recorded at the last iteration",
+        "nnnum/learn/train.py",
+        "if i % iter_per_epoch == 0 or i == iters - 1:",
+        "if i % iter_per_epoch == 0:",
+        "tests/test_issue13.py -k train",
+    ),
+]
+
+
+def copy_repo(dest: Path) -> None:
+    for name in ("nnnum", "tests"):
+        shutil.copytree(ROOT / name, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("conftest.py", "pyproject.toml"):
+        shutil.copy2(ROOT / name, dest / name)
+
+
+def main(argv: list[str]) -> int:
+    chosen = [int(a) for a in argv] or list(range(1, len(BUGS) + 1))
+    missed = 0
+    with tempfile.TemporaryDirectory(prefix="nnnum-planted-") as tmp:
+        work = Path(tmp) / "repo"
+        copy_repo(work)
+        for k in chosen:
+            what, rel, old, new, subset = BUGS[k - 1]
+            path = work / rel
+            src = path.read_text()
+            olds, news = ([old], [new]) if isinstance(old, str) else (old, new)
+            if any(src.count(o) != 1 for o in olds):
+                print(f"[{k}] cannot plant (text not found once): {what}")
+                missed += 1
+                continue
+            planted = src
+            for o, n in zip(olds, news):
+                planted = planted.replace(o, n)
+            path.write_text(planted)
+            cache = tempfile.mkdtemp(prefix="numba-", dir=tmp)  # no stale compiled kernel
+            env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+            t0 = time.perf_counter()
+            cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
+                   *subset.split()]
+            rc = subprocess.run(cmd, cwd=work, env=env, capture_output=True).returncode
+            path.write_text(src)
+            caught = rc == 1
+            missed += not caught
+            state = "caught" if caught else f"MISSED (pytest exit {rc})"
+            print(f"[{k}] {state:8s} {time.perf_counter() - t0:5.1f} s  {what}")
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
