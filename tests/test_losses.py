@@ -241,3 +241,28 @@ def test_serial_and_parallel_kernels_bit_identical(rng):
     for r in results[1:]:
         for got, want in zip(r, results[0]):
             np.testing.assert_array_equal(got, want)
+
+
+# ------------------------------------------------- issue #13: mutants the suite let through
+def test_t_none_names_both_accepted_shapes(backend):
+    y = np.full((2, 3, 4), 0.25)
+    msg = r"t is None; pass integer labels with shape \(2, 3\) or one-hot targets with shape \(2, 3, 4\)"
+    for fn in (nnnum.cross_entropy_error, nnnum.softmax_cross_entropy, nnnum.mean_squared_error):
+        with pytest.raises(TypeError, match=msg):
+            fn(y, None)
+
+
+@pytest.mark.parametrize("t", [np.array([1 + 0j, 2j]), np.array(["a", "b"]), np.array([b"a", b"b"])])
+def test_non_real_targets_named_before_the_shape_checks(backend, t):
+    y = np.full((2, 4), 0.25)
+    with pytest.raises(TypeError, match="t must be integer labels or real targets"):
+        nnnum.cross_entropy_error(y, t)
+    with pytest.raises(TypeError, match="t must be integer labels or real targets"):
+        nnnum.cross_entropy_error(y, np.stack([t, t, t, t], axis=1))  # dense-shaped too
+
+
+@pytest.mark.parametrize(("labels", "bad"), [([0, 5], 5), ([4, 0], 4), ([-1, 9], -1), ([-3, 1], -3)])
+def test_out_of_range_message_names_the_bad_label(backend, labels, bad):
+    y = np.full((2, 4), 0.25)
+    with pytest.raises(ValueError, match=rf"label {bad} is out of range for 4 classes"):
+        nnnum.cross_entropy_error(y, np.array(labels))

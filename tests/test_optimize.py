@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 
@@ -94,3 +96,26 @@ def test_init_x_must_be_real(init):
 def test_history_argument_checked():
     with pytest.raises(ValueError, match="history"):
         nnnum.gradient_descent(f2, [1.0, 1.0], history="yes")
+
+
+# ------------------------------------------------- issue #13: mutants the suite let through
+def test_non_finite_init_x_names_its_flat_index():
+    with pytest.raises(ValueError, match="init_x is not finite at flat index 2"):
+        nnnum.gradient_descent(f2, np.array([[1.0, 2.0], [np.nan, np.inf]]))
+
+
+def test_divergence_stops_at_once_with_one_warning():
+    calls = []
+
+    def f(v):
+        calls.append(v[0])
+        return np.inf if v[0] > 5.0 else float(v[0] ** 2)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        x, xs = nnnum.gradient_descent(f, np.array([1.0]), lr=-1.0, step_num=50, history=True)
+    div = [w for w in caught if issubclass(w.category, nnnum.DivergenceWarning)]
+    assert len(div) == 1 and "diverged at step 2" in str(div[0].message)
+    np.testing.assert_allclose(xs[:, 0], [1.0, 3.0], rtol=1e-9)  # the steps before it only
+    np.testing.assert_allclose(x, [9.0], rtol=1e-9)
+    assert len(calls) <= 3 * 2 + 1  # no gradient is tried after the divergence
