@@ -366,3 +366,35 @@ def test_engines_agree_every_stencil(kind, order, richardson):
     # and the analytic derivative 3x^2 - 1 (exact for order >= 3 up to rounding)
     tol = 0.2 if order + richardson < 2 else (1e-2 if order + richardson < 3 else 1e-5)
     np.testing.assert_allclose(py, 3 * x * x - 1, rtol=0, atol=tol)
+
+
+# ---- steps: the automatic step's formula, a non-finite x named on every path ----------------
+@pytest.mark.parametrize(
+    ("method", "order", "richardson", "q"),
+    [("central", 2, 0, 2), ("central", 2, 1, 4), ("central", 4, 0, 4), ("central", 4, 2, 6),
+     ("forward", 1, 0, 1), ("forward", 1, 1, 2), ("backward", 2, 0, 2), ("central", 8, 0, 8)],
+)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_auto_step_formula(method, order, richardson, q, dtype):
+    # h = eps**(1/(q+1)) * max(|x|, 1), rounded to a power of two; q the result's order
+    x = np.array([0.25, -3.0, 1e3, 0.0], dtype=dtype)
+    r = nnnum.numerical_gradient(lambda v: float(np.sum(np.sin(v.astype(np.float64)))), x,
+                                 h="auto", order=order, method=method, richardson=richardson,
+                                 full_output=True)
+    eps = float(np.finfo(dtype).eps)
+    want = 2.0 ** np.round(np.log2(eps ** (1 / (q + 1)) * np.maximum(np.abs(x.astype(float)), 1)))
+    steps = np.asarray(r.step)
+    np.testing.assert_array_equal(steps[0], want)
+    for j in range(1, richardson + 1):  # later levels halve it
+        np.testing.assert_array_equal(steps[j], want / 2**j)
+
+
+@pytest.mark.parametrize("value", NONFINITE, ids=["inf", "-inf", "nan"])
+@pytest.mark.parametrize(
+    "options", [{}, {"order": 4}, {"method": "backward"}, {"richardson": 2}, {"h": "auto"}],
+    ids=["book", "order4", "backward", "richardson", "auto"],
+)
+def test_nonfinite_x_named_on_every_path(value, options):
+    x = np.array([1.0, 2.0, value, 3.0])
+    with pytest.raises(ValueError, match=rf"x is not finite at x\[2\] = {value!r}"):
+        nnnum.numerical_gradient(lambda v: float(np.sum(v)), x, **options)
