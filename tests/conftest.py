@@ -1,6 +1,8 @@
-"""Shared fixtures: seeded RNG, the CPU backends, the ``gpu`` marker."""
+"""Shared fixtures: seeded RNG, the CPU backends, the ``gpu`` and ``jit_only`` markers."""
 
 from __future__ import annotations
+
+import os
 
 import numpy as np
 import pytest
@@ -20,7 +22,16 @@ def _gpu_available() -> bool:
         return False
 
 
+#: NUMBA_DISABLE_JIT=1 (the coverage run, tools/mutation/coverage.sh): kernels run as Python
+JIT_DISABLED = os.environ.get("NUMBA_DISABLE_JIT", "0") not in ("", "0")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if JIT_DISABLED:
+        nojit = pytest.mark.skip(reason="jit_only: needs Numba's JIT (NUMBA_DISABLE_JIT is set)")
+        for item in items:
+            if "jit_only" in item.keywords:
+                item.add_marker(nojit)
     if _gpu_available():
         return
     skip = pytest.mark.skip(reason="needs CuPy and a CUDA device")

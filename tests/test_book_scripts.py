@@ -383,6 +383,7 @@ def test_two_layer_net_book_session_shapes_and_initial_weights(one_blas_thread):
     assert net.accuracy(x, t) == ref.accuracy(x, t)
 
 
+@pytest.mark.jit_only
 def test_two_layer_net_numerical_gradient_against_the_books_loop(one_blas_thread):
     # 4.5.1 on one-hot targets: nnnum's structured gradient vs the book's loop, element by
     # element, on every bias and a sample of the weights (the whole loop takes minutes)
@@ -528,6 +529,7 @@ def accuracy_steps(a, b, n):
     return [int(round(abs(u - v) * n)) for u, v in zip(a, b)]
 
 
+@pytest.mark.jit_only
 def test_train_neuralnet_loop_on_digits(one_blas_thread):
     x, t = digits_data()
     data = (x[:1400], t[:1400], x[1400:], t[1400:])  # 14 iterations an epoch
@@ -541,6 +543,7 @@ def test_train_neuralnet_loop_on_digits(one_blas_thread):
     assert max(accuracy_steps(acc["nnnum"][1], acc["book"][1], 397)) <= 2
 
 
+@pytest.mark.jit_only
 @needs_mnist
 def test_train_neuralnet_loop_on_mnist_t10k(one_blas_thread):
     # the book's network (784, 50, 10), batch 100, lr 0.1, on the 10,000 MNIST test digits

@@ -53,6 +53,7 @@ def _fake_mnist(folder, n_train=60, n_test=20, splits=("train", "t10k")):
     return folder
 
 
+@pytest.mark.jit_only
 def test_train_digits_quick(tmp_path, capsys):
     rc = main(
         [

@@ -140,6 +140,7 @@ def _jf(w):
     return s
 
 
+@pytest.mark.jit_only
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("shared", [False, True], ids=["separate", "shared"])
 def test_jitted_f_from_four_threads(shared):

@@ -30,6 +30,7 @@ def test_unknown_env_value_lists_valid_ones():
     assert "'numba', 'numpy', 'cupy'" in out.stderr
 
 
+@pytest.mark.jit_only
 def test_import_compiles_nothing_and_never_imports_cupy():
     # (import time itself is a benchmark: bench_compile.FirstCall.track_import_seconds)
     code = (

@@ -82,6 +82,7 @@ def test_softmax_cross_entropy_gradient_is_y_minus_t(backend, rng):
 
 
 # ------------------------------------------------------- shapes and layouts
+@pytest.mark.jit_only
 @pytest.mark.parametrize("f", [sum_sq, sum_sq_jit], ids=["python", "jit"])
 def test_any_shape_and_layout(rng, f):
     base = rng.normal(size=(4, 6))
@@ -111,6 +112,7 @@ def test_zero_d_size_one_and_empty():
 
 
 # --------------------------------------------------------- parallel == serial
+@pytest.mark.jit_only
 @settings(max_examples=15, deadline=None)
 @given(
     shape=st.sampled_from([(1,), (7,), (33,), (5, 9), (3, 4, 5)]), seed=st.integers(0, 2**32 - 1)

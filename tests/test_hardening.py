@@ -119,6 +119,7 @@ def test_jitted_f_from_four_threads():
         np.testing.assert_array_equal(g, ref)
 
 
+@pytest.mark.jit_only
 def test_fork_after_parallel_kernels_in_the_default_configuration():
     # NUMBA_THREADING_LAYER is removed from the child's environment: nnnum's own default
     out = run_python(
@@ -307,6 +308,7 @@ def test_float_params_of_any_layout_still_work():
 
 
 # ------------------------------------------------------------ 8. no writable cache
+@pytest.mark.jit_only
 def test_import_and_work_without_any_cache_location():
     out = run_python(
         """
@@ -329,6 +331,7 @@ def test_import_and_work_without_any_cache_location():
 
 
 # ------------------------------------------------- 10. parallel f, object-mode f
+@pytest.mark.jit_only
 def test_parallel_jitted_f_under_workqueue_layer():
     out = run_python(
         """
@@ -402,6 +405,7 @@ def test_wide_softmax_ce_matches_the_reference(shape):
 
 
 # ------------------------------------------------------------- 14. kernel cache
+@pytest.mark.jit_only
 def test_kernels_of_dropped_functions_are_freed():
     refs = []
     for k in range(_kernels_diff.CACHE_SIZE + 5):

@@ -241,6 +241,7 @@ if __name__ == "__main__":
 """
 
 
+@pytest.mark.jit_only
 @pytest.mark.slow
 @pytest.mark.timeout(400)
 @pytest.mark.skipif(sys.platform != "linux", reason="fork start method")
@@ -257,6 +258,7 @@ def test_fork_after_parallel_kernel_default_threading_layer(tmp_path):
     )
 
 
+@pytest.mark.jit_only
 @pytest.mark.timeout(400)
 @pytest.mark.skipif(sys.platform != "linux", reason="fork start method")
 def test_fork_after_parallel_kernel_threadsafe_layer(tmp_path):

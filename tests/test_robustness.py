@@ -286,6 +286,7 @@ def test_loss_matches_reference(name, dtype, dense, backend, data):
     assert out.error is None, f"refused valid input: {out.describe()}"
 
 
+@pytest.mark.jit_only
 @pytest.mark.parametrize("dense", [False, True], ids=["labels", "dense"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("name", list(LOSSES))
@@ -307,6 +308,7 @@ def test_loss_numba_matches_numpy_on_hostile_values(name, dtype, dense, data):
     assert not stray_warnings(want), stray_warnings(want)
 
 
+@pytest.mark.jit_only
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_softmax_cross_entropy_huge_logits(backend, dtype):
@@ -864,6 +866,7 @@ def test_gradient_descent_hostile_init_x(name):
     assert_clear_error(out, ("init_x",))
 
 
+@pytest.mark.jit_only
 def test_numerical_gradient_matrix_and_subclass():
     def f(w):
         a = np.asarray(w, dtype=np.float64)
@@ -876,6 +879,7 @@ def test_numerical_gradient_matrix_and_subclass():
             assert close(out.result, 2 * np.asarray(x), rtol=1e-7, atol=1e-7)
 
 
+@pytest.mark.jit_only
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_numerical_gradient_python_f_sees_the_callers_matrix(backend):
     """A Python f is called with the caller's own object (the book's closure semantics): for an

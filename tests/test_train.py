@@ -15,6 +15,7 @@ def digits():
     return train_test_split(*load_digits(), seed=0)
 
 
+@pytest.mark.jit_only
 def test_numerical_training_on_digits_reaches_85_percent(digits):
     (xtr, ttr), (xte, tte) = digits
     net = nnnum.TwoLayerNet(64, 30, 10, weight_init_std=0.1, seed=0)
@@ -25,6 +26,7 @@ def test_numerical_training_on_digits_reaches_85_percent(digits):
     assert len(hist.train_acc) == len(hist.test_acc) == len(hist.eval_iters)
 
 
+@pytest.mark.jit_only
 def test_numerical_and_backprop_training_agree_epoch_by_epoch(digits):
     (xtr, ttr), (xte, tte) = digits
     runs = {}
@@ -38,6 +40,7 @@ def test_numerical_and_backprop_training_agree_epoch_by_epoch(digits):
     np.testing.assert_allclose(a.train_loss, b.train_loss, atol=1e-6)
 
 
+@pytest.mark.jit_only
 def test_same_seed_same_run(digits):
     (xtr, ttr), _ = digits
     out = []
@@ -99,6 +102,7 @@ def test_batches_are_drawn_from_the_whole_training_set():
     assert max(touched) >= 50 and min(touched) < 50
 
 
+@pytest.mark.jit_only
 def test_history_ends_with_the_final_accuracy(digits):
     (xtr, ttr), (xte, tte) = digits
     net = nnnum.TwoLayerNet(64, 10, 10, weight_init_std=0.1, seed=0)
@@ -185,6 +189,7 @@ def test_unrelated_gradient_errors_are_not_called_divergence(digits):
         nnnum.train(net, xtr, ttr, iters=3, progress=False)
 
 
+@pytest.mark.jit_only
 def test_verbose_prints_the_books_line_per_epoch(digits, capsys):
     (xtr, ttr), (xte, tte) = digits
     net = nnnum.TwoLayerNet(64, 10, 10, seed=0)
@@ -241,6 +246,7 @@ def test_plot_history(tmp_path, digits):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.jit_only
 @pytest.mark.skipif(not MNIST_DIR.is_dir(), reason="../shared/data/mnist is absent")
 def test_real_mnist_digits_train():
     import warnings
