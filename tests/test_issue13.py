@@ -398,3 +398,29 @@ def test_nonfinite_x_named_on_every_path(value, options):
     x = np.array([1.0, 2.0, value, 3.0])
     with pytest.raises(ValueError, match=rf"x is not finite at x\[2\] = {value!r}"):
         nnnum.numerical_gradient(lambda v: float(np.sum(v)), x, **options)
+
+
+# ---- stencils as data; the prange engine's kernel cache ---------------------------------------
+def test_stencil_defaults_and_error_powers():
+    from nnnum.diff import stencil
+
+    assert stencil() == stencil(2, "central")
+    for order in (2, 4, 6, 8):
+        assert stencil(order).error_powers == tuple(range(order, order + 12, 2))
+    for kind in ("forward", "backward"):
+        for order in range(1, 7):
+            assert stencil(order, kind).error_powers == tuple(range(order, order + 12))
+
+
+@pytest.mark.jit_only
+def test_prange_kernels_are_reused_and_never_cached_on_disk():
+    from nnnum.diff.engines import prange
+
+    jf = nnnum.jit(_cubic)
+    par, ser = prange.kernels(jf)
+    again = prange.kernels(jf)
+    assert again[0] is par and again[1] is ser  # compiled once per f
+    # specialised to f (a compile-time constant): an on-disk copy could be served to another f
+    # of the same name in a later process
+    for k in (par, ser):
+        assert type(k._cache).__name__ == "NullCache"
