@@ -72,11 +72,11 @@ def _pick(serial: Any, parallel: Any, size: int) -> Any:
 
 
 def mean_squared_error(y2: np.ndarray, kind: str, t2: np.ndarray) -> float:
-    y2, t2 = _kernel_input(y2), (_kernel_input(t2) if kind == "dense" else t2)
+    y2 = np.ascontiguousarray(_kernel_input(y2))
+    fn = _pick(K._sum_sq_serial, K._sum_sq_parallel, y2.size)
     if kind == "labels":
-        return _pick(K._sum_sq_labels_serial, K._sum_sq_labels_parallel, y2.size)(y2, t2)
-    fn = _pick(K._sum_sq_diff_serial, K._sum_sq_diff_parallel, y2.size)
-    return fn(y2.reshape(-1), t2.reshape(-1), 4096)
+        return fn(y2, _NO_TARGETS, t2, False)
+    return fn(y2, np.ascontiguousarray(_kernel_input(t2)), _NO_LABELS, True)
 
 
 def cross_entropy_rows(y2: np.ndarray, kind: str, t2: np.ndarray, delta: float) -> np.ndarray:
