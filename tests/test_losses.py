@@ -235,7 +235,9 @@ def test_serial_and_parallel_kernels_bit_identical(rng):
                 sce(z, labels, no_targets, False, a)
                 sce(z, no_labels, onehot, True, b)
                 ce(y, labels, 1e-7, c)
-                results.append((a, b, c, mse(y, onehot, no_labels, True), mse(y, no_targets, labels, False)))
+                results.append(
+                    (a, b, c, mse(y, onehot, no_labels, True), mse(y, no_targets, labels, False))
+                )
     finally:
         numba.set_num_threads(old)
     for r in results[1:]:

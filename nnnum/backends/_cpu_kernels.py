@@ -56,14 +56,21 @@ _relu_serial, _relu_parallel = serial_and_parallel(_relu_py)
 _step_serial, _step_parallel = serial_and_parallel(_step_py)
 
 
-@kernel
-def _softmax_row(z, r, out):
-    k = z.shape[1]
+@kernel(inline="always")
+def _row_max(z, r):
+    """Max of row r in float64; NaN wins, as np.max."""
     m = np.float64(z[r, 0])
-    for j in range(1, k):
+    for j in range(1, z.shape[1]):
         v = np.float64(z[r, j])
         if v > m or v != v:
             m = v
+    return m
+
+
+@kernel
+def _softmax_row(z, r, out):
+    k = z.shape[1]
+    m = _row_max(z, r)
     s = 0.0
     for j in range(k):
         e = math.exp(np.float64(z[r, j]) - m)
@@ -90,11 +97,7 @@ def _softmax_ce_wide_py(z, labels, t, dense, rows):
     """
     n, k = z.shape
     for r in prange(n):
-        m = np.float64(z[r, 0])
-        for j in range(1, k):
-            v = np.float64(z[r, j])
-            if v > m or v != v:
-                m = v
+        m = _row_max(z, r)
         s = 0.0
         for j in range(k):
             s += math.exp(np.float64(z[r, j]) - m)

@@ -9,6 +9,7 @@ import numpy as np
 
 from . import _cpu_kernels as K
 from . import _xp_ops
+from ._host import batch_budget, is_device_array, to_host  # noqa: F401 (the contract)
 
 xp = np
 #: Arrays live in device memory.
@@ -109,18 +110,3 @@ def softmax_cross_entropy_rows(z2: np.ndarray, kind: str, t2: np.ndarray) -> np.
 
 # Perturbation batches only matter on the GPU; on the CPU the NumPy form is the reference.
 batched_label_loss = partial(_xp_ops.batched_label_loss, xp=np)
-
-
-def to_host(a: Any) -> Any:
-    """A NumPy array (host memory): already one."""
-    return np.asarray(a)
-
-
-def is_device_array(a: Any) -> bool:
-    """Host backends have no device arrays."""
-    return False
-
-
-def batch_budget(per_item_bytes: int, host_bytes: int) -> int:
-    """Items of ``per_item_bytes`` per batch in a host budget of ``host_bytes``."""
-    return max(1, host_bytes // max(1, per_item_bytes))

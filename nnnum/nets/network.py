@@ -184,7 +184,8 @@ class TwoLayerNet:
             if tuple(p[key].shape) != shape:
                 raise ValueError(
                     f"params[{key!r}] has shape {tuple(p[key].shape)} but W1 has shape "
-                    f"{(d, hdim)}" + (f" and W2 {tuple(p['W2'].shape)}" if key == "b2" else "")
+                    f"{(d, hdim)}"
+                    + (f" and W2 {tuple(p['W2'].shape)}" if key == "b2" else "")
                     + f": expected {shape}"
                 )
         if d == 0 or hdim == 0 or k == 0:
