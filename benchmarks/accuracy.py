@@ -66,16 +66,23 @@ def rosenbrock_rows(sizes: list[int]) -> None:
             ref_t = min(ref_t, t)
         if sd is not None and n <= 1000:
             t = best_time(lambda: sd.jacobian(_rosen_vec, x), repeat=2)
-            rows.append(("scipy.differentiate.jacobian", "NumPy (vectorised)", t,
-                         _err(sd.jacobian(_rosen_vec, x).df, g)))
+            rows.append(
+                (
+                    "scipy.differentiate.jacobian",
+                    "NumPy (vectorised)",
+                    t,
+                    _err(sd.jacobian(_rosen_vec, x).df, g),
+                )
+            )
             ref_t = min(ref_t, t)
         for name, opts in CONFIGS.items():
             t = best_time(lambda: nnnum.numerical_gradient(rosenbrock_jit, x, **opts), repeat=7)
             err = _err(nnnum.numerical_gradient(rosenbrock_jit, x, **opts), g)
             rows.append((f"nnnum {name}", "jitted", t, err))
             if n <= 1000:
-                t_np = best_time(lambda: nnnum.numerical_gradient(rosenbrock_np, x, **opts),
-                                 repeat=2)
+                t_np = best_time(
+                    lambda: nnnum.numerical_gradient(rosenbrock_np, x, **opts), repeat=2
+                )
                 rows.append((f"nnnum {name}", "NumPy", t_np, err))
         for name, kind, t, err in rows:
             ratio = f"{ref_t / t:.0f}x" if name.startswith("nnnum") and np.isfinite(ref_t) else "-"
@@ -97,20 +104,35 @@ def analytic_set() -> list[tuple[str, Callable[[np.ndarray], float], np.ndarray,
         out += [
             (f"exp {tag}", lambda v: float(np.sum(np.exp(v.astype(np.float64)))), x, np.exp(xf)),
             (f"log {tag}", lambda v: float(np.sum(np.log(v.astype(np.float64)))), x, 1 / xf),
-            (f"sin(3x) {tag}", lambda v: float(np.sum(np.sin(3 * v.astype(np.float64)))), x,
-             3 * np.cos(3 * xf)),
+            (
+                f"sin(3x) {tag}",
+                lambda v: float(np.sum(np.sin(3 * v.astype(np.float64)))),
+                x,
+                3 * np.cos(3 * xf),
+            ),
         ]
         big = rng.uniform(1e3, 1e4, 100).astype(dtype)
         bf = big.astype(np.float64)
-        out.append((f"x^2 sin(x/1e3), |x| ~ 1e3..1e4 {tag}",
-                    lambda v: float(np.sum(v.astype(np.float64) ** 2
-                                           * np.sin(v.astype(np.float64) / 1e3))),
-                    big, 2 * bf * np.sin(bf / 1e3) + bf**2 * np.cos(bf / 1e3) / 1e3))
+        out.append(
+            (
+                f"x^2 sin(x/1e3), |x| ~ 1e3..1e4 {tag}",
+                lambda v: float(
+                    np.sum(v.astype(np.float64) ** 2 * np.sin(v.astype(np.float64) / 1e3))
+                ),
+                big,
+                2 * bf * np.sin(bf / 1e3) + bf**2 * np.cos(bf / 1e3) / 1e3,
+            )
+        )
         scale = np.logspace(-3, 3, 100)
         xs = rng.uniform(-1, 1, 100).astype(dtype)
-        out.append((f"badly scaled sum {tag}",
-                    lambda v, s=scale: float(np.sum(s * np.cos(v.astype(np.float64)))), xs,
-                    -scale * np.sin(xs.astype(np.float64))))
+        out.append(
+            (
+                f"badly scaled sum {tag}",
+                lambda v, s=scale: float(np.sum(s * np.cos(v.astype(np.float64)))),
+                xs,
+                -scale * np.sin(xs.astype(np.float64)),
+            )
+        )
     near = rng.uniform(0.05, 0.1, 100)
     out.append(("1/x near its pole float64", lambda v: float(np.sum(1 / v)), near, -1 / near**2))
     return out
@@ -120,8 +142,11 @@ def estimate_quality() -> None:
     print("\n### Error estimates (h='auto', full_output=True) over the analytic set\n")
     print("| options | max error | bounded by the estimate | median estimate / true error |")
     print("|---|---|---|---|")
-    for opts in ({"order": 2, "richardson": 2}, {"order": 4, "richardson": 1},
-                 {"order": 4, "richardson": 2}):
+    for opts in (
+        {"order": 2, "richardson": 2},
+        {"order": 4, "richardson": 1},
+        {"order": 4, "richardson": 2},
+    ):
         errs, ests = [], []
         for _name, f, x, true in analytic_set():
             r = nnnum.numerical_gradient(f, x, h="auto", full_output=True, **opts)
@@ -129,8 +154,10 @@ def estimate_quality() -> None:
             ests.append(r.error)
         e, est = np.concatenate(errs), np.concatenate(ests)
         ok = e > 0
-        print(f"| {opts} | {e.max():.2g} | {np.mean(e <= est):.1%} | "
-              f"{np.median(est[ok] / e[ok]):.1f} |")
+        print(
+            f"| {opts} | {e.max():.2g} | {np.mean(e <= est):.1%} | "
+            f"{np.median(est[ok] / e[ok]):.1f} |"
+        )
     print("\n### Per function (order 4 + Richardson 1, h='auto')\n")
     print("| function | max error | bounded |")
     print("|---|---|---|")
@@ -152,8 +179,10 @@ def default_is_unchanged() -> None:
         want[i] = (rosenbrock_jit(xp) - rosenbrock_jit(xm)) / (xp[i] - xm[i])
     same = np.array_equal(got, want)
     t = best_time(lambda: nnnum.numerical_gradient(rosenbrock_jit, x), repeat=15)
-    print(f"\ndefault call, Rosenbrock n=1000, jitted f: bit-identical to the book's formula: "
-          f"{same}; {1e3 * t:.3g} ms")
+    print(
+        f"\ndefault call, Rosenbrock n=1000, jitted f: bit-identical to the book's formula: "
+        f"{same}; {1e3 * t:.3g} ms"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -41,8 +41,12 @@ class ErrorEstimate:
 
     def track_fraction_bounded(self) -> float:
         r = nnnum.numerical_gradient(
-            lambda v: float(np.sum(np.exp(v) * np.sin(v))), self.x, h="auto", order=4,
-            richardson=1, full_output=True,
+            lambda v: float(np.sum(np.exp(v) * np.sin(v))),
+            self.x,
+            h="auto",
+            order=4,
+            richardson=1,
+            full_output=True,
         )
         true = np.exp(self.x) * (np.sin(self.x) + np.cos(self.x))
         return float(np.mean(np.abs(r.df - true) <= r.error))

@@ -40,7 +40,9 @@ def kernel(
 
     def wrap(f: Callable[..., Any]) -> Any:
         fm: Any = set(fastmath) if isinstance(fastmath, frozenset) else fastmath
-        options = dict(parallel=parallel, fastmath=fm, error_model="numpy", nogil=True, inline=inline)
+        options = dict(
+            parallel=parallel, fastmath=fm, error_model="numpy", nogil=True, inline=inline
+        )
         if cache and _cache_usable:
             try:
                 return numba.njit(f, cache=True, **options)

@@ -118,7 +118,9 @@ def is_clear_error(exc: BaseException | None, names: tuple[str, ...]) -> str | N
     msg = str(exc)
     if not msg.strip():
         return "empty error message"
-    if names and not any(re.search(rf"(?<![A-Za-z_]){re.escape(n)}(?![A-Za-z_])", msg) for n in names):
+    if names and not any(
+        re.search(rf"(?<![A-Za-z_]){re.escape(n)}(?![A-Za-z_])", msg) for n in names
+    ):
         return f"message does not name the offending argument (one of {names}): {msg[:300]!r}"
     return None
 
@@ -156,7 +158,11 @@ def close(a: Any, b: Any, rtol: float, atol: float = 0.0) -> bool:
 
 def same_bits(a: Any, b: Any) -> bool:
     a, b = np.asarray(a), np.asarray(b)
-    return a.shape == b.shape and a.dtype == b.dtype and a.tobytes() == np.ascontiguousarray(b).tobytes()
+    return (
+        a.shape == b.shape
+        and a.dtype == b.dtype
+        and a.tobytes() == np.ascontiguousarray(b).tobytes()
+    )
 
 
 # --------------------------------------------------------------------------- strategies
@@ -173,8 +179,15 @@ def hostile_floats(dtype: Any) -> st.SearchStrategy[float]:
     info = np.finfo(dtype)
     width = np.dtype(dtype).itemsize * 8
     specials = [
-        np.nan, np.inf, -np.inf, 0.0, -0.0,
-        float(info.max), -float(info.max), float(info.tiny), float(info.smallest_subnormal),
+        np.nan,
+        np.inf,
+        -np.inf,
+        0.0,
+        -0.0,
+        float(info.max),
+        -float(info.max),
+        float(info.tiny),
+        float(info.smallest_subnormal),
     ]
     if dtype != np.float16:
         specials += [1e8, -1e8]
@@ -234,7 +247,9 @@ def place(base: np.ndarray, layout: str) -> np.ndarray:
         if flat.size < rows + k - 1:
             flat = np.resize(flat, rows + k - 1)
         win = sliding_window_view(flat, k, writeable=True)
-        return win.reshape(base.shape) if win.shape == base.shape else win[:rows].reshape(base.shape)
+        return (
+            win.reshape(base.shape) if win.shape == base.shape else win[:rows].reshape(base.shape)
+        )
     raise AssertionError(layout)
 
 
@@ -265,6 +280,10 @@ def int_or_bool_arrays(draw, shape_strategy=shapes_nd):
         base = draw(hnp.arrays(dtype, shape))
     else:
         info = np.iinfo(dtype)
-        base = draw(hnp.arrays(dtype, shape, elements=st.integers(max(info.min, -1000), min(info.max, 1000))))
+        base = draw(
+            hnp.arrays(
+                dtype, shape, elements=st.integers(max(info.min, -1000), min(info.max, 1000))
+            )
+        )
     layout = draw(st.sampled_from(("C", "F", "strided", "negative", "readonly")))
     return place(base, layout), layout

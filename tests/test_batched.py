@@ -2,10 +2,10 @@ import numpy as np
 import pytest
 
 import nnnum
-from nnnum.nets import _batched as _net_batched
 from nnnum.backends import _xp_ops
 from nnnum.batched import batched_numerical_gradient
 from nnnum.nets import TwoLayerNet
+from nnnum.nets import _batched as _net_batched
 
 
 def test_batched_generic_gradient_matches_loop(rng):

@@ -165,7 +165,11 @@ def test_parallel_losses_from_threads_both_backends():
     want = {}
     for be in ("numba", "numpy"):
         with nnnum.use_backend(be):
-            want[be] = (float(nnnum.softmax_cross_entropy(z, t)), nnnum.softmax(z), nnnum.sigmoid(z))
+            want[be] = (
+                float(nnnum.softmax_cross_entropy(z, t)),
+                nnnum.softmax(z),
+                nnnum.sigmoid(z),
+            )
 
     def call(i):
         be = ("numba", "numpy")[i % 2]

@@ -18,10 +18,24 @@ from nnnum.diff.stencils import lagrange_weights, richardson, stencil
 CENTRAL_TABLE = {  # the classic central first-derivative weights (offsets -m..-1, 1..m)
     2: [Fraction(-1, 2), Fraction(1, 2)],
     4: [Fraction(1, 12), Fraction(-2, 3), Fraction(2, 3), Fraction(-1, 12)],
-    6: [Fraction(-1, 60), Fraction(3, 20), Fraction(-3, 4), Fraction(3, 4), Fraction(-3, 20),
-        Fraction(1, 60)],
-    8: [Fraction(1, 280), Fraction(-4, 105), Fraction(1, 5), Fraction(-4, 5), Fraction(4, 5),
-        Fraction(-1, 5), Fraction(4, 105), Fraction(-1, 280)],
+    6: [
+        Fraction(-1, 60),
+        Fraction(3, 20),
+        Fraction(-3, 4),
+        Fraction(3, 4),
+        Fraction(-3, 20),
+        Fraction(1, 60),
+    ],
+    8: [
+        Fraction(1, 280),
+        Fraction(-4, 105),
+        Fraction(1, 5),
+        Fraction(-4, 5),
+        Fraction(4, 5),
+        Fraction(-1, 5),
+        Fraction(4, 105),
+        Fraction(-1, 280),
+    ],
 }
 
 
@@ -44,8 +58,17 @@ def test_one_sided_moment_conditions(kind, order):
     assert all((t > 0) == (kind == "forward") for t in s.offsets)
 
 
-@pytest.mark.parametrize("bad", [(3, "central"), (0, "forward"), (9, "central"), (2.0, "central"),
-                                 (True, "central"), (2, "sideways")])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        (3, "central"),
+        (0, "forward"),
+        (9, "central"),
+        (2.0, "central"),
+        (True, "central"),
+        (2, "sideways"),
+    ],
+)
 def test_unknown_stencils_are_named(bad):
     order, kind = bad
     with pytest.raises(ValueError, match="order|method"):
@@ -76,14 +99,24 @@ def g_smooth(v):
     return (np.cos(v) + 0.3 * np.sin(v)) * np.exp(0.3 * v)
 
 
-@pytest.mark.parametrize("kind, order", [("central", 2), ("central", 4), ("central", 6),
-                                         ("forward", 1), ("forward", 2), ("backward", 3)])
+@pytest.mark.parametrize(
+    "kind, order",
+    [
+        ("central", 2),
+        ("central", 4),
+        ("central", 6),
+        ("forward", 1),
+        ("forward", 2),
+        ("backward", 3),
+    ],
+)
 def test_halving_h_reduces_the_error_by_2_to_the_order(kind, order):
     x = np.array([0.3, 1.1])
     h = 0.2 if order <= 4 else 0.4
     e1 = np.abs(nnnum.numerical_gradient(f_smooth, x, h=h, order=order, method=kind) - g_smooth(x))
-    e2 = np.abs(nnnum.numerical_gradient(f_smooth, x, h=h / 2, order=order, method=kind)
-                - g_smooth(x))
+    e2 = np.abs(
+        nnnum.numerical_gradient(f_smooth, x, h=h / 2, order=order, method=kind) - g_smooth(x)
+    )
     ratio = e1 / e2
     assert np.all(ratio > 2**order * 0.6) and np.all(ratio < 2**order * 1.6), ratio
 
@@ -114,8 +147,12 @@ def test_default_call_is_the_book_formula_bit_for_bit(rng):
 
 # -------------------------------------------------------- engines agree
 @settings(max_examples=20, deadline=None)
-@given(order=st.sampled_from([2, 4, 6, 8]), richardson_levels=st.integers(0, 2),
-       kind=st.sampled_from(["central", "forward", "backward"]), seed=st.integers(0, 1000))
+@given(
+    order=st.sampled_from([2, 4, 6, 8]),
+    richardson_levels=st.integers(0, 2),
+    kind=st.sampled_from(["central", "forward", "backward"]),
+    seed=st.integers(0, 1000),
+)
 def test_loop_prange_and_batched_engines_agree(order, richardson_levels, kind, seed):
     if kind != "central":
         order = order // 2
@@ -158,8 +195,14 @@ def test_one_sided_never_crosses_to_the_other_side():
 
 def test_float32_auto_step_and_honest_estimate():
     x = np.array([0.5, 2.0, -1.0], dtype=np.float32)
-    r = nnnum.numerical_gradient(lambda v: float(np.sum(np.exp(v.astype(np.float64)) * 1.0)),
-                                 x, h="auto", order=4, richardson=1, full_output=True)
+    r = nnnum.numerical_gradient(
+        lambda v: float(np.sum(np.exp(v.astype(np.float64)) * 1.0)),
+        x,
+        h="auto",
+        order=4,
+        richardson=1,
+        full_output=True,
+    )
     true = np.exp(x.astype(np.float64))
     assert r.df.dtype == np.float32
     err = np.abs(r.df.astype(np.float64) - true)
@@ -184,25 +227,41 @@ def _test_set():
         cases += [
             (lambda v: float(np.sum(np.exp(v.astype(np.float64)))), x, np.exp(x.astype(float))),
             (lambda v: float(np.sum(np.log(v.astype(np.float64)))), x, 1 / x.astype(float)),
-            (lambda v: float(np.sum(np.sin(3 * v.astype(np.float64)))), x,
-             3 * np.cos(3 * x.astype(float))),
+            (
+                lambda v: float(np.sum(np.sin(3 * v.astype(np.float64)))),
+                x,
+                3 * np.cos(3 * x.astype(float)),
+            ),
         ]
         if dtype == np.float64:  # 1/x near its pole (float32's auto step reaches across it)
             near = rng.uniform(0.05, 0.1, 20)
             cases.append((lambda v: float(np.sum(1 / v)), near, -1 / near**2))
         big = rng.uniform(1e3, 1e4, 20).astype(dtype)  # products with large |x|
-        cases.append((lambda v: float(np.sum(v.astype(np.float64) ** 2 * np.sin(v.astype(
-            np.float64) / 1e3))), big, 2 * big.astype(float) * np.sin(big.astype(float) / 1e3)
-            + big.astype(float) ** 2 * np.cos(big.astype(float) / 1e3) / 1e3))
+        cases.append(
+            (
+                lambda v: float(
+                    np.sum(v.astype(np.float64) ** 2 * np.sin(v.astype(np.float64) / 1e3))
+                ),
+                big,
+                2 * big.astype(float) * np.sin(big.astype(float) / 1e3)
+                + big.astype(float) ** 2 * np.cos(big.astype(float) / 1e3) / 1e3,
+            )
+        )
         scale = np.logspace(-3, 3, 20)
         xs = rng.uniform(-1, 1, 20).astype(dtype)  # a badly scaled sum
-        cases.append((lambda v, s=scale: float(np.sum(s * np.cos(v.astype(np.float64)))), xs,
-                      -scale * np.sin(xs.astype(float))))
+        cases.append(
+            (
+                lambda v, s=scale: float(np.sum(s * np.cos(v.astype(np.float64)))),
+                xs,
+                -scale * np.sin(xs.astype(float)),
+            )
+        )
     return cases
 
 
-@pytest.mark.parametrize("opts", [dict(order=2, richardson=2), dict(order=4, richardson=1),
-                                  dict(order=4, richardson=2)])
+@pytest.mark.parametrize(
+    "opts", [dict(order=2, richardson=2), dict(order=4, richardson=1), dict(order=4, richardson=2)]
+)
 def test_error_estimate_bounds_the_error_and_is_not_huge(opts):
     errs, ests = [], []
     for f, x, true in _test_set():

@@ -23,13 +23,15 @@ import pytest
 
 import nnnum
 from nnnum import _jit
-from nnnum.diff.engines import prange as _kernels_diff
 from nnnum._regions import has_internal_overlap
+from nnnum.diff.engines import prange as _kernels_diff
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def run_python(code: str, *, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+def run_python(
+    code: str, *, env: dict | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess:
     """Run ``code`` in a fresh interpreter (the repo on its path); never raises on failure."""
     full_env = {k: v for k, v in os.environ.items() if k != "NUMBA_THREADING_LAYER"}
     full_env["PYTHONPATH"] = ROOT + os.pathsep + full_env.get("PYTHONPATH", "")
@@ -172,8 +174,15 @@ def test_broadcast_view_gets_the_broadcast_message_not_read_only():
 
 
 # ----------------------------------------------------------------- 3-4. one h check
-BAD_H = [(True, TypeError), ("1e-4", TypeError), (None, TypeError), (-1e-4, ValueError),
-         (0, ValueError), (np.nan, ValueError), (np.inf, ValueError)]
+BAD_H = [
+    (True, TypeError),
+    ("1e-4", TypeError),
+    (None, TypeError),
+    (-1e-4, ValueError),
+    (0, ValueError),
+    (np.nan, ValueError),
+    (np.inf, ValueError),
+]
 
 
 @pytest.mark.parametrize("h, exc", BAD_H)

@@ -228,20 +228,35 @@ def test_serial_and_parallel_kernels_bit_identical(rng):
         for threads in sorted({1, numba.config.NUMBA_NUM_THREADS}):
             numba.set_num_threads(threads)
             for kernels in (
-                (K._softmax_ce_serial, K._cross_entropy_labels_serial, K._sum_sq_diff_serial),
-                (K._softmax_ce_parallel, K._cross_entropy_labels_parallel, K._sum_sq_diff_parallel),
+                (K._softmax_ce_serial, K._cross_entropy_labels_serial, K._sum_sq_serial),
+                (K._softmax_ce_parallel, K._cross_entropy_labels_parallel, K._sum_sq_parallel),
             ):
                 sce, ce, mse = kernels
                 a, b, c = np.empty(3000), np.empty(3000), np.empty(3000)
                 sce(z, labels, no_targets, False, a)
                 sce(z, no_labels, onehot, True, b)
                 ce(y, labels, 1e-7, c)
-                results.append((a, b, c, mse(y.reshape(-1), onehot.reshape(-1), 4096)))
+                results.append(
+                    (a, b, c, mse(y, onehot, no_labels, True), mse(y, no_targets, labels, False))
+                )
     finally:
         numba.set_num_threads(old)
     for r in results[1:]:
         for got, want in zip(r, results[0]):
             np.testing.assert_array_equal(got, want)
+
+
+def test_mean_squared_error_sums_as_numpy_does(backend, rng):
+    # the book prints 0.5975 for its second example: NumPy's pairwise summation, replayed
+    t = [0, 0, 1, 0, 0, 0, 0, 0, 0, 0]
+    y = [0.1, 0.05, 0.1, 0.0, 0.05, 0.1, 0.0, 0.6, 0.0, 0.0]
+    assert float(nnnum.mean_squared_error(np.array(y), np.array(t))) == 0.5975
+    for n in (1, 7, 8, 9, 127, 128, 129, 1000, 4097, 70_001):
+        k = 7 if n % 7 == 0 else 1
+        yy, tt = rng.standard_normal((n // k, k)), rng.standard_normal((n // k, k))
+        assert nnnum.mean_squared_error(yy, tt) == 0.5 * np.sum((yy - tt) ** 2)
+        labels = rng.integers(0, k, n // k)
+        assert nnnum.mean_squared_error(yy, labels) == 0.5 * np.sum((yy - np.eye(k)[labels]) ** 2)
 
 
 # ------------------------------------------------- issue #13: mutants the suite let through

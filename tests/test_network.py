@@ -192,3 +192,30 @@ def test_small_argument_polynomials_are_exact_to_rounding():
         )  # libm side too
         got = np.array([fn(v) for v in vals])
         np.testing.assert_allclose(got, ref(vals), rtol=3e-16, atol=0)
+
+
+@pytest.mark.parametrize("order", [4, 6, 8])
+def test_structured_gradient_takes_the_stencil_order(order, backend):
+    net = nnnum.TwoLayerNet(6, 4, 3, weight_init_std=0.8, seed=1)
+    rng = np.random.default_rng(2)
+    x, t = rng.standard_normal((5, 6)), np.array([0, 1, 2, 1, 0])
+    bp = net.gradient(x, t)
+    h = 1e-2  # large enough that order 2 is visibly truncated
+    g2 = net.numerical_gradient(x, t, h=h)
+    gp = net.numerical_gradient(x, t, h=h, order=order)
+    brute = net.numerical_gradient(x, t, h=h, order=order, method="brute")
+    for k in bp:
+        err2 = np.abs(g2[k] - bp[k]).max()
+        errp = np.abs(gp[k] - bp[k]).max()
+        assert errp < err2 / 20, (k, err2, errp)
+        np.testing.assert_allclose(gp[k], brute[k], rtol=1e-8, atol=1e-10)
+
+
+def test_structured_order_2_is_the_default_bit_for_bit():
+    net = nnnum.TwoLayerNet(6, 4, 3, weight_init_std=0.8, seed=1)
+    x, t = np.random.default_rng(2).standard_normal((5, 6)), np.array([0, 1, 2, 1, 0])
+    a, b = net.numerical_gradient(x, t), net.numerical_gradient(x, t, order=2)
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])
+    with pytest.raises(ValueError, match="order"):
+        net.numerical_gradient(x, t, order=3)

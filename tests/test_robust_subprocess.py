@@ -30,7 +30,10 @@ MALFORMED = {
     "W2 (4,5) for 3 classes": ("P['W2'] = np.ones((4, 5))", "W2"),
     "W1 1-D": ("P['W1'] = np.ones(3)", "W1"),
     "W1 (3,7)": ("P['W1'] = np.ones((3, 7))", "W1"),
-    "W1 (2,4)": ("P['W1'] = np.ones((2, 4))", "W1 x"),  # a valid 2-input net: x (5, 3) no longer fits
+    "W1 (2,4)": (
+        "P['W1'] = np.ones((2, 4))",
+        "W1 x",
+    ),  # a valid 2-input net: x (5, 3) no longer fits
     "W1 3-D": ("P['W1'] = np.ones((3, 4, 1))", "W1"),
     "b1 length 2": ("P['b1'] = np.ones(2)", "b1"),
     "b1 length 9": ("P['b1'] = np.ones(9)", "b1"),
@@ -49,11 +52,17 @@ MALFORMED = {
     "W1 None": ("P['W1'] = None", "W1"),
     # valid-but-unusual: the right answer (same as float64 C-ordered params) is expected
     "F-ordered": ("for k in list(P): P[k] = np.asfortranarray(P[k])", None),
-    "negative strides": ("for k in list(P): P[k] = P[k][::-1][::-1] if P[k].ndim == 1 else P[k][::-1, ::-1][::-1, ::-1]", None),
+    "negative strides": (
+        "for k in list(P): P[k] = P[k][::-1][::-1] if P[k].ndim == 1 else P[k][::-1, ::-1][::-1, ::-1]",
+        None,
+    ),
     "float32": ("for k in list(P): P[k] = P[k].astype(np.float32)", None),
     "int": ("for k in list(P): P[k] = np.round(P[k] * 4).astype(np.int64)", "W1 b1 W2 b2"),
     "read-only": ("[P[k].setflags(write=False) for k in P]", "W1 b1 W2 b2"),
-    "strided views": ("for k in list(P): big = np.zeros(tuple(2 * s for s in P[k].shape)); v = big[tuple(slice(None, None, 2) for _ in P[k].shape)]; v[...] = P[k]; P[k] = v", None),
+    "strided views": (
+        "for k in list(P): big = np.zeros(tuple(2 * s for s in P[k].shape)); v = big[tuple(slice(None, None, 2) for _ in P[k].shape)]; v[...] = P[k]; P[k] = v",
+        None,
+    ),
 }
 METHODS = ("predict", "loss", "accuracy", "gradient", "structured", "brute", "gradcheck")
 
@@ -143,7 +152,9 @@ def _run_child(backend: str) -> tuple[dict, int, str]:
             started = None
     crash = ""
     if proc.returncode != 0:
-        crash = f"child exited with {proc.returncode} during {started}; stderr: {proc.stderr[-1500:]}"
+        crash = (
+            f"child exited with {proc.returncode} during {started}; stderr: {proc.stderr[-1500:]}"
+        )
     return results, proc.returncode, crash
 
 
@@ -202,7 +213,10 @@ print("OK")
 def test_jitted_f_raising_inside_prange_kernel():
     proc = subprocess.run(
         [sys.executable, "-c", JIT_RAISE.replace("ROOT", repr(str(ROOT)))],
-        capture_output=True, text=True, timeout=240, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=ROOT,
     )
     assert proc.returncode == 0 and "OK" in proc.stdout, (
         f"rc={proc.returncode}\nstdout={proc.stdout[-1500:]}\nstderr={proc.stderr[-3000:]}"
@@ -251,7 +265,12 @@ def test_fork_after_parallel_kernel_default_threading_layer(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_THREADING_LAYER"}
     env["PYTHONWARNINGS"] = "ignore::DeprecationWarning"  # fork() in a threaded process (3.12+)
     proc = subprocess.run(
-        [sys.executable, str(script)], capture_output=True, text=True, timeout=360, env=env, cwd=ROOT
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=360,
+        env=env,
+        cwd=ROOT,
     )
     assert proc.returncode == 0 and "OK" in proc.stdout, (
         f"rc={proc.returncode}\nstdout={proc.stdout[-1500:]}\nstderr={proc.stderr[-3000:]}"
@@ -268,7 +287,12 @@ def test_fork_after_parallel_kernel_threadsafe_layer(tmp_path):
     env = dict(os.environ, NUMBA_THREADING_LAYER="threadsafe")
     env["PYTHONWARNINGS"] = "ignore::DeprecationWarning"
     proc = subprocess.run(
-        [sys.executable, str(script)], capture_output=True, text=True, timeout=360, env=env, cwd=ROOT
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=360,
+        env=env,
+        cwd=ROOT,
     )
     assert proc.returncode == 0 and "OK" in proc.stdout, (
         f"rc={proc.returncode}\nstdout={proc.stdout[-1500:]}\nstderr={proc.stderr[-3000:]}"

@@ -34,7 +34,6 @@ from .robust_strategies import (
     place,
     run_call,
     same_bits,
-    shapes_nonempty,
     stray_warnings,
     writeable_broadcast,
 )
@@ -393,7 +392,9 @@ def test_loss_matrix_and_subclass(name, backend):
 
 @pytest.mark.parametrize("reduction", ["MEAN", None, 1, "avg"])
 def test_softmax_cross_entropy_bad_reduction(reduction):
-    out = run_call(lambda: nnnum.softmax_cross_entropy(np.zeros((2, 3)), [0, 1], reduction=reduction))
+    out = run_call(
+        lambda: nnnum.softmax_cross_entropy(np.zeros((2, 3)), [0, 1], reduction=reduction)
+    )
     assert_clear_error(out, ("reduction",))
 
 
@@ -438,7 +439,9 @@ SMALL = hnp.array_shapes(min_dims=0, max_dims=3, min_side=1, max_side=3)
 @given(data=st.data())
 def test_numerical_gradient_python_f_vs_naive(data):
     x, layout = data.draw(
-        float_arrays(np.float64, SMALL, elements=finite_floats(np.float64, -10, 10), layouts=WRITABLE_LAYOUTS)
+        float_arrays(
+            np.float64, SMALL, elements=finite_floats(np.float64, -10, 10), layouts=WRITABLE_LAYOUTS
+        )
     )
     want = naive_gradient(f_smooth, x)
     out = run_call(lambda: nnnum.numerical_gradient(f_smooth, x), x)
@@ -453,7 +456,9 @@ def test_numerical_gradient_python_f_vs_naive(data):
 @given(data=st.data())
 def test_numerical_gradient_float32_analytic(data):
     x, layout = data.draw(
-        float_arrays(np.float32, SMALL, elements=finite_floats(np.float32, -10, 10), layouts=WRITABLE_LAYOUTS)
+        float_arrays(
+            np.float32, SMALL, elements=finite_floats(np.float32, -10, 10), layouts=WRITABLE_LAYOUTS
+        )
     )
     out = run_call(lambda: nnnum.numerical_gradient(f_sq, x), x)
     assert_unmodified(out)
@@ -470,7 +475,9 @@ def test_numerical_gradient_jitted_bit_identical_to_python(data):
     dtype = data.draw(st.sampled_from([np.float64, np.float32]))
     shape = data.draw(hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=4))
     x, layout = data.draw(
-        float_arrays(dtype, st.just(shape), elements=finite_floats(dtype, -5, 5), layouts=WRITABLE_LAYOUTS)
+        float_arrays(
+            dtype, st.just(shape), elements=finite_floats(dtype, -5, 5), layouts=WRITABLE_LAYOUTS
+        )
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", nnnum.StepRoundingWarning)
@@ -542,18 +549,29 @@ def _h_callers():
             with nnnum.use_backend(backend):
                 return run_call(
                     lambda: net.numerical_gradient(net_x, net_t, method=method, h=h),
-                    net_x, net_t, net.params,
+                    net_x,
+                    net_t,
+                    net.params,
                 )
+
         return call
 
     callers = {
-        "numerical_gradient(py f)": lambda h: run_call(lambda: nnnum.numerical_gradient(f_sq, x, h=h), x),
-        "numerical_gradient(jit f)": lambda h: run_call(lambda: nnnum.numerical_gradient(j_loop, x, h=h), x),
-        "numerical_diff": lambda h: run_call(lambda: nnnum.numerical_diff(lambda v: v**2, 3.0, h=h)),
+        "numerical_gradient(py f)": lambda h: run_call(
+            lambda: nnnum.numerical_gradient(f_sq, x, h=h), x
+        ),
+        "numerical_gradient(jit f)": lambda h: run_call(
+            lambda: nnnum.numerical_gradient(j_loop, x, h=h), x
+        ),
+        "numerical_diff": lambda h: run_call(
+            lambda: nnnum.numerical_diff(lambda v: v**2, 3.0, h=h)
+        ),
         "batched_numerical_gradient": lambda h: run_call(
             lambda: nnnum.batched_numerical_gradient(lambda X: (X**2).sum(axis=1), x, h=h), x
         ),
-        "gradient_descent": lambda h: run_call(lambda: nnnum.gradient_descent(f_sq, x, step_num=2, h=h), x),
+        "gradient_descent": lambda h: run_call(
+            lambda: nnnum.gradient_descent(f_sq, x, step_num=2, h=h), x
+        ),
     }
     for be in BACKENDS:
         for m in ("structured", "brute"):
@@ -594,7 +612,9 @@ def test_net_h_below_resolution(method, backend):
     net = nnnum.TwoLayerNet(3, 2, 3, weight_init_std=0.5, seed=0)
     x, t = np.array([[0.5, 0.2, 0.1]]), np.array([1])
     with nnnum.use_backend(backend):
-        out = run_call(lambda: net.numerical_gradient(x, t, method=method, h=1e-300), x, t, net.params)
+        out = run_call(
+            lambda: net.numerical_gradient(x, t, method=method, h=1e-300), x, t, net.params
+        )
     assert_clear_error(out, ("h",))
 
 
@@ -618,7 +638,9 @@ class CustomError(Exception):
 @FAST
 @given(
     data=st.data(),
-    exc_type=st.sampled_from([CustomError, KeyError, ZeroDivisionError, RuntimeError, KeyboardInterrupt]),
+    exc_type=st.sampled_from(
+        [CustomError, KeyError, ZeroDivisionError, RuntimeError, KeyboardInterrupt]
+    ),
 )
 def test_f_raising_on_kth_call_restores_x(data, exc_type):
     dtype = data.draw(st.sampled_from([np.float64, np.float32]))
@@ -633,7 +655,9 @@ def test_f_raising_on_kth_call_restores_x(data, exc_type):
     except exc_type as e:
         assert f"boom on call {k}" in str(e)
     except BaseException as e:  # noqa: BLE001
-        pytest.fail(f"the original {exc_type.__name__} did not propagate: got {type(e).__name__}: {e}")
+        pytest.fail(
+            f"the original {exc_type.__name__} did not propagate: got {type(e).__name__}: {e}"
+        )
     else:
         pytest.fail("f raised but numerical_gradient returned")
     assert same_bits(np.array(x, order="C"), snap), (layout, x, snap)
@@ -692,7 +716,9 @@ def test_numerical_diff_f_bad_return(ret):
 @pytest.mark.parametrize("history", [False, True])
 def test_gradient_descent_f_bad_return(ret, history):
     x = np.array([1.0, 2.0])
-    out = run_call(lambda: nnnum.gradient_descent(BAD_RETURNS[ret], x, step_num=2, history=history), x)
+    out = run_call(
+        lambda: nnnum.gradient_descent(BAD_RETURNS[ret], x, step_num=2, history=history), x
+    )
     if ret in NONFINITE:
         # documented: an f that overflows ends the descent with a DivergenceWarning
         assert_unmodified(out)
@@ -726,7 +752,9 @@ def test_batched_f_bad_return(ret, backend):
     assert_clear_error(out, ("f",))
 
 
-@pytest.mark.parametrize("kind", ["njit", "njit_parallel", "nnnum.jit", "forceobj", "njit_cache_false"])
+@pytest.mark.parametrize(
+    "kind", ["njit", "njit_parallel", "nnnum.jit", "forceobj", "njit_cache_false"]
+)
 def test_jit_flavours_of_f(kind):
     def body(w):
         return np.sum(w * w)
@@ -799,9 +827,16 @@ def test_numerical_gradient_hostile_x(name, jitted):
 @pytest.mark.parametrize("name", list(BAD_X))
 def test_numerical_diff_hostile_x(name):
     x = _bad_x(name)
-    ref = {"int": [2.0, 4.0], "bool": [2.0, 0.0], "float16": [2.0], "longdouble": [2.0],
-           "read-only": [2.0, 4.0], "broadcast": [2.0] * 3, "writeable 0-stride": [2.0] * 3,
-           "overlapping window": None}
+    ref = {
+        "int": [2.0, 4.0],
+        "bool": [2.0, 0.0],
+        "float16": [2.0],
+        "longdouble": [2.0],
+        "read-only": [2.0, 4.0],
+        "broadcast": [2.0] * 3,
+        "writeable 0-stride": [2.0] * 3,
+        "overlapping window": None,
+    }
     out = run_call(lambda: nnnum.numerical_diff(lambda v: v**2, x), x)
     if name in ref:
         want = ref[name] if ref[name] is not None else 2 * np.asarray(x, dtype=np.float64)
@@ -835,8 +870,16 @@ def test_batched_hostile_x(name, backend):
 
     with nnnum.use_backend(backend):
         out = run_call(lambda: nnnum.batched_numerical_gradient(fb, x), x)
-    if name in ("int", "bool", "read-only", "broadcast", "writeable 0-stride", "longdouble",
-                "overlapping window", "object"):
+    if name in (
+        "int",
+        "bool",
+        "read-only",
+        "broadcast",
+        "writeable 0-stride",
+        "longdouble",
+        "overlapping window",
+        "object",
+    ):
         # x is copied: any real input is fine
         want = 2 * np.asarray(x, dtype=np.float64)
         assert_ok_or_clear(out, ("x",), lambda r: None)
@@ -853,8 +896,17 @@ def test_batched_hostile_x(name, backend):
 def test_gradient_descent_hostile_init_x(name):
     x = _bad_x(name)
     out = run_call(lambda: nnnum.gradient_descent(f_sq, x, lr=0.1, step_num=3), x)
-    if name in ("int", "bool", "float16", "read-only", "broadcast", "writeable 0-stride", "longdouble",
-                "overlapping window", "object"):
+    if name in (
+        "int",
+        "bool",
+        "float16",
+        "read-only",
+        "broadcast",
+        "writeable 0-stride",
+        "longdouble",
+        "overlapping window",
+        "object",
+    ):
         want = np.asarray(x, dtype=np.float64) * 0.8**3
         assert_ok_or_clear(out, ("init_x", "x"), lambda r: None)
         if out.error is None:
@@ -903,10 +955,16 @@ def test_empty_inputs_everywhere(backend):
             x = np.zeros(shape)
             for fn in (nnnum.sigmoid, nnnum.relu, nnnum.step_function, nnnum.softmax):
                 out = run_call(lambda: fn(x), x)
-                assert out.error is None and np.shape(out.result) == shape, (fn.__name__, out.describe())
+                assert out.error is None and np.shape(out.result) == shape, (
+                    fn.__name__,
+                    out.describe(),
+                )
             out = run_call(lambda: nnnum.numerical_gradient(f_sq, x), x)
             assert out.error is None and out.result.shape == shape, out.describe()
-            out = run_call(lambda: nnnum.batched_numerical_gradient(lambda X: X.reshape(len(X), -1).sum(1), x), x)
+            out = run_call(
+                lambda: nnnum.batched_numerical_gradient(lambda X: X.reshape(len(X), -1).sum(1), x),
+                x,
+            )
             assert out.error is None and out.result.shape == shape, out.describe()
             out = run_call(lambda: nnnum.gradient_descent(f_sq, x, step_num=2), x)
             assert out.error is None and np.shape(out.result) == shape, out.describe()
@@ -923,7 +981,9 @@ def net_case(draw):
         base = draw(hnp.arrays(np.int64, (n, d), elements=st.integers(-3, 3)))
     else:
         base = draw(hnp.arrays(dtype, (n, d), elements=finite_floats(dtype, -3, 3)))
-    x = place(base, draw(st.sampled_from(("C", "F", "strided", "negative", "readonly", "broadcast"))))
+    x = place(
+        base, draw(st.sampled_from(("C", "F", "strided", "negative", "readonly", "broadcast")))
+    )
     labels = draw(hnp.arrays(np.int64, (n,), elements=st.integers(0, k - 1)))
     t = np.eye(k)[labels] if draw(st.booleans()) else labels
     return (d, hdim, k, std, seed), x, t
@@ -971,8 +1031,12 @@ def test_two_layer_net_all_gradients_agree(case):
     # the structured kernels and the numpy reference of the same method
     for p in ("W1", "b1", "W2", "b2"):
         # the same differences in another order: rounding noise ~ eps * |loss| / h
-        assert close(results[("numba", "structured")][p], results[("numpy", "structured")][p],
-                     rtol=1e-6, atol=1e-9), p
+        assert close(
+            results[("numba", "structured")][p],
+            results[("numpy", "structured")][p],
+            rtol=1e-6,
+            atol=1e-9,
+        ), p
 
 
 NET_BAD_X = {
@@ -1056,7 +1120,15 @@ def test_two_layer_net_bad_method(method, backend):
 
 @pytest.mark.parametrize(
     "args",
-    [(0, 2, 2), (2, -1, 2), (2, 2, 2.0), (True, 2, 2), ("3", 2, 2), (2, 2, None), (np.int64(2), 2, 0)],
+    [
+        (0, 2, 2),
+        (2, -1, 2),
+        (2, 2, 2.0),
+        (True, 2, 2),
+        ("3", 2, 2),
+        (2, 2, None),
+        (np.int64(2), 2, 0),
+    ],
 )
 def test_two_layer_net_bad_sizes(args):
     out = run_call(lambda: nnnum.TwoLayerNet(*args))

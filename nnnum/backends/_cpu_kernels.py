@@ -56,14 +56,21 @@ _relu_serial, _relu_parallel = serial_and_parallel(_relu_py)
 _step_serial, _step_parallel = serial_and_parallel(_step_py)
 
 
-@kernel
-def _softmax_row(z, r, out):
-    k = z.shape[1]
+@kernel(inline="always")
+def _row_max(z, r):
+    """Max of row r in float64; NaN wins, as np.max."""
     m = np.float64(z[r, 0])
-    for j in range(1, k):
+    for j in range(1, z.shape[1]):
         v = np.float64(z[r, j])
         if v > m or v != v:
             m = v
+    return m
+
+
+@kernel
+def _softmax_row(z, r, out):
+    k = z.shape[1]
+    m = _row_max(z, r)
     s = 0.0
     for j in range(k):
         e = math.exp(np.float64(z[r, j]) - m)
@@ -90,11 +97,7 @@ def _softmax_ce_wide_py(z, labels, t, dense, rows):
     """
     n, k = z.shape
     for r in prange(n):
-        m = np.float64(z[r, 0])
-        for j in range(1, k):
-            v = np.float64(z[r, j])
-            if v > m or v != v:
-                m = v
+        m = _row_max(z, r)
         s = 0.0
         for j in range(k):
             s += math.exp(np.float64(z[r, j]) - m)
@@ -114,38 +117,114 @@ _softmax_ce_wide_serial, _softmax_ce_wide_parallel = serial_and_parallel(_softma
 
 
 # ---------------------------------------------------------------------- losses
-def _sum_sq_diff_py(y, t, block):
-    """0.5 * sum((y - t)**2) over flat arrays, in fixed blocks, fixed order."""
-    n = y.size
-    nb = (n + block - 1) // block
-    part = np.zeros(nb)
-    for b in prange(nb):
-        s = 0.0
-        for i in range(b * block, min(n, (b + 1) * block)):
-            d = np.float64(y[i]) - np.float64(t[i])
-            s += d * d
-        part[b] = s
-    total = 0.0
-    for b in range(nb):
-        total += part[b]
-    return 0.5 * total
+#: NumPy's pairwise summation: runs of at most this many elements are summed directly.
+PAIRWISE_BLOCK = 128
 
 
-def _sum_sq_labels_py(y, labels):
-    """0.5 * sum((y - onehot(labels))**2) without building the one-hot array."""
-    m, k = y.shape
-    part = np.zeros(m)
-    for r in prange(m):
-        s = 0.0
-        lab = labels[r]
-        for j in range(k):
-            d = np.float64(y[r, j]) - (1.0 if j == lab else 0.0)
-            s += d * d
-        part[r] = s
-    total = 0.0
-    for r in range(m):
-        total += part[r]
-    return 0.5 * total
+@kernel(inline="always")
+def _sq_term(y, t, labels, k, dense, e):
+    """(y - target)**2 for flat element e; the target is t[e] or one-hot(labels) at e."""
+    if dense:
+        d = np.float64(y[e]) - np.float64(t[e])
+    else:
+        d = np.float64(y[e]) - (1.0 if e % k == labels[e // k] else 0.0)
+    return d * d
+
+
+@kernel
+def _pairwise_leaves(n):
+    """The runs (start, length) NumPy's pairwise sum splits ``n`` elements into, left to right."""
+    lo = np.empty(n // 64 + 2, dtype=np.int64)
+    ln = np.empty(n // 64 + 2, dtype=np.int64)
+    stack = np.empty((128, 2), dtype=np.int64)
+    top = 0
+    stack[0, 0] = 0
+    stack[0, 1] = n
+    count = 0
+    while top >= 0:
+        a = stack[top, 0]
+        m = stack[top, 1]
+        top -= 1
+        if m <= PAIRWISE_BLOCK:
+            lo[count] = a
+            ln[count] = m
+            count += 1
+        else:
+            m2 = m // 2
+            m2 -= m2 % 8
+            top += 1  # the right half waits below the left one
+            stack[top, 0] = a + m2
+            stack[top, 1] = m - m2
+            top += 1
+            stack[top, 0] = a
+            stack[top, 1] = m2
+    return lo[:count], ln[:count]
+
+
+@kernel
+def _pairwise_combine(n, sums, pos):
+    """Add the run sums back up in NumPy's order (its recursion, replayed)."""
+    if n <= PAIRWISE_BLOCK:
+        v = sums[pos[0]]
+        pos[0] += 1
+        return v
+    m2 = n // 2
+    m2 -= m2 % 8
+    left = _pairwise_combine(m2, sums, pos)
+    return left + _pairwise_combine(n - m2, sums, pos)
+
+
+def _sum_sq_py(y, t, labels, dense):
+    """0.5 * sum((y - t)**2), summed exactly as ``np.sum`` does (pairwise), any thread count.
+
+    ``y`` is (M, K) C-contiguous; the target is ``t`` (M, K) when ``dense``, else
+    one-hot of ``labels`` (M,). The runs of NumPy's pairwise summation are summed
+    in parallel and combined in its order: bit-identical to the NumPy reference
+    (and so to the book's ``0.5 * np.sum((y - t)**2)``).
+    """
+    k = y.shape[1]
+    yf = y.reshape(-1)
+    tf = t.reshape(-1)
+    n = yf.size
+    if n == 0:
+        return 0.0
+    lo, ln = _pairwise_leaves(n)
+    sums = np.empty(lo.size)
+    for b in prange(lo.size):
+        a = lo[b]
+        m = ln[b]
+        if m < 8:
+            res = 0.0
+            for e in range(a, a + m):
+                res += _sq_term(yf, tf, labels, k, dense, e)
+        else:
+            r0 = _sq_term(yf, tf, labels, k, dense, a)
+            r1 = _sq_term(yf, tf, labels, k, dense, a + 1)
+            r2 = _sq_term(yf, tf, labels, k, dense, a + 2)
+            r3 = _sq_term(yf, tf, labels, k, dense, a + 3)
+            r4 = _sq_term(yf, tf, labels, k, dense, a + 4)
+            r5 = _sq_term(yf, tf, labels, k, dense, a + 5)
+            r6 = _sq_term(yf, tf, labels, k, dense, a + 6)
+            r7 = _sq_term(yf, tf, labels, k, dense, a + 7)
+            e = a + 8
+            stop = a + m - (m % 8)
+            while e < stop:
+                r0 += _sq_term(yf, tf, labels, k, dense, e)
+                r1 += _sq_term(yf, tf, labels, k, dense, e + 1)
+                r2 += _sq_term(yf, tf, labels, k, dense, e + 2)
+                r3 += _sq_term(yf, tf, labels, k, dense, e + 3)
+                r4 += _sq_term(yf, tf, labels, k, dense, e + 4)
+                r5 += _sq_term(yf, tf, labels, k, dense, e + 5)
+                r6 += _sq_term(yf, tf, labels, k, dense, e + 6)
+                r7 += _sq_term(yf, tf, labels, k, dense, e + 7)
+                e += 8
+            res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+            while e < a + m:
+                res += _sq_term(yf, tf, labels, k, dense, e)
+                e += 1
+        sums[b] = res
+    pos = np.zeros(1, dtype=np.int64)
+    return 0.5 * _pairwise_combine(n, sums, pos)
 
 
 def _cross_entropy_labels_py(y, labels, delta, rows):
@@ -275,8 +354,7 @@ def _softmax_ce_py(z, labels, t, dense, rows):
                 rows[r0 + r] = acc
 
 
-_sum_sq_diff_serial, _sum_sq_diff_parallel = serial_and_parallel(_sum_sq_diff_py)
-_sum_sq_labels_serial, _sum_sq_labels_parallel = serial_and_parallel(_sum_sq_labels_py)
+_sum_sq_serial, _sum_sq_parallel = serial_and_parallel(_sum_sq_py)
 _cross_entropy_labels_serial, _cross_entropy_labels_parallel = serial_and_parallel(
     _cross_entropy_labels_py
 )

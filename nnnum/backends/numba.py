@@ -9,6 +9,7 @@ import numpy as np
 
 from . import _cpu_kernels as K
 from . import _xp_ops
+from ._host import batch_budget, is_device_array, to_host  # noqa: F401 (the contract)
 
 xp = np
 #: Arrays live in device memory.
@@ -72,11 +73,11 @@ def _pick(serial: Any, parallel: Any, size: int) -> Any:
 
 
 def mean_squared_error(y2: np.ndarray, kind: str, t2: np.ndarray) -> float:
-    y2, t2 = _kernel_input(y2), (_kernel_input(t2) if kind == "dense" else t2)
+    y2 = np.ascontiguousarray(_kernel_input(y2))
+    fn = _pick(K._sum_sq_serial, K._sum_sq_parallel, y2.size)
     if kind == "labels":
-        return _pick(K._sum_sq_labels_serial, K._sum_sq_labels_parallel, y2.size)(y2, t2)
-    fn = _pick(K._sum_sq_diff_serial, K._sum_sq_diff_parallel, y2.size)
-    return fn(y2.reshape(-1), t2.reshape(-1), 4096)
+        return fn(y2, _NO_TARGETS, t2, False)
+    return fn(y2, np.ascontiguousarray(_kernel_input(t2)), _NO_LABELS, True)
 
 
 def cross_entropy_rows(y2: np.ndarray, kind: str, t2: np.ndarray, delta: float) -> np.ndarray:
@@ -109,18 +110,3 @@ def softmax_cross_entropy_rows(z2: np.ndarray, kind: str, t2: np.ndarray) -> np.
 
 # Perturbation batches only matter on the GPU; on the CPU the NumPy form is the reference.
 batched_label_loss = partial(_xp_ops.batched_label_loss, xp=np)
-
-
-def to_host(a: Any) -> Any:
-    """A NumPy array (host memory): already one."""
-    return np.asarray(a)
-
-
-def is_device_array(a: Any) -> bool:
-    """Host backends have no device arrays."""
-    return False
-
-
-def batch_budget(per_item_bytes: int, host_bytes: int) -> int:
-    """Items of ``per_item_bytes`` per batch in a host budget of ``host_bytes``."""
-    return max(1, host_bytes // max(1, per_item_bytes))

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
 
 import numpy as np
 
 from . import _xp_ops
+from ._host import batch_budget, is_device_array, to_host  # noqa: F401 (the contract)
 
 xp = np
 #: Arrays live in device memory.
@@ -22,18 +22,3 @@ mean_squared_error = partial(_xp_ops.mean_squared_error, xp=np)
 cross_entropy_rows = partial(_xp_ops.cross_entropy_rows, xp=np)
 softmax_cross_entropy_rows = partial(_xp_ops.softmax_cross_entropy_rows, xp=np)
 batched_label_loss = partial(_xp_ops.batched_label_loss, xp=np)
-
-
-def to_host(a: Any) -> Any:
-    """A NumPy array (host memory): already one."""
-    return np.asarray(a)
-
-
-def is_device_array(a: Any) -> bool:
-    """Host backends have no device arrays."""
-    return False
-
-
-def batch_budget(per_item_bytes: int, host_bytes: int) -> int:
-    """Items of ``per_item_bytes`` per batch in a host budget of ``host_bytes``."""
-    return max(1, host_bytes // max(1, per_item_bytes))

@@ -1,22 +1,23 @@
 """Data sets: MNIST from IDX files (the book's ``load_mnist``, download included) and an
-embedded offline default (scikit-learn's digits)."""
+embedded offline default (scikit-learn's digits).
+"""
 
 from ._datasets import (
-    load_mnist,
-    load_idx,
-    download_mnist,
-    default_data_dir,
-    load_digits,
-    train_test_split,
-    DataError,
-    DataFormatError,
-    DataDownloadError,
-    DataNotFoundError,
-    MNIST_FILES,
-    MNIST_SIZES,
-    MNIST_MIRROR,
     DOWNLOAD_MAX_BYTES,
     IDX_MAX_BYTES,
+    MNIST_FILES,
+    MNIST_MIRROR,
+    MNIST_SIZES,
+    DataDownloadError,
+    DataError,
+    DataFormatError,
+    DataNotFoundError,
+    default_data_dir,
+    download_mnist,
+    load_digits,
+    load_idx,
+    load_mnist,
+    train_test_split,
 )
 
 __all__ = [

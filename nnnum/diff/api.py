@@ -25,6 +25,7 @@ from .steps import (
     StepResolutionError,
     StepRoundingWarning,
     auto_step,
+    check_finite,
     check_h,
     make_plan,
     where,
@@ -80,9 +81,7 @@ class DiffResult:
 
 
 # ----------------------------------------------------------------- option checks
-def _options(
-    h: Any, order: Any, method: Any, richardson: Any
-) -> tuple[float | str, Stencil, int]:
+def _options(h: Any, order: Any, method: Any, richardson: Any) -> tuple[float | str, Stencil, int]:
     st = stencil(order, method)
     hv = check_h(h, allow_auto=True)
     if (
@@ -118,13 +117,7 @@ def _steps2(x: np.ndarray, shape: tuple[int, ...], h: float) -> tuple[np.ndarray
         # fast path: every step within 1% of 2h (NaN/inf fail the comparison)
         if bool((np.abs(step - 2.0 * h) <= 0.02 * h).all()):
             return np.stack([xplus, xminus]), step
-    finite = np.isfinite(x)
-    if not finite.all():
-        i = int(np.flatnonzero(~finite)[0])
-        raise ValueError(
-            f"x is not finite at {where(shape, i)} = {float(x[i])!r}; "
-            "the gradient is undefined there"
-        )
+    check_finite(x, shape)
     bad = np.flatnonzero(~(step > 0))
     if bad.size:
         i = int(bad[0])
@@ -165,7 +158,14 @@ class _Outcome:
     """
 
     def __init__(
-        self, df: np.ndarray, error: np.ndarray, rows: int, n: int, extra: int, step: Any, order: int
+        self,
+        df: np.ndarray,
+        error: np.ndarray,
+        rows: int,
+        n: int,
+        extra: int,
+        step: Any,
+        order: int,
     ):
         self.df, self.error, self.step, self.order = df, error, step, order
         self.rows, self.n, self.extra = rows, n, extra

@@ -107,15 +107,17 @@ def stencil(order: int = 2, kind: str = "central") -> Stencil:
     """
     if kind not in KINDS:
         raise ValueError(f"method must be one of {', '.join(map(repr, KINDS))}, got {kind!r}")
-    if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order not in ORDERS[
-        kind
-    ]:
+    if (
+        isinstance(order, bool)
+        or not isinstance(order, (int, np.integer))
+        or order not in ORDERS[kind]
+    ):
         valid = ", ".join(str(o) for o in ORDERS[kind])
         raise ValueError(f"order must be one of {valid} for a {kind} stencil, got {order!r}")
     return _build(int(order), kind)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _build(order: int, kind: str) -> Stencil:
     if kind == "central":
         m = order // 2

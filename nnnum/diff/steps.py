@@ -106,7 +106,8 @@ class Plan:
         return self.steps.shape[0]
 
 
-def _check_finite(x: np.ndarray, shape: tuple[int, ...]) -> None:
+def check_finite(x: np.ndarray, shape: tuple[int, ...]) -> None:
+    """A ``ValueError`` naming the first element of ``x`` that is NaN or inf."""
     finite = np.isfinite(x)
     if not finite.all():
         i = int(np.flatnonzero(~finite)[0])
@@ -157,7 +158,7 @@ def make_plan(
                 same = offsets[r] == nominal
                 ok &= same
                 if not same.all():
-                    _check_finite(x, shape)
+                    check_finite(x, shape)
                     rel = np.abs(offsets[r] / nominal - 1.0)
                     i = int(np.argmax(rel))
                     if rel[i] > worst[0]:

@@ -9,8 +9,7 @@ import numpy as np
 
 from ..diff.api import numerical_gradient
 from ..diff.checks import scalar_result as _scalar_result
-from ..diff.steps import StepResolutionError
-from ..diff.steps import check_h
+from ..diff.steps import StepResolutionError, check_h
 
 __all__ = ["gradient_descent", "DescentHistory", "DivergenceWarning"]
 
@@ -95,7 +94,9 @@ def gradient_descent(
     """
     if isinstance(step_num, bool) or not isinstance(step_num, (int, np.integer)) or step_num < 0:
         raise ValueError(f"step_num must be an integer >= 0, got {step_num!r}")
-    if isinstance(lr, (bool, np.bool_)) or not isinstance(lr, (int, float, np.integer, np.floating)):
+    if isinstance(lr, (bool, np.bool_)) or not isinstance(
+        lr, (int, float, np.integer, np.floating)
+    ):
         raise TypeError(f"lr must be a real number, got {type(lr).__name__} {lr!r}")
     lr = float(lr)
     if not np.isfinite(lr):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 import numpy as np
 
@@ -10,6 +10,7 @@ from .. import backends as _backend
 from .._regions import REGIONS
 from .._validate import targets
 from ..diff.api import numerical_gradient as _numerical_gradient
+from ..diff.stencils import stencil
 from ..diff.steps import check_h
 from ..functions import sigmoid, softmax
 from ..losses import CE_DELTA, cross_entropy_error
@@ -184,7 +185,8 @@ class TwoLayerNet:
             if tuple(p[key].shape) != shape:
                 raise ValueError(
                     f"params[{key!r}] has shape {tuple(p[key].shape)} but W1 has shape "
-                    f"{(d, hdim)}" + (f" and W2 {tuple(p['W2'].shape)}" if key == "b2" else "")
+                    f"{(d, hdim)}"
+                    + (f" and W2 {tuple(p['W2'].shape)}" if key == "b2" else "")
                     + f": expected {shape}"
                 )
         if d == 0 or hdim == 0 or k == 0:
@@ -299,7 +301,13 @@ class TwoLayerNet:
         return {"W1": x.T @ da1, "b1": da1.sum(axis=0), "W2": z1.T @ da2, "b2": da2.sum(axis=0)}
 
     def numerical_gradient(
-        self, x: Any, t: Any, *, method: GradMethod = "auto", h: float = 1e-4
+        self,
+        x: Any,
+        t: Any,
+        *,
+        method: GradMethod = "auto",
+        h: float = 1e-4,
+        order: int = 2,
     ) -> dict[str, Any]:
         """Central-difference gradient of :meth:`loss`, keyed like ``params``.
 
@@ -319,6 +327,11 @@ class TwoLayerNet:
             ``predict`` is overridden.
         h : float
             Step, default ``1e-4``.
+        order : {2, 4, 6, 8}
+            Central stencil of that order (see :func:`nnnum.numerical_gradient`):
+            ``order // 2`` structured passes, with steps ``h, 2h, ...``, combined
+            with the stencil's weights; ``order`` evaluations per parameter for
+            ``"brute"``.
 
         Returns
         -------
@@ -328,6 +341,7 @@ class TwoLayerNet:
         if method not in ("auto", "structured", "brute"):
             raise ValueError(f"method must be 'auto', 'structured' or 'brute', not {method!r}")
         h = float(check_h(h))
+        stencil(order, "central")  # an unknown order is an error before any work
         self._check_perturbable(writable=method == "brute")
         x = self._check_x(x)
         kind, tt = self._labels(x, t)
@@ -339,7 +353,7 @@ class TwoLayerNet:
             # targets (the book's 4.5.1 dummy t = np.random.rand(...)) take the brute force
             method = "structured" if book_loss and _is_label_like(kind, tt) else "brute"
         if method == "brute":
-            return self._brute_gradient(x, t, h)
+            return self._brute_gradient(x, t, h, order)
         if not book_loss:
             raise ValueError(
                 "the structured gradient knows only the book's loss, but loss() or predict() is "
@@ -348,9 +362,11 @@ class TwoLayerNet:
         labels = _as_labels(kind, tt)
         from ._structured import structured_gradient
 
-        return structured_gradient(self.params, x, labels, h)
+        return _structured_with_stencil(
+            lambda step: structured_gradient(self.params, x, labels, step), h, order
+        )
 
-    def _brute_gradient(self, x: Any, t: Any, h: float) -> dict[str, Any]:
+    def _brute_gradient(self, x: Any, t: Any, h: float, order: int = 2) -> dict[str, Any]:
         if _backend.current().DEVICE:
             raise TypeError("method='brute' runs on the CPU backends; use 'structured' on the GPU")
 
@@ -363,11 +379,31 @@ class TwoLayerNet:
         with REGIONS.hold(*(self.params[key] for key in PARAM_NAMES)):
             for key in PARAM_NAMES:
                 try:
-                    out[key] = _numerical_gradient(f, self.params[key], h=h)
+                    out[key] = _numerical_gradient(f, self.params[key], h=h, order=order)
                 except (ValueError, TypeError, FloatingPointError) as exc:
                     # name the parameter: inside, it is numerical_gradient's "x"
                     raise type(exc)(f"params[{key!r}] (as x): {exc}") from exc
         return out
+
+
+def _structured_with_stencil(
+    central: Callable[[float], dict[str, Any]], h: float, order: int
+) -> dict[str, Any]:
+    """A central stencil of ``order`` from the structured two-point differences at ``t h``.
+
+    With ``D_t`` the two-point central difference over the step actually taken
+    at ``t h``, the stencil is ``sum_t 2 t w_t D_t`` (``w_t`` its weight at
+    offset ``+t``): order 2 is ``D_1`` itself, bit for bit.
+    """
+    st = stencil(order, "central")
+    if order == 2:
+        return central(h)
+    total: dict[str, Any] = {}
+    for t in range(1, order // 2 + 1):
+        c = 2.0 * t * st.weights[st.offsets.index(t)]
+        for key, g in central(t * h).items():
+            total[key] = total[key] + c * g if key in total else c * g
+    return total
 
 
 def _randn(seed: int | np.random.Generator | None, shape: tuple[int, ...]) -> np.ndarray:
