@@ -332,3 +332,13 @@ def test_bad_backend_from_the_environment_without_traceback(tmp_path):
     )
     assert out.returncode == 2 and out.stdout == ""
     assert "NNNUM_BACKEND='gpu0' is not a backend" in _error_line(out.stderr)
+
+
+def test_python_dash_m_nnnum_runs_the_command_line(monkeypatch, capsys):
+    import runpy
+
+    monkeypatch.setattr(sys, "argv", ["nnnum", "--help"])
+    with pytest.raises(SystemExit) as info:
+        runpy.run_module("nnnum", run_name="__main__")
+    assert info.value.code == 0
+    assert "usage" in capsys.readouterr().out.lower()
