@@ -219,3 +219,51 @@ def test_structured_order_2_is_the_default_bit_for_bit():
         np.testing.assert_array_equal(a[k], b[k])
     with pytest.raises(ValueError, match="order"):
         net.numerical_gradient(x, t, order=3)
+
+
+# ---- issue #13: every parameter check, in process (test_robust_subprocess runs them in a child)
+def _params(**change):
+    rng = np.random.default_rng(0)
+    p = {"W1": rng.normal(size=(3, 4)), "b1": np.zeros(4), "W2": rng.normal(size=(4, 2)),
+         "b2": np.zeros(2)}
+    p.update(change)
+    return p
+
+
+@pytest.mark.parametrize(
+    ("params", "error", "message"),
+    [
+        ([1, 2], TypeError, "params must be a dict with keys W1 b1 W2 b2, got list"),
+        ({"W1": np.zeros((3, 4))}, ValueError, "params lacks b1, W2, b2"),
+        (_params(b1=[0.0] * 4), TypeError, r"params\['b1'\] must be a numpy array, got list"),
+        (_params(W2=np.zeros((4, 2), dtype=bool)), TypeError, r"params\['W2'\] must hold real"),
+        (_params(W2=np.zeros((4, 2), dtype=complex)), TypeError, r"params\['W2'\] must hold real"),
+        (_params(b2=np.zeros((1, 2))), ValueError, r"params\['b2'\] must be 1-D, got shape \(1, 2\)"),
+        (_params(b1=np.zeros(5)), ValueError, r"params\['b1'\] has shape \(5,\) but W1 .*expected \(4,\)"),
+        (_params(W2=np.zeros((5, 2))), ValueError, r"params\['W2'\] has shape \(5, 2\)"),
+        (_params(b2=np.zeros(3)), ValueError, r"params\['b2'\] .* and W2 \(4, 2\): expected \(2,\)"),
+        (_params(W1=np.zeros((0, 4))), ValueError, "params have an empty layer"),
+        (_params(W1=np.zeros((3, 4), dtype=np.int64)), TypeError, r"params\['W1'\] has dtype int64"),
+        (_params(b2=np.array([0.0, np.inf])), ValueError, r"params\['b2'\] contains NaN or inf"),
+    ],
+    ids=["not-dict", "missing", "list", "bool", "complex", "ndim", "b1-shape", "W2-shape",
+         "b2-shape", "empty", "int", "inf"],
+)
+def test_every_parameter_check_names_the_parameter(params, error, message):
+    net = TwoLayerNet(3, 4, 2, seed=0)
+    net.params = params
+    x, t = np.ones((2, 3)), np.array([0, 1])
+    with pytest.raises(error, match=message):
+        net.numerical_gradient(x, t)
+
+
+def test_brute_force_needs_writable_parameters():
+    net = TwoLayerNet(3, 4, 2, seed=0)
+    net.params["W1"].flags.writeable = False
+    with pytest.raises(ValueError, match=r"params\['W1'\] is read-only"):
+        net.numerical_gradient(np.ones((2, 3)), np.array([0, 1]), method="brute")
+
+
+def test_simple_net_x_none():
+    with pytest.raises(TypeError, match="x is None; pass 2 inputs"):
+        nnnum.SimpleNet(seed=0).predict(None)
