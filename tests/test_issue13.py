@@ -463,3 +463,19 @@ def test_structured_gradient_matches_an_extended_precision_reference(case):
         # long double's own noise: eps_ld * |L| / h ~ 1e-15 absolute
         tol = 1e-11 * float(np.abs(want).max()) + 5e-15
         np.testing.assert_allclose(got[key], want, rtol=0, atol=tol, err_msg=key)
+
+
+@pytest.mark.parametrize("n", [1, 3, 50])
+@pytest.mark.parametrize("parallel", [True, False])
+def test_prange_engine_matches_the_loop_engine(n, parallel):
+    # called directly, so that the kernel body also runs (and is measured) with the JIT off,
+    # where nnnum.jit(f) is f itself; 50 elements over fewer chunks, 1 over several (empty ones)
+    from nnnum.diff.engines import loop, prange
+
+    jf = nnnum.jit(_cubic)
+    x = np.random.default_rng(n).uniform(-2, 2, n)
+    points = np.stack([x + 0.5, x - 0.25, x * 3])
+    got = prange.evaluate(jf, x.copy(), points, parallel)
+    xx = x.copy()
+    want = loop.evaluate(lambda v: float(jf(v)), xx, xx, points, ["a", "b", "c"])
+    np.testing.assert_array_equal(got, want)

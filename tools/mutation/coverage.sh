@@ -2,8 +2,8 @@
 # Line and branch coverage of nnnum, in two passes merged into one report:
 #  1. NUMBA_DISABLE_JIT=1, so that the kernels are measured as Python (as stumpy does); tests
 #     marked jit_only are skipped (tests/conftest.py);
-#  2. the JIT on, the jit_only tests and the tests that hand nnnum a jitted f (the prange
-#     engine, compiled-kernel facts): the code that only runs with the JIT.
+#  2. the JIT on: every jit_only test, then the files whose tests hand nnnum a jitted f (the
+#     prange engine, compiled-kernel facts): the code that only runs with the JIT.
 # Writes tools/mutation/coverage.json and prints the missing lines; extra arguments go to both
 # pytest runs. train()'s doctest (300 iterations of numerical training) is left out: minutes as
 # Python, and test_train.py covers the same lines.
@@ -12,10 +12,10 @@ cd "$(dirname "$0")/../.."
 common=(-q -p no:cacheprovider --timeout 600 --cov=nnnum --cov-branch
         --deselect nnnum/learn/train.py::nnnum.learn.train.train)
 NUMBA_DISABLE_JIT=1 python -m pytest "${common[@]}" --cov-report= "$@"
+python -m pytest "${common[@]}" --cov-append --cov-report= -m jit_only "$@"
 python -m pytest "${common[@]}" --cov-append \
     --cov-report=term-missing:skip-covered --cov-report=json:tools/mutation/coverage.json \
-    -m jit_only tests/test_gradient.py tests/test_diff_engine.py tests/test_hardening.py \
-    tests/test_concurrency.py tests/test_optimize.py tests/test_issue13.py "$@"
+    tests/test_gradient.py tests/test_diff_engine.py tests/test_issue13.py "$@"
 python - <<'PY'
 import json
 t = json.load(open("tools/mutation/coverage.json"))["totals"]
