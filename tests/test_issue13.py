@@ -479,3 +479,80 @@ def test_prange_engine_matches_the_loop_engine(n, parallel):
     xx = x.copy()
     want = loop.evaluate(lambda v: float(jf(v)), xx, xx, points, ["a", "b", "c"])
     np.testing.assert_array_equal(got, want)
+
+
+# ---- small paths the suite did not reach (found by the JIT-off coverage run) ------------------
+def test_f_returning_ints_and_0d_arrays():
+    x = np.array([1.0, 2.0])
+    g_int = nnnum.numerical_gradient(lambda v: int(round(1e6 * float(v[0]))), x, h=1e-3)
+    np.testing.assert_allclose(g_int, [1e6, 0.0], rtol=1e-9)
+    g_0d = nnnum.numerical_gradient(lambda v: np.array(float(np.sum(v * v))), x)
+    np.testing.assert_allclose(g_0d, [2.0, 4.0], rtol=1e-7)
+    g_f32 = nnnum.numerical_gradient(lambda v: np.float32(np.sum(v)), x, h=1e-2)
+    np.testing.assert_allclose(g_f32, [1.0, 1.0], rtol=1e-5)
+
+
+def test_gpu_array_x_points_to_the_cupy_backend():
+    class FakeDeviceArray:
+        __cuda_array_interface__ = {"shape": (2,), "typestr": "<f8", "data": (0, False), "version": 3}
+
+    with pytest.raises(TypeError, match="x is a GPU array: use NNNUM_BACKEND=cupy"):
+        nnnum.numerical_gradient(lambda v: 0.0, FakeDeviceArray())
+
+
+def test_numerical_gradient_2d_takes_one_or_two_axes():
+    with pytest.raises(ValueError, match="takes a 2-D x, got 3-D"):
+        nnnum.numerical_gradient_2d(lambda v: float(np.sum(v)), np.ones((2, 2, 2)))
+    with pytest.raises(ValueError, match="no full_output"):
+        nnnum.numerical_gradient_2d(lambda v: float(np.sum(v)), np.ones((2, 2)), full_output=True)
+    g = nnnum.numerical_gradient_2d(lambda v: float(np.sum(v * v)), np.array([1.0, 2.0]))
+    np.testing.assert_allclose(g, [2.0, 4.0], rtol=1e-7)
+
+
+def test_duplicate_points_of_a_higher_order_stencil_are_a_resolution_error():
+    # at 1e12 (spacing 1.2e-4) h = 6.2e-5 rounds x + h to x + 1 ulp and x + 2h to x + 1 ulp
+    from nnnum.diff.steps import StepResolutionError
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", StepRoundingWarning)
+        with pytest.raises(StepResolutionError, match=r"below the resolution of float64 at x\[1\]"):
+            nnnum.numerical_gradient(lambda v: float(v[1]), np.array([0.0, 1e12]), order=4,
+                                     h=6.2e-5)
+
+
+def test_plan_and_stencil_properties():
+    from nnnum.diff import stencil
+    from nnnum.diff.steps import make_plan
+
+    st = stencil(4)
+    plan = make_plan(np.array([1.0, 2.0]), (2,), 1e-3, st, levels=3)
+    assert plan.rows_per_level == 4 and plan.levels == 3
+    assert plan.points.shape == (12, 2)
+    assert st.evaluations_per_element == 4
+    assert st.abs_weight_sum == pytest.approx(2 * (1 / 12 + 2 / 3))
+    assert stencil(1, "forward").abs_weight_sum == pytest.approx(2.0)  # |-1| + |1|
+
+
+def test_structured_step_helper_rejects_non_finite_parameters():
+    from nnnum.nets._batched import actual_steps
+
+    with pytest.raises(ValueError, match="W1/b1 contains NaN or inf"):
+        actual_steps(np.array([[1.0, np.nan]]), 1e-4, "W1/b1")
+    with pytest.raises(ValueError, match="below the resolution of W2/b2"):
+        actual_steps(np.array([[1e20]]), 1e-4, "W2/b2")
+
+
+def test_backend_name_must_be_a_string():
+    with pytest.raises(TypeError, match="backend name must be a str, not int"):
+        with nnnum.use_backend(3):
+            pass
+
+
+def test_testing_helpers():
+    from nnnum import testing
+
+    a = np.array([1.0, 2.0])
+    assert testing.to_host(a) is a or np.array_equal(testing.to_host(a), a)
+    testing.assert_allclose(a, a + 1e-9, rtol=1e-6)
+    with pytest.raises(AssertionError):
+        testing.assert_allclose(a, a + 1.0)
