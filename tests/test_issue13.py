@@ -556,3 +556,14 @@ def test_testing_helpers():
     testing.assert_allclose(a, a + 1e-9, rtol=1e-6)
     with pytest.raises(AssertionError):
         testing.assert_allclose(a, a + 1.0)
+
+
+@pytest.mark.parametrize("method", ["forward", "backward"])
+def test_numerical_diff_one_sided_on_an_array(method):
+    # one-sided stencils need f(x) itself: one value per element of x
+    x = np.array([0.1, 0.2, 0.3])
+    d = nnnum.numerical_diff(np.sin, x, method=method, order=2)
+    np.testing.assert_allclose(d, np.cos(x), rtol=1e-6)
+    r = nnnum.numerical_diff(np.sin, x, method=method, order=2, full_output=True)
+    np.testing.assert_allclose(r.df, np.cos(x), rtol=1e-6)
+    assert r.nfev == 3  # f(x) and two shifted copies, each over the whole array
