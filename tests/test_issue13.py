@@ -567,3 +567,22 @@ def test_numerical_diff_one_sided_on_an_array(method):
     r = nnnum.numerical_diff(np.sin, x, method=method, order=2, full_output=True)
     np.testing.assert_allclose(r.df, np.cos(x), rtol=1e-6)
     assert r.nfev == 3  # f(x) and two shifted copies, each over the whole array
+
+
+@pytest.mark.parametrize(("parallel", "which"), [(False, 1), (None, 0), (True, 0)])
+def test_prange_engine_picks_the_serial_kernel_only_when_asked(monkeypatch, parallel, which):
+    from nnnum.diff.engines import prange
+
+    jf = nnnum.jit(_cubic)
+    kernels = prange.kernels(jf)
+    used = []
+    real = prange.call_kernel
+
+    def spy(kern, *args):
+        used.append(kern)
+        return real(kern, *args)
+
+    monkeypatch.setattr(prange, "call_kernel", spy)
+    x = np.array([1.0, 2.0, 3.0])
+    prange.evaluate(jf, x.copy(), np.stack([x + 1e-3, x - 1e-3]), parallel)
+    assert len(used) == 1 and used[0] is kernels[which]
