@@ -586,3 +586,45 @@ def test_prange_engine_picks_the_serial_kernel_only_when_asked(monkeypatch, para
     x = np.array([1.0, 2.0, 3.0])
     prange.evaluate(jf, x.copy(), np.stack([x + 1e-3, x - 1e-3]), parallel)
     assert len(used) == 1 and used[0] is kernels[which]
+
+
+def test_api_argument_errors():
+    x = np.array([1.0, 2.0])
+    for fn in (nnnum.numerical_diff, nnnum.numerical_gradient, nnnum.batched_numerical_gradient):
+        with pytest.raises(TypeError, match="f must be callable, got int"):
+            fn(3, x)
+        for bad in (7, -1, 1.5, True):
+            with pytest.raises(ValueError, match="richardson must be an integer from 0 to 6"):
+                fn(lambda X: np.reshape(X, (len(X), -1)).sum(axis=1), x, richardson=bad)
+    with pytest.raises(TypeError, match="parallel must be True, False or None, got 'yes'"):
+        nnnum.numerical_gradient(lambda v: 0.0, x, parallel="yes")
+    for bad in (0, -2, 1.5, True):
+        with pytest.raises(ValueError, match="chunk must be a positive integer"):
+            nnnum.batched_numerical_gradient(lambda X: X.sum(axis=1), x, chunk=bad)
+
+
+def test_empty_x_and_full_output_of_the_batched_engine():
+    r = nnnum.numerical_gradient(lambda v: 0.0, np.zeros((0, 3)), full_output=True)
+    assert r.df.shape == (0, 3) and r.nfev == 0
+    r = nnnum.batched_numerical_gradient(lambda X: (X * X).reshape(len(X), -1).sum(axis=1),
+                                         np.array([[1.0, 2.0]]),
+                                         order=4, full_output=True)
+    np.testing.assert_allclose(r.df, [[2.0, 4.0]], rtol=1e-9)
+    assert r.error.shape == (1, 2) and np.all(np.isfinite(r.error))
+
+
+@pytest.mark.parametrize("options", [{"order": 4}, {"richardson": 2}, {"method": "forward"}])
+def test_overflowing_difference_on_the_general_path(options):
+    # |f| ~ 1e308: the difference overflows; a FloatingPointError, and no stray RuntimeWarning
+    # (the rounding-noise variances overflowed to a "overflow encountered in square" once)
+    def f(w):
+        return 1.7e308 if w[0] > 0 else -1.7e308
+
+    with pytest.raises(FloatingPointError, match=r"overflows at x\[0\]"):
+        nnnum.numerical_gradient(f, np.array([0.0]), **options)
+
+
+def test_huge_but_finite_f_gives_an_infinite_error_estimate_quietly():
+    r = nnnum.numerical_gradient(lambda v: 1e200 * float(v[0]), np.array([1.0]), order=4,
+                                 full_output=True)
+    np.testing.assert_allclose(r.df, [1e200], rtol=1e-6)

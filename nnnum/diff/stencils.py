@@ -194,6 +194,15 @@ def richardson(
     table = [[np.asarray(e, dtype=np.float64)] for e in estimates]
     if noise is None:
         noise = [np.zeros_like(table[0][0]) for _ in estimates]
+    # an |f| beyond ~1e150 makes the variances overflow to inf: an infinite error estimate,
+    # not a RuntimeWarning to the caller (the caller's check of f's values speaks for f)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _extrapolate(table, noise, ratio, powers)
+
+
+def _extrapolate(
+    table: list[list[np.ndarray]], noise: list[np.ndarray], ratio: float, powers: tuple[int, ...]
+) -> tuple[np.ndarray, np.ndarray]:
     var = [[np.square(np.asarray(v, dtype=np.float64))] for v in noise]
     for j in range(1, len(table)):
         for k in range(1, j + 1):
