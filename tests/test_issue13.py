@@ -608,7 +608,7 @@ def test_empty_x_and_full_output_of_the_batched_engine():
     assert r.df.shape == (0, 3) and r.nfev == 0
     r = nnnum.batched_numerical_gradient(lambda X: (X * X).reshape(len(X), -1).sum(axis=1),
                                          np.array([[1.0, 2.0]]),
-                                         order=4, full_output=True)
+                                         order=4, richardson=1, full_output=True)
     np.testing.assert_allclose(r.df, [[2.0, 4.0]], rtol=1e-9)
     assert r.error.shape == (1, 2) and np.all(np.isfinite(r.error))
 
