@@ -628,3 +628,4 @@ def test_huge_but_finite_f_gives_an_infinite_error_estimate_quietly():
     r = nnnum.numerical_gradient(lambda v: 1e200 * float(v[0]), np.array([1.0]), order=4,
                                  full_output=True)
     np.testing.assert_allclose(r.df, [1e200], rtol=1e-6)
+

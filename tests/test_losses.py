@@ -282,3 +282,13 @@ def test_out_of_range_message_names_the_bad_label(backend, labels, bad):
     y = np.full((2, 4), 0.25)
     with pytest.raises(ValueError, match=rf"label {bad} is out of range for 4 classes"):
         nnnum.cross_entropy_error(y, np.array(labels))
+
+
+def test_sum_of_squares_kernel_of_no_rows_is_zero():
+    # unreachable through the API (an empty batch is an error first): the kernel itself
+    from nnnum.backends import _cpu_kernels as K
+
+    y = np.zeros((0, 3))
+    for kern in (K._sum_sq_serial, K._sum_sq_parallel):
+        assert kern(y, y, np.zeros(0, dtype=np.int64), True) == 0.0
+        assert kern(y, y, np.zeros(0, dtype=np.int64), False) == 0.0
