@@ -267,3 +267,12 @@ def test_brute_force_needs_writable_parameters():
 def test_simple_net_x_none():
     with pytest.raises(TypeError, match="x is None; pass 2 inputs"):
         nnnum.SimpleNet(seed=0).predict(None)
+
+
+def test_gradient_options_are_keyword_only():
+    net = TwoLayerNet(3, 4, 2, seed=0)
+    x, t = np.ones((2, 3)), np.array([0, 1])
+    with pytest.raises(TypeError):
+        net.numerical_gradient(x, t, "brute")
+    g = net.numerical_gradient(x=x, t=t, method="brute")  # x and t by name too
+    assert g["W1"].shape == (3, 4)
