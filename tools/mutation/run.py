@@ -339,6 +339,44 @@ def write_report(results: list[dict], args: argparse.Namespace, seconds: float, 
     (path.with_suffix(".json")).write_text(json.dumps(results, indent=1))
 
 
+def _matches(e: dict, module: str, m: dict) -> bool:
+    mutated = m.get("mutated") or next(
+        (ln[1:].strip() for ln in m.get("diff", "").splitlines()
+         if ln.startswith("+") and not ln.startswith("+++")), "")
+    return (
+        e["module"] == module
+        and e["operator"] == m["operator"]
+        and e["line"].strip() == m["text"]
+        and e.get("mutated", mutated).strip() == mutated
+    )
+
+
+def reclassify(args: argparse.Namespace) -> None:
+    """Survivors that equivalent.toml now lists move to the equivalents (and out of the score)."""
+    path = Path(args.report)
+    results = json.loads(path.with_suffix(".json").read_text())
+    equivalents = load_equivalents()
+    for r in results:
+        keep = []
+        for m in r["survivors"]:
+            e = next((e for e in equivalents if _matches(e, r["module"], m)), None)
+            if e is None:
+                keep.append(m)
+            else:
+                m["reason"] = e["reason"]
+                r["equivalents"].append(m)
+        r["survivors"] = keep
+        r["survived"], r["equivalent"] = len(keep), len(r["equivalents"])
+        total = r["killed"] + r["survived"]
+        r["score"] = r["killed"] / total if total else None
+    text = path.read_text()
+    head = text.split("\n")[2] if text.count("\n") > 2 else ""
+    write_report(results, args, 0.0, path)
+    lines = path.read_text().split("\n")
+    lines[2] = head + " Equivalents re-applied from equivalent.toml (`--reclassify`)."
+    path.write_text("\n".join(lines))
+
+
 def order(results: list[dict]) -> list[dict]:
     names = list(MODULES)
     return sorted(results, key=lambda r: names.index(r["name"]) if r["name"] in names else 99)
@@ -357,6 +395,10 @@ def main() -> int:
         "--update", action="store_true",
         help="keep the other modules' results of the report's .json (a run of a few modules)",
     )
+    ap.add_argument(
+        "--reclassify", action="store_true",
+        help="no run: apply equivalent.toml again to the report's .json and rewrite the report",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the scratch folder (its path is printed)")
     args = ap.parse_args()
     names = args.only or list(MODULES)
@@ -364,6 +406,9 @@ def main() -> int:
     if unknown:
         ap.error(f"unknown module groups {unknown}; choose from {list(MODULES)}")
 
+    if args.reclassify:
+        reclassify(args)
+        return 0
     t0 = time.perf_counter()
     scratch = Path(tempfile.mkdtemp(prefix="nnnum-mutation-"))
     work = scratch / "repo"
