@@ -119,3 +119,9 @@ def test_divergence_stops_at_once_with_one_warning():
     np.testing.assert_allclose(xs[:, 0], [1.0, 3.0], rtol=1e-9)  # the steps before it only
     np.testing.assert_allclose(x, [9.0], rtol=1e-9)
     assert len(calls) <= 3 * 2 + 1  # no gradient is tried after the divergence
+
+
+def test_book_defaults_lr_001_and_100_steps():
+    x, xs = nnnum.gradient_descent(f2, np.array([-3.0, 4.0]), history=True)
+    assert len(xs) == 100  # step_num=100
+    np.testing.assert_allclose(xs[1], [-3.0 * 0.98, 4.0 * 0.98], rtol=1e-9)  # x - 0.01 * 2x
