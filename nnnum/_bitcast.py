@@ -36,7 +36,7 @@ def as_int64(typingctx: Any, x: Any) -> Any:
 @intrinsic
 def as_float64(typingctx: Any, i: Any) -> Any:
     """The int64 ``i`` read as the bits of a float64 (no conversion)."""
-    if not isinstance(i, types.Integer) or i.bitwidth != 64:
+    if not isinstance(i, types.Integer) or getattr(i, "bitwidth", 0) != 64:
         return None
 
     def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:

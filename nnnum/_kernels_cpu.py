@@ -167,7 +167,8 @@ _LOG_LG = (
 _ROUND_BITS = 0x4338000000000000  # the bits of _ROUND = 1.5 * 2**52
 _MANTISSA = 0x000FFFFFFFFFFFFF
 _ONE_BITS = 0x3FF0000000000000
-_SQRT2_MANTISSA_COMPLEMENT = 0x00095F6400000000  # mantissa + this carries into bit 52 iff m >= sqrt(2)
+# mantissa + this carries into bit 52 iff 1.mantissa >= sqrt(2)
+_SQRT2_MANTISSA_COMPLEMENT = 0x00095F6400000000
 _BIT52 = 0x0010000000000000
 
 

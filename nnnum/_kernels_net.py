@@ -69,7 +69,7 @@ def _loss_change(p, et_m, phi_m, et_p, phi_p, delta):
 
 @kernel
 def sparse_rows(x):
-    """The nonzeros of ``[x, 1]`` per sample (CSR): indptr, indices, values (``np.nonzero`` order)."""
+    """The nonzeros of ``[x, 1]`` per sample (CSR): indptr, indices, values, in np.nonzero order."""
     n, d = x.shape
     indptr = np.empty(n + 1, np.int64)
     indptr[0] = 0

@@ -21,7 +21,7 @@ def structured_gradient(params: dict[str, Any], x: Any, labels: Any, h: float) -
 
 
 def _unit_bounds(hdim: int) -> np.ndarray:
-    """Hidden units per task of ``grad_hidden``: one run per thread, multiples of 8 where possible."""
+    """Hidden units per task of ``grad_hidden``: one run per thread, in multiples of 8."""
     tasks = max(1, min(numba.get_num_threads(), hdim // 8))
     bounds = [(c * hdim // tasks) // 8 * 8 for c in range(tasks)] + [hdim]
     return np.array(bounds, dtype=np.int64)
