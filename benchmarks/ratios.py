@@ -50,10 +50,16 @@ def cpu_time(fn: Callable[[], Any], repeat: int = 15) -> float:
 
 
 def header() -> None:
-    from nnnum import _cpuinfo
-
     print(f"nnnum {nnnum.__version__}, numba {numba.__version__}, numpy {np.__version__}")
-    for k, v in _cpuinfo.info_rows():
+    try:
+        from nnnum import _cpuinfo
+    except ImportError:  # an older nnnum: what Numba and LLVM say directly
+        import llvmlite.binding as ll
+
+        rows = [("numba target", f"{numba.config.CPU_NAME or 'host'} ({ll.get_host_cpu_name()})")]
+    else:
+        rows = _cpuinfo.info_rows()
+    for k, v in rows:
         print(f"{k + ':':19s}{v}")
     print(f"{'threads:':19s}{numba.get_num_threads()}")
 
@@ -104,6 +110,10 @@ def breakdown(net: Any, x: np.ndarray, t: np.ndarray) -> None:
     from nnnum import _kernels_net as N
     from nnnum import _net_gradient
     from nnnum.losses import CE_DELTA
+
+    if not hasattr(N, "hidden_coefficients"):
+        print("\n(no per-kernel breakdown: this nnnum predates benchmarks.ratios)")
+        return
 
     p = {k: np.ascontiguousarray(v, dtype=np.float64) for k, v in net.params.items()}
     w1, b1, w2, b2 = p["W1"], p["b1"], p["W2"], p["b2"]
@@ -172,9 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     header()
     softmax_ce(args.rounds)
     network(args.rounds)
-    from nnnum._cpuinfo import threading_layer
-
-    print(f"\nthreading layer: {threading_layer()}")
+    print(f"\nthreading layer: {numba.threading_layer()}")
     return 0
 
 

@@ -119,14 +119,15 @@ def kernel_vectors() -> str:
     machine code: 512-bit (zmm), 256-bit (ymm), 128-bit (xmm / NEON q) or
     scalable (SVE z) registers.
     """
-    import numba
     import numpy as np
+
+    from ._jit import kernel
 
     def axpy(a, b, out):  # pragma: no cover - compiled
         for i in range(out.size):
             out[i] = a[i] * b[i] + 1.0
 
-    fn = numba.njit(axpy, cache=False)
+    fn = kernel(axpy, cache=False)  # the library's options, as its kernels get
     x = np.ones(64)
     fn(x, x, np.empty(64))
     asm = fn.inspect_asm(fn.signatures[0])
