@@ -185,7 +185,7 @@ def breakdown(net: Any, x: np.ndarray, t: np.ndarray) -> None:
     from nnnum import _net_gradient
     from nnnum.losses import CE_DELTA
 
-    if not hasattr(N, "hidden_coefficients"):
+    if not hasattr(N, "grad_output") or not hasattr(N, "sparse_rows"):
         print("\n(no per-kernel breakdown: this nnnum predates benchmarks.ratios)")
         return
 
@@ -196,10 +196,9 @@ def breakdown(net: Any, x: np.ndarray, t: np.ndarray) -> None:
     hdim = w1.shape[1]
     with threads(1):
         indptr, indices, values = N.sparse_rows(x)
-        z, zm, q, pr = N.forward_cache(indptr, indices, values, w1, b1, w2, b2, labels)
+        z, zm, q, pr, coef = N.forward_cache(indptr, indices, values, w1, b1, w2, b2, labels)
         dp1, dm1, st1, _ = N.actual_steps_stacked(w1, b1, 1e-4)
         dp2, dm2, st2, _ = N.actual_steps_stacked(w2, b2, 1e-4)
-        coef = N.hidden_coefficients(z, zm, q, labels, w2)
         g1 = np.empty(dp1.shape)
         g2 = np.empty(dp2.shape)
         zt = np.empty((hdim + 1, n))
@@ -210,7 +209,7 @@ def breakdown(net: Any, x: np.ndarray, t: np.ndarray) -> None:
         steps: list[tuple[str, Callable[[], Any]]] = [
             ("sparse_rows (nonzeros of [x, 1])", lambda: N.sparse_rows(x)),
             (
-                "forward_cache",
+                "forward_cache (forward pass, per-unit coefficients)",
                 lambda: N.forward_cache(indptr, indices, values, w1, b1, w2, b2, labels),
             ),
             (
@@ -220,7 +219,6 @@ def breakdown(net: Any, x: np.ndarray, t: np.ndarray) -> None:
                     N.actual_steps_stacked(w2, b2, 1e-4),
                 ),
             ),
-            ("hidden_coefficients", lambda: N.hidden_coefficients(z, zm, q, labels, w2)),
             (
                 "grad_hidden (W1, b1)",
                 lambda: N.grad_hidden(

@@ -123,6 +123,10 @@ def actual_steps_stacked(a, b, h):
 def forward_cache(indptr, indices, values, w1, b1, w2, b2, labels):
     """Forward pass pieces from the nonzeros of x (CSR): z, 1 - z (accurate), softmax q, p.
 
+    And the per-(sample, hidden unit) constants of :func:`grad_hidden` (see
+    :func:`hidden_coefficients`), in the same parallel loop over samples: one
+    parallel region fewer.
+
     Loops instead of BLAS: no BLAS thread pool spins against the kernels that follow,
     and zero pixels cost nothing.
     """
@@ -133,6 +137,7 @@ def forward_cache(indptr, indices, values, w1, b1, w2, b2, labels):
     zm = np.empty((n, hdim))
     q = np.empty((n, k))
     p = np.empty(n)
+    coef = np.empty((12, n, hdim))
     for r in prange(n):
         a1 = b1.copy()
         for e in range(indptr[r], indptr[r + 1]):
@@ -167,59 +172,67 @@ def forward_cache(indptr, indices, values, w1, b1, w2, b2, labels):
         for c in range(k):
             q[r, c] /= s
         p[r] = q[r, labels[r]]
-    return z, zm, q, p
+        _unit_coefficients(r, z, zm, q, labels, w2, coef)
+    return z, zm, q, p, coef
 
 
-@kernel(parallel=True)
+@kernel
 def hidden_coefficients(zs, zm, q, labels, w2):
     """Per (sample, hidden unit) constants of the hidden-layer loss changes, (12, N, H).
 
     Rows 0-4: the Taylor coefficients d_k = sigma^(k)(a) / k! of
     ``dz(eps) = sigmoid(a + eps) - sigmoid(a)``, from z and 1 - z; rows 5-8: the
     moments ``M_m = sum_k q_k W2[j, k]^m`` as M1, M2/2, M3/6, M4/24; row 9:
-    W2[j, t_n]; row 10: max_k |W2[j, k]|; row 11: 1 - z. Computed once here
-    instead of once per (hidden unit, sample) inside :func:`grad_hidden`.
+    W2[j, t_n]; row 10: max_k |W2[j, k]|; row 11: 1 - z. Computed once per call
+    (:func:`forward_cache` does it in its loop) instead of once per (hidden
+    unit, sample) inside :func:`grad_hidden`.
     """
     n, hdim = zs.shape
-    kdim = w2.shape[1]
     coef = np.empty((12, n, hdim))
-    for r in prange(n):
-        t = labels[r]
-        for j in range(hdim):
-            s = zs[r, j]
-            sm = zm[r, j]
-            m1 = 0.0
-            m2 = 0.0
-            m3 = 0.0
-            m4 = 0.0
-            wmax = 0.0
-            for c in range(kdim):
-                wc = w2[j, c]
-                wmax = max(wmax, abs(wc))
-                qw = q[r, c] * wc
-                m1 += qw
-                qw *= wc
-                m2 += qw
-                qw *= wc
-                m3 += qw
-                m4 += qw * wc
-            # g = sigma'; sigma^(2) = g (1 - 2s), sigma^(3) = g (1 - 6g),
-            # sigma^(4) = g (1 - 2s)(1 - 12g), sigma^(5) = g (1 - 30g + 120g^2)
-            g = s * sm
-            odd = sm - s
-            coef[0, r, j] = g
-            coef[1, r, j] = g * odd / 2.0
-            coef[2, r, j] = g * (1.0 - 6.0 * g) / 6.0
-            coef[3, r, j] = g * odd * (1.0 - 12.0 * g) / 24.0
-            coef[4, r, j] = g * (1.0 - 30.0 * g + 120.0 * g * g) / 120.0
-            coef[5, r, j] = m1
-            coef[6, r, j] = 0.5 * m2
-            coef[7, r, j] = m3 / 6.0
-            coef[8, r, j] = m4 / 24.0
-            coef[9, r, j] = w2[j, t]
-            coef[10, r, j] = wmax
-            coef[11, r, j] = sm
+    for r in range(n):
+        _unit_coefficients(r, zs, zm, q, labels, w2, coef)
     return coef
+
+
+@kernel(inline="always")
+def _unit_coefficients(r, zs, zm, q, labels, w2, coef):
+    """coef[:, r, :] of :func:`hidden_coefficients` for sample r."""
+    hdim, kdim = w2.shape
+    t = labels[r]
+    for j in range(hdim):
+        s = zs[r, j]
+        sm = zm[r, j]
+        m1 = 0.0
+        m2 = 0.0
+        m3 = 0.0
+        m4 = 0.0
+        wmax = 0.0
+        for c in range(kdim):
+            wc = w2[j, c]
+            wmax = max(wmax, abs(wc))
+            qw = q[r, c] * wc
+            m1 += qw
+            qw *= wc
+            m2 += qw
+            qw *= wc
+            m3 += qw
+            m4 += qw * wc
+        # g = sigma'; sigma^(2) = g (1 - 2s), sigma^(3) = g (1 - 6g),
+        # sigma^(4) = g (1 - 2s)(1 - 12g), sigma^(5) = g (1 - 30g + 120g^2)
+        g = s * sm
+        odd = sm - s
+        coef[0, r, j] = g
+        coef[1, r, j] = g * odd / 2.0
+        coef[2, r, j] = g * (1.0 - 6.0 * g) / 6.0
+        coef[3, r, j] = g * odd * (1.0 - 12.0 * g) / 24.0
+        coef[4, r, j] = g * (1.0 - 30.0 * g + 120.0 * g * g) / 120.0
+        coef[5, r, j] = m1
+        coef[6, r, j] = 0.5 * m2
+        coef[7, r, j] = m3 / 6.0
+        coef[8, r, j] = m4 / 24.0
+        coef[9, r, j] = w2[j, t]
+        coef[10, r, j] = wmax
+        coef[11, r, j] = sm
 
 
 @kernel(inline="always")

@@ -46,11 +46,10 @@ def _structured_numba(params: dict[str, Any], x: np.ndarray, labels: np.ndarray,
     hdim = w1.shape[1]
     # the nonzeros of [x, 1] per sample (CSR): the trailing 1 carries the bias b1
     indptr, indices, values = _kernels_net.sparse_rows(x)
-    z, zm, q, p = _kernels_net.forward_cache(indptr, indices, values, w1, b1, w2, b2, labels)
+    z, zm, q, p, coef = _kernels_net.forward_cache(indptr, indices, values, w1, b1, w2, b2, labels)
 
     # hidden layer: [W1; b1] as one (D+1, H) block
     dp1, dm1, st1 = _steps(w1, b1, h, "W1/b1")
-    coef = _kernels_net.hidden_coefficients(z, zm, q, labels, w2)
     g1 = np.empty((d + 1, hdim))
     _kernels_net.grad_hidden(
         indptr, indices, values, coef, q, p, w2, dp1, dm1, st1, CE_DELTA, _unit_bounds(hdim), g1
