@@ -350,7 +350,7 @@ LSE_TASK_BLOCKS = 32
 
 @kernel(fastmath=CONTRACT)
 def _lse_block(zf, base, nr, k, zt, mx, acc):
-    """acc[r] = logsumexp of row r of the block starting at flat index ``base``.
+    """acc[r] = log(sum(exp(row r - mx[r]))), mx[r] its max, for the block starting at ``base``.
 
     The rows are first transposed into ``zt`` (K, block), their maxima taken on
     the way, so that every later loop runs over rows, contiguous, and LLVM
@@ -383,14 +383,16 @@ def _lse_block(zf, base, nr, k, zt, mx, acc):
         for r in range(nr):
             acc[r] += _exp_nonpos(zt[j, r] - mx[r])
     for r in range(nr):
-        acc[r] = _log_ge1(acc[r]) + mx[r]
+        acc[r] = _log_ge1(acc[r])  # log-sum only: the loss adds (max - z) to keep huge logits exact
 
 
 def _softmax_ce_py(z, labels, t, dense, rows):
     """Fused, stable softmax cross-entropy per row, one pass over the logits.
 
-    Labels: ``rows[r] = logsumexp(z[r]) - z[r, labels[r]]``; ``dense``:
-    ``rows[r] = sum_j t[r, j] * (logsumexp(z[r]) - z[r, j])``, terms with t == 0 skipped.
+    Labels: ``rows[r] = log_sum[r] + (max[r] - z[r, labels[r]])``; ``dense``:
+    ``rows[r] = sum_j t[r, j] * (log_sum[r] + (max[r] - z[r, j]))``, terms with t == 0
+    skipped, where ``log_sum = log(sum(exp(z - max)))``: logsumexp minus the target logit,
+    summed in the order that keeps huge logits exact.
     Every row is computed the same way whatever the blocking and thread count.
     """
     n, k = z.shape
@@ -407,7 +409,8 @@ def _softmax_ce_py(z, labels, t, dense, rows):
             _lse_block(zf, r0 * k, nr, k, zt, mx, lse)
             if not dense:
                 for r in range(nr):
-                    rows[r0 + r] = lse[r] - np.float64(zf[np.uintp((r0 + r) * k + labels[r0 + r])])
+                    zl = np.float64(zf[np.uintp((r0 + r) * k + labels[r0 + r])])
+                    rows[r0 + r] = lse[r] + (mx[r] - zl)
             else:
                 for r in range(nr):
                     acc = 0.0
@@ -415,7 +418,7 @@ def _softmax_ce_py(z, labels, t, dense, rows):
                         e = np.uintp((r0 + r) * k + j)
                         tj = np.float64(tf[e])
                         if tj != 0.0:
-                            acc += tj * (lse[r] - np.float64(zf[e]))
+                            acc += tj * (lse[r] + (mx[r] - np.float64(zf[e])))
                     rows[r0 + r] = acc
 
 
