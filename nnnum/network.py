@@ -266,7 +266,13 @@ class TwoLayerNet:
         return {"W1": x.T @ da1, "b1": da1.sum(axis=0), "W2": z1.T @ da2, "b2": da2.sum(axis=0)}
 
     def numerical_gradient(
-        self, x: Any, t: Any, *, method: GradMethod = "auto", h: float = 1e-4
+        self,
+        x: Any,
+        t: Any,
+        *,
+        method: GradMethod = "auto",
+        h: float = 1e-4,
+        workers: Any = None,
     ) -> dict[str, Any]:
         """Central-difference gradient of :meth:`loss`, keyed like ``params``.
 
@@ -286,6 +292,10 @@ class TwoLayerNet:
             ``predict`` is overridden.
         h : float
             Step, default ``1e-4``.
+        workers : int, callable, Executor or dask.distributed.Client, optional
+            ``method="brute"`` only: evaluate the forward passes on other
+            processes or machines (see :func:`nnnum.numerical_gradient`); the
+            net travels with its parameters, and the result is bit-identical.
 
         Returns
         -------
@@ -303,8 +313,10 @@ class TwoLayerNet:
         )
         if method == "auto":
             method = "structured" if book_loss else "brute"
+        if workers is not None and method != "brute":
+            raise ValueError(f"workers= needs method='brute' (got method={method!r})")
         if method == "brute":
-            return self._brute_gradient(x, t, h)
+            return self._brute_gradient(x, t, h, workers)
         if not book_loss:
             raise ValueError(
                 "the structured gradient knows only the book's loss, but loss() or predict() is "
@@ -315,7 +327,7 @@ class TwoLayerNet:
 
         return structured_gradient(self.params, x, labels, h)
 
-    def _brute_gradient(self, x: Any, t: Any, h: float) -> dict[str, Any]:
+    def _brute_gradient(self, x: Any, t: Any, h: float, workers: Any = None) -> dict[str, Any]:
         xp = _backend.current().xp
         if xp is not np:
             raise TypeError("method='brute' runs on the CPU backends; use 'structured' on the GPU")
@@ -326,7 +338,11 @@ class TwoLayerNet:
         # f reads every parameter: hold them all, so that another thread's brute-force
         # pass over this net never sees (or causes) a perturbation midway
         with REGIONS.hold(*(self.params[key] for key in PARAM_NAMES)):
-            return {key: _numerical_gradient(f, self.params[key], h=h) for key in PARAM_NAMES}
+            # with workers, f and the parameter travel in one pickle: f's net holds that array
+            return {
+                key: _numerical_gradient(f, self.params[key], h=h, workers=workers)
+                for key in PARAM_NAMES
+            }
 
 
 def _randn(seed: int | np.random.Generator | None, shape: tuple[int, ...]) -> np.ndarray:
