@@ -403,6 +403,20 @@ def test_workers_that_always_die_give_up():
         nnnum.numerical_gradient(f, np.ones(4), workers=Workers(2, retries=1), progress=False)
 
 
+def test_a_broken_user_executor_is_reported_not_restarted():
+    parent = os.getpid()
+
+    def f(w):
+        if os.getpid() != parent:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return 0.0
+
+    with ProcessPoolExecutor(1, mp_context=executors._mp_context()) as ex:
+        with pytest.raises(BrokenProcessPool) as info:
+            nnnum.numerical_gradient(f, np.ones(3), workers=ex, progress=False)
+    assert "restarts only the pools it owns" in "\n".join(info.value.__notes__)
+
+
 def _descendants(pid: int) -> set[int]:
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
