@@ -37,8 +37,9 @@ The payload is sent once per worker, not once per task: an ``int`` pool
 installs it with the pool's ``initializer``; a Dask client broadcasts it
 (``client.scatter(..., broadcast=True)``) and every task carries the future;
 an Executor's first wave of tasks (one per worker) carries it and later tasks
-carry only its token, a worker that has not seen the token answers "missing"
-and gets the task again with the payload. Workers unpickle a payload once per
+carry only its token (at most two tasks per worker are submitted at a time), a
+worker that has not seen the token answers "missing" and gets the task again
+with the payload. Workers unpickle a payload once per
 token (and thread) and keep the last two. A map-like callable gives no way to
 address workers: each task carries the payload bytes (unpickled once per
 worker all the same).
@@ -580,9 +581,11 @@ def _on_executor(
     collect: _Collect,
 ) -> None:
     size = _known_size(ex)
-    # a known size: one task per worker in flight, the first wave with the payload; unknown:
-    # everything at once, each task with the payload
-    limit = size if size is not None else len(tasks)
+    # a known size: the first wave (one task per worker) carries the payload, and one more
+    # task per worker waits in the Executor's queue, so that no worker idles while this
+    # thread answers; unknown: everything at once, each task with the payload
+    first = size if size is not None else len(tasks)
+    limit = 2 * size if size is not None else len(tasks)
 
     def submit(k: int, with_payload: bool) -> cf.Future:
         return ex.submit(
@@ -590,7 +593,7 @@ def _on_executor(
         )
 
     try:
-        _drive(submit, range(len(tasks)), collect, limit, limit)
+        _drive(submit, range(len(tasks)), collect, limit, first)
     except cf.BrokenExecutor as exc:
         _note(
             exc,
