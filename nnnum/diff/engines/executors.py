@@ -2,8 +2,8 @@
 
 For an expensive ``f`` (a simulation, a full forward pass over a data set)
 ``numerical_gradient(f, x, workers=...)`` evaluates the plan's rows on
-workers. Each worker gets its own copy of ``f`` and ``x`` and runs the loop
-engine's in-place loop (:mod:`.loop`) over a contiguous block of elements;
+workers. Each worker gets its own copy of ``f`` and ``x`` and runs the same
+in-place loop as :mod:`.loop` over a contiguous block of elements;
 the blocks are put back in a fixed order, so the result is bit-identical to
 the serial loop whatever the number of workers and however the tasks were
 scheduled (given an ``f`` that is deterministic in the workers' environment).
