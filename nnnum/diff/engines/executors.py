@@ -39,7 +39,8 @@ installs it with the pool's ``initializer``; a Dask client broadcasts it
 an Executor's first wave of tasks (one per worker) carries it and later tasks
 carry only its token (at most two tasks per worker are submitted at a time), a
 worker that has not seen the token answers "missing" and gets the task again
-with the payload. Workers unpickle a payload once per
+with the payload (so a worker that starts late, or finishes its first task
+before another worker took its own, may cost a resend or two). Workers unpickle a payload once per
 token (and thread) and keep the last two. A map-like callable gives no way to
 address workers: each task carries the payload bytes (unpickled once per
 worker all the same).
