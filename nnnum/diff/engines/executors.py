@@ -2,8 +2,8 @@
 
 For an expensive ``f`` (a simulation, a full forward pass over a data set)
 ``numerical_gradient(f, x, workers=...)`` evaluates the plan's rows on
-workers. Each worker gets its own copy of ``f`` and ``x`` and runs the loop
-engine's in-place loop (:mod:`.loop`) over a contiguous block of elements;
+workers. Each worker gets its own copy of ``f`` and ``x`` and runs the same
+in-place loop as :mod:`.loop` over a contiguous block of elements;
 the blocks are put back in a fixed order, so the result is bit-identical to
 the serial loop whatever the number of workers and however the tasks were
 scheduled (given an ``f`` that is deterministic in the workers' environment).
@@ -39,7 +39,8 @@ installs it with the pool's ``initializer``; a Dask client broadcasts it
 an Executor's first wave of tasks (one per worker) carries it and later tasks
 carry only its token (at most two tasks per worker are submitted at a time), a
 worker that has not seen the token answers "missing" and gets the task again
-with the payload. Workers unpickle a payload once per
+with the payload (so a worker that starts late, or finishes its first task
+before another worker took its own, may cost a resend or two). Workers unpickle a payload once per
 token (and thread) and keep the last two. A map-like callable gives no way to
 address workers: each task carries the payload bytes (unpickled once per
 worker all the same).
