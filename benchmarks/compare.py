@@ -204,6 +204,25 @@ def training(iters: int) -> None:
     tab.show()
 
 
+def machine_rows() -> list[tuple[str, str]]:
+    """CPU model, vector extensions, Numba's target (asv imports this module at old commits too)."""
+    try:
+        from nnnum._cpuinfo import info_rows
+    except ImportError:  # pragma: no cover - commits before nnnum._cpuinfo
+        return []
+    return info_rows()
+
+
+def layer() -> str:
+    try:
+        from nnnum._cpuinfo import threading_layer
+    except ImportError:  # pragma: no cover
+        import numba
+
+        return str(numba.threading_layer())
+    return threading_layer()
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -212,6 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     warnings.simplefilter("ignore")
     print(f"nnnum {nnnum.__version__}, backend {nnnum.get_backend()}, {max_threads()} threads")
+    for key, value in machine_rows():  # where every figure below was measured
+        print(f"{key}: {value}")
     if args.quick:
         gradients([100])
         losses(100_000)
@@ -222,6 +243,7 @@ def main(argv: list[str] | None = None) -> int:
         losses(1_000_000)
         network(samples=400)
         training(iters=200)
+    print(f"\nthreading layer: {layer()}")
     return 0
 
 

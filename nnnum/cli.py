@@ -349,6 +349,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     import numba
 
     from . import __version__
+    from ._cpuinfo import info_rows
     from .backends._gpu_kernels import device_info
 
     try:
@@ -374,6 +375,7 @@ def cmd_info(args: argparse.Namespace) -> int:
             f"(NUMBA_NUM_THREADS), {os.cpu_count()} CPUs",
         ),
         ("threading layer", layer),
+        *info_rows(),  # cpu model, vector extensions, Numba's target: where figures come from
         ("cupy", gpu.get("cupy") or "not available"),
     ]
     if "device" in gpu:

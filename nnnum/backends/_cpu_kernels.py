@@ -16,6 +16,7 @@ import math
 import numpy as np
 from numba import prange
 
+from .._bitcast import as_float64, as_int64
 from .._jit import CONTRACT, kernel, serial_and_parallel
 
 #: Arrays at least this large use the parallel variant of elementwise kernels.
@@ -246,10 +247,38 @@ def _cross_entropy_dense_py(y, t, delta, rows):
         rows[r] = s
 
 
-#: exp(t) on |t| <= ln2/2: Taylor coefficients 1/11! ... 1/0!, remainder < 7e-15 relative.
-_EXP_TAYLOR = tuple(1.0 / math.factorial(i) for i in range(11, -1, -1))
-#: log(m) = 2u * sum u**(2i) / (2i + 1) for u**2 <= 0.0295: terms to u**21, exact to rounding.
-_ATANH_SERIES = tuple(1.0 / (2 * i + 1) for i in range(10, -1, -1))
+#: exp(s) = 1 + s + s**2 P(s) on |s| <= ln2/2: minimax coefficients of P, highest power first
+#: (SLEEF's ``xexp``, Boost licence): within 1 ulp of the exact exp.
+_EXP_POLY = (
+    2.08860621107283687536341e-09,
+    2.51112930892876518610661e-08,
+    2.75573911234900471893338e-07,
+    2.75572362911928827629423e-06,
+    2.4801587159235472998791e-05,
+    0.000198412698960509205564975,
+    0.00138888888889774492207962,
+    0.00833333333331652721664984,
+    0.0416666666666665047591422,
+    0.166666666666666851703837,
+    0.5,
+)
+#: log(1 + f) = f - f**2/2 + t (f**2/2 + R(t**2)), t = f / (2 + f): fdlibm's ``__ieee754_log``
+#: minimax coefficients Lg1..Lg7 (public domain): within 1 ulp of the exact log.
+_LOG_LG = (
+    6.666666666666735130e-01,
+    3.999999999940941908e-01,
+    2.857142874366239149e-01,
+    2.222219843214978396e-01,
+    1.818357216161805012e-01,
+    1.531383769920937332e-01,
+    1.479819860511658591e-01,
+)
+_ROUND_BITS = 0x4338000000000000  # the bits of _ROUND = 1.5 * 2**52
+_MANTISSA = 0x000FFFFFFFFFFFFF
+_ONE_BITS = 0x3FF0000000000000
+# mantissa + this carries into bit 52 iff 1.mantissa >= sqrt(2)
+_SQRT2_MANTISSA_COMPLEMENT = 0x00095F6400000000
+_BIT52 = 0x0010000000000000
 
 
 @kernel(inline="always")
@@ -261,97 +290,136 @@ def _horner(t, coeffs):
     return p
 
 
-#: Rows per block of the fused softmax cross-entropy (its buffers stay in L2).
-LSE_BLOCK = 512
-_SQRT2 = 1.4142135623730951
-_LN2 = 0.6931471805599453
+@kernel(inline="always")
+def _exp_nonpos(d):
+    """exp(d) for d <= 0, NaN propagating: within 1 ulp, below exp(-708) clamped to it.
+
+    Cody-Waite reduction d = k ln2 + s, minimax polynomial on |s| <= ln2/2 (by
+    Estrin's scheme: a dependency chain half as long as Horner's, which AVX2,
+    short of registers, needs to keep its FMA units busy), and 2**k built from
+    the bits: k is read off the mantissa of d/ln2 + 1.5 * 2**52 by a 64-bit
+    integer subtract, never converted from a float. No libm call and no
+    float-to-integer conversion (which AVX2 lacks): the whole thing vectorises.
+    """
+    x = _EXP_FLOOR if d < _EXP_FLOOR else d  # NaN stays NaN
+    kd = x * _LOG2E + _ROUND  # round(x / ln2) + 1.5 * 2**52, exactly
+    kf = kd - _ROUND
+    s = (x - kf * _LN2_HI) - kf * _LN2_LO
+    c = _EXP_POLY
+    s2 = s * s
+    s4 = s2 * s2
+    u = (
+        ((c[10] + c[9] * s) + (c[8] + c[7] * s) * s2)
+        + ((c[6] + c[5] * s) + (c[4] + c[3] * s) * s2) * s4
+        + ((c[2] + c[1] * s) + c[0] * s2) * (s4 * s4)
+    )
+    p = (s2 * u + s) + 1.0
+    return p * as_float64((as_int64(kd) - _ROUND_BITS + 1023) << 52)
+
+
+@kernel(inline="always")
+def _log_ge1(v):
+    """log(v) for v >= 1 (a sum of exps, one of them exactly 1) or NaN: within 1 ulp.
+
+    v = 2**e (1 + f), 1 + f in [sqrt(1/2), sqrt(2)), split by integer operations
+    on the bits (no float/integer conversion: e goes through the same
+    1.5 * 2**52 trick), then fdlibm's polynomial in t = f / (2 + f).
+    """
+    w = as_int64(v)
+    mant = w & _MANTISSA
+    big = (mant + _SQRT2_MANTISSA_COMPLEMENT) & _BIT52  # 2**52 where 1 + f would be >= sqrt(2)
+    f = as_float64(mant | (big ^ _ONE_BITS)) - 1.0  # exact: halved mantissa where big
+    e = as_float64((w >> 52) - 1023 + (big >> 52) + _ROUND_BITS) - _ROUND
+    hfsq = 0.5 * f * f
+    t = f / (2.0 + f)
+    z = t * t
+    w2 = z * z
+    r = z * (_LOG_LG[0] + w2 * (_LOG_LG[2] + w2 * (_LOG_LG[4] + w2 * _LOG_LG[6]))) + w2 * (
+        _LOG_LG[1] + w2 * (_LOG_LG[3] + w2 * _LOG_LG[5])
+    )
+    lg = e * _LN2_HI - ((hfsq - (t * (hfsq + r) + e * _LN2_LO)) - f)
+    return v if v != v else lg
+
+
+#: Rows per block of the fused softmax cross-entropy: the block's logits, transposed
+#: (K x block), stay in L1 between the passes over them.
+LSE_BLOCK = 64
+#: Blocks per parallel task: the block buffers are allocated once per task.
+LSE_TASK_BLOCKS = 32
 
 
 @kernel(fastmath=CONTRACT)
-def _lse_block(zf, base, nr, k, zt, mx, acc, q, bits):
-    """acc[r] = logsumexp of row r of the block starting at flat index ``base``; mx[r] its max.
+def _lse_block(zf, base, nr, k, zt, mx, acc):
+    """acc[r] = log(sum(exp(row r - mx[r]))), mx[r] its max, for the block starting at ``base``.
 
-    The rows are first transposed into ``zt`` (K, block) so that every later
-    loop runs over rows, contiguous: LLVM vectorises them. exp and log are
-    written out (Cody-Waite reduction + Taylor polynomial, 2**k by exponent bits;
-    log by exponent bits + atanh series) because a libm call per element does
-    not vectorise. Both are within 2 ulp of libm; NaN and inf propagate as in NumPy.
+    The rows are first transposed into ``zt`` (K, block), their maxima taken on
+    the way, so that every later loop runs over rows, contiguous, and LLVM
+    vectorises them. exp and log are written out (:func:`_exp_nonpos`,
+    :func:`_log_ge1`) because a libm call per element does not vectorise.
+    Flat indices are unsigned: Numba then emits no negative-index wraparound,
+    which would hide the strided access from LLVM. A NaN anywhere in a row
+    makes its exp sum NaN (the max needs no NaN test of its own); NaN and inf
+    propagate as in NumPy.
     """
-    # column by column: strided (gathered) loads, contiguous stores, which vectorise;
-    # row by row the stores scatter and nothing does
-    for j in range(k):
-        for r in range(nr):
-            zt[j, r] = zf[base + r * k + j]
+    for r in range(nr):  # row by row: contiguous loads, strided stores (scalar, cheap)
+        m = zf[np.uintp(base + r * k)]
+        zt[0, r] = m
+        for j in range(1, k):
+            v = zf[np.uintp(base + r * k + j)]
+            zt[j, r] = v
+            m = v if v > m else m
+        mx[r] = m
     for r in range(nr):
-        mx[r] = zt[0, r]
         acc[r] = 0.0
-    for j in range(1, k):
+    # two columns per pass: two independent exp chains per iteration, same summation order
+    j = 0
+    while j + 1 < k:
         for r in range(nr):
-            v = zt[j, r]
             m = mx[r]
-            mx[r] = v if (v > m or v != v) else m  # NaN wins, as np.max
-    scale = bits.view(np.float64)
-    for j in range(k):
+            a = acc[r] + _exp_nonpos(zt[j, r] - m)
+            acc[r] = a + _exp_nonpos(zt[j + 1, r] - m)
+        j += 2
+    if j < k:
         for r in range(nr):
-            d = zt[j, r] - mx[r]
-            x = _EXP_FLOOR if d < _EXP_FLOOR else d  # NaN stays NaN
-            kf = (x * _LOG2E + _ROUND) - _ROUND
-            t = (x - kf * _LN2_HI) - kf * _LN2_LO
-            q[r] = _horner(t, _EXP_TAYLOR)
-            bits[r] = (np.int64(kf) + 1023) << 52
-        for r in range(nr):
-            acc[r] += q[r] * scale[r]
-    # log(acc), acc >= 1: acc = 2**e * m, m in [1, 2) -> [sqrt(1/2), sqrt(2)), log m = 2 atanh(u)
-    ab = acc.view(np.int64)
+            acc[r] += _exp_nonpos(zt[j, r] - mx[r])
     for r in range(nr):
-        word = ab[r]
-        bits[r] = (word & 0xFFFFFFFFFFFFF) | 0x3FF0000000000000
-        q[r] = np.float64((word >> 52) - 1023)
-    for r in range(nr):
-        m = scale[r]
-        e = q[r]
-        big = m > _SQRT2
-        m = m * 0.5 if big else m
-        e = e + 1.0 if big else e
-        u = (m - 1.0) / (m + 1.0)
-        u2 = u * u
-        p = _horner(u2, _ATANH_SERIES)
-        lg = e * _LN2 + 2.0 * u * p
-        s = acc[r]
-        acc[r] = (s if s != s else lg) + mx[r]
+        acc[r] = _log_ge1(acc[r])  # log-sum only: the loss adds (max - z) to keep huge logits exact
 
 
 def _softmax_ce_py(z, labels, t, dense, rows):
     """Fused, stable softmax cross-entropy per row, one pass over the logits.
 
-    Labels: ``rows[r] = logsumexp(z[r]) - z[r, labels[r]]``; ``dense``:
-    ``rows[r] = sum_j t[r, j] * (logsumexp(z[r]) - z[r, j])``, terms with t == 0 skipped.
+    Labels: ``rows[r] = log_sum[r] + (max[r] - z[r, labels[r]])``; ``dense``:
+    ``rows[r] = sum_j t[r, j] * (log_sum[r] + (max[r] - z[r, j]))``, terms with t == 0
+    skipped, where ``log_sum = log(sum(exp(z - max)))``: logsumexp minus the target logit,
+    summed in the order that keeps huge logits exact.
+    Every row is computed the same way whatever the blocking and thread count.
     """
     n, k = z.shape
     zf = z.reshape(-1)
     tf = t.reshape(-1)
-    nb = (n + LSE_BLOCK - 1) // LSE_BLOCK
-    for b in prange(nb):
-        r0 = b * LSE_BLOCK
-        nr = min(n, r0 + LSE_BLOCK) - r0
+    task = LSE_BLOCK * LSE_TASK_BLOCKS
+    ntasks = (n + task - 1) // task
+    for c in prange(ntasks):
         zt = np.empty((k, LSE_BLOCK))
         mx = np.empty(LSE_BLOCK)
         lse = np.empty(LSE_BLOCK)
-        q = np.empty(LSE_BLOCK)
-        bits = np.empty(LSE_BLOCK, np.int64)
-        _lse_block(zf, r0 * k, nr, k, zt, mx, lse, q, bits)
-        if not dense:
-            for r in range(nr):
-                rows[r0 + r] = lse[r] - np.float64(zf[(r0 + r) * k + labels[r0 + r]])
-        else:
-            for r in range(nr):
-                acc = 0.0
-                for j in range(k):
-                    e = (r0 + r) * k + j
-                    tj = np.float64(tf[e])
-                    if tj != 0.0:
-                        acc += tj * (lse[r] - np.float64(zf[e]))
-                rows[r0 + r] = acc
+        for r0 in range(c * task, min(n, (c + 1) * task), LSE_BLOCK):
+            nr = min(n, r0 + LSE_BLOCK) - r0
+            _lse_block(zf, r0 * k, nr, k, zt, mx, lse)
+            if not dense:
+                for r in range(nr):
+                    zl = np.float64(zf[np.uintp((r0 + r) * k + labels[r0 + r])])
+                    rows[r0 + r] = lse[r] + (mx[r] - zl)
+            else:
+                for r in range(nr):
+                    acc = 0.0
+                    for j in range(k):
+                        e = np.uintp((r0 + r) * k + j)
+                        tj = np.float64(tf[e])
+                        if tj != 0.0:
+                            acc += tj * (lse[r] + (mx[r] - np.float64(zf[e])))
+                    rows[r0 + r] = acc
 
 
 _sum_sq_serial, _sum_sq_parallel = serial_and_parallel(_sum_sq_py)

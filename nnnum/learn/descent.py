@@ -41,6 +41,7 @@ def gradient_descent(
     *,
     h: float = 1e-4,
     history: bool | Literal["full"] = False,
+    workers: Any = None,
 ) -> Any:
     r"""Minimise ``f`` by gradient descent with central-difference gradients.
 
@@ -65,6 +66,10 @@ def gradient_descent(
         against ``x_history[:, 1]``). ``"full"``: also return a
         :class:`DescentHistory` with every point, the final one included, and
         ``f`` at each.
+    workers : int, callable, Executor or dask.distributed.Client, optional
+        Evaluate each gradient's perturbations on other processes or machines
+        (see :func:`nnnum.numerical_gradient`). An ``int`` starts a pool per
+        step: for many steps pass an Executor or a Dask ``Client``.
 
     Returns
     -------
@@ -119,7 +124,7 @@ def gradient_descent(
         if xs is not None:
             xs[i] = x
         try:
-            grad = numerical_gradient(f, x, h=h)
+            grad = numerical_gradient(f, x, h=h, workers=workers)
         except (StepResolutionError, FloatingPointError) as exc:
             if i == 0:
                 raise  # at init_x itself: the caller's h or f, not a divergence

@@ -38,7 +38,7 @@ import math
 import numpy as np
 from numba import prange
 
-from .._jit import kernel
+from .._jit import CONTRACT, kernel
 
 SMALL_U = 2e-4  # degree-4 expm1: remainder |u|^4/120 <= 1.4e-17 relative, below rounding
 SMALL_R = 1e-3  # degree-6 log1p is exact to rounding below this
@@ -67,9 +67,65 @@ def _loss_change(p, et_m, phi_m, et_p, phi_p, delta):
     return _log1p(diff / (p_plus + delta))
 
 
+@kernel
+def sparse_rows(x):
+    """The nonzeros of ``[x, 1]`` per sample (CSR): indptr, indices, values, in np.nonzero order."""
+    n, d = x.shape
+    indptr = np.empty(n + 1, np.int64)
+    indptr[0] = 0
+    for r in range(n):
+        cnt = 1  # the trailing 1
+        for i in range(d):
+            cnt += x[r, i] != 0.0
+        indptr[r + 1] = indptr[r] + cnt
+    indices = np.empty(indptr[n], np.int64)
+    values = np.empty(indptr[n])
+    for r in range(n):
+        e = indptr[r]
+        for i in range(d):
+            v = x[r, i]
+            if v != 0.0:
+                indices[e] = i
+                values[e] = v
+                e += 1
+        indices[e] = d
+        values[e] = 1.0
+    return indptr, indices, values
+
+
+@kernel
+def actual_steps_stacked(a, b, h):
+    """``actual_steps`` of ``[a; b]`` without stacking: (plus - theta, minus - theta, plus - minus).
+
+    The same arithmetic, elementwise; ``ok`` is False where a parameter is not
+    finite or ``h`` is below its resolution (the caller then lets
+    ``actual_steps`` raise its error).
+    """
+    rows, cols = a.shape
+    dp = np.empty((rows + 1, cols))
+    dm = np.empty((rows + 1, cols))
+    st = np.empty((rows + 1, cols))
+    ok = True
+    for i in range(rows + 1):
+        for j in range(cols):
+            t = a[i, j] if i < rows else b[j]
+            plus = t + h
+            minus = t - h
+            step = plus - minus
+            dp[i, j] = plus - t
+            dm[i, j] = minus - t
+            st[i, j] = step
+            ok &= (abs(t) < np.inf) & (step > 0.0)
+    return dp, dm, st, ok
+
+
 @kernel(parallel=True)
 def forward_cache(indptr, indices, values, w1, b1, w2, b2, labels):
     """Forward pass pieces from the nonzeros of x (CSR): z, 1 - z (accurate), softmax q, p.
+
+    And the per-(sample, hidden unit) constants of :func:`grad_hidden` (see
+    :func:`hidden_coefficients`), in the same parallel loop over samples: one
+    parallel region fewer.
 
     Loops instead of BLAS: no BLAS thread pool spins against the kernels that follow,
     and zero pixels cost nothing.
@@ -81,6 +137,7 @@ def forward_cache(indptr, indices, values, w1, b1, w2, b2, labels):
     zm = np.empty((n, hdim))
     q = np.empty((n, k))
     p = np.empty(n)
+    coef = np.empty((12, n, hdim))
     for r in prange(n):
         a1 = b1.copy()
         for e in range(indptr[r], indptr[r + 1]):
@@ -115,91 +172,302 @@ def forward_cache(indptr, indices, values, w1, b1, w2, b2, labels):
         for c in range(k):
             q[r, c] /= s
         p[r] = q[r, labels[r]]
-    return z, zm, q, p
+        _unit_coefficients(r, z, zm, q, labels, w2, coef)
+    return z, zm, q, p, coef
 
 
-@kernel(parallel=True)
-def grad_hidden(indptr, indices, values, zs, zm, q, p, labels, w2, dplus, dminus, delta, out):
-    """Loss changes for W1 (columns 0..D-1 of ``out``) and b1 (column D), per hidden unit.
+@kernel
+def hidden_coefficients(zs, zm, q, labels, w2):
+    """Per (sample, hidden unit) constants of the hidden-layer loss changes, (12, N, H).
 
-    ``indptr/indices/values`` hold the nonzeros of ``[x, 1]`` per sample (CSR);
-    ``dplus``/``dminus`` (H, D+1) the steps actually taken for each parameter;
-    ``out`` (H, D+1) receives sum_n (l_n(+h) - l_n(-h)).
+    Rows 0-4: the Taylor coefficients d_k = sigma^(k)(a) / k! of
+    ``dz(eps) = sigmoid(a + eps) - sigmoid(a)``, from z and 1 - z; rows 5-8: the
+    moments ``M_m = sum_k q_k W2[j, k]^m`` as M1, M2/2, M3/6, M4/24; row 9:
+    W2[j, t_n]; row 10: max_k |W2[j, k]|; row 11: 1 - z. Computed once per call
+    (:func:`forward_cache` does it in its loop) instead of once per (hidden
+    unit, sample) inside :func:`grad_hidden`.
     """
-    n = zs.shape[0]
+    n, hdim = zs.shape
+    coef = np.empty((12, n, hdim))
+    for r in range(n):
+        _unit_coefficients(r, zs, zm, q, labels, w2, coef)
+    return coef
+
+
+@kernel(inline="always")
+def _unit_coefficients(r, zs, zm, q, labels, w2, coef):
+    """coef[:, r, :] of :func:`hidden_coefficients` for sample r."""
     hdim, kdim = w2.shape
-    for j in prange(hdim):
-        col = np.zeros(out.shape[1])
-        w = w2[j]
+    t = labels[r]
+    for j in range(hdim):
+        s = zs[r, j]
+        sm = zm[r, j]
+        m1 = 0.0
+        m2 = 0.0
+        m3 = 0.0
+        m4 = 0.0
         wmax = 0.0
         for c in range(kdim):
-            wmax = max(wmax, abs(w[c]))
+            wc = w2[j, c]
+            wmax = max(wmax, abs(wc))
+            qw = q[r, c] * wc
+            m1 += qw
+            qw *= wc
+            m2 += qw
+            qw *= wc
+            m3 += qw
+            m4 += qw * wc
+        # g = sigma'; sigma^(2) = g (1 - 2s), sigma^(3) = g (1 - 6g),
+        # sigma^(4) = g (1 - 2s)(1 - 12g), sigma^(5) = g (1 - 30g + 120g^2)
+        g = s * sm
+        odd = sm - s
+        coef[0, r, j] = g
+        coef[1, r, j] = g * odd / 2.0
+        coef[2, r, j] = g * (1.0 - 6.0 * g) / 6.0
+        coef[3, r, j] = g * odd * (1.0 - 12.0 * g) / 24.0
+        coef[4, r, j] = g * (1.0 - 30.0 * g + 120.0 * g * g) / 120.0
+        coef[5, r, j] = m1
+        coef[6, r, j] = 0.5 * m2
+        coef[7, r, j] = m3 / 6.0
+        coef[8, r, j] = m4 / 24.0
+        coef[9, r, j] = w2[j, t]
+        coef[10, r, j] = wmax
+        coef[11, r, j] = sm
+
+
+@kernel(inline="always")
+def _expm1_poly(u):
+    """The small-argument branch of :func:`_expm1`, unconditionally."""
+    return u * (1.0 + u * (0.5 + u * (1.0 / 6.0 + u * (1.0 / 24.0))))
+
+
+@kernel(inline="always")
+def _log1p_poly(r):
+    """The small-argument branch of :func:`_log1p`, unconditionally."""
+    return r * (1.0 - r * (0.5 - r * (1.0 / 3.0 - r * (0.25 - r * (0.2 - r * (1.0 / 6.0))))))
+
+
+@kernel(inline="always")
+def _pixel_change_fast(xv, dp, dm, d1, d2, d3, d4, d5, m1, m2h, m3s, m4s, wt, wmax, pr, delta):
+    """(l(+) - l(-), ok) for one (sample, pixel, hidden unit): polynomials and one division.
+
+    Branch-free, so that a loop over hidden units vectorises (no libm call, no
+    branch). The change of the hidden unit is its Taylor polynomial in the
+    pre-activation step eps = x * step (degree 5: for |eps| <= 2e-4 the first
+    omitted term is below 1e-19 relative, the logistic's Taylor coefficients
+    being bounded by sigma'); the loss change takes one common denominator.
+    ``ok`` says whether every argument lay where the polynomials are exact to
+    rounding (the thresholds of :func:`_pixel_change`); otherwise the caller
+    recomputes with that function.
+    """
+    e_p = xv * dp
+    e_m = xv * dm
+    dz_p = e_p * (d1 + e_p * (d2 + e_p * (d3 + e_p * (d4 + e_p * d5))))
+    dz_m = e_m * (d1 + e_m * (d2 + e_m * (d3 + e_m * (d4 + e_m * d5))))
+    phi_p = dz_p * (m1 + dz_p * (m2h + dz_p * (m3s + dz_p * m4s)))
+    phi_m = dz_m * (m1 + dz_m * (m2h + dz_m * (m3s + dz_m * m4s)))
+    et_p = _expm1_poly(dz_p * wt)
+    et_m = _expm1_poly(dz_m * wt)
+    num = (et_m - et_p) + (phi_p - phi_m) + (et_m * phi_p - et_p * phi_m)
+    # (p'_- - p'_+) / (p'_+ + delta), p'_+- = p (1 + et) / (1 + phi), over one denominator
+    ratio = pr * num / ((1.0 + phi_m) * (pr * (1.0 + et_p) + delta * (1.0 + phi_p)))
+    ok = (
+        (abs(e_p) <= SMALL_U)
+        & (abs(e_m) <= SMALL_U)
+        & (abs(dz_p) * wmax <= SMALL_U)  # as max(|dz_p|, |dz_m|) * wmax <= SMALL_U: rounding
+        & (abs(dz_m) * wmax <= SMALL_U)  # is monotonic (and Numba's max() is a call)
+        & (abs(ratio) <= SMALL_R)
+    )
+    return _log1p_poly(ratio), ok
+
+
+@kernel(inline="always")
+def _pixel_change(xv, dp, dm, a, sm, m1, m2h, m3s, m4s, wt, wmax, pr, qr, w, delta):
+    """l(+) - l(-) for one (sample, pixel, hidden unit): libm wherever a polynomial would not do."""
+    em = _expm1(-(xv * dp))
+    dz_p = a * em / (1.0 + sm * em)
+    em = _expm1(-(xv * dm))
+    dz_m = a * em / (1.0 + sm * em)
+    if max(abs(dz_p), abs(dz_m)) * wmax <= SMALL_U:
+        phi_p = dz_p * (m1 + dz_p * (m2h + dz_p * (m3s + dz_p * m4s)))
+        phi_m = dz_m * (m1 + dz_m * (m2h + dz_m * (m3s + dz_m * m4s)))
+        et_p = _expm1(dz_p * wt)
+        et_m = _expm1(dz_m * wt)
+    else:
+        phi_p = 0.0
+        phi_m = 0.0
+        for c in range(w.size):
+            phi_p += qr[c] * math.expm1(dz_p * w[c])
+            phi_m += qr[c] * math.expm1(dz_m * w[c])
+        et_p = math.expm1(dz_p * wt)
+        et_m = math.expm1(dz_m * wt)
+    return _loss_change(pr, et_m, phi_m, et_p, phi_p, delta)
+
+
+@kernel(parallel=True, fastmath=CONTRACT)
+def grad_hidden(indptr, indices, values, coef, q, p, w2, dplus, dminus, step, delta, bounds, out):
+    """Loss changes for W1 (rows 0..D-1 of ``out``) and b1 (row D).
+
+    ``indptr/indices/values`` hold the nonzeros of ``[x, 1]`` per sample (CSR);
+    ``coef`` is :func:`hidden_coefficients`; ``dplus``/``dminus``/``step`` (D+1, H)
+    the steps actually taken for each parameter and their difference; ``out``
+    (D+1, H) receives the central differences sum_n (l_n(+h) - l_n(-h)) / (N step).
+
+    Each task owns the hidden units ``bounds[c]:bounds[c+1]`` and walks the
+    samples in order, and for each nonzero pixel evaluates all its hidden units
+    in one loop over contiguous rows, which LLVM vectorises: polynomials only,
+    then the rare unit outside their range recomputed exactly. Every sum runs
+    over samples in order, whatever the bounds and thread count.
+    """
+    n = indptr.size - 1
+    rows, hdim = out.shape
+    dpf = dplus.reshape(-1)
+    dmf = dminus.reshape(-1)
+    of = out.reshape(-1)
+    for c in prange(bounds.size - 1):
+        j0 = bounds[c]
+        w = bounds[c + 1] - j0
+        bad = np.empty(w, np.uint8)
+        for i in range(rows):
+            for jj in range(w):
+                of[np.uintp(i * hdim + j0 + jj)] = 0.0
         for r in range(n):
-            s = zs[r, j]
-            sm = zm[r, j]
-            t = labels[r]
-            wt = w[t]
+            # 1-d slices of C arrays along their last axis: contiguous (Numba knows it)
+            d1 = coef[0, r, j0 : j0 + w]
+            d2 = coef[1, r, j0 : j0 + w]
+            d3 = coef[2, r, j0 : j0 + w]
+            d4 = coef[3, r, j0 : j0 + w]
+            d5 = coef[4, r, j0 : j0 + w]
+            m1 = coef[5, r, j0 : j0 + w]
+            m2h = coef[6, r, j0 : j0 + w]
+            m3s = coef[7, r, j0 : j0 + w]
+            m4s = coef[8, r, j0 : j0 + w]
+            wt = coef[9, r, j0 : j0 + w]
+            wmax = coef[10, r, j0 : j0 + w]
+            sm = coef[11, r, j0 : j0 + w]
             pr = p[r]
-            m1 = 0.0
-            m2 = 0.0
-            m3 = 0.0
-            m4 = 0.0
-            for c in range(kdim):
-                wc = w[c]
-                qw = q[r, c] * wc
-                m1 += qw
-                qw *= wc
-                m2 += qw
-                qw *= wc
-                m3 += qw
-                m4 += qw * wc
             for e in range(indptr[r], indptr[r + 1]):
-                i = indices[e]
                 xv = values[e]
-                # + step
-                em = _expm1(-(xv * dplus[j, i]))
-                dz_p = -s * sm * em / (1.0 + sm * em)
-                # - step
-                em = _expm1(-(xv * dminus[j, i]))
-                dz_m = -s * sm * em / (1.0 + sm * em)
-                if max(abs(dz_p), abs(dz_m)) * wmax <= SMALL_U:
-                    phi_p = dz_p * (m1 + dz_p * (0.5 * m2 + dz_p * (m3 / 6.0 + dz_p * (m4 / 24.0))))
-                    phi_m = dz_m * (m1 + dz_m * (0.5 * m2 + dz_m * (m3 / 6.0 + dz_m * (m4 / 24.0))))
-                    et_p = _expm1(dz_p * wt)
-                    et_m = _expm1(dz_m * wt)
-                else:
-                    phi_p = 0.0
-                    phi_m = 0.0
-                    for c in range(kdim):
-                        phi_p += q[r, c] * math.expm1(dz_p * w[c])
-                        phi_m += q[r, c] * math.expm1(dz_m * w[c])
-                    et_p = math.expm1(dz_p * wt)
-                    et_m = math.expm1(dz_m * wt)
-                col[i] += _loss_change(pr, et_m, phi_m, et_p, phi_p, delta)
-        for i in range(out.shape[1]):
-            out[j, i] = col[i]
+                row = indices[e] * hdim + j0  # flat index of (pixel, first unit); unsigned below:
+                nbad = 0  # no negative-index wraparound, so LLVM sees contiguous rows
+                for jj in range(w):
+                    f = np.uintp(row + jj)
+                    val, ok = _pixel_change_fast(
+                        xv,
+                        dpf[f],
+                        dmf[f],
+                        d1[jj],
+                        d2[jj],
+                        d3[jj],
+                        d4[jj],
+                        d5[jj],
+                        m1[jj],
+                        m2h[jj],
+                        m3s[jj],
+                        m4s[jj],
+                        wt[jj],
+                        wmax[jj],
+                        pr,
+                        delta,
+                    )
+                    of[f] += val if ok else 0.0
+                    bad[jj] = not ok
+                    nbad += not ok
+                if nbad:  # rare on real data: the units whose arguments were out of range
+                    for jj in range(w):
+                        if bad[jj]:
+                            f = np.uintp(row + jj)
+                            of[f] += _pixel_change(
+                                xv,
+                                dpf[f],
+                                dmf[f],
+                                -d1[jj],
+                                sm[jj],
+                                m1[jj],
+                                m2h[jj],
+                                m3s[jj],
+                                m4s[jj],
+                                wt[jj],
+                                wmax[jj],
+                                pr,
+                                q[r],
+                                w2[j0 + jj],
+                                delta,
+                            )
+        stf = step.reshape(-1)
+        for i in range(rows):
+            for jj in range(w):
+                f = np.uintp(i * hdim + j0 + jj)
+                of[f] = of[f] / (n * stf[f])
+
+
+@kernel(inline="always")
+def _output_change_fast(zv, dp, dm, qc, is_t, pr, delta):
+    """(l(+) - l(-), ok) when logit k of one sample moves by ``zv * dp`` / ``zv * dm``.
+
+    Polynomials only, branch-free (see :func:`_pixel_change_fast`); where ``ok``
+    the value is bit-identical to :func:`_output_change`.
+    """
+    u_p = zv * dp
+    u_m = zv * dm
+    em_p = _expm1_poly(u_p)
+    em_m = _expm1_poly(u_m)
+    et_p = em_p if is_t else 0.0
+    et_m = em_m if is_t else 0.0
+    phi_p = qc * em_p
+    phi_m = qc * em_m
+    num = (et_m - et_p) + (phi_p - phi_m) + (et_m * phi_p - et_p * phi_m)
+    diff = pr * num / ((1.0 + phi_m) * (1.0 + phi_p))
+    p_plus = pr * (1.0 + et_p) / (1.0 + phi_p)
+    ratio = diff / (p_plus + delta)
+    ok = (abs(u_p) <= SMALL_U) & (abs(u_m) <= SMALL_U) & (abs(ratio) <= SMALL_R)
+    return _log1p_poly(ratio), ok
+
+
+@kernel(inline="always")
+def _output_change(zv, dp, dm, qc, is_t, pr, delta):
+    """l(+) - l(-) when logit k of one sample moves: libm wherever a polynomial would not do."""
+    em_p = _expm1(zv * dp)
+    em_m = _expm1(zv * dm)
+    et_p = em_p if is_t else 0.0
+    et_m = em_m if is_t else 0.0
+    return _loss_change(pr, et_m, qc * em_m, et_p, qc * em_p, delta)
 
 
 @kernel(parallel=True)
-def grad_output(z_aug, q, p, labels, dplus, dminus, delta, out):
-    """Loss changes for W2 (rows 0..H-1 of ``out``) and b2 (row H).
+def grad_output(zt, qt, p, labels, dplus, dminus, step, delta, out):
+    """Central differences for W2 (rows 0..H-1 of ``out``) and b2 (row H).
 
-    ``z_aug`` is ``[z, 1]`` (N, H+1); ``dplus``/``dminus``/``out`` are (H+1, K).
+    ``zt`` is ``[z, 1]`` transposed (H+1, N), ``qt`` the softmax transposed
+    (K, N); ``dplus``/``dminus``/``step``/``out`` are (H+1, K). For each
+    parameter the per-sample changes are evaluated in one vectorised loop over
+    samples (polynomials, then the rare sample outside their range exactly) and
+    summed in sample order, samples with z == 0 skipped.
     """
-    n = z_aug.shape[0]
     rows, kdim = out.shape
+    n = zt.shape[1]
     for j in prange(rows):
+        tmp = np.empty(n)
+        bad = np.empty(n, np.uint8)
         for c in range(kdim):
+            dp = dplus[j, c]
+            dm = dminus[j, c]
+            nbad = 0
+            for r in range(n):
+                val, ok = _output_change_fast(
+                    zt[j, r], dp, dm, qt[c, r], labels[r] == c, p[r], delta
+                )
+                tmp[r] = val
+                bad[r] = not ok
+                nbad += not ok
+            if nbad:
+                for r in range(n):
+                    if bad[r]:
+                        tmp[r] = _output_change(
+                            zt[j, r], dp, dm, qt[c, r], labels[r] == c, p[r], delta
+                        )
             acc = 0.0
             for r in range(n):
-                zv = z_aug[r, j]
-                if zv == 0.0:
-                    continue
-                qc = q[r, c]
-                em_p = _expm1(zv * dplus[j, c])
-                em_m = _expm1(zv * dminus[j, c])
-                is_t = labels[r] == c
-                et_p = em_p if is_t else 0.0
-                et_m = em_m if is_t else 0.0
-                acc += _loss_change(p[r], et_m, qc * em_m, et_p, qc * em_p, delta)
-            out[j, c] = acc
+                if zt[j, r] != 0.0:
+                    acc += tmp[r]
+            out[j, c] = acc / (n * step[j, c])

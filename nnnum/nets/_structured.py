@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numba
 import numpy as np
 
 from .. import backends as _backend
@@ -19,6 +20,21 @@ def structured_gradient(params: dict[str, Any], x: Any, labels: Any, h: float) -
     return batched_structured_gradient(params, x, labels, h)
 
 
+def _unit_bounds(hdim: int) -> np.ndarray:
+    """Hidden units per task of ``grad_hidden``: one run per thread, in multiples of 8."""
+    tasks = max(1, min(numba.get_num_threads(), hdim // 8))
+    bounds = [(c * hdim // tasks) // 8 * 8 for c in range(tasks)] + [hdim]
+    return np.array(bounds, dtype=np.int64)
+
+
+def _steps(a: np.ndarray, b: np.ndarray, h: float, name: str):
+    """``actual_steps`` of ``[a; b]`` in one pass; its error where a check fails."""
+    dp, dm, st, ok = _kernels_net.actual_steps_stacked(a, b, float(h))
+    if not ok:
+        actual_steps(np.vstack([a, b[None, :]]), h, name)  # raises the error
+    return dp, dm, st
+
+
 def _structured_numba(params: dict[str, Any], x: np.ndarray, labels: np.ndarray, h: float):
     w1 = np.ascontiguousarray(params["W1"], dtype=np.float64)
     b1 = np.ascontiguousarray(params["b1"], dtype=np.float64)
@@ -29,44 +45,25 @@ def _structured_numba(params: dict[str, Any], x: np.ndarray, labels: np.ndarray,
     n, d = x.shape
     hdim = w1.shape[1]
     # the nonzeros of [x, 1] per sample (CSR): the trailing 1 carries the bias b1
-    x_aug = np.hstack([x, np.ones((n, 1))])
-    rows_nz, cols_nz = np.nonzero(x_aug)
-    indptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows_nz, minlength=n), out=indptr[1:])
-    indices = cols_nz.astype(np.int64)
-    values = x_aug[rows_nz, cols_nz]
-    z, zm, q, p = _kernels_net.forward_cache(indptr, indices, values, w1, b1, w2, b2, labels)
+    indptr, indices, values = _kernels_net.sparse_rows(x)
+    z, zm, q, p, coef = _kernels_net.forward_cache(indptr, indices, values, w1, b1, w2, b2, labels)
 
     # hidden layer: [W1; b1] as one (D+1, H) block
-    theta1 = np.vstack([w1, b1[None, :]])
-    dp1, dm1, st1 = actual_steps(theta1, h, "W1/b1")
-    out1 = np.empty((hdim, d + 1))
+    dp1, dm1, st1 = _steps(w1, b1, h, "W1/b1")
+    g1 = np.empty((d + 1, hdim))
     _kernels_net.grad_hidden(
-        indptr,
-        indices,
-        values,
-        z,
-        zm,
-        q,
-        p,
-        labels,
-        w2,
-        np.ascontiguousarray(dp1.T),
-        np.ascontiguousarray(dm1.T),
-        CE_DELTA,
-        out1,
+        indptr, indices, values, coef, q, p, w2, dp1, dm1, st1, CE_DELTA, _unit_bounds(hdim), g1
     )
-    g1 = out1.T / (n * st1)
 
-    # output layer: [W2; b2] as one (H+1, K) block; z gets a column of ones
-    theta2 = np.vstack([w2, b2[None, :]])
-    dp2, dm2, st2 = actual_steps(theta2, h, "W2/b2")
-    z_aug = np.hstack([z, np.ones((n, 1))])
-    out2 = np.empty(theta2.shape)
-    _kernels_net.grad_output(z_aug, q, p, labels, dp2, dm2, CE_DELTA, out2)
-    g2 = out2 / (n * st2)
+    # output layer: [W2; b2] as one (H+1, K) block; z gets a row of ones (transposed)
+    dp2, dm2, st2 = _steps(w2, b2, h, "W2/b2")
+    zt = np.empty((hdim + 1, n))  # C order: the kernel's loops run along samples
+    zt[:hdim] = z.T
+    zt[hdim] = 1.0
+    g2 = np.empty(dp2.shape)
+    _kernels_net.grad_output(zt, np.ascontiguousarray(q.T), p, labels, dp2, dm2, st2, CE_DELTA, g2)
     return {
-        "W1": np.ascontiguousarray(g1[:d]),
+        "W1": g1[:d],
         "b1": g1[d].copy(),
         "W2": g2[:hdim],
         "b2": g2[hdim].copy(),

@@ -308,6 +308,7 @@ class TwoLayerNet:
         method: GradMethod = "auto",
         h: float = 1e-4,
         order: int = 2,
+        workers: Any = None,
     ) -> dict[str, Any]:
         """Central-difference gradient of :meth:`loss`, keyed like ``params``.
 
@@ -332,6 +333,10 @@ class TwoLayerNet:
             ``order // 2`` structured passes, with steps ``h, 2h, ...``, combined
             with the stencil's weights; ``order`` evaluations per parameter for
             ``"brute"``.
+        workers : int, callable, Executor or dask.distributed.Client, optional
+            ``method="brute"`` only: evaluate the forward passes on other
+            processes or machines (see :func:`nnnum.numerical_gradient`); the
+            net travels with its parameters, and the result is bit-identical.
 
         Returns
         -------
@@ -352,8 +357,10 @@ class TwoLayerNet:
             # the structured kernels know the book's loss on labels or one-hot rows; soft
             # targets (the book's 4.5.1 dummy t = np.random.rand(...)) take the brute force
             method = "structured" if book_loss and _is_label_like(kind, tt) else "brute"
+        if workers is not None and method != "brute":
+            raise ValueError(f"workers= needs method='brute' (got method={method!r})")
         if method == "brute":
-            return self._brute_gradient(x, t, h, order)
+            return self._brute_gradient(x, t, h, order, workers)
         if not book_loss:
             raise ValueError(
                 "the structured gradient knows only the book's loss, but loss() or predict() is "
@@ -366,7 +373,9 @@ class TwoLayerNet:
             lambda step: structured_gradient(self.params, x, labels, step), h, order
         )
 
-    def _brute_gradient(self, x: Any, t: Any, h: float, order: int = 2) -> dict[str, Any]:
+    def _brute_gradient(
+        self, x: Any, t: Any, h: float, order: int = 2, workers: Any = None
+    ) -> dict[str, Any]:
         if _backend.current().DEVICE:
             raise TypeError("method='brute' runs on the CPU backends; use 'structured' on the GPU")
 
@@ -379,7 +388,10 @@ class TwoLayerNet:
         with REGIONS.hold(*(self.params[key] for key in PARAM_NAMES)):
             for key in PARAM_NAMES:
                 try:
-                    out[key] = _numerical_gradient(f, self.params[key], h=h, order=order)
+                    # with workers, f and the parameter travel in one pickle: f's net holds it
+                    out[key] = _numerical_gradient(
+                        f, self.params[key], h=h, order=order, workers=workers
+                    )
                 except (ValueError, TypeError, FloatingPointError) as exc:
                     # name the parameter: inside, it is numerical_gradient's "x"
                     raise type(exc)(f"params[{key!r}] (as x): {exc}") from exc

@@ -1,0 +1,45 @@
+"""Bit casts between float64 and int64 for Numba kernels (LLVM ``bitcast``: free, vectorisable).
+
+``np.int64(x)`` of a float and ``np.float64(i)`` of an integer are value
+conversions: before AVX-512DQ x86 has no vector instruction for either, so
+LLVM extracts the lanes of a vectorised loop one by one (scalar ``vcvttsd2si``
+/ ``vcvtsi2sd``). Hand-written ``exp``/``log`` kernels therefore move between
+integers and floats through the bits instead: for ``|k| < 2**51``,
+``as_int64(k_float + 1.5 * 2**52) - as_int64(1.5 * 2**52) == k`` and
+``as_float64(k + as_int64(1.5 * 2**52)) - 1.5 * 2**52 == k``, using only the
+64-bit integer adds and shifts that AVX2 has.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from llvmlite import ir
+from numba.core import types
+from numba.extending import intrinsic
+
+__all__ = ["as_float64", "as_int64"]
+
+
+@intrinsic
+def as_int64(typingctx: Any, x: Any) -> Any:
+    """The bits of the float64 ``x`` as an int64 (no conversion)."""
+    if x != types.float64:
+        return None
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        return builder.bitcast(args[0], ir.IntType(64))
+
+    return types.int64(x), codegen
+
+
+@intrinsic
+def as_float64(typingctx: Any, i: Any) -> Any:
+    """The int64 ``i`` read as the bits of a float64 (no conversion)."""
+    if not isinstance(i, types.Integer) or getattr(i, "bitwidth", 0) != 64:
+        return None
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        return builder.bitcast(args[0], ir.DoubleType())
+
+    return types.float64(i), codegen

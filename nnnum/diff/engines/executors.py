@@ -1,0 +1,790 @@
+"""The perturbations on other processes or machines: a process pool, an Executor, Dask.
+
+For an expensive ``f`` (a simulation, a full forward pass over a data set)
+``numerical_gradient(f, x, workers=...)`` evaluates the plan's rows on
+workers. Each worker gets its own copy of ``f`` and ``x`` and runs the same
+in-place loop as :mod:`.loop` over a contiguous block of elements;
+the blocks are put back in a fixed order, so the result is bit-identical to
+the serial loop whatever the number of workers and however the tasks were
+scheduled (given an ``f`` that is deterministic in the workers' environment).
+
+``workers`` is
+
+* an ``int``: a process pool of that size which nnnum starts for the call
+  and shuts down after it (``forkserver`` start method on Linux, ``spawn``
+  elsewhere: never ``fork``, which is unsafe in a threaded process);
+* a map-like callable, SciPy's convention: ``workers=pool.map``;
+* a :class:`concurrent.futures.Executor` (a ``ProcessPoolExecutor``, a
+  ``ThreadPoolExecutor``, loky, ``mpi4py.futures``, ...), reused across calls;
+* a ``dask.distributed.Client`` (a ``LocalCluster``, or a real cluster:
+  ``Client("tcp://scheduler:8786")``);
+* :class:`Workers`, one of the above with options (``chunk``, ``retries``,
+  ``timeout``).
+
+The payload
+-----------
+``f`` and the caller's ``x`` travel in **one** cloudpickle payload. Pickle
+keeps shared references within one pickle, so in the worker ``x`` is still
+the array that ``f`` reads: the book's ``f = lambda w: net.loss(x, t)``,
+which ignores its argument and reads the parameters it closes over, sees
+every perturbation (without this, the classic failure is a silent zero
+gradient). Views are kept as views: when ``x`` is a view of an array that
+``f`` reads (or ``f`` reads a view of ``x``), the array owning the memory
+travels whole and the views are rebuilt on it. The payload is pickled while
+``x``'s memory is held (:data:`nnnum._regions.REGIONS`): a consistent snapshot.
+
+The payload is sent once per worker, not once per task: an ``int`` pool
+installs it with the pool's ``initializer``; a Dask client broadcasts it
+(``client.scatter(..., broadcast=True)``) and every task carries the future;
+an Executor's first wave of tasks (one per worker) carries it and later tasks
+carry only its token (at most two tasks per worker are submitted at a time), a
+worker that has not seen the token answers "missing" and gets the task again
+with the payload (so a worker that starts late, or finishes its first task
+before another worker took its own, may cost a resend or two). Workers unpickle a payload once per
+token (and thread) and keep the last two. A map-like callable gives no way to
+address workers: each task carries the payload bytes (unpickled once per
+worker all the same).
+
+Chunking
+--------
+A task evaluates every row of ``chunk`` consecutive elements (in ``x``'s C
+order). By default ``chunk = ceil(n / (4 * workers))``: about four tasks per
+worker, so that a slow worker or a retried task delays the end by about a
+quarter of a worker's share while the per-task overhead (a round trip to the
+pool, about 0.1-1 ms locally, a few ms on Dask) is paid only ``4 * workers``
+times. ``Workers(target, chunk=k)`` overrides it.
+
+Faults
+------
+* A worker process that dies: Dask recomputes its tasks itself; an ``int``
+  pool is replaced by a fresh one that recomputes the unfinished blocks, at
+  most ``retries`` times (default 2), then :class:`BrokenProcessPool`. A
+  broken Executor that nnnum does not own is reported, not restarted.
+* ``f`` raising in a worker: the original exception (same type, same
+  message) is raised in the caller, with notes naming the element and row
+  (``raised by f at x[1, 2] + h``) and the worker's traceback. An exception
+  that cannot be pickled comes back as a :class:`RuntimeError` with its type,
+  message and traceback.
+* ``KeyboardInterrupt`` (or any exception) while waiting: outstanding tasks
+  are cancelled and the processes of nnnum's own pools are terminated; a
+  user's Executor or Dask cluster is left running, minus our tasks.
+* A Dask client whose scheduler is gone, or that has no worker within
+  ``timeout`` seconds (default 30): :class:`RuntimeError` or
+  :class:`TimeoutError` naming the scheduler's address.
+
+Cost model
+----------
+``T ~ R * n * t_f / W + (tasks / W) * t_task + t_start``: ``R * n``
+evaluations of ``t_f`` each spread over ``W`` workers, a per-task round trip
+``t_task`` and, for an ``int``, the pool's start (a fork from the forkserver
+per process plus unpickling the payload). See ``benchmarks/SCALEOUT.md``.
+
+Scripts that use ``workers=<int>`` (or any ``spawn``/``forkserver`` pool)
+must keep their top-level code under ``if __name__ == "__main__":``: every
+new process imports the main module.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import io
+import math
+import os
+import pickle
+import sys
+import threading
+import traceback
+import uuid
+from collections import OrderedDict, deque
+from collections.abc import Iterable
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from ..._regions import REGIONS
+from ..checks import scalar_result
+from ..steps import where
+
+__all__ = ["Workers", "evaluate", "TASKS_PER_WORKER"]
+
+#: Tasks per worker of the default chunking.
+TASKS_PER_WORKER = 4
+#: Unpickled payloads a worker keeps (the most recently used tokens).
+_KEEP = 2
+
+
+# ------------------------------------------------------------------ the option
+@dataclass(frozen=True)
+class Workers:
+    """``workers=`` with options, e.g. ``workers=Workers(client, chunk=8, timeout=60)``.
+
+    Parameters
+    ----------
+    target : int, callable, concurrent.futures.Executor or dask.distributed.Client
+        Where to evaluate (see :mod:`nnnum.diff.engines.executors`).
+    chunk : int, optional
+        Elements per task (each task evaluates every row of ``chunk``
+        consecutive elements). Default ``ceil(n / (4 * workers))``.
+    retries : int
+        For an ``int`` target: fresh pools started after a worker process
+        dies before giving up (default 2).
+    timeout : float
+        For a Dask client: seconds to wait for a worker to be connected and
+        for the payload to reach the workers (default 30).
+
+    Examples
+    --------
+    >>> import numpy as np, nnnum
+    >>> from nnnum.diff.engines.executors import Workers
+    >>> g = nnnum.numerical_gradient(lambda w: float(np.sum(w**2)), np.array([1.0, 2.0]),
+    ...                              workers=Workers(map, chunk=1), progress=False)
+    >>> g.tolist()
+    [2.0, 4.0]
+    """
+
+    target: Any
+    chunk: int | None = None
+    retries: int = 2
+    timeout: float = 30.0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.target, Workers):
+            raise TypeError("workers: Workers(...) takes an int, a map, an Executor or a Client")
+        _kind(self.target)
+        if self.chunk is not None and not _is_int(self.chunk, 1):
+            raise ValueError(f"workers: chunk must be a positive integer, got {self.chunk!r}")
+        if not _is_int(self.retries, 0):
+            raise ValueError(f"workers: retries must be an integer >= 0, got {self.retries!r}")
+        if (
+            isinstance(self.timeout, (bool, np.bool_))
+            or not isinstance(self.timeout, (int, float, np.integer, np.floating))
+            or not self.timeout > 0
+        ):
+            raise ValueError(f"workers: timeout must be a positive number, got {self.timeout!r}")
+
+
+def _is_int(v: Any, least: int) -> bool:
+    return bool(
+        not isinstance(v, (bool, np.bool_)) and isinstance(v, (int, np.integer)) and v >= least
+    )
+
+
+def _dask_client_type() -> Any:
+    mod = sys.modules.get("distributed")  # never imported here: a Client implies it is loaded
+    return getattr(mod, "Client", None) if mod is not None else None
+
+
+def _kind(target: Any) -> str:
+    """``"pool"``, ``"dask"``, ``"executor"`` or ``"map"``; TypeError/ValueError otherwise."""
+    if isinstance(target, (bool, np.bool_)):
+        raise TypeError(
+            f"workers must be an int, a map, an Executor or a Dask Client, not {target!r}"
+        )
+    if isinstance(target, (int, np.integer)):
+        if target < 1:
+            raise ValueError(f"workers must be at least 1 (processes), got {target!r}")
+        return "pool"
+    client = _dask_client_type()
+    if client is not None and isinstance(target, client):
+        if getattr(target, "asynchronous", False):
+            raise TypeError("workers: an asynchronous Dask Client is not supported; pass a Client")
+        return "dask"
+    if isinstance(target, cf.Executor):
+        return "executor"
+    if isinstance(target, type) and (
+        issubclass(target, cf.Executor) or (client is not None and issubclass(target, client))
+    ):
+        raise TypeError(
+            f"workers must be an int, a map, an Executor or a Dask Client; got the class "
+            f"{target.__name__}: pass an instance (e.g. {target.__name__}(4))"
+        )
+    if callable(target):
+        return "map"
+    hint = ""
+    if callable(getattr(target, "map", None)):
+        hint = f" (pass its map: workers=<your {type(target).__name__}>.map)"
+    elif isinstance(target, str):
+        hint = ' (for a Dask scheduler address, pass dask.distributed.Client("tcp://host:8786"))'
+    raise TypeError(
+        "workers must be an int (local processes), a map-like callable (pool.map), a "
+        "concurrent.futures.Executor or a dask.distributed.Client, not "
+        f"{type(target).__name__}{hint}"
+    )
+
+
+# ------------------------------------------------------------ pickling f and x
+def _root(a: np.ndarray) -> np.ndarray:
+    """The last ndarray in ``a``'s chain of bases (the array a view was taken from)."""
+    while isinstance(a.base, np.ndarray):
+        a = a.base
+    return a
+
+
+def _view_of(
+    root: np.ndarray,
+    offset: int,
+    shape: tuple[int, ...],
+    strides: tuple[int, ...],
+    dtype: np.dtype,
+    cls: type,
+    state: dict | None,
+) -> np.ndarray:
+    """Rebuild a view of ``root`` (unpickling side of :class:`_Pickler`)."""
+    raw = root.reshape(-1, order="A").view(np.uint8)
+    v = np.ndarray(shape, dtype=dtype, buffer=raw, offset=offset, strides=strides)
+    if cls is not np.ndarray:
+        v = v.view(cls)
+        if state:
+            v.__dict__.update(state)
+    return v
+
+
+def _pickler_class() -> type:
+    import cloudpickle
+
+    class _Pickler(cloudpickle.Pickler):
+        """cloudpickle that notes (``preserve=False``) or keeps (``True``) views of one array."""
+
+        def __init__(self, file: Any, root: np.ndarray, preserve: bool) -> None:
+            super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+            self._nn_root, self._nn_preserve = root, preserve
+            self.nn_sharing: set[int] = set()
+
+        def reducer_override(self, obj: Any) -> Any:
+            if isinstance(obj, np.ndarray) and _root(obj) is self._nn_root:
+                self.nn_sharing.add(id(obj))
+                if self._nn_preserve and obj is not self._nn_root:
+                    root = self._nn_root
+                    offset = (
+                        obj.__array_interface__["data"][0] - root.__array_interface__["data"][0]
+                    )
+                    state = dict(obj.__dict__) if hasattr(obj, "__dict__") else None
+                    return _view_of, (
+                        root,
+                        offset,
+                        obj.shape,
+                        obj.strides,
+                        obj.dtype,
+                        type(obj),
+                        state,
+                    )
+                if type(obj) is np.ndarray:
+                    return NotImplemented
+            return super().reducer_override(obj)
+
+    return _Pickler
+
+
+def _dumps_payload(f: Any, fx: Any) -> bytes:
+    """``(f, fx)`` in one pickle; views of ``fx``'s memory stay views of one array."""
+    cls = _pickler_class()
+    root = _root(fx) if isinstance(fx, np.ndarray) else None
+    buf = io.BytesIO()
+    p = cls(buf, root, False)
+    p.dump((f, fx))
+    if len(p.nn_sharing) < 2 or root is None:
+        return buf.getvalue()
+    if not (root.flags.c_contiguous or root.flags.f_contiguous):
+        return buf.getvalue()  # pragma: no cover (a non-contiguous owner of memory)
+    buf = io.BytesIO()
+    cls(buf, root, True).dump((f, fx))
+    return buf.getvalue()
+
+
+def _payload(f: Any, fx: Any, arr: np.ndarray) -> bytes:
+    try:
+        import cloudpickle  # noqa: F401
+    except ImportError as exc:  # pragma: no cover (an install without the extra)
+        raise ImportError("workers= needs cloudpickle: pip install 'nnnum[distributed]'") from exc
+    with REGIONS.hold(arr):  # x as it is now: no other thread's perturbation in the snapshot
+        try:
+            return _dumps_payload(f, fx)
+        except Exception as exc:
+            raise TypeError(
+                f"workers: f and x must be picklable (with cloudpickle) to be sent to the "
+                f"workers: {type(exc).__name__}: {exc}"
+            ) from exc
+
+
+# ------------------------------------------------------------ the worker side
+class _State:
+    """A worker's own ``f`` and ``x`` (unpickled once), and the in-place loop over a block."""
+
+    def __init__(self, payload: bytes) -> None:
+        self.f, self.fx = pickle.loads(payload)
+        fx = self.fx
+        self.arr = fx if type(fx) is np.ndarray else fx.view(np.ndarray)
+        self.shape = self.arr.shape
+        self.flat = self.arr.reshape(-1) if self.arr.flags.c_contiguous else None
+
+    def run(self, lo: int, points: np.ndarray, labels: list[str]) -> tuple:
+        f, fx, shape = self.f, self.fx, self.shape
+        rows, m = points.shape
+        out = np.empty((rows, m))
+        view = self.flat if self.flat is not None else self.arr
+        for j in range(m):
+            i = lo + j
+            idx: Any = i if self.flat is not None else np.unravel_index(i, shape)
+            orig = view[idx].copy()
+            try:
+                for r in range(rows):
+                    view[idx] = points[r, j]
+                    try:
+                        v = f(fx)
+                    except Exception as exc:
+                        return ("error", _pack_error(exc, f"{where(shape, i)} {labels[r]}", True))
+                    try:
+                        out[r, j] = scalar_result(v, lambda: f"{where(shape, i)} {labels[r]}")
+                    except Exception as exc:
+                        return ("error", _pack_error(exc, f"{where(shape, i)} {labels[r]}", False))
+            finally:
+                view[idx] = orig
+        return ("ok", out)
+
+
+_LOCK = threading.Lock()
+#: Payload bytes installed by an ``int`` pool's initializer, by token.
+_INSTALLED: dict[str, bytes] = {}
+#: Unpickled payloads: token -> {thread id: _State}, most recently used last.
+_STATES: OrderedDict[str, dict[int, _State]] = OrderedDict()
+
+
+def _install(token: str, payload: bytes) -> None:
+    """Pool initializer: the payload, once per process."""
+    with _LOCK:
+        _INSTALLED.clear()
+        _INSTALLED[token] = payload
+
+
+def _state(token: str, payload: bytes | None) -> _State | None:
+    tid = threading.get_ident()
+    with _LOCK:
+        per = _STATES.get(token)
+        if per is not None:
+            _STATES.move_to_end(token)
+            if tid in per:
+                return per[tid]
+        if payload is None:
+            payload = _INSTALLED.get(token)
+            if payload is None:
+                return None
+    st = _State(payload)  # outside the lock: unpickling may take a while
+    with _LOCK:
+        _STATES.setdefault(token, {})[tid] = st
+        _STATES.move_to_end(token)
+        while len(_STATES) > _KEEP:
+            _STATES.popitem(last=False)
+    return st
+
+
+def _forget(token: str) -> None:
+    with _LOCK:
+        _STATES.pop(token, None)
+        _INSTALLED.pop(token, None)
+
+
+def _run(
+    token: str, payload: bytes | None, lo: int, points: np.ndarray, labels: list[str]
+) -> tuple:
+    """One task: every row of the elements ``lo, lo + 1, ...`` (``points`` is (R, m))."""
+    st = _state(token, payload)
+    if st is None:
+        return ("missing",)
+    return st.run(lo, points, labels)
+
+
+def _run_packed(args: tuple) -> tuple:
+    """:func:`_run` for a map-like callable (one argument per task)."""
+    return _run(*args)
+
+
+def _pack_error(exc: BaseException, at: str, by_f: bool) -> tuple:
+    import cloudpickle
+
+    tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    blob: bytes | None
+    try:
+        blob = cloudpickle.dumps(exc)
+        pickle.loads(blob)  # it must also come back
+    except Exception:
+        blob = None
+    name = f"{type(exc).__module__}.{type(exc).__qualname__}"
+    return (blob, name, str(exc), tb, at, by_f)
+
+
+# ------------------------------------------------------------ the caller side
+def _note(exc: BaseException, text: str) -> None:
+    if hasattr(exc, "add_note"):
+        exc.add_note(text)
+    elif exc.args and isinstance(exc.args[0], str):  # pragma: no cover (Python < 3.11)
+        exc.args = (f"{exc.args[0]} [{text}]",) + exc.args[1:]
+
+
+def _raise_error(info: tuple) -> None:
+    blob, name, msg, tb, at, by_f = info
+    exc = None
+    if blob is not None:
+        try:
+            exc = pickle.loads(blob)
+        except Exception:
+            exc = None
+    if not isinstance(exc, BaseException):
+        raise RuntimeError(
+            f"f raised {name}: {msg} at {at} in a worker; the exception itself could not be "
+            f"sent back (it does not pickle).\nWorker traceback:\n{tb}"
+        )
+    if by_f:
+        _note(exc, f"raised by f at {at} (in a worker)")
+    _note(exc, f"worker traceback:\n{tb.rstrip()}")
+    raise exc
+
+
+class _Collect:
+    """Puts each task's block into ``out``, advances the progress bar, raises errors."""
+
+    def __init__(self, out: np.ndarray, tasks: list[tuple[int, int]], bar: Any) -> None:
+        self.out, self.tasks, self.bar = out, tasks, bar
+        self.finished: set[int] = set()
+
+    def __call__(self, k: int, result: tuple) -> bool:
+        status = result[0]
+        if status == "missing":
+            return False
+        if status != "ok":
+            _raise_error(result[1])
+        lo, hi = self.tasks[k]
+        self.out[:, lo:hi] = result[1]
+        self.finished.add(k)
+        if self.bar is not None:
+            self.bar.update(self.out.shape[0] * (hi - lo))
+        return True
+
+
+def _drive(
+    submit: Callable[[int, bool], cf.Future],
+    todo: Iterable[int],
+    collect: _Collect,
+    limit: int,
+    first_with_payload: int,
+) -> None:
+    """Submit tasks (at most ``limit`` in flight), collect results, resubmit on a miss."""
+    queue = deque(todo)
+    resend: deque[int] = deque()
+    inflight: dict[cf.Future, int] = {}
+    sent = 0
+    try:
+        while queue or resend or inflight:
+            while (queue or resend) and len(inflight) < limit:
+                if resend:
+                    k, with_payload = resend.popleft(), True
+                else:
+                    k, with_payload = queue.popleft(), sent < first_with_payload
+                sent += with_payload
+                inflight[submit(k, with_payload)] = k
+            done, _ = cf.wait(list(inflight), return_when=cf.FIRST_COMPLETED)
+            for fut in done:
+                k = inflight.pop(fut)
+                if not collect(k, fut.result()):
+                    resend.append(k)
+    except BaseException:
+        for fut in inflight:
+            fut.cancel()
+        raise
+
+
+def _mp_context() -> Any:
+    """``forkserver`` on Linux (nnnum preloaded in the server), ``spawn`` elsewhere."""
+    import multiprocessing as mp
+
+    if sys.platform.startswith("linux") and "forkserver" in mp.get_all_start_methods():
+        ctx = mp.get_context("forkserver")
+        try:  # add ourselves to the preload (only used when the server starts)
+            from multiprocessing import forkserver
+
+            mods = list(getattr(forkserver._forkserver, "_preload_modules", ["__main__"]))
+            if __name__ not in mods:
+                ctx.set_forkserver_preload(mods + [__name__])
+        except Exception:  # pragma: no cover (a private attribute changed)
+            pass
+        return ctx
+    return mp.get_context("spawn")
+
+
+def _kill(pool: cf.ProcessPoolExecutor) -> None:
+    """Cancel what is queued and terminate the pool's processes (ours only)."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    for p in procs:
+        try:
+            p.terminate()
+        except Exception:  # pragma: no cover (already gone)
+            pass
+    pool.shutdown(wait=True, cancel_futures=True)
+    for p in procs:
+        p.join(5)
+        if p.is_alive():  # pragma: no cover (ignored SIGTERM)
+            p.kill()
+            p.join(1)
+
+
+def _on_pool(
+    size: int,
+    opts: Workers,
+    token: str,
+    payload: bytes,
+    tasks: list,
+    pts: Callable,
+    labels: list,
+    collect: _Collect,
+) -> None:
+    ctx = _mp_context()
+    last: BaseException | None = None
+    for _attempt in range(opts.retries + 1):
+        todo = [k for k in range(len(tasks)) if k not in collect.finished]
+        pool = cf.ProcessPoolExecutor(
+            max_workers=min(size, len(todo)),
+            mp_context=ctx,
+            initializer=_install,
+            initargs=(token, payload),
+        )
+
+        def submit(k: int, with_payload: bool, pool: cf.ProcessPoolExecutor = pool) -> cf.Future:
+            return pool.submit(
+                _run, token, payload if with_payload else None, tasks[k][0], pts(k), labels
+            )
+
+        try:
+            _drive(submit, todo, collect, len(todo), 0)
+        except BrokenProcessPool as exc:
+            _kill(pool)
+            last = exc
+            continue
+        except BaseException:
+            _kill(pool)
+            raise
+        pool.shutdown(wait=True)
+        return
+    raise BrokenProcessPool(
+        f"workers: a worker process died in each of {opts.retries + 1} pools (killed, or out "
+        f"of memory?); {len(tasks) - len(collect.finished)} of {len(tasks)} tasks unfinished. "
+        "Workers(n, retries=...) sets how often a fresh pool is tried"
+    ) from last
+
+
+def _on_executor(
+    ex: cf.Executor,
+    token: str,
+    payload: bytes,
+    tasks: list,
+    pts: Callable,
+    labels: list,
+    collect: _Collect,
+) -> None:
+    size = _known_size(ex)
+    # a known size: the first wave (one task per worker) carries the payload, and one more
+    # task per worker waits in the Executor's queue, so that no worker idles while this
+    # thread answers; unknown: everything at once, each task with the payload
+    first = size if size is not None else len(tasks)
+    limit = 2 * size if size is not None else len(tasks)
+
+    def submit(k: int, with_payload: bool) -> cf.Future:
+        return ex.submit(
+            _run, token, payload if with_payload else None, tasks[k][0], pts(k), labels
+        )
+
+    try:
+        _drive(submit, range(len(tasks)), collect, limit, first)
+    except cf.BrokenExecutor as exc:
+        _note(
+            exc,
+            "the Executor broke (a worker process died?); nnnum restarts only the pools it "
+            "owns (workers=<int>), and Dask reschedules tasks itself",
+        )
+        raise
+
+
+def _on_map(
+    fmap: Callable,
+    token: str,
+    payload: bytes,
+    tasks: list,
+    pts: Callable,
+    labels: list,
+    collect: _Collect,
+) -> None:
+    args = [(token, payload, lo, pts(k), labels) for k, (lo, _) in enumerate(tasks)]
+    k = -1
+    for k, result in enumerate(fmap(_run_packed, args)):
+        if not collect(k, result):  # pragma: no cover (every task carries the payload)
+            raise RuntimeError("workers: a task came back without its payload")
+    if k + 1 != len(tasks):
+        raise RuntimeError(f"workers: the map returned {k + 1} results for {len(tasks)} tasks")
+
+
+def _dask_address(client: Any) -> str:
+    """The scheduler's address, also after the client lost it."""
+    for get in (
+        lambda: client.scheduler.address,
+        lambda: client._scheduler_identity["address"],
+        lambda: client.cluster.scheduler_address,
+        lambda: client._start_arg,
+    ):
+        try:
+            addr = get()
+        except Exception:
+            continue
+        if isinstance(addr, str) and addr:
+            return addr
+    return "<unknown address>"
+
+
+def _dask_ready(client: Any, timeout: float) -> int:
+    """Threads of the client's workers, once at least one is there (else a clear error)."""
+    addr = _dask_address(client)
+    status = getattr(client, "status", "running")
+    if status != "running":
+        raise RuntimeError(
+            f"workers: the Dask client of the scheduler at {addr} is {status!r}, not running "
+            "(scheduler gone, or client closed)"
+        )
+    try:
+        client.wait_for_workers(1, timeout=timeout)
+        nthreads = client.nthreads()
+    except (TimeoutError, cf.TimeoutError):
+        raise TimeoutError(
+            f"workers: no Dask worker is connected to the scheduler at {addr} after "
+            f"{timeout:g} s; start workers (dask worker {addr}) or check the address"
+        ) from None
+    except OSError as exc:
+        raise RuntimeError(
+            f"workers: the Dask scheduler at {addr} cannot be reached: {exc}"
+        ) from exc
+    return max(1, sum(int(v) for v in nthreads.values()))
+
+
+def _on_dask(
+    client: Any,
+    opts: Workers,
+    token: str,
+    payload: bytes,
+    tasks: list,
+    pts: Callable,
+    labels: list,
+    collect: _Collect,
+) -> None:
+    from distributed import as_completed
+
+    addr = _dask_address(client)
+    try:
+        pf = client.scatter(payload, broadcast=True, hash=False, timeout=opts.timeout)
+    except (TimeoutError, cf.TimeoutError):
+        raise TimeoutError(
+            f"workers: the payload did not reach the Dask workers of {addr} in {opts.timeout:g} s"
+        ) from None
+    futures = []
+    try:
+        for k, (lo, _) in enumerate(tasks):
+            futures.append(
+                client.submit(
+                    _run, token, pf, lo, pts(k), labels, pure=False, key=f"nnnum-{token}-{k}"
+                )
+            )
+        index = {fut.key: k for k, fut in enumerate(futures)}
+        for fut in as_completed(futures):
+            if not collect(index[fut.key], fut.result()):  # pragma: no cover (payload is sent)
+                raise RuntimeError("workers: a Dask task came back without its payload")
+    except BaseException:
+        try:
+            client.cancel(futures + [pf])
+        except Exception:  # pragma: no cover (client gone)
+            pass
+        raise
+    finally:
+        del futures
+        pf.release()
+
+
+def _known_size(target: Any) -> int | None:
+    for obj in (target, getattr(target, "__self__", None)):
+        for attr in ("_max_workers", "_processes"):
+            v: Any = getattr(obj, attr, None)
+            if _is_int(v, 1):
+                return int(v)
+    return None
+
+
+def _bar(progress: bool | None, total: int) -> Any:
+    if progress is not None and not isinstance(progress, (bool, np.bool_)):
+        raise TypeError(f"progress must be True, False or None, got {progress!r}")
+    if progress is False or progress is np.False_:
+        return None
+    from tqdm.auto import tqdm
+
+    # progress=None: only on a terminal, and only when the run lasts over a second
+    return tqdm(
+        total=total,
+        desc="numerical_gradient",
+        unit="f",
+        leave=False,
+        disable=None if progress is None else False,
+        delay=1.0 if progress is None else 0.0,
+        mininterval=0.5,
+    )
+
+
+def evaluate(
+    f: Callable[[Any], Any],
+    fx: Any,
+    arr: np.ndarray,
+    points: np.ndarray,
+    row_labels: list[str],
+    workers: Any,
+    *,
+    progress: bool | None = None,
+) -> np.ndarray:
+    """``F[r, i] = f(x with x_i = points[r, i])`` evaluated on ``workers``.
+
+    ``fx`` is the caller's object (what ``f`` may close over) and ``arr`` a
+    plain-ndarray view of its memory (what is perturbed); neither is modified
+    here: each worker perturbs its own unpickled copy. Bit-identical to
+    :func:`nnnum.diff.engines.loop.evaluate`.
+    """
+    opts = workers if isinstance(workers, Workers) else Workers(workers)
+    kind = _kind(opts.target)
+    rows, n = points.shape
+    out = np.empty((rows, n))
+    if n == 0 or rows == 0:
+        return out
+    if kind == "dask":
+        size = _dask_ready(opts.target, opts.timeout)  # fail fast, before pickling
+    elif kind == "pool":
+        size = int(opts.target)
+    else:
+        size = _known_size(opts.target) or os.cpu_count() or 1
+    chunk = opts.chunk or max(1, math.ceil(n / (TASKS_PER_WORKER * size)))
+    tasks = [(lo, min(lo + chunk, n)) for lo in range(0, n, chunk)]
+    labels = [str(s) for s in row_labels]
+
+    def pts(k: int) -> np.ndarray:
+        lo, hi = tasks[k]
+        return np.ascontiguousarray(points[:, lo:hi])
+
+    payload = _payload(f, fx, arr)
+    token = uuid.uuid4().hex
+    bar = _bar(progress, rows * n)
+    collect = _Collect(out, tasks, bar)
+    try:
+        if kind == "pool":
+            _on_pool(size, opts, token, payload, tasks, pts, labels, collect)
+        elif kind == "executor":
+            _on_executor(opts.target, token, payload, tasks, pts, labels, collect)
+        elif kind == "map":
+            _on_map(opts.target, token, payload, tasks, pts, labels, collect)
+        else:
+            _on_dask(opts.target, opts, token, payload, tasks, pts, labels, collect)
+    finally:
+        if bar is not None:
+            bar.close()
+        _forget(token)  # copies this process made (map, threads)
+    return out

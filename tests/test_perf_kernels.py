@@ -1,0 +1,205 @@
+"""Accuracy and determinism of the fast kernels (issue #12), tested against libm and brute force.
+
+No timing here (``python -m benchmarks.ratios`` measures); these pin what the
+speed-ups must not cost: the hand-written exp and log stay within their
+documented accuracy at the same points as libm, the fused loss is
+bit-identical for every thread count and blocking, and the structured
+gradient agrees with the brute-force central difference on real digits.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numba
+import numpy as np
+import pytest
+
+import nnnum
+from nnnum.backends import _cpu_kernels as K
+from nnnum.nets import _kernels as N
+
+# as benchmarks/common.py: $NNNUM_MNIST_DIR, else shared/data/mnist next to the checkout
+MNIST = Path(
+    os.environ.get("NNNUM_MNIST_DIR")
+    or Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+)
+
+
+@numba.njit(fastmath={"contract"})  # as in _lse_block
+def _exp_log(x, e_out, l_out):
+    for i in range(x.size):
+        e_out[i] = K._exp_nonpos(-x[i])
+        l_out[i] = K._log_ge1(1.0 + x[i])
+
+
+def ulps(got: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    return np.abs(got - ref) / np.spacing(np.abs(ref))
+
+
+def test_exp_and_log_within_two_ulp_of_libm() -> None:
+    rng = np.random.default_rng(1)
+    x = np.concatenate(
+        [
+            rng.uniform(0, 708, 300_000),  # the whole range of exp(-x)
+            rng.uniform(0, 0.35, 100_000),  # |s| <= ln2/2 without reduction, log near 1
+            np.ldexp(1.0, -np.arange(1, 60)),  # tiny arguments
+            np.log(2.0) * np.arange(1, 30) / 2,  # reduction boundaries
+            [0.0, 1.0, np.sqrt(2.0) - 1, 7.0, 15.0],
+        ]
+    )
+    e, lg = np.empty_like(x), np.empty_like(x)
+    _exp_log(x, e, lg)
+    assert ulps(e, np.exp(-x)).max() <= 2.0
+    ref = np.log(1.0 + x)  # the log of the same point
+    nz = ref > 0
+    assert ulps(lg[nz], ref[nz]).max() <= 2.0
+    assert e[x == 0.0][0] == 1.0 and lg[x == 0.0][0] == 0.0
+
+
+def test_exp_and_log_special_values() -> None:
+    x = np.array([np.nan, -np.inf, -1000.0, -708.0])
+    e, lg = np.empty(4), np.empty(4)
+
+    @numba.njit(fastmath={"contract"})
+    def run(x, e, lg):
+        for i in range(x.size):
+            e[i] = K._exp_nonpos(x[i])
+            lg[i] = K._log_ge1(x[i])
+
+    run(x, e, lg)
+    assert np.isnan(e[0]) and np.isnan(lg[0])
+    # below exp(-708) clamped to it: invisible next to the 1 of a sum of exps
+    assert 0.0 < e[1] == e[2] == e[3] <= np.exp(-708.0) * (1 + 1e-15)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 7, 10, 17])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_fused_ce_same_bits_for_any_blocking_and_threads(k: int, dtype: type) -> None:
+    rng = np.random.default_rng(k)
+    n = K.LSE_BLOCK * K.LSE_TASK_BLOCKS * 2 + 37  # several tasks, a partial block
+    z = (rng.standard_normal((n, k)) * 4).astype(dtype)
+    labels = rng.integers(0, k, n)
+    t = np.eye(k)[labels] * 0.75 + 0.25 / k  # soft targets: the dense path
+    none_t, none_l = np.empty((0, 0)), np.empty(0, dtype=np.int64)
+    out = {}
+    for name, fn in (("serial", K._softmax_ce_serial), ("parallel", K._softmax_ce_parallel)):
+        for nt in (1, numba.config.NUMBA_NUM_THREADS):
+            old = numba.get_num_threads()
+            numba.set_num_threads(nt)
+            try:
+                rows, dense = np.empty(n), np.empty(n)
+                fn(z, labels, none_t, False, rows)
+                fn(z, none_l, t, True, dense)
+            finally:
+                numba.set_num_threads(old)
+            out[name, nt] = rows, dense
+    first = next(iter(out.values()))
+    for rows, dense in out.values():
+        np.testing.assert_array_equal(rows, first[0])
+        np.testing.assert_array_equal(dense, first[1])
+    z64 = z.astype(np.float64)
+    m = z64.max(axis=1)
+    lse = np.log(np.exp(z64 - m[:, None]).sum(axis=1)) + m
+    np.testing.assert_allclose(first[0], lse - z64[np.arange(n), labels], rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(first[1], (t * (lse[:, None] - z64)).sum(axis=1), atol=1e-12)
+
+
+def test_fused_ce_nan_inf_rows() -> None:
+    z = np.zeros((4, 5))
+    z[0, 2] = np.nan
+    z[1, 3] = np.inf
+    z[2, 1] = -np.inf
+    rows = nnnum.softmax_cross_entropy(z, np.array([0, 0, 0, 0]), reduction="none")
+    assert np.isnan(rows[0]) and np.isnan(rows[1])
+    assert rows[2] == pytest.approx(np.log(4.0)) and rows[3] == pytest.approx(np.log(5.0))
+
+
+def test_hidden_unit_taylor_coefficients() -> None:
+    # dz(eps) = sigmoid(a + eps) - sigmoid(a) from the coefficients, against the exact
+    # difference in extended precision, over saturated and central units
+    a = np.array([-30.0, -8.0, -2.0, -0.3, 0.0, 0.7, 3.0, 12.0, 35.0])
+    s = 1.0 / (1.0 + np.exp(-a))
+    sm = 1.0 / (1.0 + np.exp(a))
+    q = np.full((a.size, 3), 1 / 3)
+    coef = N.hidden_coefficients(
+        s[:, None], sm[:, None], q, np.zeros(a.size, dtype=np.int64), np.ones((1, 3))
+    )
+    d = coef[:5, :, 0]
+    la = np.longdouble(a)
+    ls, lsm = 1 / (1 + np.exp(-la)), 1 / (1 + np.exp(la))
+    for eps in (2e-4, -2e-4, 3e-5, -1e-7):
+        dz = eps * (d[0] + eps * (d[1] + eps * (d[2] + eps * (d[3] + eps * d[4]))))
+        # sigmoid(a + eps) - sigmoid(a) without cancellation, in extended precision where
+        # the platform has it: -s (1 - s) em / (1 + (1 - s) em), em = expm1(-eps)
+        em = np.expm1(-np.longdouble(eps))
+        exact = (-ls * lsm * em / (1 + lsm * em)).astype(np.float64)
+        np.testing.assert_allclose(dz, exact, rtol=4e-15)
+
+
+def _threads_equal(net: nnnum.TwoLayerNet, x: np.ndarray, t: np.ndarray) -> None:
+    old = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = net.numerical_gradient(x, t)
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        many = net.numerical_gradient(x, t)
+    finally:
+        numba.set_num_threads(old)
+    for key in one:
+        np.testing.assert_array_equal(one[key], many[key])
+
+
+@pytest.mark.parametrize("hidden", [50, 37, 64])
+def test_structured_gradient_same_bits_for_any_thread_count(hidden: int) -> None:
+    # hidden >= 16: the hidden units are split between tasks, and a unit's lane in the
+    # vector loop (or the scalar remainder) depends on the split
+    rng = np.random.default_rng(hidden)
+    net = nnnum.TwoLayerNet(60, hidden, 10, seed=hidden)
+    x = rng.random((30, 60))
+    x[rng.random(x.shape) < 0.8] = 0.0
+    _threads_equal(net, x, rng.integers(0, 10, 30))
+
+
+def _real_digits(n: int) -> tuple[np.ndarray, np.ndarray]:
+    if not (MNIST / "t10k-images-idx3-ubyte.gz").is_file():
+        pytest.skip(f"real MNIST digits not found in {MNIST}")
+    from nnnum.datasets import load_mnist
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _, (x, t) = load_mnist(MNIST)
+    idx = np.random.default_rng(0).choice(len(x), n, replace=False)
+    return x[idx].astype(np.float64), t[idx]
+
+
+def test_structured_gradient_on_real_digits_matches_brute_force() -> None:
+    x, t = _real_digits(100)
+    net = nnnum.TwoLayerNet(784, 50, 10, seed=0)
+    fast = net.numerical_gradient(x, t)
+    _threads_equal(net, x, t)
+    rng = np.random.default_rng(1)
+    picks = [
+        ("W1", (int(i), int(j)))
+        for i, j in zip(np.flatnonzero(x.any(axis=0))[::97], range(0, 50, 6))
+    ]
+    picks += [("b1", (int(j),)) for j in rng.integers(0, 50, 3)]
+    picks += [
+        ("W2", (int(i), int(j))) for i, j in zip(rng.integers(0, 50, 3), rng.integers(0, 10, 3))
+    ]
+    picks += [("b2", (int(j),)) for j in rng.integers(0, 10, 2)]
+    for key, idx in picks:
+        p = net.params[key]
+        orig = p[idx]
+        p[idx] = orig + 1e-4
+        lp = net.loss(x, t)
+        p[idx] = orig - 1e-4
+        lm = net.loss(x, t)
+        p[idx] = orig
+        assert abs(fast[key][idx] - (lp - lm) / ((orig + 1e-4) - (orig - 1e-4))) < 1e-9, (key, idx)
+    # and against backprop, which it approximates to O(h^2)
+    exact = net.gradient(x, t)
+    for key in fast:
+        np.testing.assert_allclose(fast[key], exact[key], rtol=0, atol=1e-8)
