@@ -631,3 +631,18 @@ def test_huge_but_finite_f_gives_an_infinite_error_estimate_quietly():
                                  full_output=True)
     np.testing.assert_allclose(r.df, [1e200], rtol=1e-6)
 
+
+
+@pytest.mark.jit_only
+def test_prange_kernel_cache_keeps_the_most_recent_functions(monkeypatch):
+    from nnnum.diff.engines import prange
+
+    assert prange.CACHE_SIZE == 16  # documented: the kernels of 16 functions are kept
+    monkeypatch.setattr(prange, "CACHE_SIZE", 2)
+    fs = [nnnum.jit(lambda v, k=k: np.sum(v) * k) for k in (1.0, 2.0, 3.0)]
+    for f in fs:
+        prange.kernels(f)
+    cached = prange.cached_functions()
+    assert cached[-2:] == fs[1:] and fs[0] not in cached  # the oldest is dropped
+    par, ser = prange.kernels(fs[2])
+    assert par.targetoptions.get("parallel") is True and not ser.targetoptions.get("parallel")

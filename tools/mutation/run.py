@@ -434,7 +434,9 @@ def main() -> int:
             if args.per_module:
                 for n, s in sessions.items():
                     items = sorted(s[2], key=key)
-                    chosen |= {(n, it.job_id) for it in rng.sample(items, min(args.per_module, len(items)))}
+                    # one generator per module: its sample does not depend on the other modules
+                    mrng = random.Random(f"{args.seed}:{n}")
+                    chosen |= {(n, it.job_id) for it in mrng.sample(items, min(args.per_module, len(items)))}
             else:
                 pool = [(n, it.job_id) for n, s in sessions.items() for it in sorted(s[2], key=key)]
                 chosen = set(rng.sample(pool, min(args.sample, len(pool))))
