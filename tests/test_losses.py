@@ -292,3 +292,13 @@ def test_sum_of_squares_kernel_of_no_rows_is_zero():
     for kern in (K._sum_sq_serial, K._sum_sq_parallel):
         assert kern(y, y, np.zeros(0, dtype=np.int64), True) == 0.0
         assert kern(y, y, np.zeros(0, dtype=np.int64), False) == 0.0
+
+
+def test_relu_of_negative_zero_is_positive_zero_on_both_backends():
+    # as np.maximum(x, 0): -0.0 becomes +0.0 (the kernel's v > 0 test, not v >= 0)
+    x = np.array([-0.0, 0.0, -1.0, np.nan, 2.0])
+    for name in ("numba", "numpy"):
+        with nnnum.use_backend(name):
+            out = nnnum.relu(x)
+        assert not np.signbit(out[:3]).any(), name
+        assert np.isnan(out[3]) and out[4] == 2.0
