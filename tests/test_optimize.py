@@ -125,3 +125,19 @@ def test_book_defaults_lr_001_and_100_steps():
     x, xs = nnnum.gradient_descent(f2, np.array([-3.0, 4.0]), history=True)
     assert len(xs) == 100  # step_num=100
     np.testing.assert_allclose(xs[1], [-3.0 * 0.98, 4.0 * 0.98], rtol=1e-9)  # x - 0.01 * 2x
+
+
+@pytest.mark.parametrize("bad", [True, 2.5, -1, "3"])
+def test_step_num_must_be_a_whole_number(bad):
+    with pytest.raises(ValueError, match="step_num must be an integer >= 0"):
+        nnnum.gradient_descent(f2, np.array([1.0, 1.0]), step_num=bad)
+
+
+def test_full_history_after_a_divergence_has_one_row_per_point():
+    def f(v):
+        return np.inf if v[0] > 5.0 else float(v[0] ** 2)
+
+    with pytest.warns(nnnum.DivergenceWarning):
+        x, hist = nnnum.gradient_descent(f, np.array([1.0]), lr=-1.0, step_num=50, history="full")
+    np.testing.assert_allclose(hist.x[:, 0], [1.0, 3.0, 9.0], rtol=1e-9)  # ends at the last x
+    assert len(hist.f) == len(hist.x) == 3
