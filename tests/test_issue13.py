@@ -646,3 +646,23 @@ def test_prange_kernel_cache_keeps_the_most_recent_functions(monkeypatch):
     assert cached[-2:] == fs[1:] and fs[0] not in cached  # the oldest is dropped
     par, ser = prange.kernels(fs[2])
     assert par.targetoptions.get("parallel") is True and not ser.targetoptions.get("parallel")
+
+
+def test_idx_other_element_types_are_named_with_their_dimensions(tmp_path):
+    path = tmp_path / "x-idx"
+    path.write_bytes(_idx(0x0D03, 2, 2, 2))  # floats in 3 dimensions
+    with pytest.raises(ds.DataFormatError, match=r"in 3 dimensions, which is not supported"):
+        ds.load_idx(path)
+
+
+def test_idx_size_exactly_int64_max_is_not_called_beyond_int64(tmp_path):
+    path = tmp_path / "x-idx"
+    dims = (153092023, 92737, 649657)  # product 2**63 - 1 exactly
+    assert dims[0] * dims[1] * dims[2] == 2**63 - 1
+    path.write_bytes(_idx(2051, *dims, data=b""))
+    with pytest.raises(ds.DataFormatError, match="more than the limit") as info:
+        ds.load_idx(path)
+    assert "more than int64 can count" not in str(info.value)
+    path.write_bytes(_idx(2051, 153092023, 92737, 649658, data=b""))  # one row more
+    with pytest.raises(ds.DataFormatError, match="more than int64 can count"):
+        ds.load_idx(path)
