@@ -9,9 +9,7 @@ bytes, while calls on separate arrays run concurrently.
 
 from __future__ import annotations
 
-import contextlib
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -45,23 +43,40 @@ class RegionLocks:
             for lo2, hi2, owner in self._held
         )
 
-    @contextlib.contextmanager
-    def hold(self, *arrays: Any) -> Iterator[None]:
-        """Hold the byte ranges of ``arrays`` (all at once) for the ``with`` block."""
-        spans = [_byte_bounds(a) for a in arrays if isinstance(a, np.ndarray) and a.size]
-        me = threading.get_ident()
-        entries = [(lo, hi, me) for lo, hi in spans]
+    def hold(self, *arrays: Any) -> _Hold:
+        """Hold the byte ranges of ``arrays`` (all at once) for a ``with`` block."""
+        return _Hold(self, arrays)
+
+    def _acquire(self, spans: list[tuple[int, int]], entries: list[tuple[int, int, int]]) -> None:
+        me = entries[0][2] if entries else threading.get_ident()
         with self._cond:
-            while self._blocked(spans, me):
+            while self._held and self._blocked(spans, me):
                 self._cond.wait()
             self._held.extend(entries)
-        try:
-            yield
-        finally:
-            with self._cond:
-                for e in entries:
-                    self._held.remove(e)
-                self._cond.notify_all()
+
+    def _release(self, entries: list[tuple[int, int, int]]) -> None:
+        with self._cond:
+            for e in entries:
+                self._held.remove(e)
+            self._cond.notify_all()
+
+
+class _Hold:
+    """The ``with`` block of :meth:`RegionLocks.hold` (a plain class: cheaper than a generator)."""
+
+    __slots__ = ("_locks", "_spans", "_entries")
+
+    def __init__(self, locks: RegionLocks, arrays: tuple[Any, ...]) -> None:
+        self._locks = locks
+        self._spans = [_byte_bounds(a) for a in arrays if isinstance(a, np.ndarray) and a.size]
+        me = threading.get_ident()
+        self._entries = [(lo, hi, me) for lo, hi in self._spans]
+
+    def __enter__(self) -> None:
+        self._locks._acquire(self._spans, self._entries)
+
+    def __exit__(self, *exc: object) -> None:
+        self._locks._release(self._entries)
 
 
 #: The process-wide registry used by every in-place perturbation.

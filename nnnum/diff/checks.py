@@ -51,6 +51,9 @@ def check_x(x: Any, who: str = "numerical_gradient") -> tuple[np.ndarray, Any]:
             "x is a GPU array: use NNNUM_BACKEND=cupy and a batched f "
             "(numerical_gradient(f, x, batched=True))"
         )
+    if type(x) is np.ndarray and (x.dtype == np.float64 or x.dtype == np.float32):
+        if x.size <= 1 or (x.flags.c_contiguous and x.flags.writeable):
+            return x, x  # the common case, checked in a few hundred nanoseconds
     if not isinstance(x, np.ndarray):
         if x is None:
             raise TypeError(f"x is None; {who} needs a float array of parameters")
