@@ -311,7 +311,11 @@ def grad_hidden(indptr, indices, values, coef, q, p, w2, dplus, dminus, step, de
     ``indptr/indices/values`` hold the nonzeros of ``[x, 1]`` per sample (CSR);
     ``coef`` is :func:`hidden_coefficients`; ``dplus``/``dminus``/``step`` (D+1, H)
     the steps actually taken for each parameter and their difference; ``out``
-    (D+1, H) receives the central differences sum_n (l_n(+h) - l_n(-h)) / (N step).
+    (D+1, >= H) receives the central differences sum_n (l_n(+h) - l_n(-h)) / (N step)
+    in its first H columns: with rows of a multiple of 64 bytes, 64-byte aligned,
+    and task bounds at multiples of 8 units, no two tasks write to one cache line
+    (the tasks walk the same pixels at the same time: shared lines would bounce
+    between the cores on every pixel).
 
     Each task owns the hidden units ``bounds[c]:bounds[c+1]`` and walks the
     samples in order, and for each nonzero pixel evaluates all its hidden units
@@ -320,7 +324,8 @@ def grad_hidden(indptr, indices, values, coef, q, p, w2, dplus, dminus, step, de
     over samples in order, whatever the bounds and thread count.
     """
     n = indptr.size - 1
-    rows, hdim = out.shape
+    rows, hdim = dplus.shape
+    ostride = out.shape[1]
     dpf = dplus.reshape(-1)
     dmf = dminus.reshape(-1)
     of = out.reshape(-1)
@@ -330,7 +335,7 @@ def grad_hidden(indptr, indices, values, coef, q, p, w2, dplus, dminus, step, de
         bad = np.empty(w, np.uint8)
         for i in range(rows):
             for jj in range(w):
-                of[np.uintp(i * hdim + j0 + jj)] = 0.0
+                of[np.uintp(i * ostride + j0 + jj)] = 0.0
         for r in range(n):
             # 1-d slices of C arrays along their last axis: contiguous (Numba knows it)
             d1 = coef[0, r, j0 : j0 + w]
@@ -349,7 +354,8 @@ def grad_hidden(indptr, indices, values, coef, q, p, w2, dplus, dminus, step, de
             for e in range(indptr[r], indptr[r + 1]):
                 xv = values[e]
                 row = indices[e] * hdim + j0  # flat index of (pixel, first unit); unsigned below:
-                nbad = 0  # no negative-index wraparound, so LLVM sees contiguous rows
+                orow = indices[e] * ostride + j0  # no negative-index wraparound: LLVM sees
+                nbad = 0  # contiguous rows
                 for jj in range(w):
                     f = np.uintp(row + jj)
                     val, ok = _pixel_change_fast(
@@ -370,14 +376,14 @@ def grad_hidden(indptr, indices, values, coef, q, p, w2, dplus, dminus, step, de
                         pr,
                         delta,
                     )
-                    of[f] += val if ok else 0.0
+                    of[np.uintp(orow + jj)] += val if ok else 0.0
                     bad[jj] = not ok
                     nbad += not ok
                 if nbad:  # rare on real data: the units whose arguments were out of range
                     for jj in range(w):
                         if bad[jj]:
                             f = np.uintp(row + jj)
-                            of[f] += _pixel_change(
+                            of[np.uintp(orow + jj)] += _pixel_change(
                                 xv,
                                 dpf[f],
                                 dmf[f],
@@ -397,8 +403,8 @@ def grad_hidden(indptr, indices, values, coef, q, p, w2, dplus, dminus, step, de
         stf = step.reshape(-1)
         for i in range(rows):
             for jj in range(w):
-                f = np.uintp(i * hdim + j0 + jj)
-                of[f] = of[f] / (n * stf[f])
+                fo = np.uintp(i * ostride + j0 + jj)
+                of[fo] = of[fo] / (n * stf[np.uintp(i * hdim + j0 + jj)])
 
 
 @kernel(inline="always")

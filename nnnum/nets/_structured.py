@@ -27,6 +27,14 @@ def _unit_bounds(hdim: int) -> np.ndarray:
     return np.array(bounds, dtype=np.int64)
 
 
+def _cache_line_rows(rows: int, cols: int) -> np.ndarray:
+    """An empty (rows, >= cols) array, 64-byte aligned, rows a multiple of 64 bytes long."""
+    width = -(-cols // 8) * 8
+    buf = np.empty(rows * width + 8)
+    skip = (-buf.ctypes.data % 64) // 8
+    return buf[skip : skip + rows * width].reshape(rows, width)
+
+
 def _steps(a: np.ndarray, b: np.ndarray, h: float, name: str):
     """``actual_steps`` of ``[a; b]`` in one pass; its error where a check fails."""
     dp, dm, st, ok = _kernels_net.actual_steps_stacked(a, b, float(h))
@@ -50,10 +58,11 @@ def _structured_numba(params: dict[str, Any], x: np.ndarray, labels: np.ndarray,
 
     # hidden layer: [W1; b1] as one (D+1, H) block
     dp1, dm1, st1 = _steps(w1, b1, h, "W1/b1")
-    g1 = np.empty((d + 1, hdim))
+    g1 = _cache_line_rows(d + 1, hdim)
     _kernels_net.grad_hidden(
         indptr, indices, values, coef, q, p, w2, dp1, dm1, st1, CE_DELTA, _unit_bounds(hdim), g1
     )
+    g1 = g1[:, :hdim]
 
     # output layer: [W2; b2] as one (H+1, K) block; z gets a row of ones (transposed)
     dp2, dm2, st2 = _steps(w2, b2, h, "W2/b2")
@@ -63,7 +72,7 @@ def _structured_numba(params: dict[str, Any], x: np.ndarray, labels: np.ndarray,
     g2 = np.empty(dp2.shape)
     _kernels_net.grad_output(zt, np.ascontiguousarray(q.T), p, labels, dp2, dm2, st2, CE_DELTA, g2)
     return {
-        "W1": g1[:d],
+        "W1": np.ascontiguousarray(g1[:d]),
         "b1": g1[d].copy(),
         "W2": g2[:hdim],
         "b2": g2[hdim].copy(),
