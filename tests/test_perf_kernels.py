@@ -209,7 +209,7 @@ def test_structured_gradient_on_real_digits_matches_brute_force() -> None:
 def test_hidden_tasks_never_share_a_cache_line(hidden: int) -> None:
     # grad_hidden's tasks walk the same pixels at the same time: a cache line written by
     # two of them would bounce between the cores on every pixel (measured: 2x slower)
-    from nnnum._net_gradient import _cache_line_rows, _unit_bounds
+    from nnnum.nets._structured import _cache_line_rows, _unit_bounds
 
     out = _cache_line_rows(785, hidden)
     assert out.ctypes.data % 64 == 0 and out.strides[0] % 64 == 0 and out.shape[1] >= hidden
