@@ -8,6 +8,7 @@ the memory floor of a pass over the logits.
 from __future__ import annotations
 
 import os
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -184,3 +185,21 @@ def book_net_gradient_sampled(
         book.loss(x, t)
         p[idx] = tmp
     return (time.perf_counter() - t0) / samples * total
+
+
+class Table:
+    """A markdown table printed by the comparison scripts."""
+
+    def __init__(self, title: str, columns: list[str]) -> None:
+        self.title, self.columns, self.rows = title, columns, []
+
+    def add(self, *cells: Any) -> None:
+        self.rows.append([c if isinstance(c, str) else f"{c:.3g}" for c in cells])
+
+    def show(self) -> None:
+        print(f"\n### {self.title}\n")
+        print("| " + " | ".join(self.columns) + " |")
+        print("|" + "|".join("---" for _ in self.columns) + "|")
+        for r in self.rows:
+            print("| " + " | ".join(r) + " |")
+        sys.stdout.flush()

@@ -21,6 +21,7 @@ import numpy as np
 import nnnum
 
 from .common import (
+    Table,
     best_time,
     book_net_gradient_sampled,
     book_numerical_gradient,
@@ -42,21 +43,6 @@ def optional(name: str) -> Any:
     except ImportError:
         print(f"note: {name} is not installed; its rows are skipped (pip install nnnum[bench])")
         return None
-
-
-class Table:
-    def __init__(self, title: str, columns: list[str]) -> None:
-        self.title, self.columns, self.rows = title, columns, []
-
-    def add(self, *cells: Any) -> None:
-        self.rows.append([c if isinstance(c, str) else f"{c:.3g}" for c in cells])
-
-    def show(self) -> None:
-        print(f"\n### {self.title}\n")
-        print("| " + " | ".join(self.columns) + " |")
-        print("|" + "|".join("---" for _ in self.columns) + "|")
-        for r in self.rows:
-            print("| " + " | ".join(r) + " |")
 
 
 def ms(t: float) -> str:

@@ -41,6 +41,8 @@ import numpy as np  # noqa: E402
 import nnnum  # noqa: E402
 from nnnum.diff.engines.executors import Workers, _mp_context  # noqa: E402
 
+from .common import Table  # noqa: E402
+
 _rng = np.random.default_rng(0)
 _A = _rng.standard_normal((160, 160)) + 160 * np.eye(160)
 _B = _rng.standard_normal((160, 8))
@@ -96,22 +98,6 @@ def timed(fn: Callable[[], Any], repeat: int) -> float:
         fn()
         best = min(best, time.perf_counter() - t0)
     return best
-
-
-class Table:
-    def __init__(self, title: str, columns: list[str]) -> None:
-        self.title, self.columns, self.rows = title, columns, []
-
-    def add(self, *cells: Any) -> None:
-        self.rows.append([c if isinstance(c, str) else f"{c:.3g}" for c in cells])
-
-    def show(self) -> None:
-        print(f"\n### {self.title}\n")
-        print("| " + " | ".join(self.columns) + " |")
-        print("|" + "|".join("---" for _ in self.columns) + "|")
-        for r in self.rows:
-            print("| " + " | ".join(r) + " |")
-        sys.stdout.flush()
 
 
 def local_cluster(n: int, processes: bool = True) -> Any:
