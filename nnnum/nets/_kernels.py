@@ -332,7 +332,9 @@ def grad_hidden(indptr, indices, values, coef, q, p, w2, dplus, dminus, step, de
     for c in prange(bounds.size - 1):
         j0 = bounds[c]
         w = bounds[c + 1] - j0
-        bad = np.empty(w, np.uint8)
+        # this task's flags, a cache line clear of anything another task writes: written for
+        # every pixel, a line shared with another task's small array would bounce between cores
+        bad = np.empty(w + 128, np.uint8)[64 : 64 + w]
         for i in range(rows):
             for jj in range(w):
                 of[np.uintp(i * ostride + j0 + jj)] = 0.0
