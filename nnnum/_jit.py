@@ -16,6 +16,7 @@ Every kernel in nnnum is compiled through :func:`kernel`, so that ``fastmath``,
 
 from __future__ import annotations
 
+import functools
 import types
 import warnings
 from typing import Any, Callable, Literal
@@ -142,15 +143,20 @@ def jit(func: Callable[..., Any]) -> Any:
     return numba.njit(func, cache=False, fastmath=False, error_model="numpy", nogil=True)
 
 
+@functools.cache
+def _cpu_dispatcher() -> type:
+    from numba.core.registry import CPUDispatcher
+
+    return CPUDispatcher
+
+
 def is_jitted(func: object) -> bool:
     """True for a Numba CPU dispatcher in nopython mode that a kernel can call.
 
     An object-mode function (``numba.jit(forceobj=True)``) cannot be called
     from a nopython kernel: it is treated as a plain Python function.
     """
-    from numba.core.registry import CPUDispatcher
-
-    if not isinstance(func, CPUDispatcher):
+    if not isinstance(func, _cpu_dispatcher()):
         return False
     opts = getattr(func, "targetoptions", {})
     return not (opts.get("forceobj", False) or opts.get("nopython", True) is False)

@@ -29,30 +29,74 @@ class RegionLocks:
     """Locks keyed by byte ranges: holders of overlapping ranges take turns.
 
     Re-entrant per thread: an ``f`` that itself calls ``numerical_gradient``
-    on the same array (in the same thread) does not deadlock.
+    on the same array (in the same thread) does not deadlock. First come, first
+    served: a thread that waits for a range is not overtaken by later callers
+    wanting an overlapping one, so a thread calling in a loop cannot starve
+    another.
     """
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._held: list[tuple[int, int, int]] = []
+        #: Incremented by every acquisition, after the ranges are recorded: a reader that
+        #: sees no range held and the same count before and after copying saw no writer.
+        self._generation = 0
+        #: Threads waiting, by arrival: ticket -> (spans, thread)
+        self._waiting: dict[int, tuple[list[tuple[int, int]], int]] = {}
+        self._tickets = 0
 
-    def _blocked(self, spans: list[tuple[int, int]], me: int) -> bool:
-        return any(
+    def _blocked(self, spans: list[tuple[int, int]], me: int, ticket: int) -> bool:
+        if any(
             owner != me and lo < hi2 and lo2 < hi
             for lo, hi in spans
             for lo2, hi2, owner in self._held
+        ):
+            return True
+        if any(owner == me for _, _, owner in self._held):
+            return False  # re-entry: waiting for a later thread would deadlock
+        return any(
+            other < ticket and owner != me and lo < hi2 and lo2 < hi
+            for other, (spans2, owner) in self._waiting.items()
+            for lo, hi in spans
+            for lo2, hi2 in spans2
         )
 
     def hold(self, *arrays: Any) -> _Hold:
         """Hold the byte ranges of ``arrays`` (all at once) for a ``with`` block."""
         return _Hold(self, arrays)
 
+    def snapshot(self, x: np.ndarray) -> np.ndarray:
+        """A C-ordered copy of ``x`` with no other thread's in-place perturbation in it.
+
+        Lock-free when nothing is held (the common case, ~0.3 us instead of
+        ~3.5 us for :meth:`hold`): the copy is kept only if no range was held
+        before it and no acquisition happened while it was taken (every writer
+        records its range, then counts, then writes). Otherwise the copy is
+        taken holding ``x``'s range, after any overlapping writer has restored it.
+        """
+        generation = self._generation
+        if not self._held:
+            copy = np.array(x, order="C", copy=True)
+            if self._generation == generation:
+                return copy
+        with self.hold(x):
+            return np.array(x, order="C", copy=True)
+
     def _acquire(self, spans: list[tuple[int, int]], entries: list[tuple[int, int, int]]) -> None:
         me = entries[0][2] if entries else threading.get_ident()
         with self._cond:
-            while self._held and self._blocked(spans, me):
-                self._cond.wait()
+            if (self._held or self._waiting) and spans:
+                ticket = self._tickets
+                self._tickets += 1
+                self._waiting[ticket] = (spans, me)
+                try:
+                    while self._blocked(spans, me, ticket):
+                        self._cond.wait()
+                finally:
+                    del self._waiting[ticket]
+                    self._cond.notify_all()  # a later ticket may have waited on this one
             self._held.extend(entries)
+            self._generation += 1
 
     def _release(self, entries: list[tuple[int, int, int]]) -> None:
         with self._cond:

@@ -10,6 +10,7 @@ nnnum 0.1, divided by the step actually taken.
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Literal
@@ -533,6 +534,23 @@ def numerical_gradient(
     >>> bool(np.all(np.abs(r.df - np.exp([0.0, 1.0])) <= r.error)), r.nfev
     (True, 16)
     """
+    if (
+        type(x) is np.ndarray
+        and type(h) is float
+        and type(order) is int
+        and order == 2
+        and type(richardson) is int
+        and richardson == 0
+        and type(method) is str
+        and method == "central"
+        and full_output is False
+        and batched is False
+        and workers is None
+        and parallel is None
+    ):
+        df = _book_default_jitted(f, x, h)
+        if df is not None:
+            return df
     hv, st, levels = _options(h, order, method, richardson)
     if batched:
         return batched_numerical_gradient(
@@ -607,6 +625,30 @@ def numerical_gradient(
         return df
     out.error = out.error.reshape(shape)
     return _result(out, df, st, True)
+
+
+def _book_default_jitted(f: Any, x: np.ndarray, h: float) -> np.ndarray | None:
+    """The default call with a jitted ``f`` in one kernel, or None for the general path.
+
+    Only for the case whose every check is cheap to make here: a writable,
+    C-ordered, at least 1-d float32/float64 ``x``, a finite ``h > 0``, the
+    Numba backend. Anything unusual (and every error and warning) is left to
+    the general path, which gives the same result.
+    """
+    if not (
+        x.ndim > 0
+        and (x.dtype == np.float64 or x.dtype == np.float32)
+        and x.flags.c_contiguous
+        and x.flags.writeable
+        and 0.0 < h < math.inf
+        and x.size > 0
+    ):
+        return None
+    if not is_jitted(f) or not _backend.current().JIT:
+        return None
+    from .engines import prange
+
+    return prange.central2(f, REGIONS.snapshot(x), h)
 
 
 class UnseenPerturbationWarning(RuntimeWarning):

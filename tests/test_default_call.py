@@ -1,0 +1,239 @@
+"""The default call with a jitted ``f`` (one fused kernel): same bits, same errors as the general path.
+
+``numerical_gradient(f, x)`` with a Numba-compiled ``f`` and nothing else set
+takes a shortcut (``prange.central2``): a kernel that computes the book's
+central difference directly. Everything here compares it with the general
+path (``parallel=False`` forces that one) and with the book's formula, and
+checks that every unusual input still gets the general path's error or warning.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numba
+import numpy as np
+import pytest
+
+import nnnum
+from nnnum._regions import REGIONS
+from nnnum.diff import StepRoundingWarning
+from nnnum.diff.engines import prange
+
+from .robust_strategies import same_bits
+
+pytestmark = pytest.mark.jit_only
+
+
+@numba.njit
+def rosen(x):
+    s = 0.0
+    v = x.reshape(-1)
+    for i in range(v.size - 1):
+        a = v[i + 1] - v[i] * v[i]
+        b = 1.0 - v[i]
+        s += 100.0 * a * a + b * b
+    return s
+
+
+@numba.njit
+def logsum(x):
+    return np.log(np.sum(np.exp(x)))
+
+
+@numba.njit
+def returns_bool(x):
+    return x.sum() > 0
+
+
+@numba.njit
+def returns_array(x):
+    return x * 2.0
+
+
+@numba.njit
+def nan_at_3(x):
+    v = x.reshape(-1)
+    return np.nan if v.size > 3 and v[3] > 0.49 else np.sum(v * v)  # only x[3] + h
+
+
+@numba.njit
+def raises(x):
+    if x.reshape(-1)[0] > 0.0:
+        raise ValueError("f refuses")
+    return 1.0
+
+
+@numba.njit(parallel=True)
+def parallel_f(x):
+    s = 0.0
+    v = x.reshape(-1)
+    for i in numba.prange(v.size):
+        s += v[i] * v[i]
+    return s
+
+
+def book(f, x, h=1e-4):
+    """The book's formula with the step actually taken, element by element, in NumPy."""
+    flat = x.reshape(-1).copy()
+    out = np.empty(flat.size)
+    hh = x.dtype.type(h)
+    for i in range(flat.size):
+        xi = flat[i]
+        xp, xm = xi + hh, xi - hh
+        flat[i] = xp
+        fp = float(f(flat.reshape(x.shape)))
+        flat[i] = xm
+        fm = float(f(flat.reshape(x.shape)))
+        flat[i] = xi
+        out[i] = (fp - fm) / (np.float64(xp) - np.float64(xm))
+    return out.reshape(x.shape).astype(x.dtype)
+
+
+SHAPES = [(1,), (2,), (7,), (100,), (3, 5), (2, 3, 4), (1, 1, 1, 9)]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+@pytest.mark.parametrize("f", [rosen, logsum], ids=["rosen", "logsum"])
+def test_same_bits_as_general_path_and_book(f, shape, dtype):
+    x = np.random.default_rng(sum(shape)).uniform(-1.5, 1.5, shape).astype(dtype)
+    snap = x.copy()
+    fast = nnnum.numerical_gradient(f, x)
+    general = nnnum.numerical_gradient(f, x, parallel=False)
+    assert fast.dtype == x.dtype and fast.shape == x.shape
+    assert same_bits(fast, general)
+    assert same_bits(fast, book(f, x))
+    assert same_bits(x, snap)
+
+
+@pytest.mark.parametrize("h", [1e-4, 1e-3, 0.5, 1e-6])
+def test_same_bits_for_any_thread_count_and_h(h):
+    x = np.random.default_rng(3).uniform(-2, 2, 257)
+    want = nnnum.numerical_gradient(rosen, x, h=h, parallel=False)
+    before = numba.get_num_threads()
+    try:
+        for threads in range(1, numba.config.NUMBA_NUM_THREADS + 1):
+            numba.set_num_threads(threads)
+            assert same_bits(nnnum.numerical_gradient(rosen, x, h=h), want), threads
+    finally:
+        numba.set_num_threads(before)
+
+
+def test_errors_and_warnings_are_the_general_paths():
+    x = np.linspace(0.1, 1.0, 8)
+    bad = x.copy()
+    bad[5] = np.nan
+    with pytest.raises(ValueError, match=r"x\[5\]"):
+        nnnum.numerical_gradient(rosen, bad)
+    near = x.copy()
+    near[3] = 0.48995
+    with pytest.raises(FloatingPointError, match=r"x\[3\] \+ h"):
+        nnnum.numerical_gradient(nan_at_3, near)
+    for _ in range(2):  # the return type is checked on the first call and remembered
+        with pytest.raises(TypeError, match="bool"):
+            nnnum.numerical_gradient(returns_bool, x)
+    with pytest.raises(ValueError, match="scalar"):
+        nnnum.numerical_gradient(returns_array, x)
+    big = np.full(4, 3e4, dtype=np.float32)  # float32 rounds x + 1e-4 to x + 0 or + 2**-9
+    with pytest.raises(ValueError, match="resolution"):
+        nnnum.numerical_gradient(rosen, big)
+    mid = np.full(4, 1.0, dtype=np.float32)  # at 1 the step rounds by <0.1%; at 300 by 8%
+    mid[2] = 300.0
+    with pytest.warns(StepRoundingWarning, match=r"x\[2\]"):
+        g = nnnum.numerical_gradient(rosen, mid)
+    with pytest.warns(StepRoundingWarning):
+        assert same_bits(g, nnnum.numerical_gradient(rosen, mid, parallel=False))
+    with pytest.raises(ValueError, match="h must be"):
+        nnnum.numerical_gradient(rosen, x, h=-1.0)
+    with pytest.raises(ValueError, match="h must be"):
+        nnnum.numerical_gradient(rosen, x, h=float("nan"))
+
+
+def test_f_raising_leaves_x_and_comes_back_as_itself():
+    x = np.linspace(0.0, 1.0, 50)  # f raises at x[0] + h
+    snap = x.copy()
+    with pytest.raises(ValueError, match="f refuses"):
+        nnnum.numerical_gradient(raises, x)
+    assert same_bits(x, snap)
+
+
+def test_unusual_inputs_take_the_general_path():
+    x = np.random.default_rng(0).uniform(-1, 1, (6, 4))
+    want = nnnum.numerical_gradient(rosen, x, parallel=False)
+    f_order = np.asfortranarray(x)
+    g = nnnum.numerical_gradient(rosen, f_order)  # general path: base is C-ordered inside
+    assert same_bits(np.ascontiguousarray(g), want)
+    readonly = x.copy()
+    readonly.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        nnnum.numerical_gradient(rosen, readonly)
+    assert same_bits(nnnum.numerical_gradient(rosen, x.tolist()), want)
+    # an f with its own parallel regions runs from the serial kernel (its reduction's order is its own)
+    assert np.allclose(nnnum.numerical_gradient(parallel_f, x), 2 * x, rtol=1e-6)
+    with pytest.raises(TypeError, match="integer"):
+        nnnum.numerical_gradient(rosen, np.arange(5))
+
+
+def test_snapshot_waits_for_a_writer_and_sees_x_restored():
+    x = np.arange(6.0)
+    entered, release = threading.Event(), threading.Event()
+
+    def writer():
+        with REGIONS.hold(x[2:4]):
+            x[3] += 100.0  # an in-place perturbation, as the loop engine makes
+            entered.set()
+            release.wait(10)
+            x[3] -= 100.0
+
+    th = threading.Thread(target=writer)
+    th.start()
+    entered.wait(10)
+    got: list = []
+    reader = threading.Thread(target=lambda: got.append(REGIONS.snapshot(x)))
+    reader.start()
+    time.sleep(0.05)
+    assert not got, "the snapshot did not wait for the writer"
+    release.set()
+    th.join(10)
+    reader.join(10)
+    assert same_bits(got[0], np.arange(6.0))
+
+
+@pytest.mark.timeout(120)
+def test_jitted_readers_never_see_a_python_writers_perturbation():
+    W = np.random.default_rng(2).uniform(-1, 1, 40)
+    want = nnnum.numerical_gradient(rosen, W.copy())
+    stop = threading.Event()
+    seen: list = []
+
+    def slow_rosen(w):
+        time.sleep(1e-4)  # releases the GIL mid-perturbation
+        return rosen(w)
+
+    def writer():
+        while not stop.is_set():
+            nnnum.numerical_gradient(slow_rosen, W)
+
+    th = threading.Thread(target=writer)
+    th.start()
+    try:
+        for _ in range(300):
+            seen.append(nnnum.numerical_gradient(rosen, W))
+    finally:
+        stop.set()
+        th.join(60)
+    assert all(same_bits(g, want) for g in seen)
+
+
+def test_kernel_cache_still_bounded_and_shared():
+    @numba.njit
+    def g(x):
+        return np.sum(x * x)
+
+    x = np.ones(5)
+    nnnum.numerical_gradient(g, x)
+    assert prange.cached_functions()[-1] is g
+    par, ser = prange.kernels(g)
+    assert prange.kernels(g) == (par, ser)
