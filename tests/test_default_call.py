@@ -1,4 +1,4 @@
-"""The default call with a jitted ``f`` (one fused kernel): same bits, same errors as the general path.
+"""The default call with a jitted ``f`` (one fused kernel): the general path's bits and errors.
 
 ``numerical_gradient(f, x)`` with a Numba-compiled ``f`` and nothing else set
 takes a shortcut (``prange.central2``): a kernel that computes the book's
@@ -170,7 +170,7 @@ def test_unusual_inputs_take_the_general_path():
     with pytest.raises(ValueError, match="read-only"):
         nnnum.numerical_gradient(rosen, readonly)
     assert same_bits(nnnum.numerical_gradient(rosen, x.tolist()), want)
-    # an f with its own parallel regions runs from the serial kernel (its reduction's order is its own)
+    # an f with its own parallel regions runs from the serial kernel (its own reduction order)
     assert np.allclose(nnnum.numerical_gradient(parallel_f, x), 2 * x, rtol=1e-6)
     with pytest.raises(TypeError, match="integer"):
         nnnum.numerical_gradient(rosen, np.arange(5))
