@@ -159,6 +159,30 @@ def test_f_raising_leaves_x_and_comes_back_as_itself():
     assert same_bits(x, snap)
 
 
+@numba.njit
+def raises_at(w, k):
+    if w[k] > 2.5:
+        raise ValueError("boom from jitted f")
+    return np.sum(w * w)
+
+
+@pytest.mark.parametrize("where", ["first", "middle", "last"])
+@pytest.mark.parametrize("n", [2, 50, 5000])
+@pytest.mark.parametrize("options", [{}, {"parallel": True}, {"order": 4}], ids=str)
+def test_f_raising_in_any_thread_is_never_lost(n, where, options):
+    # Numba loses an exception raised in a worker thread of a parallel loop (the kernel just
+    # returns, with that chunk unfinished): once, that was a silently wrong gradient
+    k = {"first": 0, "middle": n // 2, "last": n - 1}[where]
+    x = np.linspace(1.0, 2.0, n)
+    x[k] = 2.49995  # only x[k] + h (and + 2h) cross 2.5
+    snap = x.copy()
+    f = numba.njit(lambda w: raises_at(w, k))
+    for _ in range(3):
+        with pytest.raises(ValueError, match="boom"):
+            nnnum.numerical_gradient(f, x, **options)
+    assert same_bits(x, snap)
+
+
 def test_unusual_inputs_take_the_general_path():
     x = np.random.default_rng(0).uniform(-1, 1, (6, 4))
     want = nnnum.numerical_gradient(rosen, x, parallel=False)

@@ -177,7 +177,6 @@ def test_broadcast_view_gets_the_broadcast_message_not_read_only():
 BAD_H = [
     (True, TypeError),
     ("1e-4", TypeError),
-    (None, TypeError),
     (-1e-4, ValueError),
     (0, ValueError),
     (np.nan, ValueError),
@@ -204,6 +203,24 @@ def test_every_entry_point_checks_h_alike(h, exc):
     ):
         with pytest.raises(exc, match="h"):
             call()
+
+
+def test_h_none_is_the_default_step_everywhere():
+    f = lambda w: float(np.sum(w**3))  # noqa: E731
+    x = np.array([0.5, 1.5, -2.0])
+    for call in (
+        lambda h: nnnum.numerical_gradient(f, x, h=h),
+        lambda h: nnnum.numerical_diff(lambda v: v**3, x, h=h),
+        lambda h: nnnum.batched_numerical_gradient(lambda X: (X**3).sum(axis=1), x, h=h),
+        lambda h: nnnum.gradient_descent(f, x, step_num=3, h=h),
+    ):
+        assert np.array_equal(call(None), call(1e-4))
+    net = nnnum.TwoLayerNet(3, 2, 2, seed=0)
+    xs, t = np.ones((2, 3)), np.array([0, 1])
+    for method in ("structured", "brute"):
+        a = net.numerical_gradient(xs, t, method=method, h=None)
+        b = net.numerical_gradient(xs, t, method=method, h=1e-4)
+        assert all(np.array_equal(a[k], b[k]) for k in a)
 
 
 def test_gradcheck_never_swallows_errors():

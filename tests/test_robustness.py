@@ -532,7 +532,6 @@ BAD_H = {
     "zero": 0,
     "nan": float("nan"),
     "inf": float("inf"),
-    "None": None,
     "complex": 1e-4 + 0j,
     "array": np.array([1e-4, 1e-4]),
 }

@@ -42,7 +42,7 @@ __all__ = [
     "batched_numerical_gradient",
 ]
 
-Method = Literal["central", "forward", "backward"]
+Method = Literal["central", "forward", "backward", "complex"]
 #: Each Richardson level divides the step by this.
 RATIO = 2.0
 
@@ -60,7 +60,8 @@ class DiffResult:
         of the truncation error (the distance between the two best
         extrapolations) plus the rounding error of ``f``'s evaluations
         amplified by the stencil (:math:`\\epsilon |f| \\sum |w| / h`). NaN
-        without ``richardson`` (one step gives no truncation estimate).
+        without ``richardson`` (one step gives no truncation estimate). For
+        the complex step, the rounding of the result, :math:`2 \\epsilon |df|`.
     nfev : int
         Evaluations of ``f`` made.
     step : ndarray
@@ -70,7 +71,7 @@ class DiffResult:
         Order of the result's truncation error, :math:`O(h^{order})`, after
         extrapolation.
     method : str
-        The stencil kind.
+        The stencil kind, or ``"complex"``.
     """
 
     df: Any
@@ -302,7 +303,7 @@ def numerical_diff(
     f: Callable[[Any], Any],
     x: Any,
     *,
-    h: float | Literal["auto"] = 1e-4,
+    h: float | Literal["auto"] | None = None,
     order: int = 2,
     method: Method = "central",
     richardson: int = 0,
@@ -322,15 +323,18 @@ def numerical_diff(
     x : float or array_like
         Where to differentiate (computed in float64).
     h : float or "auto", keyword-only
-        Absolute step (default the book's ``1e-4``), or ``"auto"``: per element
+        Absolute step (default the book's ``1e-4``; ``"auto"`` for
+        ``method="complex"``), or ``"auto"``: per element
         :math:`\epsilon^{1/(q+1)} \max(|x|, 1)` for a result of order ``q``,
-        rounded to a power of two.
+        rounded to a power of two (complex step: :math:`\epsilon^2 \max(|x|, 1)`).
     order : int, keyword-only
         Order of the stencil's truncation error: 2, 4, 6 or 8 for
         ``"central"`` (``order`` evaluations), 1 to 6 for one-sided stencils
         (``order`` evaluations plus ``f(x)``).
-    method : {"central", "forward", "backward"}, keyword-only
+    method : {"central", "forward", "backward", "complex"}, keyword-only
         One-sided stencils evaluate ``f`` on one side of ``x`` only.
+        ``"complex"``: :math:`\operatorname{Im} f(x + ih) / h`, one evaluation,
+        accurate to rounding for an analytic ``f`` written for complex input.
     richardson : int, keyword-only
         Extrapolation levels: the stencil is also evaluated at ``h/2``, ...,
         ``h/2**richardson`` (each level costs the stencil's evaluations again)
@@ -351,8 +355,17 @@ def numerical_diff(
     >>> r = nnnum.numerical_diff(np.exp, 1.0, h="auto", order=4, richardson=2, full_output=True)
     >>> bool(abs(r.df - np.e) <= r.error < 1e-10), r.nfev
     (True, 12)
+    >>> nnnum.numerical_diff(np.exp, 1.0, method="complex") == np.e
+    True
     """
-    hv, st, levels = _options(h, order, method, richardson)
+    is_complex = isinstance(method, str) and method == "complex"
+    if h is None:
+        h = "auto" if is_complex else 1e-4
+    if is_complex:
+        _complex_options(order, richardson)
+        hv, st, levels = check_h(h, allow_auto=True), stencil(2, "central"), 1
+    else:
+        hv, st, levels = _options(h, order, method, richardson)
     if not callable(f):
         raise TypeError(f"f must be callable, got {type(f).__name__}")
     x0 = np.asarray(x)
@@ -364,6 +377,8 @@ def numerical_diff(
     if not (np.issubdtype(x0.dtype, np.number) or x0.dtype == np.bool_):
         raise TypeError(f"x must be a real number or array, got dtype {x0.dtype}")
     xa = np.asarray(x0, dtype=np.result_type(x0.dtype, np.float64))
+    if is_complex:
+        return _complex_diff(f, xa.astype(np.float64), hv, full_output)
     if _is_book_default(st, levels) and hv != "auto" and not full_output:
         hf = float(hv)
         with np.errstate(invalid="ignore", over="ignore"):
@@ -398,6 +413,33 @@ def numerical_diff(
     return _result(res, df, st, True)
 
 
+def _complex_diff(f: Callable[[Any], Any], xa: np.ndarray, h: Any, full_output: bool) -> Any:
+    """numerical_diff(..., method="complex"): ``Im f(x + ih) / h``, one call of ``f``."""
+    from . import complex_step
+
+    check_finite(xa.reshape(-1), xa.shape)
+    hs = complex_step.steps(xa.reshape(-1), h).reshape(xa.shape)
+    value = f(xa + 1j * hs)
+    if value is None or isinstance(value, (str, bytes, bool, np.bool_)):
+        raise TypeError(f"f must return numbers; it returned {type(value).__name__} {value!r}")
+    arr = np.asarray(value)
+    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
+        raise TypeError(f"f must return numbers; it returned dtype {arr.dtype}")
+    if not np.issubdtype(arr.dtype, np.complexfloating):
+        complex_step.complex_result(arr.reshape(-1)[0] if arr.size else 0.0, "x + ih")
+    if arr.shape != xa.shape and arr.shape != ():
+        raise ValueError(
+            f"f must work elementwise: it returned shape {arr.shape} for x of shape {xa.shape}"
+        )
+    im = np.broadcast_to(arr.imag.astype(np.float64), xa.shape).reshape(-1)
+    df, error = complex_step.finish(im, hs.reshape(-1), xa.shape, np.dtype(np.float64))
+    out = float(df[0]) if xa.ndim == 0 else df.reshape(xa.shape)
+    if not full_output:
+        return out
+    err = float(error[0]) if xa.ndim == 0 else error.reshape(xa.shape)
+    return DiffResult(df=out, error=err, nfev=1, step=hs[None], order=2, method="complex")
+
+
 def _elementwise_values(value: Any, shape: tuple[int, ...], where: str) -> np.ndarray:
     """``f``'s values at an array of points, checked: real numbers, one per element of x."""
     if value is None or isinstance(value, (str, bytes, bool, np.bool_)):
@@ -422,7 +464,7 @@ def numerical_gradient(
     f: Callable[[Any], Any],
     x: Any,
     *,
-    h: float | Literal["auto"] = 1e-4,
+    h: float | Literal["auto"] | None = None,
     order: int = 2,
     method: Method = "central",
     richardson: int = 0,
@@ -454,17 +496,23 @@ def numerical_gradient(
         Float32 or float64 parameters of any shape (0-d to n-d, C- or
         F-ordered, or a strided view).
     h : float or "auto", keyword-only
-        Absolute step, default ``1e-4``; ``"auto"``: per element
-        :math:`\epsilon^{1/(q+1)} \max(|x_i|, 1)` for a result of order ``q``
-        (``\epsilon`` of ``x``'s dtype), rounded to a power of two.
+        Absolute step, default ``1e-4`` (``"auto"`` for ``method="complex"``);
+        ``"auto"``: per element :math:`\epsilon^{1/(q+1)} \max(|x_i|, 1)` for a
+        result of order ``q`` (``\epsilon`` of ``x``'s dtype), rounded to a
+        power of two; for the complex step :math:`\epsilon^2 \max(|x_i|, 1)`.
     order : int, keyword-only
         Truncation error :math:`O(h^{order})`: 2 (default), 4, 6 or 8 for a
         central stencil, which costs ``order`` evaluations of ``f`` per
         element; 1 to 6 for ``"forward"``/``"backward"`` (``order`` per element,
         plus one ``f(x)``).
-    method : {"central", "forward", "backward"}, keyword-only
+    method : {"central", "forward", "backward", "complex"}, keyword-only
         One-sided stencils never evaluate ``f`` on the other side of ``x``
-        (functions defined on one side only).
+        (functions defined on one side only). ``"complex"``: the complex step
+        :math:`\operatorname{Im} f(x + i h e_i) / h`, **one** evaluation per
+        element and accurate to rounding (no difference of nearby values), for
+        an analytic ``f`` that computes in complex arithmetic (no ``abs``,
+        comparisons, ``.real``; see :mod:`nnnum.diff.complex_step`). ``f``
+        receives complex copies of ``x``, never ``x`` itself.
     richardson : int, keyword-only
         Richardson extrapolation levels (0 to 6): the stencil is also taken
         with steps ``h/2, ..., h/2**richardson`` (each level costs the
@@ -533,7 +581,13 @@ def numerical_gradient(
     ...                              order=4, richardson=1, full_output=True)
     >>> bool(np.all(np.abs(r.df - np.exp([0.0, 1.0])) <= r.error)), r.nfev
     (True, 16)
+    >>> g = nnnum.numerical_gradient(lambda x: np.sum(np.exp(x)), np.array([0.0, 1.0]),
+    ...                              method="complex")
+    >>> float(np.max(np.abs(g - np.exp([0.0, 1.0])))) < 1e-15
+    True
     """
+    if h is None:
+        h = "auto" if isinstance(method, str) and method == "complex" else 1e-4
     if (
         type(x) is np.ndarray
         and type(h) is float
@@ -551,6 +605,10 @@ def numerical_gradient(
         df = _book_default_jitted(f, x, h)
         if df is not None:
             return df
+    if isinstance(method, str) and method == "complex":
+        return _complex_gradient(
+            f, x, h, order, richardson, full_output, parallel, batched, workers
+        )
     hv, st, levels = _options(h, order, method, richardson)
     if batched:
         return batched_numerical_gradient(
@@ -625,6 +683,82 @@ def numerical_gradient(
         return df
     out.error = out.error.reshape(shape)
     return _result(out, df, st, True)
+
+
+def _complex_options(order: Any, richardson: Any, workers: Any = None) -> None:
+    if isinstance(order, (bool, np.bool_)) or order != 2:
+        raise ValueError(
+            "method='complex' has one order (2: with the automatic step its truncation "
+            "error, h**2 times the third derivative / 6, is far below rounding), got "
+            f"order={order!r}; the orders 4, 6, 8 are for the finite-difference methods"
+        )
+    if isinstance(richardson, (bool, np.bool_)) or richardson != 0:
+        raise ValueError(
+            "method='complex' needs no Richardson extrapolation (its step leaves no truncation "
+            f"error to cancel), got richardson={richardson!r}"
+        )
+    if workers is not None:
+        raise ValueError(
+            "workers= distributes the finite-difference methods; method='complex' runs in "
+            "this process (a jitted f in the parallel kernel, or batched=True)"
+        )
+
+
+def _complex_gradient(
+    f: Any,
+    x: Any,
+    h: Any,
+    order: Any,
+    richardson: Any,
+    full_output: bool,
+    parallel: Any,
+    batched: bool,
+    workers: Any,
+) -> Any:
+    """numerical_gradient(..., method="complex"): one evaluation of ``f`` per element."""
+    from . import complex_step
+
+    _complex_options(order, richardson, workers)
+    if batched:
+        return batched_numerical_gradient(f, x, h=h, method="complex", full_output=full_output)
+    if not callable(f):
+        raise TypeError(f"f must be callable, got {type(f).__name__}")
+    be = _backend.current()
+    if be.DEVICE:
+        raise TypeError(
+            "on the cupy backend numerical_gradient needs f in batched form: pass "
+            "batched=True with f mapping a (B, *x.shape) array of parameters to B values"
+        )
+    if parallel is not None and not isinstance(parallel, (bool, np.bool_)):
+        raise TypeError(f"parallel must be True, False or None, got {parallel!r}")
+    arr, _ = check_x(x)
+    shape = arr.shape
+    if arr.size == 0:
+        empty = np.zeros(shape, dtype=arr.dtype)
+        if full_output:
+            return DiffResult(empty, np.zeros(shape), 0, np.zeros((1,) + shape), 2, "complex")
+        return empty
+    base = REGIONS.snapshot(arr)  # f gets complex copies: x itself is never written
+    check_finite(base.reshape(-1), shape)
+    hs = complex_step.steps(base.reshape(-1), h)
+    if is_jitted(f) and arr.ndim > 0 and be.JIT:
+        from .engines import prange
+
+        im = prange.complex_step(f, base, hs, parallel)
+    else:
+        im = complex_step.loop(f, base, hs)
+    df, error = complex_step.finish(im, hs, shape, arr.dtype)
+    out = df.reshape(shape).astype(arr.dtype, copy=False)
+    if not full_output:
+        return out
+    return DiffResult(
+        df=out,
+        error=error.reshape(shape),
+        nfev=arr.size + 1,
+        step=hs.reshape((1,) + shape),
+        order=2,
+        method="complex",
+    )
 
 
 def _book_default_jitted(f: Any, x: np.ndarray, h: float) -> np.ndarray | None:
@@ -743,7 +877,7 @@ def batched_numerical_gradient(
     f: Callable[[Any], Any],
     x: Any,
     *,
-    h: float | Literal["auto"] = 1e-4,
+    h: float | Literal["auto"] | None = None,
     chunk: int | None = None,
     order: int = 2,
     method: Method = "central",
@@ -782,7 +916,14 @@ def batched_numerical_gradient(
     """
     from .engines import batched
 
-    hv, st, levels = _options(h, order, method, richardson)
+    is_complex = isinstance(method, str) and method == "complex"
+    if h is None:
+        h = "auto" if is_complex else 1e-4
+    if is_complex:
+        _complex_options(order, richardson)
+        hv, st, levels = check_h(h, allow_auto=True), stencil(2, "central"), 1
+    else:
+        hv, st, levels = _options(h, order, method, richardson)
     if not callable(f):
         raise TypeError(f"f must be callable, got {type(f).__name__}")
     if chunk is not None and (
@@ -805,6 +946,20 @@ def batched_numerical_gradient(
         raise ValueError(
             f"x is not finite at {where(shape, i)} = {float(host[i])!r}; the gradient is "
             "undefined there"
+        )
+
+    if is_complex:
+        from . import complex_step
+
+        hs = complex_step.steps(host, hv)
+        cdf, cerr = complex_step.finish(
+            complex_step.batched(f, xd, hs, chunk, be), hs, shape, np.dtype(xd.dtype)
+        )
+        df = xp.asarray(cdf.reshape(shape)).astype(xd.dtype, copy=False)
+        if not full_output:
+            return df
+        return DiffResult(
+            df, cerr.reshape(shape), host.size, hs.reshape((1,) + shape), 2, "complex"
         )
 
     def evaluate(points: np.ndarray, labels: list[str]) -> np.ndarray:

@@ -39,8 +39,18 @@ class StepResolutionError(ValueError):
     """``h`` is below the resolution of ``x``'s dtype: ``x + h == x - h``."""
 
 
+#: The book's step, the default of every differentiation function.
+DEFAULT_H = 1e-4
+
+
 def check_h(h: Any, *, allow_auto: bool = False) -> float | str:
-    """``h`` as a float (or ``"auto"``), or a clear error: the one step check of every path."""
+    """``h`` as a float (or ``"auto"``), or a clear error: the one step check of every path.
+
+    ``None`` is the default step, the book's ``1e-4`` (the complex step maps it
+    to ``"auto"`` before asking).
+    """
+    if h is None:
+        return DEFAULT_H
     if allow_auto and isinstance(h, str) and h == "auto":
         return "auto"
     if isinstance(h, (bool, np.bool_)) or not isinstance(h, numbers.Real):

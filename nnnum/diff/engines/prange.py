@@ -25,6 +25,8 @@ from ..checks import scalar_result
 
 #: How many jitted functions keep their compiled gradient kernels.
 CACHE_SIZE = 16
+#: Parallel chunks at most (4 per thread): the size of every kernel's ``done`` flags.
+_MAX_CHUNKS = 4 * numba.config.NUMBA_NUM_THREADS
 
 _CACHE: collections.OrderedDict[int, _Entry] = collections.OrderedDict()
 _LOCK = threading.Lock()
@@ -33,11 +35,13 @@ _LOCK = threading.Lock()
 class _Entry:
     """One jitted ``f``'s kernels, compiled on first use, and the argument types checked."""
 
-    __slots__ = ("f", "parallel", "serial", "central2", "checked", "nested")
+    __slots__ = ("f", "parallel", "serial", "central2", "complex", "checked", "nested")
 
     def __init__(self, f: Any) -> None:
         self.f = f
-        self.parallel, self.serial, self.central2 = _build(f)
+        self.parallel, self.serial, self.central2, *pair = _build(f)
+        #: (parallel, serial) complex-step kernels
+        self.complex = tuple(pair)
         #: (dtype, ndim) for which ``f`` was seen to return a real scalar
         self.checked: set[tuple[str, int]] = set()
         self.nested = is_parallel(f)
@@ -59,11 +63,37 @@ def evaluate(f: Any, base: np.ndarray, points: np.ndarray, parallel: bool | None
     entry = _entry(f)
     par_kernel, serial_kernel = entry.parallel, entry.serial
     if parallel is False or entry.nested:
-        call_kernel(serial_kernel, flat, points, base.shape, 1, out)
+        _run(None, serial_kernel, flat, points, base.shape, 1, out)
     else:
         nchunks = max(1, min(n, 4 * numba.get_num_threads()))
-        call_kernel(par_kernel, flat, points, base.shape, nchunks, out)
+        _run(par_kernel, serial_kernel, flat, points, base.shape, nchunks, out)
     return out
+
+
+def _run(par_kernel: Any, serial_kernel: Any, *args: Any) -> None:
+    """Run a perturbation kernel; ``f``'s exceptions reach the caller, from any thread.
+
+    Numba re-raises an exception of the calling thread's share of a parallel
+    loop, but one raised in a worker thread is lost: the kernel returns with
+    that thread's chunk unfinished and nothing said (a silently wrong
+    gradient). Every chunk therefore ticks ``done`` last thing; an unticked
+    chunk means ``f`` raised, and the serial kernel runs again, in this
+    thread, where the exception surfaces as itself.
+    """
+    done = np.zeros(_MAX_CHUNKS, dtype=np.bool_)
+    if par_kernel is not None:
+        call_kernel(par_kernel, *args, done)
+        if np.count_nonzero(done) == done.size:
+            return
+    call_kernel(serial_kernel, *args, done)
+    if np.count_nonzero(done) != done.size:  # pragma: no cover (an exception always surfaces)
+        raise RuntimeError("the serial kernel stopped without an exception")
+    if par_kernel is not None:
+        raise RuntimeError(
+            "f raised an exception in a worker thread of the parallel kernel but not when "
+            "the same evaluations were run again serially: f does not give the same result "
+            "for the same input (pass parallel=False to run it serially)"
+        )
 
 
 def central2(f: Any, base: np.ndarray, h: float, checked: bool = False) -> np.ndarray | None:
@@ -85,8 +115,43 @@ def central2(f: Any, base: np.ndarray, h: float, checked: bool = False) -> np.nd
     if key not in entry.checked:
         scalar_result(f(base), "x")  # its return type, once per argument type
         entry.checked.add(key)
-    df, ok = call_kernel(entry.central2, base, base.dtype.type(h), h)
-    return df if ok else None
+    df = np.empty_like(base)
+    bad = np.zeros(1, dtype=np.bool_)
+    _run(*entry.central2, base, base.dtype.type(h), h, df, bad)
+    return None if bad[0] else df
+
+
+def complex_step(f: Any, base: np.ndarray, h: np.ndarray, parallel: bool | None) -> np.ndarray:
+    """``Im f(x + i h_k e_k)`` for every element ``k`` of ``base``, in the kernel for ``f``.
+
+    ``base``: a private C-ordered float copy of ``x``; each chunk of elements
+    steps its own complex copy. The first use checks that ``f`` compiles for,
+    and returns a complex number at, a complex ``x`` (clear errors otherwise).
+    Bit-identical for the serial and parallel kernels and any thread count.
+    """
+    from numba.core.errors import TypingError
+
+    from ..complex_step import complex_dtype, complex_result
+
+    entry = _entry(f)
+    xc = base.astype(complex_dtype(base.dtype))
+    key = ("complex", xc.dtype.char, xc.ndim)
+    if key not in entry.checked:
+        try:
+            value = f(xc)
+        except TypingError as exc:
+            raise TypeError(
+                "method='complex' needs f to compile for a complex x, and Numba cannot: "
+                f"{str(exc).strip().splitlines()[0]}"
+            ) from exc
+        complex_result(value, "x (unperturbed, complex)")
+        entry.checked.add(key)
+    out = np.empty(base.size)
+    par_kernel, serial_kernel = entry.complex
+    if parallel is False or entry.nested:
+        par_kernel = None
+    _run(par_kernel, serial_kernel, xc, np.ascontiguousarray(h, dtype=np.float64), out)
+    return out
 
 
 def kernels(f: Any) -> tuple[Any, Any]:
@@ -118,8 +183,8 @@ def cached_functions() -> list[Any]:
         return [entry.f for entry in _CACHE.values()]
 
 
-def _build(f: Any) -> tuple[Any, Any, Any]:
-    def perturb(x, points, shape, nchunks, out):
+def _build(f: Any) -> tuple[Any, Any, Any, Any, Any]:
+    def perturb(x, points, shape, nchunks, out, done):
         """F at x with element i set to points[r, i], for every row r and element i.
 
         Each chunk of parameters perturbs its own copy of ``x`` (one copy per
@@ -130,6 +195,8 @@ def _build(f: Any) -> tuple[Any, Any, Any]:
         n = x.size
         rows = points.shape[0]
         chunk = (n + nchunks - 1) // nchunks
+        for c in range(done.size):
+            done[c] = c >= nchunks
         for c in prange(nchunks):
             lo = c * chunk
             hi = min(n, lo + chunk)
@@ -141,25 +208,26 @@ def _build(f: Any) -> tuple[Any, Any, Any]:
                         xc[i] = points[r, i]
                         out[r, i] = f(xv)
                     xc[i] = x[i]
+            done[c] = True
 
-    def book(x, h, h64):
+    def book(x, h, h64, df, bad, done):
         """The book's central difference at every element, each chunk on its own copy of x.
 
-        ``ok`` is False as soon as a chunk meets an element whose step rounds
+        ``bad[0]`` is set as soon as a chunk meets an element whose step rounds
         by more than 1% of ``2 h`` (or is NaN) or whose difference is not
         finite; the caller then takes the general path. Chunks are fixed by
         the thread count but every element is computed alike: bit-identical
-        for any thread count.
+        for any thread count. ``done``: see :func:`_run`.
         """
         n = x.size
         flat = x.reshape(-1)
-        df = np.empty_like(x)
         dflat = df.reshape(-1)
         nchunks = max(1, min(n, 4 * numba.get_num_threads()))
         chunk = (n + nchunks - 1) // nchunks
-        bad = np.zeros(nchunks, dtype=np.bool_)
         two_h = 2.0 * h64
         tolerance = 0.02 * h64
+        for c in range(done.size):
+            done[c] = c >= nchunks
         for c in prange(nchunks):
             lo = c * chunk
             hi = min(n, lo + chunk)
@@ -172,7 +240,7 @@ def _build(f: Any) -> tuple[Any, Any, Any]:
                     xm = xi - h
                     step = np.float64(xp) - np.float64(xm)
                     if not abs(step - two_h) <= tolerance:
-                        bad[c] = True
+                        bad[0] = True
                         break
                     xcf[i] = xp
                     fp = np.float64(f(xc))
@@ -181,13 +249,36 @@ def _build(f: Any) -> tuple[Any, Any, Any]:
                     xcf[i] = xi
                     d = (fp - fm) / step
                     if not np.isfinite(d):
-                        bad[c] = True
+                        bad[0] = True
                         break
                     dflat[i] = d
-        return df, not bad.any()
+            done[c] = True
+
+    def csteps(xc0, h, out, done):
+        """Im f at x + i h_k e_k for every k, each chunk on its own complex copy of x."""
+        n = xc0.size
+        flat = xc0.reshape(-1)
+        nchunks = max(1, min(n, 4 * numba.get_num_threads()))
+        chunk = (n + nchunks - 1) // nchunks
+        for c in range(done.size):
+            done[c] = c >= nchunks
+        for c in prange(nchunks):
+            lo = c * chunk
+            hi = min(n, lo + chunk)
+            if lo < hi:
+                xc = xc0.copy()
+                xcf = xc.reshape(-1)
+                for k in range(lo, hi):
+                    z = flat[k]
+                    xcf[k] = z + 1j * h[k]
+                    out[k] = f(xc).imag
+                    xcf[k] = z
+            done[c] = True
 
     return (
         kernel(perturb, parallel=True, cache=False),
         kernel(perturb, parallel=False, cache=False),
-        kernel(book, parallel=True, cache=False),
+        (kernel(book, parallel=True, cache=False), kernel(book, parallel=False, cache=False)),
+        kernel(csteps, parallel=True, cache=False),
+        kernel(csteps, parallel=False, cache=False),
     )

@@ -1,0 +1,237 @@
+"""method="complex": Im f(x + ih) / h, one evaluation per element, accurate to rounding."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import nnnum
+
+from .robust_strategies import same_bits
+
+
+@numba.njit
+def rosen_jit(x):
+    s = 0.0
+    v = x.reshape(-1)
+    for i in range(v.size - 1):
+        a = v[i + 1] - v[i] * v[i]
+        b = 1.0 - v[i]
+        s += 100.0 * a * a + b * b
+    return s
+
+
+def rosen_py(x):
+    v = x.reshape(-1)
+    return np.sum(100.0 * (v[1:] - v[:-1] * v[:-1]) ** 2 + (1.0 - v[:-1]) ** 2)
+
+
+def rosen_batched(X):
+    V = X.reshape(len(X), -1)
+    a = V[:, 1:] - V[:, :-1] * V[:, :-1]
+    b = 1.0 - V[:, :-1]
+    return np.sum(100.0 * a * a + b * b, axis=1)
+
+
+def rosen_grad(x):
+    v = x.reshape(-1)
+    g = np.zeros_like(v)
+    g[:-1] = -400.0 * v[:-1] * (v[1:] - v[:-1] ** 2) - 2.0 * (1.0 - v[:-1])
+    g[1:] += 200.0 * (v[1:] - v[:-1] ** 2)
+    return g.reshape(x.shape)
+
+
+@numba.njit
+def mixed_jit(x):
+    s = 0.0
+    for v in x.reshape(-1):
+        s += np.exp(v) + np.sin(3.0 * v) + np.log(2.0 + v) + 1.0 / (v - 2.5)
+    return s
+
+
+def mixed_grad(x):
+    return np.exp(x) + 3.0 * np.cos(3.0 * x) + 1.0 / (2.0 + x) - 1.0 / (x - 2.5) ** 2
+
+
+@numba.njit
+def relu_jit(x):
+    s = 0.0
+    for v in x.reshape(-1):
+        s += v if v > 0 else 0.0  # a comparison: not defined for complex numbers
+    return s
+
+
+@numba.njit
+def real_part_jit(x):
+    return np.sum(x).real
+
+
+@numba.njit
+def blows_up(x):
+    s = np.sum(x)
+    if x[1].imag != 0.0:  # inf where x[1] is stepped
+        return s + np.inf * 1j
+    return s
+
+
+SHAPES = [(2,), (5,), (200,), (4, 7), (2, 3, 4)]
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+@pytest.mark.parametrize("engine", ["jitted", "python", "batched"])
+def test_rosenbrock_to_rounding(shape, engine):
+    x = np.random.default_rng(len(shape)).uniform(-1.5, 1.5, shape)
+    snap = x.copy()
+    if engine == "batched":
+        r = nnnum.numerical_gradient(
+            rosen_batched, x, method="complex", batched=True, full_output=True
+        )
+    else:
+        f = rosen_jit if engine == "jitted" else rosen_py
+        r = nnnum.numerical_gradient(f, x, method="complex", full_output=True)
+    g = rosen_grad(x)
+    scale = np.abs(g).max()
+    assert r.df.shape == x.shape and r.df.dtype == x.dtype
+    assert np.abs(r.df - g).max() <= 64 * np.finfo(float).eps * scale
+    assert r.method == "complex" and r.order == 2
+    assert r.nfev == x.size + (0 if engine == "batched" else 1)
+    assert same_bits(x, snap)
+
+
+def test_analytic_functions_and_their_error_estimate():
+    x = np.linspace(-1.5, 2.2, 301)
+    r = nnnum.numerical_gradient(mixed_jit, x, method="complex", full_output=True)
+    true = mixed_grad(x)
+    err = np.abs(r.df - true)
+    # the finite differences cannot get below ~1e-10 here (1/x near its pole at 2.5)
+    assert err.max() <= 1e-12 * np.abs(true).max()
+    assert np.mean(err <= r.error + 4 * np.finfo(float).eps * np.abs(true)) >= 0.95
+    best_fd = nnnum.numerical_gradient(mixed_jit, x, order=8, h="auto")
+    assert err.max() < np.abs(best_fd - true).max()
+
+
+@pytest.mark.jit_only
+def test_parallel_equals_serial_for_any_thread_count():
+    x = np.random.default_rng(1).uniform(-2, 2, 333)
+    want = nnnum.numerical_gradient(mixed_jit, x, method="complex", parallel=False)
+    before = numba.get_num_threads()
+    try:
+        for threads in range(1, numba.config.NUMBA_NUM_THREADS + 1):
+            numba.set_num_threads(threads)
+            got = nnnum.numerical_gradient(mixed_jit, x, method="complex")
+            assert same_bits(got, want), threads
+    finally:
+        numba.set_num_threads(before)
+    # the same f in Python (NumPy's complex exp/sin/log): the loop engine agrees to rounding
+    py = nnnum.numerical_gradient(lambda v: mixed_jit.py_func(v), x, method="complex")
+    assert np.allclose(py, want, rtol=1e-14, atol=1e-14)
+
+
+def test_float32_steps_in_complex64():
+    x = np.random.default_rng(2).uniform(-1.5, 1.5, 50).astype(np.float32)
+    g = nnnum.numerical_gradient(rosen_jit, x, method="complex")
+    assert g.dtype == np.float32
+    want = rosen_grad(x.astype(np.float64))
+    assert np.abs(g - want).max() <= 1e-3 * np.abs(want).max()  # float32 arithmetic in f
+
+
+def test_numerical_diff_complex():
+    x = np.array([-3.0, 0.0, 0.5, 40.0])
+    d = nnnum.numerical_diff(np.exp, x, method="complex")
+    assert np.all(np.abs(d - np.exp(x)) <= 2 * np.finfo(float).eps * np.exp(x))
+    r = nnnum.numerical_diff(np.sin, 1.0, method="complex", full_output=True)
+    assert r.df == np.cos(1.0) and r.nfev == 1 and r.error > 0
+    with pytest.raises(TypeError, match="complex arithmetic"):
+        nnnum.numerical_diff(np.abs, 1.0, method="complex")
+
+
+def test_clear_errors():
+    x = np.linspace(-1.0, 1.0, 6)
+    if not numba.config.DISABLE_JIT:  # (NumPy orders complex numbers: no error in Python)
+        with pytest.raises(TypeError, match="Numba cannot"):
+            nnnum.numerical_gradient(relu_jit, x, method="complex")
+    with pytest.raises(TypeError, match="dropped the imaginary part"):
+        nnnum.numerical_gradient(real_part_jit, x, method="complex")
+    with pytest.raises(TypeError, match="dropped the imaginary part"):
+        nnnum.numerical_gradient(lambda w: float(np.sum(w.real)), x, method="complex")
+    with pytest.raises(TypeError, match="dropped the imaginary part"):
+        nnnum.numerical_gradient(lambda X: X.real.sum(axis=1), x, method="complex", batched=True)
+    with pytest.raises(ValueError, match="one order"):
+        nnnum.numerical_gradient(rosen_jit, x, method="complex", order=4)
+    with pytest.raises(ValueError, match="Richardson"):
+        nnnum.numerical_gradient(rosen_jit, x, method="complex", richardson=1)
+    with pytest.raises(ValueError, match="workers"):
+        nnnum.numerical_gradient(rosen_py, x, method="complex", workers=2)
+    bad = x.copy()
+    bad[2] = np.inf
+    with pytest.raises(ValueError, match=r"x\[2\]"):
+        nnnum.numerical_gradient(rosen_jit, bad, method="complex")
+    zero = np.array([1.0, 0.0, 2.0])
+    with pytest.raises(FloatingPointError, match=r"x\[1\]"):
+        nnnum.numerical_gradient(blows_up, zero, method="complex")
+    with pytest.raises(ValueError, match="h must be"):
+        nnnum.numerical_gradient(rosen_jit, x, method="complex", h=0.0)
+
+
+def test_f_raising_leaves_x_unchanged():
+    x = np.linspace(0.0, 1.0, 20)
+    snap = x.copy()
+    calls = []
+
+    def f(w):
+        calls.append(1)
+        if len(calls) > 5:
+            raise RuntimeError("f gives up")
+        return np.sum(w * w)
+
+    with pytest.raises(RuntimeError, match="gives up"):
+        nnnum.numerical_gradient(f, x, method="complex")
+    assert same_bits(x, snap)
+
+
+@numba.njit
+def raises_when_stepped(w, k):
+    if w[k].imag != 0.0:
+        raise ValueError("boom from jitted f")
+    return np.sum(w * w)
+
+
+@pytest.mark.parametrize("n", [2, 50, 5000])
+def test_jitted_f_raising_in_any_thread_comes_back(n):
+    x = np.linspace(1.0, 2.0, n)
+    for k in (0, n // 2, n - 1):
+        f = numba.njit(lambda w: raises_when_stepped(w, k))
+        for parallel in (None, False):
+            with pytest.raises(ValueError, match="boom"):
+                nnnum.numerical_gradient(f, x, method="complex", parallel=parallel)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    coeffs=st.lists(st.floats(-10, 10), min_size=1, max_size=6),
+    xs=st.lists(st.floats(-3, 3), min_size=1, max_size=8),
+)
+def test_polynomials_property(coeffs, xs):
+    c = np.array(coeffs)
+    x = np.array(xs)
+
+    def f(v):
+        return np.sum(np.polyval(c, v))
+
+    got = nnnum.numerical_gradient(f, x, method="complex")
+    want = np.polyval(np.polyder(c), x) if c.size > 1 else np.zeros_like(x)
+    terms = np.polyval(np.abs(np.polyder(c)), np.abs(x)) if c.size > 1 else np.zeros_like(x)
+    # rounding, plus the truncation h**2 * f3 / 6 with h ~ 1e-31: ~1e-62 absolute
+    assert np.all(np.abs(got - want) <= 32 * np.finfo(float).eps * terms + 1e-50)
+
+
+def test_jit_disabled_mode_still_works():
+    # under NUMBA_DISABLE_JIT a "jitted" f is a Python function: the loop engine runs it
+    if not numba.config.DISABLE_JIT:
+        pytest.skip("the JIT is on")
+    x = np.linspace(-1.0, 1.0, 9)
+    g = nnnum.numerical_gradient(rosen_jit, x, method="complex")
+    assert np.allclose(g, rosen_grad(x), rtol=1e-13, atol=1e-12)
