@@ -290,7 +290,7 @@ def _horner(t, coeffs):
     return p
 
 
-#: The constants of :func:`_exp_nonpos_c`: floor, 1/ln2, 1.5 * 2**52, ln2 (hi, lo), the polynomial, 1.
+#: The constants of :func:`_exp_nonpos_c`: floor, 1/ln2, 1.5 * 2**52, ln2 (hi, lo), polynomial, 1
 _EXP_CONSTANTS = (_EXP_FLOOR, _LOG2E, _ROUND, _LN2_HI, _LN2_LO) + _EXP_POLY + (1.0,)
 
 
