@@ -2,6 +2,7 @@
 
     python -m benchmarks.ratios             # 3 rounds
     python -m benchmarks.ratios --rounds 5
+    python -m benchmarks.ratios --only ce   # the loss only (--only net: the network only)
 
 * ``softmax_cross_entropy`` on 10^6 x 10 float64 logits against one ``np.sum``
   over the same array (the memory floor), and its serial kernel;
@@ -256,11 +257,16 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--rounds", type=int, default=3, help="rounds of side-by-side timings")
+    ap.add_argument(
+        "--only", choices=("ce", "net"), help="measure only the loss (ce) or only the network (net)"
+    )
     args = ap.parse_args(argv)
     warnings.simplefilter("ignore")
     header()
-    softmax_ce(args.rounds)
-    network(args.rounds)
+    if args.only != "net":
+        softmax_ce(args.rounds)
+    if args.only != "ce":
+        network(args.rounds)
     print(f"\nthreading layer: {numba.threading_layer()}")
     return 0
 
