@@ -1,16 +1,17 @@
-"""The differentiation engine: stencils and Richardson on Rosenbrock (time and accuracy)."""
+"""The differentiation engine: stencils, Richardson and the complex step on Rosenbrock."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from .common import nnnum, rosenbrock_grad, rosenbrock_jit
+from .common import best_time, nnnum, rosenbrock_grad, rosenbrock_jit
 
 CONFIGS = {
     "order2": {},
     "order4": {"order": 4, "h": "auto"},
     "order8": {"order": 8, "h": "auto"},
     "order4_richardson1": {"order": 4, "richardson": 1, "h": "auto"},
+    "complex": {"method": "complex"},
 }
 
 
@@ -52,3 +53,23 @@ class ErrorEstimate:
         return float(np.mean(np.abs(r.df - true) <= r.error))
 
     track_fraction_bounded.unit = "fraction"
+
+
+class ComplexStepVsOrder8:
+    """Time of order 8 (h="auto") / time of the complex step, jitted f, n=1000, side by side."""
+
+    def setup(self) -> None:
+        self.x = np.random.default_rng(0).uniform(-1.5, 1.5, 1000)
+        nnnum.numerical_gradient(rosenbrock_jit, self.x, method="complex")
+        nnnum.numerical_gradient(rosenbrock_jit, self.x, order=8, h="auto")
+
+    def track_order8_over_complex(self) -> float:
+        o8 = best_time(
+            lambda: nnnum.numerical_gradient(rosenbrock_jit, self.x, order=8, h="auto"), repeat=7
+        )
+        cs = best_time(
+            lambda: nnnum.numerical_gradient(rosenbrock_jit, self.x, method="complex"), repeat=7
+        )
+        return o8 / cs
+
+    track_order8_over_complex.unit = "ratio"

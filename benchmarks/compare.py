@@ -66,6 +66,16 @@ def gradients(sizes: list[int]) -> None:
                 lambda: nnnum.numerical_gradient(rosenbrock_jit, x),
                 5,
             ),
+            (
+                "nnnum, jitted f, order 8, h='auto'",
+                lambda: nnnum.numerical_gradient(rosenbrock_jit, x, order=8, h="auto"),
+                3,
+            ),
+            (
+                "nnnum, jitted f, complex step",
+                lambda: nnnum.numerical_gradient(rosenbrock_jit, x, method="complex"),
+                3,
+            ),
             ("nnnum, NumPy f (Python loop)", lambda: nnnum.numerical_gradient(rosenbrock_np, x), 2),
             (
                 "book-style loop, NumPy f",
