@@ -1,15 +1,17 @@
-"""Side-by-side ratios for the two performance targets of issue #12, and where the time goes.
+"""Side-by-side ratios for the performance targets of issue #12, and where the time goes.
 
     python -m benchmarks.ratios             # 3 rounds
     python -m benchmarks.ratios --rounds 5
-    python -m benchmarks.ratios --only ce   # the loss only (--only net: the network only)
+    python -m benchmarks.ratios --only ce   # the loss only (--only net, --only rosen: one part)
 
 * ``softmax_cross_entropy`` on 10^6 x 10 float64 logits against one ``np.sum``
   over the same array (the memory floor), and its serial kernel;
 * ``TwoLayerNet(784, 50, 10).numerical_gradient`` against ``gradient``
   (backprop) on the same batch of 100 real MNIST digits (synthetic digits with
   MNIST's sparsity when the files are missing: the output says which);
-* the structured gradient's kernels one by one (one thread, CPU time).
+* the structured gradient's kernels one by one (one thread, CPU time);
+* ``numerical_gradient`` of a jitted Rosenbrock (the default call) against the
+  book-style loop with a NumPy ``f``, n = 100 and 10,000.
 
 Every ratio is of two timings taken in the same round, each the best of many
 calls; rounds are repeated because shared machines are noisy, and the range is
@@ -141,6 +143,34 @@ def softmax_ce(rounds: int) -> None:
     print(f"\nratio to np.sum: {min(ratios):.2f} - {max(ratios):.2f} over {rounds} rounds")
 
 
+def rosenbrock(rounds: int) -> None:
+    from .common import book_numerical_gradient, rosenbrock_jit, rosenbrock_np
+
+    print("\n### numerical_gradient, jitted Rosenbrock (default call) vs the book-style loop\n")
+    print("| round | n | nnnum | book-style loop (NumPy f) | ratio | others' CPU |")
+    print("|---|---|---|---|---|---|")
+    for n in (100, 10_000):
+        x = np.random.default_rng(0).uniform(-1.5, 1.5, n)
+        nnnum.numerical_gradient(rosenbrock_jit, x)
+        rep_j, rep_b = (300, 20) if n <= 1000 else (5, 2)
+        ratios = []
+        for r in range(rounds):
+            (tj, tb), others = quiet_round(
+                lambda: (
+                    best_time(lambda: nnnum.numerical_gradient(rosenbrock_jit, x), repeat=rep_j),
+                    best_time(
+                        lambda: book_numerical_gradient(rosenbrock_np, x.copy()), repeat=rep_b
+                    ),
+                )
+            )
+            ratios.append(tb / tj)
+            print(
+                f"| {r + 1} | {n} | {tj * 1e3:.4g} ms | {tb * 1e3:.4g} ms | {tb / tj:.1f} "
+                f"| {others:.0%} |"
+            )
+        print(f"\nn={n}: ratio {min(ratios):.1f} - {max(ratios):.1f} over {rounds} rounds\n")
+
+
 def network(rounds: int) -> None:
     x, t, src = mnist_batch(100)
     net = nnnum.TwoLayerNet(784, 50, 10, seed=0)
@@ -258,15 +288,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--rounds", type=int, default=3, help="rounds of side-by-side timings")
     ap.add_argument(
-        "--only", choices=("ce", "net"), help="measure only the loss (ce) or only the network (net)"
+        "--only",
+        choices=("ce", "net", "rosen"),
+        help="measure only the loss (ce), the network (net) or the Rosenbrock gradient (rosen)",
     )
     args = ap.parse_args(argv)
     warnings.simplefilter("ignore")
     header()
-    if args.only != "net":
+    if args.only in (None, "ce"):
         softmax_ce(args.rounds)
-    if args.only != "ce":
+    if args.only in (None, "net"):
         network(args.rounds)
+    if args.only in (None, "rosen"):
+        rosenbrock(args.rounds)
     print(f"\nthreading layer: {numba.threading_layer()}")
     return 0
 
