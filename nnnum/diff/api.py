@@ -897,7 +897,7 @@ def batched_numerical_gradient(
         Step (see :func:`numerical_gradient`).
     chunk : int, optional
         Perturbations per call of ``f`` (default: bounded by free device memory,
-        or 64 MiB of batch on the host).
+        or 1 MiB of batch on the host: a NumPy ``f``'s temporaries stay in cache).
     order, method, richardson, full_output
         As for :func:`numerical_gradient`.
 

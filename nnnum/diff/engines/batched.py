@@ -13,8 +13,11 @@ import numpy as np
 
 __all__ = ["evaluate"]
 
-#: Bytes of perturbed copies per call of ``f`` on the host (the device uses its free memory).
-HOST_BATCH_BYTES = 64 << 20
+#: Bytes of perturbed copies per call of ``f`` on the host (the device uses its free memory):
+#: about one core's L2 cache, so that the temporaries of a NumPy ``f`` stay in cache. Measured
+#: on Rosenbrock n=1000 (EPYC Zen 4, 1 MiB L2): 64 MiB batches 29 ms (complex step) and 53 ms
+#: (order 4); 1 MiB batches 6.1 and 12.2 ms; 256 KiB 6.3 and 14 ms.
+HOST_BATCH_BYTES = 1 << 20
 
 
 def evaluate(
