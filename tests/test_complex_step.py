@@ -97,7 +97,7 @@ def test_rosenbrock_to_rounding(shape, engine):
     assert r.df.shape == x.shape and r.df.dtype == x.dtype
     assert np.abs(r.df - g).max() <= 64 * np.finfo(float).eps * scale
     assert r.method == "complex" and r.order == 2
-    assert r.nfev == x.size + (0 if engine == "batched" else 1)
+    assert r.nfev == x.size + 1  # one more at x itself: real there (no branch cut)
     assert same_bits(x, snap)
 
 
@@ -143,7 +143,7 @@ def test_numerical_diff_complex():
     d = nnnum.numerical_diff(np.exp, x, method="complex")
     assert np.all(np.abs(d - np.exp(x)) <= 2 * np.finfo(float).eps * np.exp(x))
     r = nnnum.numerical_diff(np.sin, 1.0, method="complex", full_output=True)
-    assert r.df == np.cos(1.0) and r.nfev == 1 and r.error > 0
+    assert r.df == np.cos(1.0) and r.nfev == 2 and r.error > 0  # f at x (real there?), at x + ih
     with pytest.raises(TypeError, match="complex arithmetic"):
         nnnum.numerical_diff(np.abs, 1.0, method="complex")
 
@@ -153,11 +153,11 @@ def test_clear_errors():
     if not numba.config.DISABLE_JIT:  # (NumPy orders complex numbers: no error in Python)
         with pytest.raises(TypeError, match="Numba cannot"):
             nnnum.numerical_gradient(relu_jit, x, method="complex")
-    with pytest.raises(TypeError, match="dropped the imaginary part"):
+    with pytest.raises(TypeError, match="drops the imaginary part"):
         nnnum.numerical_gradient(real_part_jit, x, method="complex")
-    with pytest.raises(TypeError, match="dropped the imaginary part"):
+    with pytest.raises(TypeError, match="drops the imaginary part"):
         nnnum.numerical_gradient(lambda w: float(np.sum(w.real)), x, method="complex")
-    with pytest.raises(TypeError, match="dropped the imaginary part"):
+    with pytest.raises(TypeError, match="drops the imaginary part"):
         nnnum.numerical_gradient(lambda X: X.real.sum(axis=1), x, method="complex", batched=True)
     with pytest.raises(ValueError, match="one order"):
         nnnum.numerical_gradient(rosen_jit, x, method="complex", order=4)
@@ -210,6 +210,93 @@ def test_jitted_f_raising_in_any_thread_comes_back(n):
                 nnnum.numerical_gradient(
                     raises_when_marked_element_stepped, x, method="complex", parallel=parallel
                 )
+
+
+def test_branch_cuts_are_refused_not_differentiated():
+    # log/sqrt of a negative number: the real f is NaN there; the complex f sits on its branch
+    # cut, finite, and Im f / h would be ~pi / h ~ 1e31: refused, naming the element
+    x = np.array([2.0, -1.0, 3.0])
+    for f in (lambda w: np.sum(np.log(w)), lambda w: np.sum(np.sqrt(w))):
+        with pytest.raises(ValueError, match=r"not real at x .*branch cut"):
+            nnnum.numerical_gradient(f, x, method="complex")
+    with pytest.raises(ValueError, match="branch cut"):
+        nnnum.numerical_diff(np.log, -1.0, method="complex")
+    with pytest.raises(ValueError, match="branch cut"):
+        nnnum.batched_numerical_gradient(
+            lambda W: np.log(W - 3).sum(axis=1), np.array([1.0, 2.0]), method="complex"
+        )
+    # log(0): a singularity, not a branch cut (Im f(x) = 0, Re f(x) = -inf)
+    with np.errstate(divide="ignore"), pytest.raises(FloatingPointError, match="undefined"):
+        nnnum.batched_numerical_gradient(
+            lambda W: np.log(W - 1).sum(axis=1), np.array([1.0, 2.0]), method="complex"
+        )
+
+
+@numba.njit
+def log_sum_jit(x):
+    return np.sum(np.log(x))
+
+
+def test_branch_cut_refused_for_a_jitted_f_on_every_call():
+    good = np.array([1.0, 2.0])
+    assert np.allclose(nnnum.numerical_gradient(log_sum_jit, good, method="complex"), 1 / good)
+    with pytest.raises(ValueError, match="branch cut"):
+        nnnum.numerical_gradient(log_sum_jit, np.array([1.0, -2.0]), method="complex")
+
+
+def test_tiny_derivatives_come_with_an_honest_error():
+    # h f' underflows below the smallest normal number: inexact or 0, and the estimate says so
+    for f, x, true in (
+        (lambda w: np.sum(np.exp(-w)), np.array([700.0]), -np.exp(-700.0)),
+        (lambda w: 1e-300 * np.sum(w), np.array([1.0]), 1e-300),
+        (lambda w: 1e-290 * np.sum(w), np.array([1.0]), 1e-290),
+    ):
+        r = nnnum.numerical_gradient(f, x, method="complex", full_output=True)
+        assert np.all(np.abs(r.df - true) <= r.error), (r, true)
+    # a normal-sized derivative keeps an estimate of a few ulp
+    r = nnnum.numerical_gradient(
+        lambda w: np.sum(w * w), np.array([3.0]), method="complex", full_output=True
+    )
+    assert r.df[0] == 6.0 and r.error[0] < 1e-14
+
+
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")
+def test_ndarray_subclass_reaches_f_as_itself():
+    M = np.matrix([[1.0, 2.0], [3.0, 4.0]])
+    f = lambda W: np.sum(W * W)  # noqa: E731 (a matrix product for np.matrix)
+    want = nnnum.numerical_gradient(f, M.copy())
+    got = nnnum.numerical_gradient(f, M.copy(), method="complex")
+    assert np.allclose(got, want, rtol=1e-8)
+
+
+def test_numerical_diff_needs_an_elementwise_f():
+    x = np.array([1.0, 1000.0])
+    for method in ("central", "complex"):
+        with pytest.raises(ValueError, match="elementwise"):
+            nnnum.numerical_diff(lambda z: np.sum(z), x, method=method)
+    with pytest.raises(ValueError, match="elementwise"):
+        nnnum.numerical_diff(lambda z: np.array([]), 3.0, method="complex")
+
+
+@numba.njit("float64(float64[:])")
+def typed_f(x):
+    return np.sum(x * x)
+
+
+@numba.njit
+def compares(w):
+    if w[0] > 0.5:
+        return np.sum(w)
+    return np.sum(w * w)
+
+
+def test_uncompilable_for_complex_says_why():
+    x = np.linspace(0.0, 1.0, 4)
+    with pytest.raises(TypeError, match="explicit signature"):
+        nnnum.numerical_gradient(typed_f, x, method="complex")
+    if not numba.config.DISABLE_JIT:
+        with pytest.raises(TypeError, match="Numba cannot.*(gt|>|complex128)"):
+            nnnum.numerical_gradient(compares, x, method="complex")
 
 
 @settings(max_examples=60, deadline=None)

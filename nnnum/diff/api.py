@@ -368,7 +368,8 @@ def numerical_diff(
         hv, st, levels = _options(h, order, method, richardson)
     if not callable(f):
         raise TypeError(f"f must be callable, got {type(f).__name__}")
-    x0 = np.asarray(x)
+    # a consistent copy: another thread may be perturbing x in place (numerical_gradient)
+    x0 = REGIONS.snapshot(x) if isinstance(x, np.ndarray) else np.asarray(x)
     if np.issubdtype(x0.dtype, np.complexfloating):
         raise TypeError(
             f"x is complex ({x0.dtype}); numerical_diff differentiates real functions of a "
@@ -419,25 +420,33 @@ def _complex_diff(f: Callable[[Any], Any], xa: np.ndarray, h: Any, full_output: 
 
     check_finite(xa.reshape(-1), xa.shape)
     hs = complex_step.steps(xa.reshape(-1), h).reshape(xa.shape)
-    value = f(xa + 1j * hs)
-    if value is None or isinstance(value, (str, bytes, bool, np.bool_)):
-        raise TypeError(f"f must return numbers; it returned {type(value).__name__} {value!r}")
-    arr = np.asarray(value)
-    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
-        raise TypeError(f"f must return numbers; it returned dtype {arr.dtype}")
-    if not np.issubdtype(arr.dtype, np.complexfloating):
-        complex_step.complex_result(arr.reshape(-1)[0] if arr.size else 0.0, "x + ih")
-    if arr.shape != xa.shape and arr.shape != ():
-        raise ValueError(
-            f"f must work elementwise: it returned shape {arr.shape} for x of shape {xa.shape}"
-        )
-    im = np.broadcast_to(arr.imag.astype(np.float64), xa.shape).reshape(-1)
+
+    def values(z: np.ndarray, at: str) -> np.ndarray:
+        value = f(z)
+        if value is None or isinstance(value, (str, bytes, bool, np.bool_)):
+            raise TypeError(
+                f"f must return numbers; it returned {type(value).__name__} {value!r} at {at}"
+            )
+        arr = np.asarray(value)
+        if arr.shape != xa.shape:
+            raise ValueError(
+                f"f must work elementwise: it returned shape {arr.shape} for x of shape "
+                f"{xa.shape} at {at} (for the gradient of a scalar f, use numerical_gradient)"
+            )
+        if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
+            raise TypeError(f"f must return numbers; it returned dtype {arr.dtype} at {at}")
+        if not np.issubdtype(arr.dtype, np.complexfloating):
+            raise TypeError(complex_step._REAL_RESULT.format(kind=f"dtype {arr.dtype}", at=at))
+        return arr
+
+    complex_step.check_real_at_x(values(xa.astype(np.complex128), "x"), xa.shape)
+    im = values(xa + 1j * hs, "x + ih").imag.astype(np.float64).reshape(-1)
     df, error = complex_step.finish(im, hs.reshape(-1), xa.shape, np.dtype(np.float64))
     out = float(df[0]) if xa.ndim == 0 else df.reshape(xa.shape)
     if not full_output:
         return out
     err = float(error[0]) if xa.ndim == 0 else error.reshape(xa.shape)
-    return DiffResult(df=out, error=err, nfev=1, step=hs[None], order=2, method="complex")
+    return DiffResult(df=out, error=err, nfev=2, step=hs[None], order=2, method="complex")
 
 
 def _elementwise_values(value: Any, shape: tuple[int, ...], where: str) -> np.ndarray:
@@ -452,10 +461,10 @@ def _elementwise_values(value: Any, shape: tuple[int, ...], where: str) -> np.nd
         np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)
     ):
         raise TypeError(f"f must return real numbers; it returned dtype {arr.dtype} at {where}")
-    if arr.shape != shape and arr.shape != ():
+    if arr.shape != shape:
         raise ValueError(
             f"f must work elementwise: it returned shape {arr.shape} for x of shape {shape} "
-            f"at {where}"
+            f"at {where} (for the gradient of a scalar f of an array, use numerical_gradient)"
         )
     return np.broadcast_to(arr.astype(np.float64), shape)
 
@@ -525,7 +534,11 @@ def numerical_gradient(
     parallel : bool, optional
         For a jitted ``f``: run the ``prange`` kernel (default) or its serial
         twin. The results are bit-identical either way, and for any number of
-        threads.
+        threads, for an ``f`` without side effects (each chunk of elements
+        evaluates ``f`` on its own copy of ``x``). A jitted ``f`` that itself
+        runs parallel regions (``parallel=True``) is run from the serial kernel;
+        one that only *calls* such a function should be run with
+        ``parallel=False`` under Numba's ``workqueue`` layer, which cannot nest.
     batched : bool
         ``f`` maps a batch ``(B, *x.shape)`` of parameter arrays to ``B``
         values: the perturbations are evaluated in batches (on the device
@@ -731,7 +744,7 @@ def _complex_gradient(
         )
     if parallel is not None and not isinstance(parallel, (bool, np.bool_)):
         raise TypeError(f"parallel must be True, False or None, got {parallel!r}")
-    arr, _ = check_x(x)
+    arr, fx = check_x(x)
     shape = arr.shape
     if arr.size == 0:
         empty = np.zeros(shape, dtype=arr.dtype)
@@ -746,7 +759,8 @@ def _complex_gradient(
 
         im = prange.complex_step(f, base, hs, parallel)
     else:
-        im = complex_step.loop(f, base, hs)
+        subclass = type(fx) if isinstance(fx, np.ndarray) and type(fx) is not np.ndarray else None
+        im = complex_step.loop(f, base, hs, subclass)  # np.matrix stays a matrix, as for "central"
     df, error = complex_step.finish(im, hs, shape, arr.dtype)
     out = df.reshape(shape).astype(arr.dtype, copy=False)
     if not full_output:
@@ -932,7 +946,8 @@ def batched_numerical_gradient(
         raise ValueError(f"chunk must be a positive integer, got {chunk!r}")
     be = _backend.current()
     xp = be.xp
-    xd = xp.asarray(x)
+    # a consistent copy of a host array: another thread may be perturbing it in place
+    xd = xp.asarray(REGIONS.snapshot(x) if isinstance(x, np.ndarray) else x)
     check_real_dtype(xd.dtype, "batched_numerical_gradient")
     if xd.dtype not in (np.float32, np.float64):
         xd = xd.astype(np.float64)
@@ -959,7 +974,7 @@ def batched_numerical_gradient(
         if not full_output:
             return df
         return DiffResult(
-            df, cerr.reshape(shape), host.size, hs.reshape((1,) + shape), 2, "complex"
+            df, cerr.reshape(shape), host.size + 1, hs.reshape((1,) + shape), 2, "complex"
         )
 
     def evaluate(points: np.ndarray, labels: list[str]) -> np.ndarray:

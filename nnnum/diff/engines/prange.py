@@ -125,33 +125,51 @@ def complex_step(f: Any, base: np.ndarray, h: np.ndarray, parallel: bool | None)
     """``Im f(x + i h_k e_k)`` for every element ``k`` of ``base``, in the kernel for ``f``.
 
     ``base``: a private C-ordered float copy of ``x``; each chunk of elements
-    steps its own complex copy. The first use checks that ``f`` compiles for,
-    and returns a complex number at, a complex ``x`` (clear errors otherwise).
+    steps its own complex copy. Each call first evaluates ``f`` at ``x`` itself
+    (from here): it must compile for a complex ``x`` and return a complex
+    number with no imaginary part there (clear errors otherwise).
     Bit-identical for the serial and parallel kernels and any thread count.
     """
     from numba.core.errors import TypingError
 
-    from ..complex_step import complex_dtype, complex_result
+    from ..complex_step import check_real_at_x, complex_dtype, complex_result
 
     entry = _entry(f)
     xc = base.astype(complex_dtype(base.dtype))
-    key = ("complex", xc.dtype.char, xc.ndim)
-    if key not in entry.checked:
-        try:
-            value = f(xc)
-        except TypingError as exc:
-            raise TypeError(
-                "method='complex' needs f to compile for a complex x, and Numba cannot: "
-                f"{str(exc).strip().splitlines()[0]}"
-            ) from exc
-        complex_result(value, "x (unperturbed, complex)")
-        entry.checked.add(key)
+    try:
+        value = f(xc)  # at x itself: its type, and real there (no branch cut)
+    except TypingError as exc:
+        raise TypeError(
+            "method='complex' needs f to compile for a complex x, and Numba cannot: "
+            + _typing_reason(str(exc))
+        ) from exc
+    except TypeError as exc:
+        if "No matching definition" not in str(exc):
+            raise
+        raise TypeError(
+            "method='complex' needs f to take a complex x, but its explicit signature "
+            f"does not: {exc}. Compile f without a signature (lazily) to use the complex step"
+        ) from exc
+    check_real_at_x(complex_result(value, "x (unperturbed, complex)"), base.shape)
     out = np.empty(base.size)
     par_kernel, serial_kernel = entry.complex
     if parallel is False or entry.nested:
         par_kernel = None
     _run(par_kernel, serial_kernel, xc, np.ascontiguousarray(h, dtype=np.float64), out)
     return out
+
+
+def _typing_reason(message: str) -> str:
+    """The informative lines of a Numba typing error (the function and types it failed on)."""
+    keep = [
+        line.strip()
+        for line in message.splitlines()
+        if line.strip()
+        and not line.startswith(("Failed in", "During:", "File ", "^"))
+        and "nopython" not in line
+    ]
+    text = " ".join(keep[:3])
+    return text[:400] if text else message.strip().splitlines()[0]
 
 
 def kernels(f: Any) -> tuple[Any, Any]:
