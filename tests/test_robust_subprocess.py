@@ -223,6 +223,44 @@ def test_jitted_f_raising_inside_prange_kernel():
     )
 
 
+NESTED = r"""
+import sys, numpy as np, numba
+sys.path.insert(0, ROOT)
+import nnnum
+
+@numba.njit(parallel=True)
+def g(x):
+    return np.sum(np.sin(x))
+
+@numba.njit
+def f(x):  # not parallel itself, but calls a parallel function
+    return g(x)
+
+x = np.linspace(-1, 1, 37)
+for opts in ({}, {"order": 4}, {"method": "complex"}):
+    d = nnnum.numerical_gradient(f, x, **opts)
+    assert np.allclose(d, np.cos(x), rtol=1e-6, atol=1e-7), (opts, d)
+print("OK", numba.threading_layer())
+"""
+
+
+@pytest.mark.timeout(300)
+def test_jitted_f_calling_a_parallel_function_under_workqueue():
+    # nested parallel regions abort the process under workqueue: f must run from the serial kernel
+    env = dict(os.environ, NUMBA_THREADING_LAYER="workqueue", NUMBA_NUM_THREADS="4")
+    proc = subprocess.run(
+        [sys.executable, "-c", NESTED.replace("ROOT", repr(str(ROOT)))],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=ROOT,
+        env=env,
+    )
+    assert proc.returncode == 0 and "OK workqueue" in proc.stdout, (
+        f"rc={proc.returncode}\nstdout={proc.stdout[-1500:]}\nstderr={proc.stderr[-3000:]}"
+    )
+
+
 FORK = r"""
 import multiprocessing as mp, sys, numpy as np, numba
 sys.path.insert(0, ROOT)

@@ -535,10 +535,10 @@ def numerical_gradient(
         For a jitted ``f``: run the ``prange`` kernel (default) or its serial
         twin. The results are bit-identical either way, and for any number of
         threads, for an ``f`` without side effects (each chunk of elements
-        evaluates ``f`` on its own copy of ``x``). A jitted ``f`` that itself
-        runs parallel regions (``parallel=True``) is run from the serial kernel;
-        one that only *calls* such a function should be run with
-        ``parallel=False`` under Numba's ``workqueue`` layer, which cannot nest.
+        evaluates ``f`` on its own copy of ``x``). A jitted ``f`` that runs
+        parallel regions of its own (compiled with ``parallel=True``, or
+        calling such a function) is run from the serial kernel, with the same
+        result: parallel regions cannot nest under Numba's ``workqueue`` layer.
     batched : bool
         ``f`` maps a batch ``(B, *x.shape)`` of parameter arrays to ``B``
         values: the perturbations are evaluated in batches (on the device

@@ -35,7 +35,17 @@ _LOCK = threading.Lock()
 class _Entry:
     """One jitted ``f``'s kernels, compiled on first use, and the argument types checked."""
 
-    __slots__ = ("f", "parallel", "serial", "central2", "complex", "checked", "nested")
+    __slots__ = (
+        "f",
+        "parallel",
+        "serial",
+        "central2",
+        "complex",
+        "checked",
+        "_parallel_f",
+        "_signatures_seen",
+        "_calls_parallel",
+    )
 
     def __init__(self, f: Any) -> None:
         self.f = f
@@ -44,7 +54,26 @@ class _Entry:
         self.complex = tuple(pair)
         #: (dtype, ndim) for which ``f`` was seen to return a real scalar
         self.checked: set[tuple[str, int]] = set()
-        self.nested = is_parallel(f)
+        self._parallel_f = is_parallel(f)
+        self._signatures_seen = 0
+        self._calls_parallel = False
+
+    @property
+    def nested(self) -> bool:
+        """True when ``f`` runs parallel regions: compiled with ``parallel=True``, or calling such a
+        function (seen in its compiled code). Launched from a parallel kernel they would nest,
+        which Numba's ``workqueue`` layer cannot do (it aborts the process): such an ``f`` runs
+        from the serial kernel. Checked again whenever ``f`` gains a compiled signature.
+        """
+        if self._parallel_f:
+            return True
+        signatures = self.f.signatures
+        if len(signatures) != self._signatures_seen:
+            self._calls_parallel = any(
+                "numba_parallel_for" in self.f.inspect_llvm(sig) for sig in signatures
+            )
+            self._signatures_seen = len(signatures)
+        return self._calls_parallel
 
 
 def evaluate(f: Any, base: np.ndarray, points: np.ndarray, parallel: bool | None) -> np.ndarray:
@@ -109,12 +138,12 @@ def central2(f: Any, base: np.ndarray, h: float, checked: bool = False) -> np.nd
     own parallel regions is not run here (None).
     """
     entry = _entry(f)
-    if entry.nested:
-        return None
     key = (base.dtype.char, base.ndim)
     if key not in entry.checked:
-        scalar_result(f(base), "x")  # its return type, once per argument type
+        scalar_result(f(base), "x")  # its return type, once per argument type (compiles f)
         entry.checked.add(key)
+    if entry.nested:
+        return None
     df = np.empty_like(base)
     bad = np.zeros(1, dtype=np.bool_)
     _run(*entry.central2, base, base.dtype.type(h), h, df, bad)
