@@ -60,8 +60,10 @@ class _Entry:
 
     @property
     def nested(self) -> bool:
-        """True when ``f`` runs parallel regions: compiled with ``parallel=True``, or calling such a
-        function (seen in its compiled code). Launched from a parallel kernel they would nest,
+        """True when ``f`` runs parallel regions of its own.
+
+        Compiled with ``parallel=True``, or calling such a function (seen in
+        its compiled code). Launched from a parallel kernel they would nest,
         which Numba's ``workqueue`` layer cannot do (it aborts the process): such an ``f`` runs
         from the serial kernel. Checked again whenever ``f`` gains a compiled signature.
         """
