@@ -261,3 +261,41 @@ def test_kernel_cache_still_bounded_and_shared():
     assert prange.cached_functions()[-1] is g
     par, ser = prange.kernels(g)
     assert prange.kernels(g) == (par, ser)
+
+
+@numba.njit(parallel=True)
+def _par(x):
+    return np.sum(np.sin(x))
+
+
+@numba.njit(cache=True)
+def _calls_par(x):  # from the disk cache on a second run: its compiled code cannot be inspected
+    return _par(x)
+
+
+@numba.njit
+def _calls_calls_par(x):
+    return _calls_par(x) + 1.0
+
+
+def _closure_over(fn):
+    @numba.njit
+    def inner(x):
+        return fn(x)
+
+    return inner
+
+
+def test_functions_with_parallel_regions_of_their_own_are_seen():
+    from nnnum.diff.engines.prange import runs_parallel_regions
+
+    assert runs_parallel_regions(_par)
+    assert runs_parallel_regions(_calls_par)
+    assert runs_parallel_regions(_calls_calls_par)
+    assert runs_parallel_regions(_closure_over(_par))
+    assert not runs_parallel_regions(rosen)
+    assert not runs_parallel_regions(_closure_over(rosen))
+    x = np.linspace(-1.0, 1.0, 33)
+    for f in (_calls_par, _calls_calls_par):  # run from the serial kernel, right
+        assert np.allclose(nnnum.numerical_gradient(f, x), np.cos(x), atol=1e-7)
+        assert np.allclose(nnnum.numerical_gradient(f, x, method="complex"), np.cos(x))

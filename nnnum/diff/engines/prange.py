@@ -20,7 +20,7 @@ import numba
 import numpy as np
 from numba import prange
 
-from ..._jit import call_kernel, is_parallel, kernel
+from ..._jit import call_kernel, is_jitted, is_parallel, kernel
 from ..checks import scalar_result
 
 #: How many jitted functions keep their compiled gradient kernels.
@@ -35,17 +35,7 @@ _LOCK = threading.Lock()
 class _Entry:
     """One jitted ``f``'s kernels, compiled on first use, and the argument types checked."""
 
-    __slots__ = (
-        "f",
-        "parallel",
-        "serial",
-        "central2",
-        "complex",
-        "checked",
-        "_parallel_f",
-        "_signatures_seen",
-        "_calls_parallel",
-    )
+    __slots__ = ("f", "parallel", "serial", "central2", "complex", "checked", "nested")
 
     def __init__(self, f: Any) -> None:
         self.f = f
@@ -54,28 +44,44 @@ class _Entry:
         self.complex = tuple(pair)
         #: (dtype, ndim) for which ``f`` was seen to return a real scalar
         self.checked: set[tuple[str, int]] = set()
-        self._parallel_f = is_parallel(f)
-        self._signatures_seen = 0
-        self._calls_parallel = False
+        #: ``f`` runs parallel regions of its own: launched from a parallel kernel they would
+        #: nest, which Numba's ``workqueue`` layer cannot do (it aborts the process), so
+        #: such an ``f`` runs from the serial kernel
+        self.nested = runs_parallel_regions(f)
 
-    @property
-    def nested(self) -> bool:
-        """True when ``f`` runs parallel regions of its own.
 
-        Compiled with ``parallel=True``, or calling such a function (seen in
-        its compiled code). Launched from a parallel kernel they would nest,
-        which Numba's ``workqueue`` layer cannot do (it aborts the process): such an ``f`` runs
-        from the serial kernel. Checked again whenever ``f`` gains a compiled signature.
-        """
-        if self._parallel_f:
-            return True
-        signatures = self.f.signatures
-        if len(signatures) != self._signatures_seen:
-            self._calls_parallel = any(
-                "numba_parallel_for" in self.f.inspect_llvm(sig) for sig in signatures
-            )
-            self._signatures_seen = len(signatures)
-        return self._calls_parallel
+def runs_parallel_regions(f: Any, _seen: set[int] | None = None) -> bool:
+    """True for a jitted ``f`` compiled with ``parallel=True`` or calling one that is.
+
+    Read from the Python source's references (globals, closure cells, nested
+    functions), recursively: the compiled code cannot be inspected once it
+    comes from Numba's on-disk cache. A parallel function reached only through
+    an argument is not seen.
+    """
+    seen = set() if _seen is None else _seen
+    if id(f) in seen:
+        return False
+    seen.add(id(f))
+    if is_parallel(f):
+        return True
+    py = getattr(f, "py_func", None)
+    if py is None:
+        return False
+    refs: list[Any] = [c.cell_contents for c in (py.__closure__ or ()) if _filled(c)]
+    codes = [py.__code__]
+    while codes:
+        code = codes.pop()
+        refs += [py.__globals__.get(name) for name in code.co_names]
+        codes += [c for c in code.co_consts if isinstance(c, type(code))]
+    return any(is_jitted(r) and runs_parallel_regions(r, seen) for r in refs)
+
+
+def _filled(cell: Any) -> bool:
+    try:
+        _ = cell.cell_contents
+    except ValueError:  # an empty cell
+        return False
+    return True
 
 
 def evaluate(f: Any, base: np.ndarray, points: np.ndarray, parallel: bool | None) -> np.ndarray:
