@@ -83,7 +83,17 @@ class DiffResult:
 
 
 # ----------------------------------------------------------------- option checks
-def _options(h: Any, order: Any, method: Any, richardson: Any) -> tuple[float | str, Stencil, int]:
+def _options(
+    h: Any, order: Any, method: Any, richardson: Any
+) -> tuple[float | str, Stencil, int, bool]:
+    """The checked step, stencil, number of levels, and whether ``method`` is the complex step.
+
+    ``h=None`` is the method's default: the book's ``1e-4``, or ``"auto"`` for the complex step.
+    """
+    if isinstance(method, str) and method == "complex":
+        _complex_options(order, richardson)
+        hc = check_h("auto" if h is None else h, allow_auto=True)
+        return hc, stencil(2, "central"), 1, True
     st = stencil(order, method)
     hv = check_h(h, allow_auto=True)
     if (
@@ -92,7 +102,7 @@ def _options(h: Any, order: Any, method: Any, richardson: Any) -> tuple[float | 
         or not 0 <= richardson <= 6
     ):
         raise ValueError(f"richardson must be an integer from 0 to 6, got {richardson!r}")
-    return hv, st, int(richardson) + 1
+    return hv, st, int(richardson) + 1, False
 
 
 def _is_book_default(st: Stencil, levels: int) -> bool:
@@ -358,14 +368,7 @@ def numerical_diff(
     >>> nnnum.numerical_diff(np.exp, 1.0, method="complex") == np.e
     True
     """
-    is_complex = isinstance(method, str) and method == "complex"
-    if h is None:
-        h = "auto" if is_complex else 1e-4
-    if is_complex:
-        _complex_options(order, richardson)
-        hv, st, levels = check_h(h, allow_auto=True), stencil(2, "central"), 1
-    else:
-        hv, st, levels = _options(h, order, method, richardson)
+    hv, st, levels, is_complex = _options(h, order, method, richardson)
     if not callable(f):
         raise TypeError(f"f must be callable, got {type(f).__name__}")
     # a consistent copy: another thread may be perturbing x in place (numerical_gradient)
@@ -599,11 +602,9 @@ def numerical_gradient(
     >>> float(np.max(np.abs(g - np.exp([0.0, 1.0])))) < 1e-15
     True
     """
-    if h is None:
-        h = "auto" if isinstance(method, str) and method == "complex" else 1e-4
     if (
         type(x) is np.ndarray
-        and type(h) is float
+        and (h is None or type(h) is float)
         and type(order) is int
         and order == 2
         and type(richardson) is int
@@ -615,14 +616,14 @@ def numerical_gradient(
         and workers is None
         and parallel is None
     ):
-        df = _book_default_jitted(f, x, h)
+        df = _book_default_jitted(f, x, 1e-4 if h is None else h)
         if df is not None:
             return df
     if isinstance(method, str) and method == "complex":
         return _complex_gradient(
             f, x, h, order, richardson, full_output, parallel, batched, workers
         )
-    hv, st, levels = _options(h, order, method, richardson)
+    hv, st, levels, _ = _options(h, order, method, richardson)
     if batched:
         return batched_numerical_gradient(
             f, x, h=hv, order=order, method=method, richardson=richardson, full_output=full_output
@@ -698,7 +699,7 @@ def numerical_gradient(
     return _result(out, df, st, True)
 
 
-def _complex_options(order: Any, richardson: Any, workers: Any = None) -> None:
+def _complex_options(order: Any, richardson: Any) -> None:
     if isinstance(order, (bool, np.bool_)) or order != 2:
         raise ValueError(
             "method='complex' has one order (2: with the automatic step its truncation "
@@ -709,11 +710,6 @@ def _complex_options(order: Any, richardson: Any, workers: Any = None) -> None:
         raise ValueError(
             "method='complex' needs no Richardson extrapolation (its step leaves no truncation "
             f"error to cancel), got richardson={richardson!r}"
-        )
-    if workers is not None:
-        raise ValueError(
-            "workers= distributes the finite-difference methods; method='complex' runs in "
-            "this process (a jitted f in the parallel kernel, or batched=True)"
         )
 
 
@@ -731,9 +727,14 @@ def _complex_gradient(
     """numerical_gradient(..., method="complex"): one evaluation of ``f`` per element."""
     from . import complex_step
 
-    _complex_options(order, richardson, workers)
+    hv, *_ = _options(h, order, "complex", richardson)
+    if workers is not None:
+        raise ValueError(
+            "workers= distributes the finite-difference methods; method='complex' runs in "
+            "this process (a jitted f in the parallel kernel, or batched=True)"
+        )
     if batched:
-        return batched_numerical_gradient(f, x, h=h, method="complex", full_output=full_output)
+        return batched_numerical_gradient(f, x, h=hv, method="complex", full_output=full_output)
     if not callable(f):
         raise TypeError(f"f must be callable, got {type(f).__name__}")
     be = _backend.current()
@@ -753,7 +754,7 @@ def _complex_gradient(
         return empty
     base = REGIONS.snapshot(arr)  # f gets complex copies: x itself is never written
     check_finite(base.reshape(-1), shape)
-    hs = complex_step.steps(base.reshape(-1), h)
+    hs = complex_step.steps(base.reshape(-1), hv)
     if is_jitted(f) and arr.ndim > 0 and be.JIT:
         from .engines import prange
 
@@ -930,14 +931,7 @@ def batched_numerical_gradient(
     """
     from .engines import batched
 
-    is_complex = isinstance(method, str) and method == "complex"
-    if h is None:
-        h = "auto" if is_complex else 1e-4
-    if is_complex:
-        _complex_options(order, richardson)
-        hv, st, levels = check_h(h, allow_auto=True), stencil(2, "central"), 1
-    else:
-        hv, st, levels = _options(h, order, method, richardson)
+    hv, st, levels, is_complex = _options(h, order, method, richardson)
     if not callable(f):
         raise TypeError(f"f must be callable, got {type(f).__name__}")
     if chunk is not None and (

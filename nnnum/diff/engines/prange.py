@@ -102,8 +102,7 @@ def evaluate(f: Any, base: np.ndarray, points: np.ndarray, parallel: bool | None
     if parallel is False or entry.nested:
         _run(None, serial_kernel, flat, points, base.shape, 1, out)
     else:
-        nchunks = max(1, min(n, 4 * numba.get_num_threads()))
-        _run(par_kernel, serial_kernel, flat, points, base.shape, nchunks, out)
+        _run(par_kernel, serial_kernel, flat, points, base.shape, _default_chunks(n), out)
     return out
 
 
@@ -238,6 +237,20 @@ def cached_functions() -> list[Any]:
         return [entry.f for entry in _CACHE.values()]
 
 
+@kernel(inline="always", cache=False)  # reads the thread count: nothing to cache
+def _default_chunks(n):
+    """Chunks of elements for a parallel kernel: four per thread (load balance), at most ``n``."""
+    return max(1, min(n, 4 * numba.get_num_threads()))
+
+
+@kernel(inline="always", cache=False)
+def _split(n, nchunks, done):
+    """The chunk size; ``done`` cleared for the ``nchunks`` chunks to run, set for the rest."""
+    for c in range(done.size):
+        done[c] = c >= nchunks
+    return (n + nchunks - 1) // nchunks
+
+
 def _build(f: Any) -> tuple[Any, Any, Any, Any, Any]:
     def perturb(x, points, shape, nchunks, out, done):
         """F at x with element i set to points[r, i], for every row r and element i.
@@ -249,9 +262,7 @@ def _build(f: Any) -> tuple[Any, Any, Any, Any, Any]:
         """
         n = x.size
         rows = points.shape[0]
-        chunk = (n + nchunks - 1) // nchunks
-        for c in range(done.size):
-            done[c] = c >= nchunks
+        chunk = _split(n, nchunks, done)
         for c in prange(nchunks):
             lo = c * chunk
             hi = min(n, lo + chunk)
@@ -277,12 +288,10 @@ def _build(f: Any) -> tuple[Any, Any, Any, Any, Any]:
         n = x.size
         flat = x.reshape(-1)
         dflat = df.reshape(-1)
-        nchunks = max(1, min(n, 4 * numba.get_num_threads()))
-        chunk = (n + nchunks - 1) // nchunks
+        nchunks = _default_chunks(n)
         two_h = 2.0 * h64
         tolerance = 0.02 * h64
-        for c in range(done.size):
-            done[c] = c >= nchunks
+        chunk = _split(n, nchunks, done)
         for c in prange(nchunks):
             lo = c * chunk
             hi = min(n, lo + chunk)
@@ -313,10 +322,8 @@ def _build(f: Any) -> tuple[Any, Any, Any, Any, Any]:
         """Im f at x + i h_k e_k for every k, each chunk on its own complex copy of x."""
         n = xc0.size
         flat = xc0.reshape(-1)
-        nchunks = max(1, min(n, 4 * numba.get_num_threads()))
-        chunk = (n + nchunks - 1) // nchunks
-        for c in range(done.size):
-            done[c] = c >= nchunks
+        nchunks = _default_chunks(n)
+        chunk = _split(n, nchunks, done)
         for c in prange(nchunks):
             lo = c * chunk
             hi = min(n, lo + chunk)
