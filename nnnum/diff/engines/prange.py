@@ -132,7 +132,7 @@ def _run(par_kernel: Any, serial_kernel: Any, *args: Any) -> None:
         )
 
 
-def central2(f: Any, base: np.ndarray, h: float, checked: bool = False) -> np.ndarray | None:
+def central2(f: Any, base: np.ndarray, h: float) -> np.ndarray | None:
     """The book's default gradient of the jitted ``f`` in one parallel kernel, or None.
 
     ``(f(x + h e_i) - f(x - h e_i)) / ((x_i + h) - (x_i - h))``, bit-identical to
