@@ -291,12 +291,13 @@ def compares(w):
 
 
 def test_uncompilable_for_complex_says_why():
+    if numba.config.DISABLE_JIT:
+        pytest.skip("no signatures or typing without the JIT")
     x = np.linspace(0.0, 1.0, 4)
     with pytest.raises(TypeError, match="explicit signature"):
         nnnum.numerical_gradient(typed_f, x, method="complex")
-    if not numba.config.DISABLE_JIT:
-        with pytest.raises(TypeError, match="Numba cannot.*(gt|>|complex128)"):
-            nnnum.numerical_gradient(compares, x, method="complex")
+    with pytest.raises(TypeError, match="Numba cannot.*(gt|>|complex128)"):
+        nnnum.numerical_gradient(compares, x, method="complex")
 
 
 @settings(max_examples=60, deadline=None)
@@ -325,3 +326,62 @@ def test_jit_disabled_mode_still_works():
     x = np.linspace(-1.0, 1.0, 9)
     g = nnnum.numerical_gradient(rosen_jit, x, method="complex")
     assert np.allclose(g, rosen_grad(x), rtol=1e-13, atol=1e-12)
+
+
+# ------------------------------------------------------- what mutation testing asked for
+def test_an_explicit_step_is_the_step_taken():
+    x = np.array([0.5, 2.0])
+    r = nnnum.numerical_gradient(
+        lambda w: np.sum(w**3), x, method="complex", h=1e-10, full_output=True
+    )
+    assert np.all(r.step == 1e-10)
+    auto = nnnum.numerical_gradient(lambda w: np.sum(w**3), x, method="complex", full_output=True)
+    assert np.all(auto.step < 1e-30)
+
+
+def test_messages_name_what_f_returned_and_where():
+    x = np.array([1.0, 2.0])
+    with pytest.raises(TypeError, match="returned NoneType"):
+        nnnum.numerical_gradient(lambda w: None, x, method="complex")
+    with pytest.raises(ValueError, match=r"scalar.*shape \(3,\)"):
+        nnnum.numerical_gradient(lambda w: np.ones(3, dtype=complex), x, method="complex")
+    with np.errstate(divide="ignore"), pytest.raises(FloatingPointError, match="at x itself"):
+        nnnum.numerical_gradient(lambda w: np.sum(np.log(w - 1.0)), x, method="complex")
+    # elementwise: the first element on a branch cut is named
+    with pytest.raises(ValueError, match=r"not real at x\[1\]"):
+        nnnum.numerical_diff(np.log, np.array([1.0, -2.0, -3.0]), method="complex")
+
+
+def test_batched_default_batches_are_about_a_megabyte():
+    calls = []
+
+    def f(X):
+        calls.append(len(X))
+        return np.sum(X * X, axis=1)
+
+    x = np.linspace(-1.0, 1.0, 1000)  # complex128 copies: 16,000 bytes each, 65 in 1 MiB
+    g = nnnum.batched_numerical_gradient(f, x, method="complex")
+    assert np.allclose(g, 2 * x)
+    assert calls[0] == 1 and max(calls[1:]) == 65 and sum(calls[1:]) == 1000
+
+
+def test_serial_kernel_when_asked_or_when_f_is_parallel(monkeypatch):
+    if numba.config.DISABLE_JIT:
+        pytest.skip("no kernels without the JIT")
+    from nnnum.diff.engines import prange
+
+    used = []
+    real = prange.call_kernel
+
+    def spy(kern, *args):
+        used.append(kern)
+        return real(kern, *args)
+
+    monkeypatch.setattr(prange, "call_kernel", spy)
+    x = np.linspace(-1.0, 1.0, 40)
+    par, ser = prange._entry(rosen_jit).complex
+    nnnum.numerical_gradient(rosen_jit, x, method="complex", parallel=False)
+    assert used == [ser]
+    used.clear()
+    nnnum.numerical_gradient(rosen_jit, x, method="complex")
+    assert used == [par]

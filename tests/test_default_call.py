@@ -299,3 +299,16 @@ def test_functions_with_parallel_regions_of_their_own_are_seen():
     for f in (_calls_par, _calls_calls_par):  # run from the serial kernel, right
         assert np.allclose(nnnum.numerical_gradient(f, x), np.cos(x), atol=1e-7)
         assert np.allclose(nnnum.numerical_gradient(f, x, method="complex"), np.cos(x))
+
+
+def test_the_fused_kernel_answers_the_plain_cases_itself():
+    # the shortcut must not quietly hand every call to the general path (same bits, 2x the cost)
+    from nnnum.diff.engines import prange
+
+    x = np.random.default_rng(4).uniform(-1.5, 1.5, 64)
+    got = prange.central2(rosen, x.copy(), 1e-4)
+    assert got is not None and same_bits(got, nnnum.numerical_gradient(rosen, x, parallel=False))
+    assert prange.central2(rosen, np.full(4, 300.0, dtype=np.float32), 1e-4) is None  # rounds
+    near = np.linspace(0.1, 1.0, 8)
+    near[3] = 0.48995
+    assert prange.central2(nan_at_3, near, 1e-4) is None  # f is NaN at x[3] + h

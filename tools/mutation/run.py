@@ -59,7 +59,12 @@ MODULES: dict[str, tuple[str, str, float, list[str] | None]] = {
     "diff.checks": ("nnnum/diff/checks.py", f"{DIFF} tests/test_hardening.py", 150, None),
     "diff.api": ("nnnum/diff/api.py", DIFF, 120, None),
     "diff.engines.loop": ("nnnum/diff/engines/loop.py", DIFF, 120, None),
-    "diff.engines.prange": ("nnnum/diff/engines/prange.py", DIFF, 150, None),
+    "diff.engines.prange": (
+        "nnnum/diff/engines/prange.py", f"{DIFF} tests/test_default_call.py", 200, None
+    ),
+    "diff.complex_step": (
+        "nnnum/diff/complex_step.py", f"{I13} tests/test_complex_step.py {SLOW}", 120, None
+    ),
     "diff.engines.batched": ("nnnum/diff/engines/batched.py", f"{DIFF} tests/test_batched.py", 150, None),
     "backends._cpu_kernels": ("nnnum/backends/_cpu_kernels.py", "tests/test_losses.py tests/test_functions.py tests/test_batched.py", 150, None),
     "losses": ("nnnum/losses.py", "tests/test_losses.py tests/test_functions.py", 90, None),
