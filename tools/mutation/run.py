@@ -60,7 +60,10 @@ MODULES: dict[str, tuple[str, str, float, list[str] | None]] = {
     "diff.api": ("nnnum/diff/api.py", DIFF, 120, None),
     "diff.engines.loop": ("nnnum/diff/engines/loop.py", DIFF, 120, None),
     "diff.engines.prange": (
-        "nnnum/diff/engines/prange.py", f"{DIFF} tests/test_default_call.py", 200, None
+        "nnnum/diff/engines/prange.py",
+        f"{DIFF} tests/test_default_call.py tests/test_complex_step.py",
+        240,
+        None,
     ),
     "diff.complex_step": (
         "nnnum/diff/complex_step.py", f"{I13} tests/test_complex_step.py {SLOW}", 120, None
