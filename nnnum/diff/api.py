@@ -619,11 +619,12 @@ def numerical_gradient(
         df = _book_default_jitted(f, x, 1e-4 if h is None else h)
         if df is not None:
             return df
-    if isinstance(method, str) and method == "complex":
-        return _complex_gradient(
-            f, x, h, order, richardson, full_output, parallel, batched, workers
+    hv, st, levels, is_complex = _options(h, order, method, richardson)
+    if is_complex and workers is not None:
+        raise ValueError(
+            "workers= distributes the finite-difference methods; method='complex' runs in "
+            "this process (a jitted f in the parallel kernel, or batched=True)"
         )
-    hv, st, levels, _ = _options(h, order, method, richardson)
     if batched:
         return batched_numerical_gradient(
             f, x, h=hv, order=order, method=method, richardson=richardson, full_output=full_output
@@ -642,9 +643,15 @@ def numerical_gradient(
     arr, fx = check_x(x)
     if arr.size == 0:
         empty = np.zeros(arr.shape, dtype=arr.dtype)
-        if full_output:
-            return DiffResult(empty, np.zeros(arr.shape), 0, np.array([]), st.order, st.kind)
-        return empty
+        if not full_output:
+            return empty
+        if is_complex:
+            return DiffResult(
+                empty, np.zeros(arr.shape), 0, np.zeros((1,) + arr.shape), 2, "complex"
+            )
+        return DiffResult(empty, np.zeros(arr.shape), 0, np.array([]), st.order, st.kind)
+    if is_complex:
+        return _complex_gradient(f, arr, fx, hv, be, full_output, parallel)
     shape = arr.shape
     if workers is not None:
         from .engines import executors
@@ -714,44 +721,12 @@ def _complex_options(order: Any, richardson: Any) -> None:
 
 
 def _complex_gradient(
-    f: Any,
-    x: Any,
-    h: Any,
-    order: Any,
-    richardson: Any,
-    full_output: bool,
-    parallel: Any,
-    batched: bool,
-    workers: Any,
+    f: Any, arr: np.ndarray, fx: Any, hv: Any, be: Any, full_output: bool, parallel: Any
 ) -> Any:
-    """numerical_gradient(..., method="complex"): one evaluation of ``f`` per element."""
+    """numerical_gradient(..., method="complex") on the checked, non-empty ``arr``."""
     from . import complex_step
 
-    hv, *_ = _options(h, order, "complex", richardson)
-    if workers is not None:
-        raise ValueError(
-            "workers= distributes the finite-difference methods; method='complex' runs in "
-            "this process (a jitted f in the parallel kernel, or batched=True)"
-        )
-    if batched:
-        return batched_numerical_gradient(f, x, h=hv, method="complex", full_output=full_output)
-    if not callable(f):
-        raise TypeError(f"f must be callable, got {type(f).__name__}")
-    be = _backend.current()
-    if be.DEVICE:
-        raise TypeError(
-            "on the cupy backend numerical_gradient needs f in batched form: pass "
-            "batched=True with f mapping a (B, *x.shape) array of parameters to B values"
-        )
-    if parallel is not None and not isinstance(parallel, (bool, np.bool_)):
-        raise TypeError(f"parallel must be True, False or None, got {parallel!r}")
-    arr, fx = check_x(x)
     shape = arr.shape
-    if arr.size == 0:
-        empty = np.zeros(shape, dtype=arr.dtype)
-        if full_output:
-            return DiffResult(empty, np.zeros(shape), 0, np.zeros((1,) + shape), 2, "complex")
-        return empty
     base = REGIONS.snapshot(arr)  # f gets complex copies: x itself is never written
     check_finite(base.reshape(-1), shape)
     hs = complex_step.steps(base.reshape(-1), hv)
