@@ -19,6 +19,7 @@ import pytest
 
 import nnnum
 from nnnum.backends import _cpu_kernels as K
+from nnnum.backends._simd import transpose_rows
 from nnnum.nets import _kernels as N
 
 # as benchmarks/common.py: $NNNUM_MNIST_DIR, else shared/data/mnist next to the checkout
@@ -105,6 +106,50 @@ def test_fused_ce_same_bits_for_any_blocking_and_threads(k: int, dtype: type) ->
     lse = np.log(np.exp(z64 - m[:, None]).sum(axis=1)) + m
     np.testing.assert_allclose(first[0], lse - z64[np.arange(n), labels], rtol=1e-13, atol=1e-13)
     np.testing.assert_allclose(first[1], (t * (lse[:, None] - z64)).sum(axis=1), atol=1e-12)
+
+
+@numba.njit
+def _transpose_all(z, zt, mx, stride):
+    for r in range(0, z.shape[0] - z.shape[0] % 4, 4):
+        transpose_rows(
+            z.reshape(-1),
+            np.uintp(r * z.shape[1]),
+            np.uintp(z.shape[1]),
+            zt,
+            np.uintp(r),
+            np.uintp(stride),
+            mx,
+        )
+
+
+@pytest.mark.jit_only
+@pytest.mark.parametrize("k", [1, 2, 3, 4, 5, 7, 8, 10, 13])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_transpose_rows_columns_and_maxima(k: int, dtype: type) -> None:
+    rng = np.random.default_rng(k)
+    n, stride = 12, 16  # three groups of four rows; a column stride wider than the rows
+    z = rng.standard_normal((n, k)).astype(dtype)
+    z[1, 0] = np.nan  # NaN first: the max stays NaN
+    z[2, k - 1] = np.nan  # NaN later: skipped (the exp sum turns NaN anyway)
+    z[5, :] = -np.inf
+    z[6, k // 2] = np.inf
+    z[9, :] = 0.0
+    z[9, k - 1] = -0.0
+    zt = np.full(k * stride, 7.0)
+    mx = np.full(stride, 7.0)
+    _transpose_all(z, zt, mx, stride)
+    cols = zt.reshape(k, stride)
+    np.testing.assert_array_equal(cols[:, :n], z.T.astype(np.float64))
+    assert (cols[:, n:] == 7.0).all() and (mx[n:] == 7.0).all()  # nothing written past the rows
+    for r in range(n):
+        m = np.float64(z[r, 0])
+        for v in z[r, 1:].astype(np.float64):
+            m = v if v > m else m
+        np.testing.assert_array_equal(mx[r], m)
+        assert np.signbit(mx[r]) == np.signbit(m)
+    assert np.isnan(mx[1])
+    if k > 1:
+        assert mx[2] == np.nanmax(z[2].astype(np.float64))
 
 
 def test_fused_ce_nan_inf_rows() -> None:

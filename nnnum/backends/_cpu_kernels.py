@@ -18,6 +18,7 @@ from numba import prange
 
 from .._bitcast import as_float64, as_int64, opaque
 from .._jit import CONTRACT, kernel, serial_and_parallel
+from ._simd import prefetch, transpose_rows
 
 #: Arrays at least this large use the parallel variant of elementwise kernels.
 PARALLEL_MIN_SIZE = 1 << 16
@@ -371,43 +372,57 @@ def _log_ge1(v):
 
 
 #: Rows per block of the fused softmax cross-entropy: the block's logits, transposed
-#: (K x block), stay in L1 between the passes over them.
+#: (K x block), stay in L1 between the passes over them. A multiple of 4.
 LSE_BLOCK = 64
 #: Blocks per parallel task: the block buffers are allocated once per task.
 LSE_TASK_BLOCKS = 32
 
 
 @kernel(fastmath=CONTRACT)
-def _lse_block(zf, base, nr, k, zt, mx, acc):
-    """acc[r] = log(sum(exp(row r - mx[r]))), mx[r] its max, for the block starting at ``base``.
+def _lse_block(zf, base, nr, k, zt, mx, es, lse):
+    """lse[r] = log(sum(exp(row r - mx[r]))), mx[r] its max, for the block starting at ``base``.
 
-    The rows are first transposed into ``zt`` (K, block), their maxima taken on
-    the way, so that every later loop runs over rows, contiguous, and LLVM
-    vectorises them. exp and log are written out (:func:`_exp_nonpos`,
-    :func:`_log_ge1`) because a libm call per element does not vectorise.
-    Flat indices are unsigned: Numba then emits no negative-index wraparound,
-    which would hide the strided access from LLVM. A NaN anywhere in a row
-    makes its exp sum NaN (the max needs no NaN test of its own); NaN and inf
-    propagate as in NumPy.
+    The rows are first transposed into ``zt`` (K x LSE_BLOCK, flat), four at a
+    time by vector shuffles that also take their maxima
+    (:func:`._simd.transpose_rows`), so that every later loop runs over rows,
+    contiguous, and LLVM vectorises it. exp and log are written out
+    (:func:`_exp_nonpos`, :func:`_log_ge1`) because a libm call per element
+    does not vectorise; the exp sums go to ``es`` and the logs to ``lse``
+    (writing the log over its argument, LLVM would keep a NaN argument by a
+    masked store). Flat indices are unsigned: Numba then emits no negative-index
+    wraparound, which would hide the access pattern from LLVM. A NaN anywhere in
+    a row makes its exp sum NaN (the max needs no NaN test of its own); NaN and
+    inf propagate as in NumPy.
     """
-    for r in range(nr):  # row by row: contiguous loads, strided stores (scalar, cheap)
+    B = LSE_BLOCK
+    nr4 = nr - nr % 4
+    for r in range(0, nr4, 4):
+        transpose_rows(zf, np.uintp(base + r * k), np.uintp(k), zt, np.uintp(r), np.uintp(B), mx)
+    for r in range(nr4, nr):  # the last rows of the array
         m = zf[np.uintp(base + r * k)]
-        zt[0, r] = m
+        zt[np.uintp(r)] = m
         for j in range(1, k):
             v = zf[np.uintp(base + r * k + j)]
-            zt[j, r] = v
+            zt[np.uintp(j * B + r)] = v
             m = v if v > m else m
         mx[r] = m
     for r in range(nr):
-        acc[r] = 0.0
+        es[r] = 0.0
     # one column per pass: two exp chains per iteration (two columns) spill on AVX2 and
     # measured slower on both targets; the constants are opaque (see _exp_constants)
     cs = _exp_constants()
+    # the next block's logits, a slice per column pass: the hardware prefetcher alone
+    # runs too little ahead of the transposition's burst of loads
+    span = B * k
+    step = 64 // zf.itemsize
+    nxt = base + nr * k
     for j in range(k):
+        for e in range((j * span // k) // step * step, ((j + 1) * span) // k, step):
+            prefetch(zf, np.uintp(nxt + e))
         for r in range(nr):
-            acc[r] += _exp_nonpos_c(zt[j, r] - mx[r], cs)
+            es[r] += _exp_nonpos_c(zt[np.uintp(j * B + r)] - mx[r], cs)
     for r in range(nr):
-        acc[r] = _log_ge1(acc[r])  # log-sum only: the loss adds (max - z) to keep huge logits exact
+        lse[r] = _log_ge1(es[r])  # log-sum only: the loss adds (max - z) to keep huge logits exact
 
 
 def _softmax_ce_py(z, labels, t, dense, rows):
@@ -425,12 +440,13 @@ def _softmax_ce_py(z, labels, t, dense, rows):
     task = LSE_BLOCK * LSE_TASK_BLOCKS
     ntasks = (n + task - 1) // task
     for c in prange(ntasks):
-        zt = np.empty((k, LSE_BLOCK))
+        zt = np.empty(k * LSE_BLOCK)
         mx = np.empty(LSE_BLOCK)
         lse = np.empty(LSE_BLOCK)
+        es = np.empty(LSE_BLOCK)
         for r0 in range(c * task, min(n, (c + 1) * task), LSE_BLOCK):
             nr = min(n, r0 + LSE_BLOCK) - r0
-            _lse_block(zf, r0 * k, nr, k, zt, mx, lse)
+            _lse_block(zf, r0 * k, nr, k, zt, mx, es, lse)
             if not dense:
                 for r in range(nr):
                     zl = np.float64(zf[np.uintp((r0 + r) * k + labels[r0 + r])])

@@ -70,6 +70,12 @@ MODULES: dict[str, tuple[str, str, float, list[str] | None]] = {
     ),
     "diff.engines.batched": ("nnnum/diff/engines/batched.py", f"{DIFF} tests/test_batched.py", 150, None),
     "backends._cpu_kernels": ("nnnum/backends/_cpu_kernels.py", "tests/test_losses.py tests/test_functions.py tests/test_batched.py", 150, None),
+    "backends._simd": (
+        "nnnum/backends/_simd.py",
+        "tests/test_perf_kernels.py tests/test_vectorisation.py tests/test_losses.py",
+        150,
+        None,
+    ),
     "losses": ("nnnum/losses.py", "tests/test_losses.py tests/test_functions.py", 90, None),
     "_validate": ("nnnum/_validate.py", "tests/test_losses.py tests/test_network.py", 120, None),
     "nets._kernels": ("nnnum/nets/_kernels.py", NETS, 150, None),
@@ -86,11 +92,12 @@ MODULES: dict[str, tuple[str, str, float, list[str] | None]] = {
     ),
 }
 
-# Modules with Numba kernels: every mutant's tests get a fresh, empty Numba cache. The others
-# share one cache warmed on the unmutated source: their mutants cannot change a cached kernel
-# (the kernel modules import nothing but nnnum._jit, which is not mutated, and the prange
-# engine's kernels are compiled per user function, not cached).
-FRESH_CACHE = {"backends._cpu_kernels", "nets._kernels", "diff.engines.prange"}
+# Modules with Numba kernels (or intrinsics compiled into them, backends._simd: Numba's cache
+# does not notice a change there): every mutant's tests get a fresh, empty Numba cache. The
+# others share one cache warmed on the unmutated source: their mutants cannot change a cached
+# kernel (the kernel modules import only nnnum._jit and nnnum._bitcast, which are not mutated,
+# and backends._simd, and the prange engine's kernels are compiled per user function).
+FRESH_CACHE = {"backends._cpu_kernels", "backends._simd", "nets._kernels", "diff.engines.prange"}
 
 # The operators used: the classic "plausible slip" set (as PIT's defaults): + <-> -, * <-> /,
 # // -> /, ** -> *, @ -> *; comparison boundaries (< <-> <=, > <-> >=) and negations (< <-> >=,
