@@ -10,6 +10,10 @@ vectors and transposed by shuffles, with the maxima taken in registers. The IR
 uses ``<4 x double>`` vectors and generic LLVM intrinsics only, so LLVM lowers
 it for whichever CPU Numba compiles for (AVX2, AVX-512, NEON).
 
+Numba's cache keys a kernel on its own module's source file: after editing this
+module, touch :mod:`._cpu_kernels` (or clear its ``__pycache__``) so that the
+kernels calling these intrinsics are compiled again.
+
 Functions
 ---------
 :func:`transpose_rows`
