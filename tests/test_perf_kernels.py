@@ -152,6 +152,31 @@ def test_transpose_rows_columns_and_maxima(k: int, dtype: type) -> None:
         assert mx[2] == np.nanmax(z[2].astype(np.float64))
 
 
+@pytest.mark.jit_only
+def test_simd_intrinsics_refuse_wrong_types() -> None:
+    from numba.core.errors import TypingError
+
+    from nnnum.backends._simd import prefetch
+
+    @numba.njit
+    def hint(a, i):
+        prefetch(a, i)
+
+    hint(np.zeros(4), 2)  # a hint: no effect, no error
+    hint(np.zeros(4), 1000)  # even past the end
+    for a, i in ((1.0, 0), (np.zeros(4), 1.5)):
+        with pytest.raises(TypingError):
+            hint(a, i)
+
+    @numba.njit
+    def tr(z, zt, mx):
+        transpose_rows(z, np.uintp(0), np.uintp(4), zt, np.uintp(0), np.uintp(4), mx)
+
+    for z, zt in ((np.zeros(16, np.int64), np.zeros(16)), (np.zeros(16), np.zeros(16, np.float32))):
+        with pytest.raises(TypingError):
+            tr(z, zt, np.zeros(4))
+
+
 def test_fused_ce_nan_inf_rows() -> None:
     z = np.zeros((4, 5))
     z[0, 2] = np.nan

@@ -152,6 +152,7 @@ def test_fused_softmax_ce_exp_and_log_are_vectorised() -> None:
     # kernel's time when LLVM turned a loop taking the row maxima into one)
     assert count(r"shufflevector <4 x double>", body) >= 8, "the transposition is not vectorised"
     assert "llvm.masked.store" not in body, "a masked store in _lse_block"
+    assert "llvm.prefetch" in body, "the next block is no longer prefetched"
     asm = asm_of(disp, sig, "_lse_block")
     check_x86_registers(asm)
     assert not re.search(r"\bv?cvtt?s[di]2s[id]", asm), "scalar float/int conversion in _lse_block"
