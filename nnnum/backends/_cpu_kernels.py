@@ -411,13 +411,13 @@ def _lse_block(zf, base, nr, k, zt, mx, es, lse):
     # one column per pass: two exp chains per iteration (two columns) spill on AVX2 and
     # measured slower on both targets; the constants are opaque (see _exp_constants)
     cs = _exp_constants()
-    # the next block's logits, a slice per column pass: the hardware prefetcher alone
-    # runs too little ahead of the transposition's burst of loads
-    span = B * k
+    # the next block's logits (B * k elements), B of them per column pass, a cache line
+    # at a time: the hardware prefetcher alone runs too little ahead of the
+    # transposition's burst of loads (a hint: past the end of the array it does nothing)
     step = 64 // zf.itemsize
     nxt = base + nr * k
     for j in range(k):
-        for e in range((j * span // k) // step * step, ((j + 1) * span) // k, step):
+        for e in range(j * B, (j + 1) * B, step):
             prefetch(zf, np.uintp(nxt + e))
         for r in range(nr):
             es[r] += _exp_nonpos_c(zt[np.uintp(j * B + r)] - mx[r], cs)
