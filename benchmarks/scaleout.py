@@ -125,6 +125,24 @@ def quiet_dask() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
+def no_malloc_trim() -> None:
+    """Keep Dask's nanny from setting ``MALLOC_TRIM_THRESHOLD_=65536`` (in this process too).
+
+    Dask's default ``distributed.nanny.pre-spawn-environ`` sets it in the
+    environment of the process that starts a ``LocalCluster``, where every
+    process started later inherits it (nnnum's forkserver, so its pools): glibc
+    then hands freed memory back to the OS at once, and an ``f`` whose LAPACK
+    calls allocate temporaries ran 1.6x slower in every worker, local or Dask.
+    This benchmark measures orchestration, not that setting (see SCALEOUT.md).
+    """
+    import dask
+
+    env = dict(dask.config.get("distributed.nanny.pre-spawn-environ", default={}) or {})
+    if env.pop("MALLOC_TRIM_THRESHOLD_", None) is not None:
+        dask.config.set({"distributed.nanny.pre-spawn-environ": env})
+        print("note: Dask's MALLOC_TRIM_THRESHOLD_=65536 left unset (see benchmarks/SCALEOUT.md)")
+
+
 # --------------------------------------------------------------------- (1)
 def interleaved(fns: dict[str, Callable[[], Any]], repeat: int) -> dict[str, float]:
     """Best time of each, measured in turns (a shared machine's load hits all of them alike)."""
@@ -368,6 +386,7 @@ def main(argv: list[str] | None = None) -> None:
             from distributed import Client
 
             quiet_dask()
+            no_malloc_trim()
             cluster = local_cluster(2)
             client = Client(cluster)
             client.wait_for_workers(2, timeout=120)
