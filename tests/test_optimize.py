@@ -141,3 +141,65 @@ def test_full_history_after_a_divergence_has_one_row_per_point():
         x, hist = nnnum.gradient_descent(f, np.array([1.0]), lr=-1.0, step_num=50, history="full")
     np.testing.assert_allclose(hist.x[:, 0], [1.0, 3.0, 9.0], rtol=1e-9)  # ends at the last x
     assert len(hist.f) == len(hist.x) == 3
+
+
+def _rosen(x):  # one point (n,) or a batch (B, n): batched=True works too
+    return np.sum(100.0 * (x[..., 1:] - x[..., :-1] ** 2) ** 2 + (1.0 - x[..., :-1]) ** 2, axis=-1)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(order=4),
+        dict(order=6, h="auto"),
+        dict(method="forward", h=1e-6),
+        dict(richardson=2),
+        dict(method="complex"),
+        dict(method="complex", h=1e-30),
+        dict(batched=True),
+    ],
+)
+def test_differentiation_options_reach_every_step(options):
+    # the descent is the book's loop with numerical_gradient(f, x, **options), bit for bit
+    init = np.array([-1.2, 1.0, 0.5])
+    x, xs = nnnum.gradient_descent(_rosen, init, 1e-3, 15, history=True, **options)
+    p = init.copy()
+    for k in range(15):
+        np.testing.assert_array_equal(xs[k], p)
+        p = p - 1e-3 * nnnum.numerical_gradient(_rosen, p, **options)
+    np.testing.assert_array_equal(x, p)
+    if "batched" not in options:  # another gradient, another path: the options were used
+        assert not np.array_equal(x, nnnum.gradient_descent(_rosen, init, 1e-3, 15))
+
+
+def test_default_is_the_books_step_and_jitted_f_takes_options():
+    init = np.array([-3.0, 4.0])
+    np.testing.assert_array_equal(
+        nnnum.gradient_descent(f2, init, 0.1, 10),
+        nnnum.gradient_descent(f2, init, 0.1, 10, h=1e-4, order=2, method="central"),
+    )
+    f = nnnum.jit(lambda x: np.sum((x - 1.0) ** 2) + x[0] * x[1])
+    a = nnnum.gradient_descent(f, np.zeros(4), lr=0.1, step_num=30, order=4, parallel=False)
+    b = nnnum.gradient_descent(f, np.zeros(4), lr=0.1, step_num=30, order=4, parallel=True)
+    np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize(
+    "options, match",
+    [
+        (dict(order=3), "order"),
+        (dict(method="sideways"), "method"),
+        (dict(richardson=9), "richardson"),
+        (dict(h=-1.0), "h"),
+        (dict(method="complex", order=4), "complex"),
+    ],
+)
+def test_bad_differentiation_options_fail_before_any_step(options, match):
+    for steps in (0, 5):
+        with pytest.raises(ValueError, match=match):
+            nnnum.gradient_descent(f2, [1.0, 2.0], 0.1, steps, **options)
+
+
+def test_complex_step_needs_an_f_for_complex_input():
+    with pytest.raises(TypeError):
+        nnnum.gradient_descent(lambda x: np.sum(x.real**2), [1.0, 2.0], 0.1, 3, method="complex")

@@ -7,9 +7,9 @@ from typing import Any, Callable, Literal, NamedTuple
 
 import numpy as np
 
-from ..diff.api import numerical_gradient
+from ..diff.api import Method, _options, numerical_gradient
 from ..diff.checks import scalar_result as _scalar_result
-from ..diff.steps import StepResolutionError, check_h
+from ..diff.steps import StepResolutionError
 
 __all__ = ["gradient_descent", "DescentHistory", "DivergenceWarning"]
 
@@ -39,7 +39,12 @@ def gradient_descent(
     lr: float = 0.01,
     step_num: int = 100,
     *,
-    h: float = 1e-4,
+    h: float | Literal["auto"] | None = None,
+    order: int = 2,
+    method: Method = "central",
+    richardson: int = 0,
+    parallel: bool | None = None,
+    batched: bool = False,
     history: bool | Literal["full"] = False,
     workers: Any = None,
 ) -> Any:
@@ -57,8 +62,11 @@ def gradient_descent(
         Learning rate :math:`\eta`.
     step_num : int
         Number of steps.
-    h : float, keyword-only
-        Step of the numerical gradient.
+    h, order, method, richardson, parallel, batched : keyword-only
+        How each gradient is taken, as in :func:`nnnum.numerical_gradient`:
+        by default the book's central difference with ``h = 1e-4``; e.g.
+        ``order=4``, ``h="auto"``, or ``method="complex"`` (the complex step,
+        for an ``f`` that accepts complex input).
     history : bool or "full", keyword-only
         ``True``: also return ``x_history``, an ndarray of shape
         ``(step_num, *init_x.shape)`` holding the point *before* each step,
@@ -96,6 +104,9 @@ def gradient_descent(
     >>> x, x_history = nnnum.gradient_descent(f, np.array([-3.0, 4.0]), 0.1, 20, history=True)
     >>> x_history.shape, x_history[0].tolist()
     ((20, 2), [-3.0, 4.0])
+    >>> x = nnnum.gradient_descent(f, np.array([-3.0, 4.0]), 0.1, 100, method="complex")
+    >>> bool(np.all(np.abs(x) < 1e-8))
+    True
     """
     if isinstance(step_num, bool) or not isinstance(step_num, (int, np.integer)) or step_num < 0:
         raise ValueError(f"step_num must be an integer >= 0, got {step_num!r}")
@@ -108,7 +119,10 @@ def gradient_descent(
         raise ValueError(f"lr must be finite, got {lr!r}")
     if history not in (False, True, "full"):
         raise ValueError(f"history must be False, True or 'full', got {history!r}")
-    h = float(check_h(h))
+    _options(h, order, method, richardson)  # bad options fail here, even for step_num=0
+    options = dict(
+        h=h, order=order, method=method, richardson=richardson, parallel=parallel, batched=batched
+    )
     x0 = np.asarray(init_x)
     if np.issubdtype(x0.dtype, np.complexfloating) or not (
         np.issubdtype(x0.dtype, np.number) or x0.dtype == np.bool_
@@ -124,7 +138,7 @@ def gradient_descent(
         if xs is not None:
             xs[i] = x
         try:
-            grad = numerical_gradient(f, x, h=h, workers=workers)
+            grad = numerical_gradient(f, x, workers=workers, **options)
         except (StepResolutionError, FloatingPointError) as exc:
             if i == 0:
                 raise  # at init_x itself: the caller's h or f, not a divergence
