@@ -120,9 +120,6 @@ def gradient_descent(
     if history not in (False, True, "full"):
         raise ValueError(f"history must be False, True or 'full', got {history!r}")
     _options(h, order, method, richardson)  # bad options fail here, even for step_num=0
-    options = dict(
-        h=h, order=order, method=method, richardson=richardson, parallel=parallel, batched=batched
-    )
     x0 = np.asarray(init_x)
     if np.issubdtype(x0.dtype, np.complexfloating) or not (
         np.issubdtype(x0.dtype, np.number) or x0.dtype == np.bool_
@@ -138,7 +135,10 @@ def gradient_descent(
         if xs is not None:
             xs[i] = x
         try:
-            grad = numerical_gradient(f, x, workers=workers, **options)
+            grad = numerical_gradient(
+                f, x, h=h, order=order, method=method, richardson=richardson,
+                parallel=parallel, batched=batched, workers=workers,
+            )  # fmt: skip
         except (StepResolutionError, FloatingPointError) as exc:
             if i == 0:
                 raise  # at init_x itself: the caller's h or f, not a divergence
