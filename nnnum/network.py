@@ -1,4 +1,4 @@
-"""Compatibility: SimpleNet, TwoLayerNet, simpleNet at their 0.1 location (see :mod:`nnnum.nets`)."""
+"""Compatibility: SimpleNet, TwoLayerNet, simpleNet where 0.1 had them (see :mod:`nnnum.nets`)."""
 
 from .nets import SimpleNet, TwoLayerNet, simpleNet
 

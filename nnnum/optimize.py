@@ -1,4 +1,7 @@
-"""Compatibility: DescentHistory, DivergenceWarning, gradient_descent at their 0.1 location (see :mod:`nnnum.learn`)."""
+"""Compatibility: gradient_descent and its history and warning where 0.1 had them.
+
+See :mod:`nnnum.learn`.
+"""
 
 from .learn import DescentHistory, DivergenceWarning, gradient_descent
 

@@ -5,9 +5,10 @@ namespace), what it is (``DEVICE``: its arrays live in device memory; ``JIT``:
 it runs Numba kernels), the device questions (``to_host``: a NumPy array from
 one of its arrays; ``is_device_array``; ``batch_budget``: how many items of a
 size fit in one batch), and the kernels. No module outside this package
-compares backend names or array types: it asks these.  They receive validated, ``(M, K)``-shaped inputs from the
-public wrappers and return arrays of that namespace (losses: per-row arrays
-or a scalar).  A backend missing a name fails loudly when first loaded.
+compares backend names or array types: it asks these.  They receive
+validated, ``(M, K)``-shaped inputs from the public wrappers and return arrays
+of that namespace (losses: per-row arrays or a scalar).  A backend missing a
+name fails loudly when first loaded.
 """
 
 from __future__ import annotations
@@ -74,7 +75,10 @@ def current() -> ModuleType:
 
 
 def is_device_array(a: object) -> bool:
-    """True for an array in device memory (CuPy), whatever the active backend; never imports CuPy."""
+    """True for an array in device memory (CuPy), whatever the active backend.
+
+    Never imports CuPy.
+    """
     return hasattr(a, "__cuda_array_interface__")
 
 

@@ -26,10 +26,12 @@ mean_squared_error = partial(_xp_ops.mean_squared_error, xp=xp)
 
 
 def cross_entropy_rows(y2: Any, kind: str, t2: Any, delta: float) -> Any:
+    """Per-row cross-entropy on the device (the array-namespace form)."""
     return _xp_ops.cross_entropy_rows(y2, kind, t2, delta, xp)
 
 
 def softmax_cross_entropy_rows(z2: Any, kind: str, t2: Any) -> Any:
+    """Per-row fused softmax cross-entropy on the device (a fused kernel for labels)."""
     if kind == "labels":
         return softmax_ce_rows(z2, t2, 0.0)
     return _xp_ops.softmax_cross_entropy_rows(z2, kind, t2, xp)

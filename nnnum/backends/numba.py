@@ -43,18 +43,22 @@ def _elementwise(serial: Any, parallel: Any, x: np.ndarray, out_dtype: Any) -> n
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
+    """:func:`nnnum.sigmoid` by the Numba kernel (parallel for large ``x``)."""
     return _elementwise(K._sigmoid_serial, K._sigmoid_parallel, x, None)
 
 
 def relu(x: np.ndarray) -> np.ndarray:
+    """:func:`nnnum.relu` by the Numba kernel (NaN stays NaN)."""
     return _elementwise(K._relu_serial, K._relu_parallel, x, None)
 
 
 def step_function(x: np.ndarray) -> np.ndarray:
+    """:func:`nnnum.step_function` by the Numba kernel (int64 0/1)."""
     return _elementwise(K._step_serial, K._step_parallel, x, np.int64)
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
+    """:func:`nnnum.softmax` over the last axis, row by row in the Numba kernel."""
     if z.ndim == 0:
         return _xp_ops.softmax(z, np)
     zk = _kernel_input(z)
@@ -73,6 +77,7 @@ def _pick(serial: Any, parallel: Any, size: int) -> Any:
 
 
 def mean_squared_error(y2: np.ndarray, kind: str, t2: np.ndarray) -> float:
+    """Half the sum of squares of (M, K) ``y2`` minus its targets, summed as ``np.sum`` does."""
     y2 = np.ascontiguousarray(_kernel_input(y2))
     fn = _pick(K._sum_sq_serial, K._sum_sq_parallel, y2.size)
     if kind == "labels":
@@ -81,6 +86,7 @@ def mean_squared_error(y2: np.ndarray, kind: str, t2: np.ndarray) -> float:
 
 
 def cross_entropy_rows(y2: np.ndarray, kind: str, t2: np.ndarray, delta: float) -> np.ndarray:
+    """Per-row cross-entropy ``-sum(t log(y + delta))`` of (M, K) ``y2``: shape (M,)."""
     y2, t2 = _kernel_input(y2), (_kernel_input(t2) if kind == "dense" else t2)
     rows = np.empty(y2.shape[0])
     if kind == "labels":
@@ -95,6 +101,7 @@ def cross_entropy_rows(y2: np.ndarray, kind: str, t2: np.ndarray, delta: float) 
 
 
 def softmax_cross_entropy_rows(z2: np.ndarray, kind: str, t2: np.ndarray) -> np.ndarray:
+    """Per-row fused softmax cross-entropy of (M, K) logits ``z2``: shape (M,)."""
     z2, t2 = _kernel_input(z2), (_kernel_input(t2) if kind == "dense" else t2)
     rows = np.empty(z2.shape[0])
     if z2.shape[1] > WIDE_K:

@@ -1,5 +1,7 @@
-"""Data sets: MNIST from IDX files (the book's ``load_mnist``, download included) and an
-embedded offline default (scikit-learn's digits).
+"""Data sets: MNIST from IDX files, and an embedded offline default.
+
+MNIST as the book's ``load_mnist`` reads it (download included); the default
+is scikit-learn's bundled digits.
 """
 
 from ._datasets import (

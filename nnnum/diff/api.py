@@ -49,7 +49,7 @@ RATIO = 2.0
 
 @dataclass(frozen=True)
 class DiffResult:
-    """A derivative with its error estimate (``full_output=True``).
+    r"""A derivative with its error estimate (``full_output=True``).
 
     Attributes
     ----------
@@ -59,9 +59,9 @@ class DiffResult:
         Estimated absolute error per element, float64: the Richardson estimate
         of the truncation error (the distance between the two best
         extrapolations) plus the rounding error of ``f``'s evaluations
-        amplified by the stencil (:math:`\\epsilon |f| \\sum |w| / h`). NaN
+        amplified by the stencil (:math:`\epsilon |f| \sum |w| / h`). NaN
         without ``richardson`` (one step gives no truncation estimate). For
-        the complex step, the rounding of the result, :math:`2 \\epsilon |df|`.
+        the complex step, the rounding of the result, :math:`2 \epsilon |df|`.
     nfev : int
         Evaluations of ``f`` made.
     step : ndarray

@@ -91,6 +91,7 @@ def check_x(x: Any, who: str = "numerical_gradient") -> tuple[np.ndarray, Any]:
 
 
 def check_real_dtype(dt: np.dtype, who: str) -> None:
+    """TypeError unless ``dt`` is a real number (or bool) dtype; ``who`` names the caller."""
     if np.issubdtype(dt, np.complexfloating):
         raise TypeError(
             f"x is complex ({dt}); {who} differentiates a real f of real parameters: "
@@ -101,6 +102,7 @@ def check_real_dtype(dt: np.dtype, who: str) -> None:
 
 
 def require_ndim(x: Any, ndim: int, name: str) -> None:
+    """ValueError unless ``x`` has ``ndim`` dimensions; ``name`` is the function asking."""
     got = np.ndim(x)
     if got != ndim:
         raise ValueError(

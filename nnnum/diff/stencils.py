@@ -1,12 +1,12 @@
-"""Finite-difference stencils as data, and Richardson extrapolation over a sequence of steps.
+r"""Finite-difference stencils as data, and Richardson extrapolation over a sequence of steps.
 
 A stencil is a set of offsets ``t_k`` (in units of the step ``h``) and weights
 ``w_k`` such that
 
-.. math:: f'(x) = \\frac{1}{h} \\sum_k w_k f(x + t_k h) + O(h^p)
+.. math:: f'(x) = \frac{1}{h} \sum_k w_k f(x + t_k h) + O(h^p)
 
 with ``p`` the stencil's order. The weights are the exact rational solution of
-the moment conditions :math:`\\sum_k w_k t_k^j = \\delta_{j1}` for
+the moment conditions :math:`\sum_k w_k t_k^j = \delta_{j1}` for
 :math:`j < p + 1` (computed once, in :class:`fractions.Fraction`). A new
 stencil is one entry of :data:`KINDS`; the engines never look inside.
 
@@ -161,9 +161,9 @@ def lagrange_weights(nodes: np.ndarray) -> np.ndarray:
         num = np.zeros(nodes.shape[1])
         for j in others:
             term = np.ones(nodes.shape[1])
-            for l in others:
-                if l != j:
-                    term = term * (-nodes[l])
+            for i in others:
+                if i != j:
+                    term = term * (-nodes[i])
             num = num + term
         w[k] = num / denom
     return w

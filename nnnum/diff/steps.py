@@ -109,10 +109,12 @@ class Plan:
 
     @property
     def rows_per_level(self) -> int:
+        """Evaluations per element at one step size (the stencil's offsets)."""
         return len(self.stencil.offsets)
 
     @property
     def levels(self) -> int:
+        """Step sizes in the plan (1 + the Richardson levels)."""
         return self.steps.shape[0]
 
 

@@ -194,7 +194,7 @@ class TwoLayerNet:
         return p
 
     def _check_perturbable(self, *, writable: bool) -> None:
-        """Parameters a numerical gradient can perturb: float32/64, finite (and writable in place)."""
+        """Parameters a numerical gradient can perturb: float32/64, finite, writable in place."""
         p = self._check_params()
         xp = _backend.current().xp
         for key in PARAM_NAMES:
@@ -419,7 +419,7 @@ def _structured_with_stencil(
 
 
 def _randn(seed: int | np.random.Generator | None, shape: tuple[int, ...]) -> np.ndarray:
-    """Standard normal draws: from ``seed`` (a Generator or a seed), or the global state as the book."""
+    """Standard normal draws from ``seed`` (a Generator or a seed), else the global state (book)."""
     if seed is None:
         return np.random.randn(*shape)
     return np.random.default_rng(seed).standard_normal(shape)
