@@ -41,6 +41,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture
+def kernel_calls(monkeypatch: pytest.MonkeyPatch) -> list:
+    """The compiled kernels the prange engine runs, in call order (``call_kernel`` spied on)."""
+    from nnnum.diff.engines import prange
+
+    used: list = []
+    real = prange.call_kernel
+
+    def spy(kern: object, *args: object) -> object:
+        used.append(kern)
+        return real(kern, *args)
+
+    monkeypatch.setattr(prange, "call_kernel", spy)
+    return used
+
+
+@pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(20261128)
 

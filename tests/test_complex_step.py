@@ -10,18 +10,8 @@ from hypothesis import strategies as st
 
 import nnnum
 
+from .naive import rosen_jit
 from .robust_strategies import same_bits
-
-
-@numba.njit
-def rosen_jit(x):
-    s = 0.0
-    v = x.reshape(-1)
-    for i in range(v.size - 1):
-        a = v[i + 1] - v[i] * v[i]
-        b = 1.0 - v[i]
-        s += 100.0 * a * a + b * b
-    return s
 
 
 def rosen_py(x):
@@ -365,19 +355,12 @@ def test_batched_default_batches_are_about_a_megabyte():
     assert calls[0] == 1 and max(calls[1:]) == 65 and sum(calls[1:]) == 1000
 
 
-def test_serial_kernel_when_asked_or_when_f_is_parallel(monkeypatch):
+def test_serial_kernel_when_asked_or_when_f_is_parallel(kernel_calls):
     if numba.config.DISABLE_JIT:
         pytest.skip("no kernels without the JIT")
     from nnnum.diff.engines import prange
 
-    used = []
-    real = prange.call_kernel
-
-    def spy(kern, *args):
-        used.append(kern)
-        return real(kern, *args)
-
-    monkeypatch.setattr(prange, "call_kernel", spy)
+    used = kernel_calls
     x = np.linspace(-1.0, 1.0, 40)
     par, ser = prange._entry(rosen_jit).complex
     nnnum.numerical_gradient(rosen_jit, x, method="complex", parallel=False)

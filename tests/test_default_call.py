@@ -21,20 +21,10 @@ from nnnum._regions import REGIONS
 from nnnum.diff import StepRoundingWarning
 from nnnum.diff.engines import prange
 
+from .naive import rosen_jit as rosen
 from .robust_strategies import same_bits
 
 pytestmark = pytest.mark.jit_only
-
-
-@numba.njit
-def rosen(x):
-    s = 0.0
-    v = x.reshape(-1)
-    for i in range(v.size - 1):
-        a = v[i + 1] - v[i] * v[i]
-        b = 1.0 - v[i]
-        s += 100.0 * a * a + b * b
-    return s
 
 
 @numba.njit

@@ -572,19 +572,12 @@ def test_numerical_diff_one_sided_on_an_array(method):
 
 
 @pytest.mark.parametrize(("parallel", "which"), [(False, 1), (None, 0), (True, 0)])
-def test_prange_engine_picks_the_serial_kernel_only_when_asked(monkeypatch, parallel, which):
+def test_prange_engine_picks_the_serial_kernel_only_when_asked(kernel_calls, parallel, which):
     from nnnum.diff.engines import prange
 
     jf = nnnum.jit(_cubic)
     kernels = prange.kernels(jf)
-    used = []
-    real = prange.call_kernel
-
-    def spy(kern, *args):
-        used.append(kern)
-        return real(kern, *args)
-
-    monkeypatch.setattr(prange, "call_kernel", spy)
+    used = kernel_calls
     x = np.array([1.0, 2.0, 3.0])
     prange.evaluate(jf, x.copy(), np.stack([x + 1e-3, x - 1e-3]), parallel)
     assert len(used) == 1 and used[0] is kernels[which]

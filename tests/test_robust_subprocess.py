@@ -126,6 +126,16 @@ for name, (stmt, names) in cases.items():
 """
 
 
+def _child_ok(args: list[str], marker: str, timeout: float, env: dict | None = None) -> None:
+    """Run ``python *args`` in the checkout: it must exit with 0 and print ``marker``."""
+    proc = subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env
+    )
+    assert proc.returncode == 0 and marker in proc.stdout, (
+        f"rc={proc.returncode}\nstdout={proc.stdout[-1500:]}\nstderr={proc.stderr[-3000:]}"
+    )
+
+
 def _run_child(backend: str) -> tuple[dict, int, str]:
     code = (
         CHILD.replace("ROOT", repr(str(ROOT)))
@@ -211,16 +221,7 @@ print("OK")
 
 @pytest.mark.timeout(300)
 def test_jitted_f_raising_inside_prange_kernel():
-    proc = subprocess.run(
-        [sys.executable, "-c", JIT_RAISE.replace("ROOT", repr(str(ROOT)))],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        cwd=ROOT,
-    )
-    assert proc.returncode == 0 and "OK" in proc.stdout, (
-        f"rc={proc.returncode}\nstdout={proc.stdout[-1500:]}\nstderr={proc.stderr[-3000:]}"
-    )
+    _child_ok(["-c", JIT_RAISE.replace("ROOT", repr(str(ROOT)))], "OK", timeout=240)
 
 
 NESTED = r"""
@@ -248,17 +249,7 @@ print("OK", numba.threading_layer())
 def test_jitted_f_calling_a_parallel_function_under_workqueue():
     # nested parallel regions abort the process under workqueue: f must run from the serial kernel
     env = dict(os.environ, NUMBA_THREADING_LAYER="workqueue", NUMBA_NUM_THREADS="4")
-    proc = subprocess.run(
-        [sys.executable, "-c", NESTED.replace("ROOT", repr(str(ROOT)))],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        cwd=ROOT,
-        env=env,
-    )
-    assert proc.returncode == 0 and "OK workqueue" in proc.stdout, (
-        f"rc={proc.returncode}\nstdout={proc.stdout[-1500:]}\nstderr={proc.stderr[-3000:]}"
-    )
+    _child_ok(["-c", NESTED.replace("ROOT", repr(str(ROOT)))], "OK workqueue", 240, env)
 
 
 FORK = r"""
@@ -302,17 +293,7 @@ def test_fork_after_parallel_kernel_default_threading_layer(tmp_path):
     script.write_text(FORK.replace("ROOT", repr(str(ROOT))))
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_THREADING_LAYER"}
     env["PYTHONWARNINGS"] = "ignore::DeprecationWarning"  # fork() in a threaded process (3.12+)
-    proc = subprocess.run(
-        [sys.executable, str(script)],
-        capture_output=True,
-        text=True,
-        timeout=360,
-        env=env,
-        cwd=ROOT,
-    )
-    assert proc.returncode == 0 and "OK" in proc.stdout, (
-        f"rc={proc.returncode}\nstdout={proc.stdout[-1500:]}\nstderr={proc.stderr[-3000:]}"
-    )
+    _child_ok([str(script)], "OK", 360, env)
 
 
 @pytest.mark.jit_only
@@ -324,17 +305,7 @@ def test_fork_after_parallel_kernel_threadsafe_layer(tmp_path):
     script.write_text(FORK.replace("ROOT", repr(str(ROOT))).replace("1_000_000", "100_000"))
     env = dict(os.environ, NUMBA_THREADING_LAYER="threadsafe")
     env["PYTHONWARNINGS"] = "ignore::DeprecationWarning"
-    proc = subprocess.run(
-        [sys.executable, str(script)],
-        capture_output=True,
-        text=True,
-        timeout=360,
-        env=env,
-        cwd=ROOT,
-    )
-    assert proc.returncode == 0 and "OK" in proc.stdout, (
-        f"rc={proc.returncode}\nstdout={proc.stdout[-1500:]}\nstderr={proc.stderr[-3000:]}"
-    )
+    _child_ok([str(script)], "OK", 360, env)
 
 
 _ = textwrap  # kept for readers extending the child scripts
