@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
 from typing import Any, Callable, Literal
 
 import numpy as np
@@ -21,16 +20,9 @@ from .. import backends as _backend
 from .._jit import is_jitted
 from .._regions import REGIONS
 from .checks import check_real_dtype, check_x, require_ndim, scalar_result
-from .stencils import Stencil, lagrange_weights, richardson, stencil
-from .steps import (
-    StepResolutionError,
-    StepRoundingWarning,
-    auto_step,
-    check_finite,
-    check_h,
-    make_plan,
-    where,
-)
+from .finish import DiffResult, Outcome, differentiate, is_book_default
+from .stencils import Stencil, stencil
+from .steps import StepResolutionError, check_finite, check_h
 
 __all__ = [
     "DiffResult",
@@ -43,43 +35,6 @@ __all__ = [
 ]
 
 Method = Literal["central", "forward", "backward", "complex"]
-#: Each Richardson level divides the step by this.
-RATIO = 2.0
-
-
-@dataclass(frozen=True)
-class DiffResult:
-    r"""A derivative with its error estimate (``full_output=True``).
-
-    Attributes
-    ----------
-    df : ndarray
-        The derivative (gradient), shaped like ``x``.
-    error : ndarray
-        Estimated absolute error per element, float64: the Richardson estimate
-        of the truncation error (the distance between the two best
-        extrapolations) plus the rounding error of ``f``'s evaluations
-        amplified by the stencil (:math:`\epsilon |f| \sum |w| / h`). NaN
-        without ``richardson`` (one step gives no truncation estimate). For
-        the complex step, the rounding of the result, :math:`2 \epsilon |df|`.
-    nfev : int
-        Evaluations of ``f`` made.
-    step : ndarray
-        The step of each level, shape ``(levels,)`` for a scalar ``h`` or
-        ``(levels, *x.shape)`` for ``h="auto"``.
-    order : int
-        Order of the result's truncation error, :math:`O(h^{order})`, after
-        extrapolation.
-    method : str
-        The stencil kind, or ``"complex"``.
-    """
-
-    df: Any
-    error: np.ndarray
-    nfev: int
-    step: np.ndarray
-    order: int
-    method: str
 
 
 # ----------------------------------------------------------------- option checks
@@ -105,202 +60,7 @@ def _options(
     return hv, st, int(richardson) + 1, False
 
 
-def _is_book_default(st: Stencil, levels: int) -> bool:
-    return st.kind == "central" and st.order == 2 and levels == 1
-
-
-def _row_labels(st: Stencil, levels: int) -> list[str]:
-    out = []
-    for j in range(levels):
-        scale = "h" if j == 0 else f"h/{int(RATIO**j)}"
-        for t in st.offsets:
-            mag = abs(t)
-            out.append(f"{'+' if t > 0 else '-'} {'' if mag == 1 else mag}{scale}")
-    return out
-
-
-# --------------------------------------------------------------- the book's path
-def _steps2(x: np.ndarray, shape: tuple[int, ...], h: float) -> tuple[np.ndarray, np.ndarray]:
-    """The book's two points ``x + h``, ``x - h`` (rows of the plan) and the step between them."""
-    points = np.empty((2, x.size), dtype=x.dtype)
-    xplus, xminus = points[0], points[1]
-    with np.errstate(over="ignore", invalid="ignore"):
-        np.add(x, x.dtype.type(h), out=xplus)
-        np.subtract(x, x.dtype.type(h), out=xminus)
-        step = xplus.astype(np.float64) - xminus.astype(np.float64)
-        # fast path: every step within 1% of 2h (NaN/inf fail the comparison)
-        if bool((np.abs(step - 2.0 * h) <= 0.02 * h).all()):
-            return points, step
-    check_finite(x, shape)
-    bad = np.flatnonzero(~(step > 0))
-    if bad.size:
-        i = int(bad[0])
-        raise StepResolutionError(
-            f"h={h!r} is below the resolution of {x.dtype} at {where(shape, i)} = "
-            f"{float(x[i])!r}: x + h == x - h. Use a larger h or float64 parameters"
-        )
-    rel = np.abs(step / (2.0 * h) - 1.0)
-    if rel.size and rel.max() > 0.01:
-        i = int(rel.argmax())
-        warnings.warn(
-            f"h={h!r} is rounded by {x.dtype} at {where(shape, i)} = "
-            f"{float(x[i])!r} to a step of {step[i] / 2:.3g}; the difference is "
-            "taken over the step actually taken. Use a larger h or float64 parameters for an "
-            "accurate gradient",
-            StepRoundingWarning,
-            stacklevel=5,
-        )
-    return points, step
-
-
-def _check_values(values: np.ndarray, shape: tuple[int, ...], labels: list[str]) -> None:
-    finite = np.isfinite(values)
-    if not finite.all():
-        r, i = (int(v) for v in np.argwhere(~finite)[0])
-        raise FloatingPointError(
-            f"f returned {values[r, i]!r} at {where(shape, i)} {labels[r]}; "
-            "the gradient is undefined there"
-        )
-
-
-# ------------------------------------------------------------------- the engine
-class _Outcome:
-    """Derivative, error estimate, evaluations, steps, order of one differentiation.
-
-    ``rows`` perturbations per element (``n`` elements) plus ``extra`` evaluations
-    of ``f`` at ``x`` itself.
-    """
-
-    def __init__(
-        self,
-        df: np.ndarray,
-        error: np.ndarray,
-        rows: int,
-        n: int,
-        extra: int,
-        step: Any,
-        order: int,
-    ):
-        self.df, self.error, self.step, self.order = df, error, step, order
-        self.rows, self.n, self.extra = rows, n, extra
-
-    @property
-    def nfev(self) -> int:
-        return self.rows * self.n + self.extra
-
-
-def _differentiate(
-    x: np.ndarray,
-    shape: tuple[int, ...],
-    h: float | str,
-    st: Stencil,
-    levels: int,
-    evaluate: Callable[[np.ndarray, list[str]], np.ndarray],
-    f_at_x: Callable[[], float],
-) -> _Outcome:
-    """Plan the perturbations of the flat ``x``, evaluate them with ``evaluate``, finish."""
-    n = x.size
-    if _is_book_default(st, levels) and h != "auto":
-        points, step = _steps2(x, shape, float(h))  # bit-identical to nnnum 0.1
-        labels = ["+ h", "- h"]
-        values = evaluate(points, labels)
-        with np.errstate(over="ignore", invalid="ignore"):
-            df = (values[0] - values[1]) / step
-        if not np.isfinite(df).all():
-            _check_values(values, shape, labels)
-            i = int(np.flatnonzero(~np.isfinite(df))[0])
-            raise FloatingPointError(
-                f"f(x + h) - f(x - h) overflows at {where(shape, i)}: |f| is too large"
-            )
-        # one step: no estimate of the truncation error (see DiffResult.error)
-        return _Outcome(df, np.full(n, np.nan), 2, n, 0, np.array([float(h)]), 2)
-    hv = auto_step(x, st, levels - 1, RATIO) if h == "auto" else float(h)
-    plan = make_plan(x, shape, hv, st, levels, RATIO)
-    labels = _row_labels(st, levels)
-    values = evaluate(plan.points, labels)
-    _check_values(values, shape, labels)
-    f0 = None
-    if st.center_weight != 0.0:
-        f0 = np.broadcast_to(np.asarray(f_at_x(), dtype=np.float64), (n,))
-        if not np.isfinite(f0).all():
-            raise FloatingPointError(
-                f"f returned {f0[np.argmax(~np.isfinite(f0))]!r} at x itself (a one-sided "
-                "stencil needs f(x)); the gradient is undefined there"
-            )
-    m = len(st.offsets)
-    weights = np.asarray(st.weights)
-    estimates = []
-    for j in range(levels):
-        rows = values[j * m : (j + 1) * m]
-        with np.errstate(over="ignore", invalid="ignore"):
-            d = weights @ rows
-            if f0 is not None:
-                d = d + st.center_weight * f0
-            d = d / plan.steps[j]
-            inexact = ~plan.exact[j]
-            if inexact.any():
-                d[inexact] = _over_actual_points(
-                    rows, plan.offsets[j * m : (j + 1) * m], f0, inexact
-                )
-        estimates.append(d)
-    noise = _rounding_noise(values, f0, st, plan.steps)
-    df, error = richardson(estimates, RATIO, st.error_powers, noise)
-    if not np.isfinite(df).all():
-        i = int(np.flatnonzero(~np.isfinite(df))[0])
-        raise FloatingPointError(
-            f"the difference of f overflows at {where(shape, i)}: |f| is too large"
-        )
-    # + the result's own rounding to x's dtype
-    error = error + 0.5 * float(np.finfo(x.dtype).eps) * np.abs(df)
-    order = st.error_powers[min(levels - 1, len(st.error_powers) - 1)]
-    step = plan.steps[:, 0].copy() if np.ndim(hv) == 0 else plan.steps.reshape((levels,) + shape)
-    return _Outcome(df, error, values.shape[0], n, 0 if f0 is None else 1, step, order)
-
-
-def _value_eps(values: np.ndarray) -> float:
-    """The resolution of ``f``'s values: float32's epsilon when every value is a float32.
-
-    An ``f`` that computes in float32 returns values that float32 holds exactly;
-    one that computes in float64 almost never does.
-    """
-    with np.errstate(over="ignore"):
-        as32 = values.astype(np.float32).astype(np.float64)
-    return float(np.finfo(np.float32 if np.array_equal(as32, values) else np.float64).eps)
-
-
-def _rounding_noise(
-    values: np.ndarray, f0: np.ndarray | None, st: Stencil, steps: np.ndarray
-) -> list[np.ndarray]:
-    """Standard deviation of each level's estimate from the rounding of ``f``'s values.
-
-    Each value is taken as off by about ``eps |f|``, independently: the errors
-    add in quadrature through the stencil's weights (an estimate, not a bound).
-    """
-    eps = _value_eps(values)
-    fmax = np.abs(values).max(axis=0)
-    if f0 is not None:
-        fmax = np.maximum(fmax, np.abs(f0))
-    w = float(np.sqrt(np.sum(np.square(st.weights)) + st.center_weight**2))
-    return [eps * fmax * w / steps[j] for j in range(steps.shape[0])]
-
-
-def _over_actual_points(
-    rows: np.ndarray, offsets: np.ndarray, f0: np.ndarray | None, mask: np.ndarray
-) -> np.ndarray:
-    """The stencil's derivative over the points actually evaluated, where rounding moved them."""
-    nodes = offsets[:, mask]
-    vals = rows[:, mask]
-    if f0 is not None:
-        nodes = np.vstack([np.zeros((1, nodes.shape[1])), nodes])
-        vals = np.vstack([f0[mask][None, :], vals])
-    if nodes.shape[0] == 2:
-        return (vals[0] - vals[1]) / (nodes[0] - nodes[1])
-    # the weights sum to zero: subtracting one value changes nothing but the rounding, which
-    # for a large |f| (weights ~ 1/h times values ~ |f|) would otherwise swamp the result
-    return (lagrange_weights(nodes) * (vals - vals[0])).sum(axis=0)
-
-
-def _result(out: _Outcome, df: Any, st: Stencil, full_output: bool) -> Any:
+def _result(out: Outcome, df: Any, st: Stencil, full_output: bool) -> Any:
     if not full_output:
         return df
     return DiffResult(
@@ -383,7 +143,7 @@ def numerical_diff(
     xa = np.asarray(x0, dtype=np.result_type(x0.dtype, np.float64))
     if is_complex:
         return _complex_diff(f, xa.astype(np.float64), hv, full_output)
-    if _is_book_default(st, levels) and hv != "auto" and not full_output:
+    if is_book_default(st, levels) and hv != "auto" and not full_output:
         hf = float(hv)
         with np.errstate(invalid="ignore", over="ignore"):
             xp_, xm_ = xa + hf, xa - hf
@@ -407,7 +167,7 @@ def numerical_diff(
     def f_at_x() -> Any:
         return _elementwise_values(f(xa), xa.shape, "x").reshape(-1)
 
-    res = _differentiate(flat, xa.shape, hv, st, levels, evaluate, f_at_x)
+    res = differentiate(flat, xa.shape, hv, st, levels, evaluate, f_at_x)
     df = res.df.reshape(xa.shape)
     df = float(df) if df.ndim == 0 else df
     if not full_output:
@@ -658,7 +418,7 @@ def numerical_gradient(
 
         with REGIONS.hold(arr):  # x as it is now; the workers perturb their own copies
             flat = np.ascontiguousarray(arr).reshape(-1).copy()
-        out = _differentiate(
+        out = differentiate(
             flat,
             shape,
             hv,
@@ -675,7 +435,7 @@ def numerical_gradient(
         with REGIONS.hold(arr):  # a consistent snapshot: no other thread's perturbation in it
             base = np.ascontiguousarray(arr).copy()
         scalar_result(f(base), "x")  # checks the return type, compiles f
-        out = _differentiate(
+        out = differentiate(
             base.reshape(-1),
             shape,
             hv,
@@ -690,7 +450,7 @@ def numerical_gradient(
 
         with REGIONS.hold(arr):
             flat = arr.reshape(-1) if arr.flags.c_contiguous else arr.ravel()
-            out = _differentiate(
+            out = differentiate(
                 flat,
                 shape,
                 hv,
@@ -924,13 +684,7 @@ def batched_numerical_gradient(
     shape = tuple(xd.shape)
     if host.size == 0:
         return xp.zeros(shape, dtype=xd.dtype)
-    finite = np.isfinite(host)
-    if not finite.all():
-        i = int(np.argmax(~finite))
-        raise ValueError(
-            f"x is not finite at {where(shape, i)} = {float(host[i])!r}; the gradient is "
-            "undefined there"
-        )
+    check_finite(host, shape)
 
     if is_complex:
         from . import complex_step
@@ -953,7 +707,7 @@ def batched_numerical_gradient(
         v = xp.asarray(f(xd.reshape((1,) + shape)))
         return float(be.to_host(v.reshape(-1))[0])
 
-    out = _differentiate(host, shape, hv, st, levels, evaluate, f_at_x)
+    out = differentiate(host, shape, hv, st, levels, evaluate, f_at_x)
     df = xp.asarray(out.df.reshape(shape)).astype(xd.dtype, copy=False)
     if not full_output:
         return df

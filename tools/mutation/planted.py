@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BUGS = [
     (
         "numerical_diff divides by 2h instead of the step actually taken",
-        "nnnum/diff/api.py",
+        "nnnum/diff/finish.py",
         "df = (values[0] - values[1]) / step",
         "df = (values[0] - values[1]) / (2.0 * float(h))",
         "tests/test_issue13.py -k step_taken",
@@ -38,7 +38,7 @@ BUGS = [
     ),
     (
         "the gradient's finiteness check narrowed to NaN only",
-        "nnnum/diff/api.py",
+        "nnnum/diff/finish.py",
         "        if not np.isfinite(df).all():\n            _check_values(values, shape, labels)",
         "        if np.isnan(df).any():\n            _check_values(values, shape, labels)",
         "tests/test_issue13.py -k nonfinite",
@@ -95,6 +95,8 @@ SLOW = ["-k", "not test_loop_prange_and_batched_engines_agree and not test_kerne
 EXISTING = {
     "nnnum/diff/api.py": ["tests/test_gradient.py", "tests/test_diff_engine.py",
                           "tests/test_hardening.py", "tests/test_robustness.py", *SLOW],
+    "nnnum/diff/finish.py": ["tests/test_gradient.py", "tests/test_diff_engine.py",
+                             "tests/test_hardening.py", "tests/test_robustness.py", *SLOW],
     "nnnum/nets/_kernels.py": ["tests/test_network.py", "tests/test_batched.py", *SLOW],
     "nnnum/learn/descent.py": ["tests/test_optimize.py", "tests/test_robustness.py"],
     "nnnum/data/_datasets.py": ["tests/test_datasets.py"],
