@@ -33,6 +33,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .checks import NonFiniteError
 from .steps import check_h, where
 
 __all__ = [
@@ -115,7 +116,7 @@ def check_real_at_x(value: complex | np.ndarray, shape: tuple[int, ...]) -> None
     re = np.asarray(np.real(value)).reshape(-1)
     if not np.isfinite(re).all():
         k = int(np.flatnonzero(~np.isfinite(re))[0])
-        raise FloatingPointError(
+        raise NonFiniteError(
             f"f is {re[k]!r} at {'x' if re.size == 1 else where(shape, k)} itself: "
             "the derivative is undefined there"
         )
@@ -223,7 +224,7 @@ def finish(
     bad = ~np.isfinite(df)
     if bad.any():
         k = int(np.flatnonzero(bad)[0])
-        raise FloatingPointError(
+        raise NonFiniteError(
             f"Im f(x + ih) / h is {df[k]!r} at {where(shape, k)}: f is not finite there"
         )
     fi = np.finfo(dtype)

@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .checks import NonFiniteError
 from .stencils import Stencil, lagrange_weights, richardson
 from .steps import (
     StepResolutionError,
@@ -118,7 +119,7 @@ def _check_values(values: np.ndarray, shape: tuple[int, ...], labels: list[str])
     finite = np.isfinite(values)
     if not finite.all():
         r, i = (int(v) for v in np.argwhere(~finite)[0])
-        raise FloatingPointError(
+        raise NonFiniteError(
             f"f returned {values[r, i]!r} at {where(shape, i)} {labels[r]}; "
             "the gradient is undefined there"
         )
@@ -171,7 +172,7 @@ def differentiate(
         if not np.isfinite(df).all():
             _check_values(values, shape, labels)
             i = int(np.flatnonzero(~np.isfinite(df))[0])
-            raise FloatingPointError(
+            raise NonFiniteError(
                 f"f(x + h) - f(x - h) overflows at {where(shape, i)}: |f| is too large"
             )
         # one step: no estimate of the truncation error (see DiffResult.error)
@@ -185,7 +186,7 @@ def differentiate(
     if st.center_weight != 0.0:
         f0 = np.broadcast_to(np.asarray(f_at_x(), dtype=np.float64), (n,))
         if not np.isfinite(f0).all():
-            raise FloatingPointError(
+            raise NonFiniteError(
                 f"f returned {f0[np.argmax(~np.isfinite(f0))]!r} at x itself (a one-sided "
                 "stencil needs f(x)); the gradient is undefined there"
             )
@@ -209,7 +210,7 @@ def differentiate(
     df, error = richardson(estimates, RATIO, st.error_powers, noise)
     if not np.isfinite(df).all():
         i = int(np.flatnonzero(~np.isfinite(df))[0])
-        raise FloatingPointError(
+        raise NonFiniteError(
             f"the difference of f overflows at {where(shape, i)}: |f| is too large"
         )
     # + the result's own rounding to x's dtype
