@@ -3,10 +3,14 @@
 For an expensive ``f`` (a simulation, a full forward pass over a data set)
 ``numerical_gradient(f, x, workers=...)`` evaluates the plan's rows on
 workers. Each worker gets its own copy of ``f`` and ``x`` and runs the same
-in-place loop as :mod:`.loop` over a contiguous block of elements;
-the blocks are put back in a fixed order, so the result is bit-identical to
-the serial loop whatever the number of workers and however the tasks were
-scheduled (given an ``f`` that is deterministic in the workers' environment).
+in-place loop as :mod:`.loop` over a contiguous block of elements. Every
+result carries its task's identity (the call's token and the block's first
+element), and each block is put back where that identity says, never by the
+position in which a map or a pool returned it; a result that names no task
+of the call, a block that comes back twice, or one that never comes back is
+an error naming ``workers``. So the result is bit-identical to the serial
+loop whatever the number of workers and however the tasks were scheduled
+(given an ``f`` that is deterministic in the workers' environment).
 
 ``workers`` is
 
@@ -34,8 +38,10 @@ travels whole and the views are rebuilt on it. The payload is pickled while
 ``x``'s memory is held (:data:`nnnum._regions.REGIONS`): a consistent snapshot.
 
 The payload is sent once per worker, not once per task: an ``int`` pool
-installs it with the pool's ``initializer``; a Dask client broadcasts it
-(``client.scatter(..., broadcast=True)``) and every task carries the future;
+installs it with the pool's ``initializer``; on Dask it is a task of its
+own (``client.submit``) which every task depends on, fetched once by each
+worker from a peer, and which Dask can recompute when every worker holding it
+died (data scattered with ``client.scatter`` could not be recovered);
 an Executor's first wave of tasks (one per worker) carries it and later tasks
 carry only its token (at most two tasks per worker are submitted at a time), a
 worker that has not seen the token answers "missing" and gets the task again
@@ -56,10 +62,18 @@ times. ``Workers(target, chunk=k)`` overrides it.
 
 Faults
 ------
-* A worker process that dies: Dask recomputes its tasks itself; an ``int``
-  pool is replaced by a fresh one that recomputes the unfinished blocks, at
-  most ``retries`` times (default 2), then :class:`BrokenProcessPool`. A
-  broken Executor that nnnum does not own is reported, not restarted.
+* A worker process that dies: Dask reschedules its tasks (and recomputes the
+  payload if it was lost with it) up to its ``allowed-failures`` setting
+  (``distributed.scheduler.allowed-failures``, 3 by default), then a
+  :class:`RuntimeError` says that a worker died and names the block; an
+  ``int`` pool is replaced by a fresh one that recomputes the unfinished
+  blocks, at most ``retries`` times (default 2), then
+  :class:`BrokenProcessPool`. A broken Executor that nnnum does not own is
+  reported, not restarted.
+* A map that returns too many or too few results, something else than one
+  result per task, or a non-iterable; an Executor that was shut down: a
+  :class:`RuntimeError` naming ``workers`` (what the map or Executor raised
+  is chained to it).
 * ``f`` raising in a worker: the original exception (same type, same
   message) is raised in the caller, with notes naming the element and row
   (``raised by f at x[1, 2] + h``) and the worker's traceback. An exception
@@ -81,20 +95,27 @@ per process plus unpickling the payload). See ``benchmarks/SCALEOUT.md``.
 
 Scripts that use ``workers=<int>`` (or any ``spawn``/``forkserver`` pool)
 must keep their top-level code under ``if __name__ == "__main__":``: every
-new process imports the main module.
+new process imports the main module, which would run the call again. A call
+with ``workers=<int>`` from the top-level code of a main module outside such
+a guard is a :class:`RuntimeError` saying so, before any process starts (and
+a broken Executor of the caller's gets a note saying so).
 """
 
 from __future__ import annotations
 
+import ast
 import concurrent.futures as cf
 import io
 import math
 import os
 import pickle
+import reprlib
 import sys
 import threading
+import tokenize
 import traceback
 import uuid
+import warnings
 from collections import OrderedDict, deque
 from collections.abc import Iterable
 from concurrent.futures.process import BrokenProcessPool
@@ -107,7 +128,7 @@ from ..._regions import REGIONS
 from ..checks import scalar_result
 from ..steps import where
 
-__all__ = ["Workers", "evaluate", "TASKS_PER_WORKER"]
+__all__ = ["Workers", "check_workers", "evaluate", "TASKS_PER_WORKER"]
 
 #: Tasks per worker of the default chunking.
 TASKS_PER_WORKER = 4
@@ -131,8 +152,8 @@ class Workers:
         For an ``int`` target: fresh pools started after a worker process
         dies before giving up (default 2).
     timeout : float
-        For a Dask client: seconds to wait for a worker to be connected and
-        for the payload to reach the workers (default 30).
+        For a Dask client: seconds to wait for a worker to be connected
+        (default 30).
 
     Examples
     --------
@@ -212,6 +233,48 @@ def _kind(target: Any) -> str:
         "concurrent.futures.Executor or a dask.distributed.Client, not "
         f"{type(target).__name__}{hint}"
     )
+
+
+def check_workers(workers: Any, progress: Any = None) -> Workers | None:
+    """Check ``numerical_gradient``'s ``workers`` and ``progress`` options.
+
+    Parameters
+    ----------
+    workers : None, int, callable, concurrent.futures.Executor, dask.distributed.Client or Workers
+        Where to evaluate ``f`` (``None``: in this process).
+    progress : bool or None
+        The progress bar's option (checked also when ``workers`` is None).
+
+    Returns
+    -------
+    Workers or None
+        ``workers`` as a :class:`Workers` (``None`` for ``None``).
+
+    Raises
+    ------
+    TypeError
+        A ``workers`` of no supported kind (a string, a float, a class, ...)
+        or a ``progress`` that is not True, False or None.
+    ValueError
+        An ``int`` below 1, or a bad option of :class:`Workers`.
+
+    Examples
+    --------
+    >>> from nnnum.diff.engines.executors import check_workers
+    >>> check_workers(2).target, check_workers(None)
+    (2, None)
+    >>> check_workers("bogus")
+    Traceback (most recent call last):
+    ...
+    TypeError: workers must be an int (local processes), a map-like callable (pool.map), a \
+concurrent.futures.Executor or a dask.distributed.Client, not str (for a Dask scheduler \
+address, pass dask.distributed.Client("tcp://host:8786"))
+    """
+    if progress is not None and not isinstance(progress, (bool, np.bool_)):
+        raise TypeError(f"progress must be True, False or None, got {progress!r}")
+    if workers is None:
+        return None
+    return workers if isinstance(workers, Workers) else Workers(workers)
 
 
 # ------------------------------------------------------------ pickling f and x
@@ -385,14 +448,29 @@ def _forget(token: str) -> None:
         _INSTALLED.pop(token, None)
 
 
+#: What a worker was doing when an exception other than ``f``'s was raised.
+_UNPICKLING = "while unpickling f and x"
+
+
 def _run(
     token: str, payload: bytes | None, lo: int, points: np.ndarray, labels: list[str]
 ) -> tuple:
-    """One task: every row of the elements ``lo, lo + 1, ...`` (``points`` is (R, m))."""
-    st = _state(token, payload)
+    """One task: every row of the elements ``lo, lo + 1, ...`` (``points`` is (R, m)).
+
+    Returns ``(status, token, lo, body)``: the task's identity travels with its
+    result, so that the caller matches results to tasks whatever order they
+    come back in. ``status`` is ``"ok"`` (``body`` the (R, m) values),
+    ``"error"`` (``body`` a packed exception) or ``"missing"`` (this worker
+    has not seen the payload). Never raises an :class:`Exception`.
+    """
+    try:
+        st = _state(token, payload)
+    except Exception as exc:
+        return ("error", token, lo, _pack_error(exc, _UNPICKLING, None))
     if st is None:
-        return ("missing",)
-    return st.run(lo, points, labels)
+        return ("missing", token, lo, None)
+    status, body = st.run(lo, points, labels)
+    return (status, token, lo, body)
 
 
 def _run_packed(args: tuple) -> tuple:
@@ -400,7 +478,7 @@ def _run_packed(args: tuple) -> tuple:
     return _run(*args)
 
 
-def _pack_error(exc: BaseException, at: str, by_f: bool) -> tuple:
+def _pack_error(exc: BaseException, at: str, by_f: bool | None) -> tuple:
     import cloudpickle
 
     tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
@@ -431,35 +509,104 @@ def _raise_error(info: tuple) -> None:
         except Exception:
             exc = None
     if not isinstance(exc, BaseException):
+        if by_f is None:
+            what = f"{name}: {msg} was raised {at}"
+        else:
+            what = f"f raised {name}: {msg} at {at}"
         raise RuntimeError(
-            f"f raised {name}: {msg} at {at} in a worker; the exception itself could not be "
+            f"{what} in a worker; the exception itself could not be "
             f"sent back (it does not pickle).\nWorker traceback:\n{tb}"
         )
     if by_f:
         _note(exc, f"raised by f at {at} (in a worker)")
+    elif by_f is None:
+        _note(exc, f"raised {at} in a worker (does it have every module f needs?)")
     _note(exc, f"worker traceback:\n{tb.rstrip()}")
     raise exc
 
 
-class _Collect:
-    """Puts each task's block into ``out``, advances the progress bar, raises errors."""
+def _describe(obj: Any) -> str:
+    return f"{type(obj).__name__} {reprlib.repr(obj)}"
 
-    def __init__(self, out: np.ndarray, tasks: list[tuple[int, int]], bar: Any) -> None:
-        self.out, self.tasks, self.bar = out, tasks, bar
+
+class _Collect:
+    """Puts each task's block where its result says, advances the progress bar, raises errors.
+
+    A result is matched to its task by the identity it carries (the call's
+    token and the block's first element), never by the position in which it
+    came back; :meth:`check_all` then checks that every task came back once.
+    """
+
+    def __init__(
+        self, out: np.ndarray, tasks: list[tuple[int, int]], bar: Any, token: str, shape: tuple
+    ) -> None:
+        self.out, self.tasks, self.bar, self.token, self.shape = out, tasks, bar, token, shape
+        self.by_lo = {lo: k for k, (lo, _) in enumerate(tasks)}
         self.finished: set[int] = set()
 
-    def __call__(self, k: int, result: tuple) -> bool:
-        status = result[0]
-        if status == "missing":
-            return False
-        if status != "ok":
-            _raise_error(result[1])
+    def block(self, k: int) -> str:
         lo, hi = self.tasks[k]
-        self.out[:, lo:hi] = result[1]
+        if hi - lo == 1:
+            return where(self.shape, lo)
+        return f"{where(self.shape, lo)} to {where(self.shape, hi - 1)}"
+
+    def _task(self, result: Any, source: str) -> int:
+        if (
+            type(result) is tuple
+            and len(result) == 4
+            and result[0] in ("ok", "error", "missing")
+            and isinstance(result[1], str)
+            and result[1] == self.token
+            and type(result[2]) is int
+            and result[2] in self.by_lo
+        ):
+            return self.by_lo[result[2]]
+        raise RuntimeError(
+            f"workers: {source} returned {_describe(result)}, which is not the result of one of "
+            "this call's tasks: a map must call the function it is given once per item and "
+            "return what it returned (in any order), as map, pool.map or pool.imap_unordered do"
+        )
+
+    def __call__(self, result: Any, source: str, expect: int | None = None) -> int | None:
+        """Store one result; its task's index, or None when the worker lacked the payload."""
+        k = self._task(result, source)
+        if expect is not None and k != expect:
+            raise RuntimeError(
+                f"workers: {source} returned the result of the block {self.block(k)} for the "
+                f"task of the block {self.block(expect)}"
+            )
+        status, body = result[0], result[3]
+        if status == "missing":
+            return None
+        if status == "error":
+            _raise_error(body)
+        lo, hi = self.tasks[k]
+        if k in self.finished:
+            raise RuntimeError(
+                f"workers: {source} returned the block {self.block(k)} twice: a map must return "
+                "one result per task (it returned more results than tasks)"
+            )
+        if not (isinstance(body, np.ndarray) and body.shape == (self.out.shape[0], hi - lo)):
+            raise RuntimeError(
+                f"workers: {source} returned {_describe(body)} as the values of the block "
+                f"{self.block(k)}, not the ({self.out.shape[0]}, {hi - lo}) array its task made"
+            )
+        self.out[:, lo:hi] = body
         self.finished.add(k)
         if self.bar is not None:
             self.bar.update(self.out.shape[0] * (hi - lo))
-        return True
+        return k
+
+    def check_all(self, source: str, returned: int) -> None:
+        """Every task came back (once: :meth:`__call__` refuses a second)."""
+        lost = [k for k in range(len(self.tasks)) if k not in self.finished]
+        if lost:
+            blocks = ", ".join(self.block(k) for k in lost[:3]) + (", ..." if len(lost) > 3 else "")
+            raise RuntimeError(
+                f"workers: {source} returned {returned} results for {len(self.tasks)} tasks; "
+                f"{len(lost)} never came back (the blocks {blocks}): a map must return one "
+                "result per task"
+            )
 
 
 def _drive(
@@ -468,6 +615,7 @@ def _drive(
     collect: _Collect,
     limit: int,
     first_with_payload: int,
+    source: str,
 ) -> None:
     """Submit tasks (at most ``limit`` in flight), collect results, resubmit on a miss."""
     queue = deque(todo)
@@ -486,7 +634,7 @@ def _drive(
             done, _ = cf.wait(list(inflight), return_when=cf.FIRST_COMPLETED)
             for fut in done:
                 k = inflight.pop(fut)
-                if not collect(k, fut.result()):
+                if collect(fut.result(), source, expect=k) is None:
                     resend.append(k)
     except BaseException:
         for fut in inflight:
@@ -510,6 +658,62 @@ def _mp_context() -> Any:
             pass
         return ctx
     return mp.get_context("spawn")
+
+
+def _mentions_name(test: ast.expr) -> bool:
+    return any(isinstance(n, ast.Name) and n.id == "__name__" for n in ast.walk(test))
+
+
+def _unguarded_main() -> tuple[str, int] | None:
+    """Where the main module's unguarded top-level code runs this call, if it does.
+
+    ``(path, line)`` when the main module's top-level code, outside an
+    ``if __name__ == "__main__":`` block, is what is running this call.
+    Every process that ``spawn`` or ``forkserver`` starts imports the main
+    module again (as ``__mp_main__``; a package's ``__main__`` excepted), so
+    such a call would run again in each new process and fail there while the
+    process bootstraps. ``None`` when the main module is not a file (``-c``,
+    an interactive session, a notebook), is not running its top level, or
+    the line is inside any ``if`` that tests ``__name__``.
+    """
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if main is None or not isinstance(path, str):
+        return None
+    name = getattr(getattr(main, "__spec__", None), "name", None)
+    if isinstance(name, str) and (name == "__main__" or name.endswith(".__main__")):
+        return None  # multiprocessing does not import a package's __main__ again
+    frame = sys._getframe(1)
+    while frame is not None and not (
+        frame.f_code.co_name == "<module>" and frame.f_globals is vars(main)
+    ):
+        frame = frame.f_back
+    if frame is None or frame.f_lineno is None:
+        return None
+    line = frame.f_lineno
+    try:
+        with tokenize.open(path) as fh:
+            tree = ast.parse(fh.read(), path)
+    except (OSError, SyntaxError, ValueError):
+        return None
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.If)
+            and _mentions_name(node.test)
+            and node.lineno <= line <= (node.end_lineno or node.lineno)
+        ):
+            return None
+    return path, line
+
+
+def _guard_message(guard: tuple[str, int], who: str) -> str:
+    path, line = guard
+    return (
+        f"{who} import the main module {path} again, which calls numerical_gradient from its "
+        f'top-level code (line {line}) outside an `if __name__ == "__main__":` block, so '
+        "each new process would run the call again: the main module needs that guard (put "
+        "the script's top-level code under it)"
+    )
 
 
 def _kill(pool: cf.ProcessPoolExecutor) -> None:
@@ -555,7 +759,7 @@ def _on_pool(
             )
 
         try:
-            _drive(submit, todo, collect, len(todo), 0)
+            _drive(submit, todo, collect, len(todo), 0, f"the pool of workers={size}")
         except BrokenProcessPool as exc:
             _kill(pool)
             last = exc
@@ -587,20 +791,32 @@ def _on_executor(
     # thread answers; unknown: everything at once, each task with the payload
     first = size if size is not None else len(tasks)
     limit = 2 * size if size is not None else len(tasks)
+    name = type(ex).__name__
 
     def submit(k: int, with_payload: bool) -> cf.Future:
-        return ex.submit(
-            _run, token, payload if with_payload else None, tasks[k][0], pts(k), labels
-        )
+        try:
+            return ex.submit(
+                _run, token, payload if with_payload else None, tasks[k][0], pts(k), labels
+            )
+        except cf.BrokenExecutor:
+            raise
+        except Exception as exc:
+            raise RuntimeError(
+                f"workers: the {name} does not accept tasks ({type(exc).__name__}: {exc}); "
+                "was it shut down (its with-block left)? Pass a running Executor"
+            ) from exc
 
     try:
-        _drive(submit, range(len(tasks)), collect, limit, first)
+        _drive(submit, range(len(tasks)), collect, limit, first, f"the {name}")
     except cf.BrokenExecutor as exc:
         _note(
             exc,
             "the Executor broke (a worker process died?); nnnum restarts only the pools it "
             "owns (workers=<int>), and Dask reschedules tasks itself",
         )
+        guard = _unguarded_main()
+        if guard is not None:
+            _note(exc, _guard_message(guard, "the Executor's processes"))
         raise
 
 
@@ -614,12 +830,35 @@ def _on_map(
     collect: _Collect,
 ) -> None:
     args = [(token, payload, lo, pts(k), labels) for k, (lo, _) in enumerate(tasks)]
-    k = -1
-    for k, result in enumerate(fmap(_run_packed, args)):
-        if not collect(k, result):  # pragma: no cover (every task carries the payload)
-            raise RuntimeError("workers: a task came back without its payload")
-    if k + 1 != len(tasks):
-        raise RuntimeError(f"workers: the map returned {k + 1} results for {len(tasks)} tasks")
+    source = f"the map {getattr(fmap, '__qualname__', type(fmap).__name__)}"
+    try:
+        results = fmap(_run_packed, args)
+    except Exception as exc:  # the tasks never raise: this is the map's own failure
+        raise RuntimeError(
+            f"workers: {source} raised {type(exc).__name__}: {exc} (a closed or shut-down pool?)"
+        ) from exc
+    try:
+        it = iter(results)
+    except TypeError:
+        raise RuntimeError(
+            f"workers: {source} returned {_describe(results)}, not an iterable of results: "
+            "a map must return one result per item, as map, pool.map or pool.imap_unordered do"
+        ) from None
+    returned = 0
+    while True:
+        try:
+            result = next(it)
+        except StopIteration:
+            break
+        except Exception as exc:
+            raise RuntimeError(
+                f"workers: {source} raised {type(exc).__name__}: {exc} while returning its "
+                f"results ({returned} of {len(tasks)} returned)"
+            ) from exc
+        returned += 1
+        if collect(result, source) is None:  # pragma: no cover (every task carries the payload)
+            raise RuntimeError(f"workers: a task of {source} came back without its payload")
+    collect.check_all(source, returned)
 
 
 def _dask_address(client: Any) -> str:
@@ -663,6 +902,11 @@ def _dask_ready(client: Any, timeout: float) -> int:
     return max(1, sum(int(v) for v in nthreads.values()))
 
 
+def _same(payload: bytes) -> bytes:
+    """The Dask task that holds the payload: recomputable from its own arguments."""
+    return payload
+
+
 def _on_dask(
     client: Any,
     opts: Workers,
@@ -674,14 +918,14 @@ def _on_dask(
     collect: _Collect,
 ) -> None:
     from distributed import as_completed
+    from distributed.scheduler import KilledWorker
 
-    addr = _dask_address(client)
-    try:
-        pf = client.scatter(payload, broadcast=True, hash=False, timeout=opts.timeout)
-    except (TimeoutError, cf.TimeoutError):
-        raise TimeoutError(
-            f"workers: the payload did not reach the Dask workers of {addr} in {opts.timeout:g} s"
-        ) from None
+    # the payload as a task, not scattered data: the scheduler keeps its bytes, so that when
+    # every worker holding it dies Dask recomputes it (scattered data is lost with them, and
+    # every task depending on it is cancelled); each worker fetches it once from a peer
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*[Ll]arge object", category=UserWarning)
+        pf = client.submit(_same, payload, pure=False, key=f"nnnum-{token}-payload")
     futures = []
     try:
         for k, (lo, _) in enumerate(tasks):
@@ -692,7 +936,21 @@ def _on_dask(
             )
         index = {fut.key: k for k, fut in enumerate(futures)}
         for fut in as_completed(futures):
-            if not collect(index[fut.key], fut.result()):  # pragma: no cover (payload is sent)
+            k = index[fut.key]
+            try:
+                result = fut.result()
+            except KilledWorker as exc:
+                raise RuntimeError(
+                    f"workers: a Dask worker died (killed, or out of memory?) each time it ran "
+                    f"the block {collect.block(k)} (task {fut.key}); Dask gives a task up after "
+                    "distributed.scheduler.allowed-failures such deaths"
+                ) from exc
+            except cf.CancelledError as exc:
+                raise RuntimeError(
+                    f"workers: the Dask task of the block {collect.block(k)} ({fut.key}) was "
+                    f"cancelled: {exc}"
+                ) from exc
+            if collect(result, "Dask", expect=k) is None:  # pragma: no cover (payload is sent)
                 raise RuntimeError("workers: a Dask task came back without its payload")
     except BaseException:
         try:
@@ -715,8 +973,6 @@ def _known_size(target: Any) -> int | None:
 
 
 def _bar(progress: bool | None, total: int) -> Any:
-    if progress is not None and not isinstance(progress, (bool, np.bool_)):
-        raise TypeError(f"progress must be True, False or None, got {progress!r}")
     if progress is False or progress is np.False_:
         return None
     from tqdm.auto import tqdm
@@ -750,12 +1006,20 @@ def evaluate(
     here: each worker perturbs its own unpickled copy. Bit-identical to
     :func:`nnnum.diff.engines.loop.evaluate`.
     """
-    opts = workers if isinstance(workers, Workers) else Workers(workers)
+    opts = check_workers(workers, progress)
+    if opts is None:
+        raise TypeError("workers: evaluate needs workers (None evaluates in this process)")
     kind = _kind(opts.target)
     rows, n = points.shape
     out = np.empty((rows, n))
     if n == 0 or rows == 0:
         return out
+    if kind == "pool":
+        guard = _unguarded_main()
+        if guard is not None:
+            raise RuntimeError(
+                f"workers={opts.target!r}: " + _guard_message(guard, "the new worker processes")
+            )
     if kind == "dask":
         size = _dask_ready(opts.target, opts.timeout)  # fail fast, before pickling
     elif kind == "pool":
@@ -773,7 +1037,7 @@ def evaluate(
     payload = _payload(f, fx, arr)
     token = uuid.uuid4().hex
     bar = _bar(progress, rows * n)
-    collect = _Collect(out, tasks, bar)
+    collect = _Collect(out, tasks, bar, token, arr.shape)
     try:
         if kind == "pool":
             _on_pool(size, opts, token, payload, tasks, pts, labels, collect)
