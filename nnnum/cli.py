@@ -149,10 +149,19 @@ def _load(dataset: str, data_dir: str | None, seed: int) -> tuple[Any, Any, Any,
             f"no MNIST files in {data_dir}: expected {', '.join(datasets.MNIST_FILES)} "
             f"(`nnnum download {data_dir}` fetches them)"
         )
+    # a complete split alone is loaded alone (load_mnist needs both splits otherwise)
+    have_train = not any(name.startswith("train-") for name in absent)
+    have_test = not any(name.startswith("t10k-") for name in absent)
+    train = test = None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            train, test = datasets.load_mnist(data_dir)
+            if have_train == have_test:
+                train, test = datasets.load_mnist(data_dir)
+            elif have_train:
+                train = datasets.load_mnist(data_dir, split="train")
+            else:
+                test = datasets.load_mnist(data_dir, split="test")
         except _data_errors() as exc:
             raise UsageError(f"cannot load MNIST from {data_dir}: {exc}") from exc
     if train is not None and test is not None:

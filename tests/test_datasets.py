@@ -2,7 +2,6 @@ import gzip
 import hashlib
 import struct
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -57,31 +56,17 @@ def test_idx_round_trip_and_book_shapes(tmp_path):
 
 
 def test_missing_files_are_named(tmp_path):
-    make_split(tmp_path, "t10k", 4)
-    with pytest.warns(UserWarning) as caught:
-        train, test = ds.load_mnist(tmp_path)
-    assert train is None and test[0].shape == (4, 784)
-    (w,) = caught
-    assert str(w.message) == (
-        f"MNIST training files train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz missing "
-        f"in {tmp_path}: returning None for the training split; run `nnnum download "
-        f"{tmp_path}` where the internet is reachable (or copy the four MNIST .gz files there)"
-    )
-    assert w.filename == __file__  # points at the caller
-    make_split(tmp_path, "train", 2)
-    (tmp_path / "t10k-labels-idx1-ubyte.gz").unlink()
-    with pytest.warns(UserWarning, match=r"MNIST test files t10k-labels-idx1-ubyte.gz missing"):
-        train, test = ds.load_mnist(tmp_path)
-    assert test is None and train[0].shape == (2, 784)
-
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(ds.DataNotFoundError, match="t10k-labels") as info:
+    with pytest.raises(
+        ds.DataNotFoundError, match="no complete MNIST split in .*t10k-labels"
+    ) as info:
         ds.load_mnist(empty)
     assert isinstance(info.value, FileNotFoundError) and "`nnnum download" in str(info.value)
     with pytest.raises(FileNotFoundError, match="nope does not exist; run `nnnum download"):
         ds.load_mnist(tmp_path / "nope")
     a_file = tmp_path / "train-images-idx3-ubyte.gz"
+    a_file.write_bytes(b"")
     with pytest.raises(ds.DataNotFoundError, match="is a file, not a folder") as info:
         ds.load_mnist(a_file)
     assert "does not exist" not in str(info.value) and str(tmp_path) in str(info.value)
@@ -94,22 +79,16 @@ def test_corrupt_truncated_wrong_magic_mismatched(tmp_path):
     good = lab.read_bytes()
 
     lab.write_bytes(b"not gzip at all")
-    with pytest.raises(ds.DataFormatError, match="t10k-labels"), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ds.load_mnist(tmp_path)
+    with pytest.raises(ds.DataFormatError, match="t10k-labels"):
+        ds.load_mnist(tmp_path, split="test")
 
     lab.write_bytes(good[: len(good) // 2])  # truncated gzip stream
-    with pytest.raises(ds.DataFormatError, match="t10k-labels"), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ds.load_mnist(tmp_path)
+    with pytest.raises(ds.DataFormatError, match="t10k-labels"):
+        ds.load_mnist(tmp_path, split="test")
 
     write_idx(lab, np.zeros(4, dtype=np.uint8), 2051)  # images magic on a labels file
-    with (
-        pytest.raises(ds.DataFormatError, match="magic number 2051 .expected 2049"),
-        warnings.catch_warnings(),
-    ):
-        warnings.simplefilter("ignore")
-        ds.load_mnist(tmp_path)
+    with pytest.raises(ds.DataFormatError, match="magic number 2051 .expected 2049"):
+        ds.load_mnist(tmp_path, split="test")
 
     write_idx(lab, np.zeros(4, dtype=np.uint8), 1234)
     with pytest.raises(ds.DataFormatError, match="wrong magic number 1234"):
@@ -120,12 +99,8 @@ def test_corrupt_truncated_wrong_magic_mismatched(tmp_path):
         ds.load_idx(lab)
 
     write_idx(lab, np.zeros(3, dtype=np.uint8), 2049)  # 4 images, 3 labels
-    with (
-        pytest.raises(ds.DataFormatError, match="4 images but .* 3 labels"),
-        warnings.catch_warnings(),
-    ):
-        warnings.simplefilter("ignore")
-        ds.load_mnist(tmp_path)
+    with pytest.raises(ds.DataFormatError, match="4 images but .* 3 labels"):
+        ds.load_mnist(tmp_path, split="test")
     assert img.exists()
 
 
@@ -151,7 +126,7 @@ def test_download_verifies_and_writes_atomically(tmp_path, loopback_server):
     dest = tmp_path / "dl"
     paths = ds.download_mnist(dest, base_url=url, files=files, timeout=10)
     assert sorted(p.name for p in paths) == sorted(files)
-    _, (x, t) = _quiet_load(dest)
+    x, t = ds.load_mnist(dest, split="test")
     assert x.shape == (6, 784)
     assert not list(dest.glob(".*part"))  # no temporary files left behind
 
@@ -165,12 +140,6 @@ def test_download_verifies_and_writes_atomically(tmp_path, loopback_server):
     assert (dest / name).read_bytes() == b"stale"
     assert not list(dest.glob(".*part"))
     del before
-
-
-def _quiet_load(path):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return ds.load_mnist(path)
 
 
 def test_digits_default_is_offline():
@@ -599,19 +568,86 @@ def test_load_mnist_downloads_into_the_default_folder(tmp_path, server, monkeypa
     np.testing.assert_array_equal(tt2, tt)
 
 
-def test_load_mnist_default_folder_offline(tmp_path):
-    folder = tmp_path / "default-data-dir"  # NNNUM_DATA_DIR (the autouse fixture)
-    folder.mkdir()
+@pytest.mark.parametrize("env", [True, False], ids=["NNNUM_DATA_DIR", "default"])
+def test_load_mnist_default_folder_offline(tmp_path, monkeypatch, env):
+    if env:
+        folder = tmp_path / "default-data-dir"  # NNNUM_DATA_DIR (the autouse fixture)
+    else:
+        monkeypatch.delenv("NNNUM_DATA_DIR")
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+        folder = tmp_path / "xdg" / "nnnum" / "mnist"
+    folder.mkdir(parents=True)
     make_split(folder, "t10k", 2)  # the test split only
+    assert ds.load_mnist(split="test")[0].shape == (2, 784)  # present: no download asked
     with pytest.raises(ds.DataNotFoundError) as info:
         ds.load_mnist()  # the mirror is a closed port (the autouse fixture)
     text = str(info.value)
-    assert f"MNIST files missing in {folder} (the default data folder)" in text
+    where = "(from NNNUM_DATA_DIR)" if env else "(the default data folder)"
+    assert f"MNIST files missing in {folder} {where}" in text
     assert "train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz" in text
     assert "t10k" not in text.split("downloading")[0]  # names only the missing files
-    assert f"run `nnnum download {folder}`" in text and "NNNUM_DATA_DIR" in text
+    assert f"run `nnnum download {folder}`" in text
+    if env:  # already set: point it elsewhere (or unset it), not "set NNNUM_DATA_DIR"
+        assert f"point NNNUM_DATA_DIR (now '{folder}') at one" in text
+        assert "unset NNNUM_DATA_DIR" in text and "set NNNUM_DATA_DIR to one" not in text
+    else:
+        assert "set NNNUM_DATA_DIR to one, or pass data_dir=" in text and "now" not in text
     assert isinstance(info.value.__cause__, ds.DataDownloadError)
-    assert not list(folder.glob(".*part"))
+    assert sorted(p.name for p in folder.iterdir()) == sorted(ds._SPLITS["test"])  # no .part
+
+
+# ---- one split: the book's unpacking needs both; split= loads one ------------------------
+
+
+def test_one_split_missing_is_an_error_that_says_what_to_do(tmp_path):
+    make_split(tmp_path, "t10k", 4)
+    with pytest.raises(ds.DataNotFoundError) as info:
+        (x_train, t_train), (x_test, t_test) = ds.load_mnist(tmp_path)
+    assert str(info.value) == (
+        f"MNIST training files train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz missing "
+        f"in {tmp_path}, so load_mnist() cannot return both splits; run `nnnum download "
+        f"{tmp_path}` where the internet is reachable (or copy the four MNIST .gz files "
+        "there); or load the test split alone: x, t = load_mnist(..., split='test')"
+    )
+    x, t = ds.load_mnist(tmp_path, split="test")
+    assert x.shape == (4, 784) and t.shape == (4,)
+    with pytest.raises(ds.DataNotFoundError, match=r"MNIST training files train-images.* missing"):
+        ds.load_mnist(tmp_path, split="train")
+
+    make_split(tmp_path, "train", 2)
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").unlink()
+    with pytest.raises(ds.DataNotFoundError) as info:
+        ds.load_mnist(tmp_path, one_hot_label=True)
+    text = str(info.value)
+    assert "MNIST test files t10k-labels-idx1-ubyte.gz missing in" in text
+    assert "t10k-images" not in text and "split='train'" in text
+    x, t = ds.load_mnist(tmp_path, False, split="train")
+    assert x.dtype == np.uint8 and x.shape == (2, 784)
+
+
+def test_split_keyword_checks(tmp_path):
+    make_split(tmp_path, "train", 3)
+    make_split(tmp_path, "t10k", 2, seed=1)
+    (x, t), (xt, tt) = ds.load_mnist(tmp_path, split="both")
+    x1, t1 = ds.load_mnist(tmp_path, split="train")
+    xt1, tt1 = ds.load_mnist(tmp_path, split="test", one_hot_label=True)
+    np.testing.assert_array_equal(x1, x)
+    np.testing.assert_array_equal(xt1, xt)
+    np.testing.assert_array_equal(tt1.argmax(axis=1), tt)
+    for bad in ("t10k", "Test", None, ("train",), 1):
+        with pytest.raises(ValueError, match=r"split must be 'both', 'train' or 'test', got"):
+            ds.load_mnist(tmp_path, split=bad)
+
+
+def test_split_downloads_only_its_files_into_the_default_folder(tmp_path, server, monkeypatch):
+    make_split(server.folder, "t10k", 2)
+    files = {p.name: hashlib.md5(p.read_bytes()).hexdigest() for p in server.folder.iterdir()}
+    monkeypatch.setattr(ds, "MNIST_FILES", {**ds.MNIST_FILES, **files})
+    monkeypatch.setattr(ds, "MNIST_MIRROR", server.url)
+    x, t = ds.load_mnist(split="test")  # the training files are not on this server
+    assert x.shape == (2, 784)
+    folder = tmp_path / "default-data-dir"
+    assert sorted(p.name for p in folder.iterdir()) == sorted(files)
 
 
 # ---- train_test_split ------------------------------------------------------------------------

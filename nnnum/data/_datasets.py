@@ -18,11 +18,18 @@ file (and the URL where one is involved) and says what to do:
   connection refused or dropped, an HTTP error, the deadline passed, or the
   server sent more bytes than the file can have.
 - :class:`DataNotFoundError` (also a ``FileNotFoundError``): files or folders
-  are missing.
+  are missing, or a split that was asked for is incomplete.
+- :class:`DataAccessError` (also an ``OSError``): a file or folder cannot be
+  read, created or written: permissions, a read-only or special file system
+  (``/proc``, ``/sys``), a symbolic link loop or a dangling link, a file where
+  a folder should be, a full disk. The operating system's error is kept as
+  ``__cause__``.
 """
 
 from __future__ import annotations
 
+import errno
+import glob
 import gzip
 import hashlib
 import io
@@ -32,10 +39,9 @@ import os
 import shlex
 import struct
 import time
-import warnings
 import zlib
 from pathlib import Path
-from typing import IO, Any, Optional, Tuple, overload  # noqa: UP035 (runtime aliases, 3.9)
+from typing import Any, Callable, Literal, Tuple, overload  # noqa: UP035 (runtime aliases, 3.9)
 
 import numpy as np
 
@@ -50,6 +56,7 @@ __all__ = [
     "DataFormatError",
     "DataDownloadError",
     "DataNotFoundError",
+    "DataAccessError",
     "MNIST_FILES",
     "MNIST_SIZES",
     "MNIST_MIRROR",
@@ -87,10 +94,12 @@ _GZIP_MAGIC = b"\x1f\x8b"
 _GZIP_MAX_RATIO = 1032
 _GZIP_SLACK = 1024
 _CHUNK = 1 << 20
+# A leftover ``.part`` file untouched for this long is from a download that died.
+_STALE_PART_SECONDS = 3600.0
 _HEX = set("0123456789abcdef")
 
 Split = Tuple[np.ndarray, np.ndarray]  # noqa: UP006
-MnistSplits = Tuple[Optional[Split], Optional[Split]]  # noqa: UP006, UP045
+MnistSplits = Tuple[Split, Split]  # noqa: UP006
 
 
 class DataError(Exception):
@@ -109,11 +118,85 @@ class DataNotFoundError(DataError, FileNotFoundError):
     """Data files or the data folder are missing (or a file was given for a folder)."""
 
 
+class DataAccessError(DataError, OSError):
+    """A data file or folder cannot be read, created or written; ``__cause__`` says why."""
+
+
 def _download_hint(folder: Path | str) -> str:
     return (
         f"run `nnnum download {shlex.quote(str(folder))}` where the internet is reachable "
         "(or copy the four MNIST .gz files there)"
     )
+
+
+def _other_folder_hint(origin: str) -> str:
+    """How to use another folder, given where the folder came from (see :func:`_resolve_dir`)."""
+    if origin == "env":
+        value = os.environ.get("NNNUM_DATA_DIR", "")
+        return (
+            f"point NNNUM_DATA_DIR (now {value!r}) at one, or pass data_dir=, or unset "
+            "NNNUM_DATA_DIR to use the default folder"
+        )
+    if origin == "default":
+        return "set NNNUM_DATA_DIR to one, or pass data_dir="
+    return "give another folder"
+
+
+def _origin_words(origin: str) -> str:
+    return {"env": " (from NNNUM_DATA_DIR)", "default": " (the default data folder)"}.get(
+        origin, ""
+    )
+
+
+def _resolve_dir(data_dir: str | os.PathLike[str] | None) -> tuple[Path, str]:
+    """The folder and where it came from: ``"env"``, ``"default"`` or ``"argument"``."""
+    if data_dir is not None:
+        return Path(data_dir), "argument"
+    return default_data_dir(), "env" if os.environ.get("NNNUM_DATA_DIR") else "default"
+
+
+def _path_problem(path: Path, *, folder: bool = True) -> str | None:
+    """What keeps ``path`` from being (or becoming) a folder, in words; None if nothing does.
+
+    Walks from the top: the first component that is a file (``path`` itself
+    only when ``folder``), a symbolic link loop or a link to nothing is named; a
+    component that simply does not exist yet (it could be created) ends the walk.
+    """
+    for p in [*reversed(path.parents), path]:
+        try:
+            st = os.stat(p)
+        except OSError as exc:
+            if os.path.islink(p):
+                target = _readlink(p)
+                if exc.errno == errno.ELOOP:
+                    return f"{p} is a symbolic link loop ({p} -> {target})"
+                return f"{p} is a symbolic link to {target}, which does not exist"
+            if exc.errno == errno.ELOOP:
+                return f"{p} is inside a symbolic link loop"
+            if exc.errno == errno.ENOENT:
+                return None
+            return f"{p}: {exc.strerror or exc}"
+        if not _is_dir_mode(st.st_mode) and (folder or p != path):
+            return f"{p} is a file, not a folder"
+    return None
+
+
+def _is_dir_mode(mode: int) -> bool:
+    import stat
+
+    return stat.S_ISDIR(mode)
+
+
+def _readlink(p: Path) -> str:
+    try:
+        return os.readlink(p)
+    except OSError:  # pragma: no cover (it was a link a moment ago)
+        return "?"
+
+
+def _reason(exc: OSError) -> str:
+    """The operating system's reason, without the errno decoration."""
+    return exc.strerror or str(exc) or type(exc).__name__
 
 
 # ----------------------------------------------------------------------------- IDX files
@@ -175,14 +258,16 @@ def load_idx(
         )
     path = Path(path)
     with _open_existing(path) as raw:
-        size = os.fstat(raw.fileno()).st_size
-        compressed = raw.read(2) == _GZIP_MAGIC
-        raw.seek(0)
         try:
+            size = os.fstat(raw.fileno()).st_size
+            compressed = raw.read(2) == _GZIP_MAGIC
+            raw.seek(0)
             if compressed:
                 with gzip.GzipFile(fileobj=raw, mode="rb") as f:
                     return _read_idx(f, path, expect_magic, max_bytes, size, compressed)
             return _read_idx(raw, path, expect_magic, max_bytes, size, compressed)
+        except DataError:
+            raise
         except EOFError as exc:
             raise DataFormatError(
                 f"{path}: truncated: the gzip stream ends early ({exc}); {_damaged_hint(path)}"
@@ -190,6 +275,11 @@ def load_idx(
         except (zlib.error, gzip.BadGzipFile) as exc:
             raise DataFormatError(
                 f"{path}: corrupt gzip data ({exc}); {_damaged_hint(path)}"
+            ) from exc
+        except OSError as exc:
+            raise DataAccessError(
+                f"cannot read {path}: {_reason(exc)}; check the disk or the file system, or "
+                f"copy the file again ({_download_hint(path.parent)})"
             ) from exc
 
 
@@ -202,10 +292,20 @@ def _open_existing(path: Path) -> io.BufferedReader:
         raise DataNotFoundError(f"{path} is a folder, not an IDX file: give the path of a file")
     try:
         return open(path, "rb")
-    except FileNotFoundError:
+    except FileNotFoundError as exc:
+        problem = _path_problem(path, folder=False)
+        if problem is not None:
+            raise DataNotFoundError(
+                f"{path} cannot be opened: {problem}; give the path of an IDX file"
+            ) from exc
         raise DataNotFoundError(
             f"{path} does not exist; for the MNIST files, {_download_hint(path.parent)}"
         ) from None
+    except OSError as exc:
+        problem = _path_problem(path, folder=False) or _reason(exc)
+        raise DataAccessError(
+            f"cannot open {path}: {problem}; make the file readable, or give another path"
+        ) from exc
 
 
 def _read_idx(
@@ -462,6 +562,7 @@ def load_mnist(
     one_hot_label: bool = ...,
     *,
     data_dir: str | os.PathLike[str] | None = ...,
+    split: Literal["both"] = ...,
 ) -> MnistSplits: ...
 
 
@@ -471,7 +572,31 @@ def load_mnist(
     normalize: bool = ...,
     flatten: bool = ...,
     one_hot_label: bool = ...,
+    *,
+    split: Literal["both"] = ...,
 ) -> MnistSplits: ...
+
+
+@overload
+def load_mnist(
+    normalize: bool = ...,
+    flatten: bool = ...,
+    one_hot_label: bool = ...,
+    *,
+    data_dir: str | os.PathLike[str] | None = ...,
+    split: Literal["train", "test"],
+) -> Split: ...
+
+
+@overload
+def load_mnist(
+    data_dir: str | os.PathLike[str],
+    normalize: bool = ...,
+    flatten: bool = ...,
+    one_hot_label: bool = ...,
+    *,
+    split: Literal["train", "test"],
+) -> Split: ...
 
 
 def load_mnist(
@@ -480,7 +605,8 @@ def load_mnist(
     normalize: Any = _UNSET,
     flatten: Any = _UNSET,
     one_hot_label: Any = _UNSET,
-) -> MnistSplits:
+    split: str = "both",
+) -> MnistSplits | Split:
     """The book's ``load_mnist``: ``((x_train, t_train), (x_test, t_test))`` from IDX files.
 
     Called as in the book, ``load_mnist(normalize=True, flatten=True,
@@ -501,28 +627,38 @@ def load_mnist(
         (integers: they index and compare as labels; cast before arithmetic
         that could leave 0..255).
     data_dir : path, optional
-        Folder with the standard ``.gz`` files (train and/or t10k pairs). None
-        (the default): :func:`default_data_dir`, where files that are missing
-        are downloaded first (:func:`download_mnist`: checksummed, atomic).
+        Folder with the standard ``.gz`` files. None (the default):
+        :func:`default_data_dir`, where files that are missing are downloaded
+        first (:func:`download_mnist`: checksummed, atomic).
+    split : {"both", "train", "test"}
+        Keyword only. ``"both"`` (the default, the book's call) needs the four
+        files; ``"train"`` or ``"test"`` loads (and, into the default folder,
+        downloads) that split's two files only and returns it alone.
 
     Returns
     -------
     tuple
-        ``(train, test)``, each ``(x, t)``. With an explicit ``data_dir`` a
-        split whose files are absent is ``None``, with a warning naming the
-        missing files; with the default folder both are always there.
+        ``((x_train, t_train), (x_test, t_test))``; with ``split="train"`` or
+        ``"test"``, that split's ``(x, t)``.
 
     Raises
     ------
     DataNotFoundError
-        ``data_dir`` does not exist, is a file, or has neither split; or the
-        default folder lacks files and downloading them failed.
+        ``data_dir`` does not exist (also a dangling link, a link loop, a file
+        above it) or is a file; a split asked for lacks a file (the message
+        names the files and says how to get them, or to load the other split
+        alone); or the default folder lacks files and downloading them failed.
     DataFormatError
         A corrupt, truncated or mismatched file (the message names it).
+    DataAccessError
+        A file or folder cannot be read, or the default folder cannot be
+        created or written (the message names it and says what to do).
     DataDownloadError
         Not raised: a failed automatic download becomes a :class:`DataNotFoundError`.
     TypeError
         Arguments that are neither a folder nor ``True``/``False`` flags.
+    ValueError
+        ``split`` is not one of ``"both"``, ``"train"``, ``"test"``.
 
     Examples
     --------
@@ -540,67 +676,94 @@ def load_mnist(
     >>> (x, t), _ = load_mnist(flatten=False, one_hot_label=True, data_dir=root)
     >>> x.shape, t.shape, t.dtype
     ((3, 1, 28, 28), (3, 10), dtype('float64'))
+    >>> x_test, t_test = load_mnist(root, split="test")
+    >>> x_test.shape
+    (2, 784)
     """
     keywords = {"normalize": normalize, "flatten": flatten, "one_hot_label": one_hot_label}
     root, flags = _parse_load_args(args, data_dir, keywords)
+    wanted = _wanted_splits(split)
     if root is None:
-        root = default_data_dir()
-        _fetch_missing_into_default(root)
+        root, origin = _resolve_dir(None)
+        _fetch_missing_into_default(root, origin, wanted)
     else:
         _check_folder(root)
-    out: list[Split | None] = []
-    missing: list[str] = []
-    for split in ("train", "test"):
-        absent = [name for name in _SPLITS[split] if not (root / name).is_file()]
-        missing.extend(absent)
-        if absent:
-            out.append(None)
-        else:
-            images, labels = _load_split(root, split)
-            out.append(
-                _shape(images, labels, flags["normalize"], flags["flatten"], flags["one_hot_label"])
-            )
-    if out[0] is None and out[1] is None:
-        raise DataNotFoundError(
-            f"no MNIST files in {root}: missing {', '.join(missing)}; {_download_hint(root)}"
+    missing = {s: [name for name in _SPLITS[s] if not (root / name).is_file()] for s in wanted}
+    if any(missing.values()):
+        raise _split_missing(root, split, missing)
+    parts = [
+        _shape(*_load_split(root, s), flags["normalize"], flags["flatten"], flags["one_hot_label"])
+        for s in wanted
+    ]
+    return (parts[0], parts[1]) if split == "both" else parts[0]
+
+
+def _wanted_splits(split: Any) -> tuple[str, ...]:
+    if isinstance(split, str) and split in ("both", "train", "test"):
+        return ("train", "test") if split == "both" else (split,)
+    raise ValueError(f"load_mnist(): split must be 'both', 'train' or 'test', got {split!r}")
+
+
+def _split_missing(root: Path, split: str, missing: dict[str, list[str]]) -> DataNotFoundError:
+    """The error for a split asked for that lacks files; ``missing``: split -> absent names."""
+    absent = [name for names in missing.values() for name in names]
+    hint = _download_hint(root)
+    if split == "both" and all(missing.values()):
+        return DataNotFoundError(
+            f"no complete MNIST split in {root}: missing {', '.join(absent)}; {hint}"
         )
-    for split, part in zip(("train", "test"), out):
-        if part is None:
-            absent = [name for name in _SPLITS[split] if name in missing]
-            word = _SPLIT_WORDS[split]
-            warnings.warn(
-                f"MNIST {word} files {', '.join(absent)} missing in {root}: returning None for "
-                f"the {word} split; {_download_hint(root)}",
-                stacklevel=2,
-            )
-    return out[0], out[1]
+    (incomplete,) = [s for s, names in missing.items() if names]
+    word = _SPLIT_WORDS[incomplete]
+    text = f"MNIST {word} files {', '.join(absent)} missing in {root}"
+    if split != "both":
+        return DataNotFoundError(f"{text}; {hint}")
+    other = "test" if incomplete == "train" else "train"
+    return DataNotFoundError(
+        f"{text}, so load_mnist() cannot return both splits; {hint}; or load the "
+        f"{_SPLIT_WORDS[other]} split alone: x, t = load_mnist(..., split={other!r})"
+    )
 
 
 def _check_folder(root: Path) -> None:
-    if root.is_dir():
-        return
-    if root.exists():
+    try:
+        st = os.stat(root)
+    except OSError as exc:
+        problem = _path_problem(root)
+        if problem is None and exc.errno == errno.ENOENT:
+            raise DataNotFoundError(
+                f"MNIST data folder {root} does not exist; {_download_hint(root)}"
+            ) from None
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
+            raise DataNotFoundError(
+                f"MNIST data folder {root} cannot be found: {problem or _reason(exc)}; fix the "
+                "path (or the link), or give the folder that holds the MNIST .gz files"
+            ) from exc
+        raise DataAccessError(
+            f"cannot open the MNIST data folder {root}: {problem or _reason(exc)}; make it "
+            "readable, or give another folder"
+        ) from exc
+    if not _is_dir_mode(st.st_mode):
         inside = f" (probably {root.parent})" if root.name in MNIST_FILES else ""
         raise DataNotFoundError(
             f"{root} is a file, not a folder: give the folder that holds the MNIST .gz "
             f"files{inside}"
         )
-    raise DataNotFoundError(f"MNIST data folder {root} does not exist; {_download_hint(root)}")
 
 
-def _fetch_missing_into_default(root: Path) -> None:
-    """Download the standard files missing from the default folder ``root``."""
-    names = [name for pair in _SPLITS.values() for name in pair]
+def _fetch_missing_into_default(root: Path, origin: str, wanted: tuple[str, ...]) -> None:
+    """Download the standard files of the ``wanted`` splits missing from the default ``root``."""
+    names = [name for s in wanted for name in _SPLITS[s]]
     missing = [name for name in names if not (root / name).is_file()]
     if not missing:
         return
+    entries = _file_entries({name: MNIST_FILES[name] for name in missing})
     try:
-        download_mnist(root, files={name: MNIST_FILES[name] for name in missing})
+        _download_into(root, origin, _base_url(None), entries, 300.0)
     except DataDownloadError as exc:
         raise DataNotFoundError(
-            f"MNIST files missing in {root} (the default data folder): {', '.join(missing)}, "
-            f"and downloading them failed: {exc}. Or set NNNUM_DATA_DIR, or pass data_dir=, "
-            "to a folder that has them"
+            f"MNIST files missing in {root}{_origin_words(origin)}: {', '.join(missing)}, "
+            f"and downloading them failed: {exc}. Or use a folder that has them: "
+            f"{_other_folder_hint(origin)}"
         ) from exc
 
 
@@ -667,23 +830,118 @@ def download_mnist(
     """
     if not (isinstance(timeout, numbers.Real) and math.isfinite(timeout) and timeout > 0):
         raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
-    root = default_data_dir() if data_dir is None else Path(data_dir)
+    entries = _file_entries(MNIST_FILES if files is None else files)
+    root, origin = _resolve_dir(data_dir)
+    return _download_into(root, origin, _base_url(base_url), entries, timeout)
+
+
+def _base_url(base_url: str | None) -> str:
+    base = MNIST_MIRROR if base_url is None else base_url
+    return base if base.endswith("/") else base + "/"
+
+
+def _download_into(
+    root: Path,
+    origin: str,
+    base: str,
+    entries: dict[str, tuple[str, int | None]],
+    timeout: float,
+) -> list[Path]:
+    """Fetch the ``entries`` not yet in ``root``; on failure remove the folders made here."""
     if root.exists() and not root.is_dir():
         raise DataNotFoundError(
             f"{root} is a file, not a folder: give a folder to download the MNIST files into"
         )
-    root.mkdir(parents=True, exist_ok=True)
-    base = MNIST_MIRROR if base_url is None else base_url
-    if not base.endswith("/"):
-        base += "/"
-    entries = _file_entries(MNIST_FILES if files is None else files)
-    paths = []
-    for name, (md5, size) in entries.items():
-        dest = root / name
-        if not (dest.is_file() and _md5_file(dest) == md5):
-            _fetch(base + _quote(name), dest, md5, size, timeout)
-        paths.append(dest)
+    created = _make_folders(root, origin)
+    try:
+        paths = []
+        for name, (md5, size) in entries.items():
+            dest = root / name
+            if not (dest.is_file() and _md5_file(dest) == md5):
+                _remove_parts(dest, older_than=_STALE_PART_SECONDS)
+                _fetch(base + _quote(name), dest, md5, size, timeout, origin)
+            _remove_parts(dest, older_than=0.0)  # the file is in place: leftovers are stale
+            paths.append(dest)
+    except BaseException:
+        _remove_empty_folders(created)
+        raise
     return paths
+
+
+def _make_folders(root: Path, origin: str) -> list[Path]:
+    """Create ``root`` and its missing parents; the folders created, outermost first."""
+    todo = []
+    p = root
+    while not os.path.lexists(p) and p.parent != p:  # lexists: a dangling link is there
+        todo.append(p)
+        p = p.parent
+    created: list[Path] = []
+    for folder in reversed(todo):
+        try:
+            os.mkdir(folder)
+        except FileExistsError as exc:
+            if os.path.isdir(folder):  # made meanwhile, by another process
+                continue
+            _remove_empty_folders(created)
+            raise _create_error(root, origin, exc) from exc
+        except OSError as exc:
+            _remove_empty_folders(created)
+            raise _create_error(root, origin, exc) from exc
+        created.append(folder)
+    try:
+        with os.scandir(root):  # a dangling link, a link loop, a folder that cannot be read
+            pass
+    except OSError as exc:
+        _remove_empty_folders(created)
+        raise _create_error(root, origin, exc) from exc
+    return created
+
+
+def _create_error(root: Path, origin: str, exc: OSError) -> DataAccessError:
+    why = _path_problem(root)
+    if why is None:
+        failed = Path(os.fsdecode(exc.filename)) if exc.filename else root
+        if exc.errno == errno.ENOENT and os.path.isdir(failed.parent):  # /proc, /sys
+            why = f"{failed.parent} does not allow making folders in it"
+        else:
+            why = _reason(exc)
+    return DataAccessError(
+        f"cannot create the MNIST data folder {root}{_origin_words(origin)}: {why}; use a "
+        f"folder you can write: {_other_folder_hint(origin)}"
+    )
+
+
+def _remove_empty_folders(created: list[Path]) -> None:
+    """Remove the folders of ``created`` (outermost first) that are still empty, innermost first."""
+    for folder in reversed(created):
+        try:
+            os.rmdir(folder)
+        except OSError:  # not empty (a file was completed in it, or another process's)
+            return
+
+
+def _remove_parts(dest: Path, older_than: float) -> None:
+    """Remove leftover ``.part`` files of ``dest`` not modified for ``older_than`` seconds.
+
+    A ``.part`` is left behind only by a process that died while downloading
+    (killed, power lost); one still being written by a live download in
+    another process is modified every few seconds, and that download copes
+    with its removal once ``dest`` is in place (see :func:`_fetch`).
+    """
+    now = time.time()
+    for part in dest.parent.glob(f".{glob.escape(dest.name)}.*.part"):
+        try:
+            if now - part.lstat().st_mtime >= older_than:
+                part.unlink()
+        except OSError:  # gone already, or open on Windows: a later run removes it
+            pass
+
+
+def _write_error(target: Path, origin: str, exc: OSError) -> DataAccessError:
+    return DataAccessError(
+        f"cannot write {target}{_origin_words(origin)}: {_reason(exc)}; free some space or "
+        f"make the folder writable, or use a folder you can write: {_other_folder_hint(origin)}"
+    )
 
 
 def _quote(name: str) -> str:
@@ -712,34 +970,77 @@ def _file_entries(files: dict[str, Any]) -> dict[str, tuple[str, int | None]]:
 
 def _md5_file(path: Path) -> str:
     h = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(_CHUNK), b""):
-            h.update(block)
+    try:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(_CHUNK), b""):
+                h.update(block)
+    except OSError as exc:
+        raise DataAccessError(
+            f"cannot read {path} to check its MD5: {_reason(exc)}; make it readable, or delete "
+            "it to download it again"
+        ) from exc
     return h.hexdigest()
 
 
-def _fetch(url: str, dest: Path, md5: str, size: int | None, timeout: float) -> None:
+def _fetch(url: str, dest: Path, md5: str, size: int | None, timeout: float, origin: str) -> None:
     """Stream ``url`` into a temporary file beside ``dest``; rename it there if the MD5 matches."""
     import tempfile
 
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    except OSError as exc:
+        raise _write_error(dest, origin, exc) from exc
     try:
         with os.fdopen(fd, "wb") as out:
-            got = _stream(url, out, dest, size, timeout)
+
+            def write(chunk: bytes) -> None:
+                try:
+                    out.write(chunk)
+                except OSError as exc:
+                    raise _write_error(Path(tmp), origin, exc) from exc
+
+            got = _stream(url, write, dest, size, timeout)
         if got != md5:
             raise DataFormatError(
                 f"{dest.name} from {url}: checksum mismatch (MD5 {got}, expected {md5}): the "
                 f"mirror serves a different file; {dest} was left as it was. Try again or use "
                 "another mirror (--mirror / base_url)"
             )
-        os.replace(tmp, dest)
+        _put_in_place(Path(tmp), dest, md5, origin)
+    except DataError:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    except OSError as exc:  # closing (flushing) the temporary file
+        Path(tmp).unlink(missing_ok=True)
+        raise _write_error(Path(tmp), origin, exc) from exc
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
-def _stream(url: str, out: IO[bytes], dest: Path, size: int | None, timeout: float) -> str:
-    """Copy the body of ``url`` to ``out`` within ``timeout`` seconds; its MD5."""
+def _put_in_place(tmp: Path, dest: Path, md5: str, origin: str) -> None:
+    try:
+        os.replace(tmp, dest)
+    except FileNotFoundError as exc:
+        # another process completed ``dest`` and removed the leftovers, ours included
+        if dest.is_file() and _md5_file(dest) == md5:
+            return
+        raise DataAccessError(
+            f"cannot put {dest} in place: its partial download {tmp.name} was removed before "
+            "it was complete (by another process cleaning the folder?); try again"
+        ) from exc
+    except OSError as exc:
+        problem = f"{dest} is a folder" if dest.is_dir() else _reason(exc)
+        raise DataAccessError(
+            f"cannot put {dest} in place{_origin_words(origin)}: {problem}; move it away, or "
+            f"use another folder: {_other_folder_hint(origin)}"
+        ) from exc
+
+
+def _stream(
+    url: str, write: Callable[[bytes], None], dest: Path, size: int | None, timeout: float
+) -> str:
+    """Pass the body of ``url`` to ``write`` within ``timeout`` seconds; its MD5."""
     import http.client
     import socket
     import urllib.error
@@ -753,7 +1054,7 @@ def _stream(url: str, out: IO[bytes], dest: Path, size: int | None, timeout: flo
     )
     try:
         with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (explicit URL)
-            return _copy_body(resp, out, where, size, deadline, timeout, state)
+            return _copy_body(resp, write, where, size, deadline, timeout, state)
     except DataError:
         raise
     except urllib.error.HTTPError as exc:
@@ -784,7 +1085,7 @@ def _deadline_error(where: str, timeout: float, received: int) -> DataDownloadEr
 
 def _copy_body(
     resp: Any,
-    out: IO[bytes],
+    write: Callable[[bytes], None],
     where: str,
     size: int | None,
     deadline: float,
@@ -819,7 +1120,7 @@ def _copy_body(
                 "(--mirror / base_url)"
             )
         h.update(chunk)
-        out.write(chunk)
+        write(chunk)
     got = state["received"]
     if (announced is not None and got < announced) or (size is not None and got != size):
         wanted = announced if announced is not None else size
