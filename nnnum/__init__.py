@@ -25,6 +25,8 @@ from .backends import (  # noqa: E402
 from .data import DataError, load_mnist  # noqa: E402
 from .diff import (  # noqa: E402
     DiffResult,
+    NonFiniteError,
+    UnseenPerturbationWarning,
     StepResolutionError,
     StepRoundingWarning,
     batched_numerical_gradient,
@@ -73,6 +75,8 @@ __all__ = [
     "DescentHistory",
     "DivergenceWarning",
     "GradCheckResult",
+    "NonFiniteError",
+    "UnseenPerturbationWarning",
     "SimpleNet",
     "TrainHistory",
     "TrainingDivergedError",

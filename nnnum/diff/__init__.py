@@ -9,6 +9,7 @@
 
 from .api import (
     DiffResult,
+    UnseenPerturbationWarning,
     batched_numerical_gradient,
     numerical_diff,
     numerical_gradient,
@@ -16,11 +17,14 @@ from .api import (
     numerical_gradient_2,
     numerical_gradient_2d,
 )
+from .checks import NonFiniteError
 from .stencils import Stencil, stencil
 from .steps import StepResolutionError, StepRoundingWarning
 
 __all__ = [
     "DiffResult",
+    "NonFiniteError",
+    "UnseenPerturbationWarning",
     "Stencil",
     "StepResolutionError",
     "StepRoundingWarning",

@@ -9,7 +9,36 @@ import numpy as np
 
 from .._regions import has_internal_overlap
 
-__all__ = ["check_x", "check_real_dtype", "scalar_result", "require_ndim"]
+__all__ = [
+    "NonFiniteError",
+    "check_flag",
+    "check_x",
+    "check_real_dtype",
+    "scalar_result",
+    "require_ndim",
+]
+
+
+class NonFiniteError(FloatingPointError):
+    """``f`` returned NaN or inf where a derivative needs its values (the message names where).
+
+    A :class:`FloatingPointError`, so code catching that still catches it; an
+    exception that ``f`` raises itself is never turned into this one.
+    """
+
+
+def check_flag(value: Any, name: str, *, allow_none: bool = False) -> Any:
+    """``value`` if it is a bool (``np.bool_`` included, or None when allowed), else a TypeError.
+
+    The one check of every on/off option: ``full_output="yes"`` or
+    ``history=1`` is an error, never read as true.
+    """
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if value is None and allow_none:
+        return None
+    expected = "True, False or None" if allow_none else "True or False"
+    raise TypeError(f"{name} must be {expected}, got {type(value).__name__} {value!r}")
 
 
 def scalar_result(value: Any, where: str | Callable[[], str]) -> float:
@@ -26,11 +55,12 @@ def scalar_result(value: Any, where: str | Callable[[], str]) -> float:
         raise TypeError(f"f must return a real scalar; it returned None at {where}")
     arr = np.asarray(value) if not hasattr(value, "get") else np.asarray(value.get())
     if arr.ndim != 0:
-        hint = (
-            "; for an f that returns one value per row of a 2-D x, use numerical_gradient_2d"
-            if arr.ndim == 1
-            else ""
-        )
+        if arr.size == 1:
+            hint = f"; return the number itself, e.g. float(value[{', '.join('0' * arr.ndim)}])"
+        elif arr.ndim == 1:
+            hint = "; for an f that returns one value per row of a 2-D x, use numerical_gradient_2d"
+        else:
+            hint = ""
         raise ValueError(
             f"f must return a scalar; it returned an array of shape {arr.shape} at {where}{hint}"
         )

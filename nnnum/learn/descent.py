@@ -7,7 +7,8 @@ from typing import Any, Callable, Literal, NamedTuple
 
 import numpy as np
 
-from ..diff.api import Method, _options, numerical_gradient
+from ..diff.api import Method, _check_engine_options, _options, numerical_gradient
+from ..diff.checks import NonFiniteError, check_flag
 from ..diff.checks import scalar_result as _scalar_result
 from ..diff.steps import StepResolutionError
 
@@ -117,9 +118,20 @@ def gradient_descent(
     lr = float(lr)
     if not np.isfinite(lr):
         raise ValueError(f"lr must be finite, got {lr!r}")
-    if history not in (False, True, "full"):
-        raise ValueError(f"history must be False, True or 'full', got {history!r}")
-    _options(h, order, method, richardson)  # bad options fail here, even for step_num=0
+    if not (isinstance(history, str) and history == "full"):
+        try:
+            history = check_flag(history, "history")
+        except TypeError:
+            raise ValueError(
+                f"history must be False, True or 'full', got {type(history).__name__} {history!r}"
+            ) from None
+    if not callable(f):
+        raise TypeError(f"f must be callable, got {type(f).__name__}")
+    # bad options fail here, before the first step (even for step_num=0)
+    _, _, _, is_complex = _options(h, order, method, richardson)
+    batched = check_flag(batched, "batched")
+    parallel = check_flag(parallel, "parallel", allow_none=True)
+    _check_engine_options(is_complex, batched, parallel, workers, None)
     x0 = np.asarray(init_x)
     if np.issubdtype(x0.dtype, np.complexfloating) or not (
         np.issubdtype(x0.dtype, np.number) or x0.dtype == np.bool_
@@ -139,12 +151,16 @@ def gradient_descent(
                 f, x, h=h, order=order, method=method, richardson=richardson,
                 parallel=parallel, batched=batched, workers=workers,
             )  # fmt: skip
-        except (StepResolutionError, FloatingPointError) as exc:
+        except (StepResolutionError, NonFiniteError) as exc:
+            # f's own exceptions pass through as themselves: only nnnum's word that x + h
+            # rounds away or that f's values left the finite numbers is divergence
             if i == 0:
                 raise  # at init_x itself: the caller's h or f, not a divergence
             _diverged(i, x, str(exc))
             done = i
             break
+        if i == 0 and x.size and not grad.any():
+            _check_reads_argument(f, x)
         with np.errstate(over="ignore", invalid="ignore"):
             new = x - lr * grad
         if not np.isfinite(new).all():
@@ -159,6 +175,27 @@ def gradient_descent(
     xs[done] = x
     fs = np.array([_scalar_result(f(xs[k].copy()), f"step {k}") for k in range(done + 1)])
     return x, DescentHistory(xs[: done + 1], fs)
+
+
+def _check_reads_argument(f: Callable[[Any], Any], x: np.ndarray) -> None:
+    """A ValueError where ``f`` gives one value for ``x`` and for every element of ``x`` moved.
+
+    Called once, when the first gradient is exactly zero: the book's closure
+    ``lambda w: net.loss(x, t)`` reads ``net.W``, which the descent never
+    changes (it descends on a copy of ``init_x``), so ``f`` never sees ``x``.
+    """
+    moved = x + 1e-3 * np.maximum(np.abs(x), 1.0)
+    if _scalar_result(f(x.copy()), "init_x") != _scalar_result(f(moved), "init_x moved"):
+        return
+    raise ValueError(
+        "f returns the same value at init_x and wherever its argument moves: it does not read "
+        "its argument, so gradient descent cannot move it. gradient_descent never modifies "
+        "init_x (the book's version updates it in place, which is why its closure "
+        "`lambda w: net.loss(x, t)` trains net.W there): it passes its own copy to f. Write f "
+        "of its argument, e.g. `def f(W): net.W[...] = W; return net.loss(x, t)`, or for a "
+        "network use net.numerical_gradient. (If f is really flat here, as accuracy is as a "
+        "loss, no step can leave: use a loss with a gradient.)"
+    )
 
 
 def _diverged(i: int, x: np.ndarray, why: str) -> None:

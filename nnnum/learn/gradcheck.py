@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import inspect
+import math
+import numbers
 from dataclasses import dataclass
 from typing import Any
 
@@ -131,8 +133,23 @@ def gradcheck(
     >>> bool(nnnum.gradcheck(net, x, t))
     True
     """
+    for name, value in (("rtol", rtol), ("atol", atol), ("floor", floor)):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+            raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+        if not (math.isfinite(value) and value >= 0):
+            raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    if floor == 0:
+        raise ValueError("floor must be > 0 (the smallest denominator of a relative difference)")
     num = net.numerical_gradient(x, t, **_supported(net.numerical_gradient, method=method, h=h))
     bp = net.gradient(x, t)
+    for what, grads in (("numerical_gradient", num), ("gradient", bp)):
+        missing = [name for name in net.params if name not in grads]
+        if missing:
+            raise KeyError(
+                f"net.params has {', '.join(map(repr, missing))}, which net.{what}(x, t) "
+                f"does not return (it returns {', '.join(map(repr, grads))}): gradcheck "
+                "compares every parameter"
+            )
     out: dict[str, ParamDiff] = {}
     passed = True
     for name in net.params:
