@@ -591,7 +591,7 @@ def test_load_mnist_default_folder_offline(tmp_path, monkeypatch, env):
         assert f"point NNNUM_DATA_DIR (now '{folder}') at one" in text
         assert "unset NNNUM_DATA_DIR" in text and "set NNNUM_DATA_DIR to one" not in text
     else:
-        assert "set NNNUM_DATA_DIR to one, or pass data_dir=" in text and "now" not in text
+        assert "set NNNUM_DATA_DIR to one, or pass data_dir=" in text and "(now " not in text
     assert isinstance(info.value.__cause__, ds.DataDownloadError)
     assert sorted(p.name for p in folder.iterdir()) == sorted(ds._SPLITS["test"])  # no .part
 
