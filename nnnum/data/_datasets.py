@@ -787,6 +787,13 @@ def download_mnist(
     sizes are known (:data:`MNIST_SIZES`), other files are cut off at
     :data:`DOWNLOAD_MAX_BYTES` (64 MiB).
 
+    A failed call removes the folders it created (those still empty: a file
+    completed and checksummed before the failure is kept for the next try).
+    Temporary ``.part`` files left by a download that died (a killed process)
+    are never reused: they are removed when their file is downloaded again,
+    at once if untouched for an hour, and in any case once the file is in
+    place (a download still running elsewhere then finds it there).
+
     Parameters
     ----------
     data_dir : path, optional
@@ -815,6 +822,12 @@ def download_mnist(
         The downloaded file has the wrong MD5 (the local copy is left alone).
     DataNotFoundError
         ``data_dir`` is a file.
+    DataAccessError
+        ``data_dir`` cannot be created (a symbolic link loop or dangling link,
+        a file above it, a special or read-only file system, no permission) or
+        a file in it cannot be read or written (permission, a full disk); the
+        message names the path and says what to do, the operating system's
+        error is its ``__cause__``.
 
     Examples
     --------
