@@ -116,6 +116,26 @@ def test_download_into_a_folder_that_cannot_be_made(tmp_path, make):
     assert "NNNUM_DATA_DIR" not in str(info.value)  # an explicit folder: nothing to do with it
 
 
+@pytest.mark.parametrize("env", [True, False], ids=["NNNUM_DATA_DIR", "default"])
+def test_default_folder_is_a_file(tmp_path, monkeypatch, env):
+    if env:
+        folder = tmp_path / "default-data-dir"
+    else:
+        monkeypatch.delenv("NNNUM_DATA_DIR")
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+        folder = tmp_path / "nnnum" / "mnist"
+        folder.parent.mkdir()
+    folder.write_bytes(b"")
+    with pytest.raises(ds.DataNotFoundError, match="is a file, not a folder") as info:
+        ds.load_mnist()
+    text = str(info.value)
+    if env:
+        assert f"{folder} (from NNNUM_DATA_DIR) is" in text and "point NNNUM_DATA_DIR" in text
+    else:
+        assert f"{folder} (the default data folder) is" in text
+        assert "set NNNUM_DATA_DIR to one" in text
+
+
 def test_folder_not_writable(tmp_path, monkeypatch):
     def denied(path, *args, **kwargs):
         raise PermissionError(errno.EACCES, "Permission denied", os.fspath(path))

@@ -863,7 +863,8 @@ def _download_into(
     """Fetch the ``entries`` not yet in ``root``; on failure remove the folders made here."""
     if root.exists() and not root.is_dir():
         raise DataNotFoundError(
-            f"{root} is a file, not a folder: give a folder to download the MNIST files into"
+            f"{root}{_origin_words(origin)} is a file, not a folder: use a folder to download "
+            f"the MNIST files into: {_other_folder_hint(origin)}"
         )
     created = _make_folders(root, origin)
     try:
