@@ -16,8 +16,32 @@ losses and activations take real arrays only. Refused with a clear error: an
 ``f`` that returns a real number for a complex ``x`` (it dropped the
 derivative), and one whose value at ``x`` itself is not real (``x`` on a
 branch cut: the log or square root of a negative number). An ``f`` that is not
-analytic gives a wrong answer that nothing here can detect: compare with a
-finite difference once (``nnnum.gradcheck``) when unsure.
+analytic everywhere but not in the direction stepped (``sqrt(x * x)`` at 0)
+gives a wrong answer that nothing here can detect: compare with a finite
+difference once (``nnnum.gradcheck``) when unsure.
+
+**Branch points and large steps.** The complex step is valid only where ``f``
+is analytic in a disc around ``x`` much larger than the step. Every element is
+therefore stepped twice, by ``h`` and by ``2h``. For an analytic ``f``,
+:math:`D(t) = \operatorname{Im} f(x + i t) / t = f' - t^2 f^{(3)} / 6 + \dots`,
+so :math:`D(2h) - D(h)` is three times the truncation error of :math:`D(h)`.
+With the automatic step it is exactly 0 (every imaginary part in ``f``'s
+arithmetic is scaled by exactly 2) and the error estimate stays the rounding
+of the result. Where the two differ by more than 64 times that rounding, the
+element is stepped a third time, by ``4h``, and the differences must grow at
+least like ``t`` (:math:`D(4h) - D(2h)` at least twice :math:`D(2h) - D(h)`,
+same sign; a ``t**2`` law gives 4). ``D(h)`` is then returned with
+:math:`|D(2h) - D(h)|` (past 8 times, :math:`|D(4h) - D(2h)|`) added to its
+error estimate: a bound on a truncation error :math:`c h^p` for any
+:math:`p \ge 1`. Otherwise a ``FloatingPointError`` names the element. These
+are a branch point (``sqrt`` at 0, ``arcsin`` at 1, where
+:math:`D(t) \propto t^{-1/2}` grows without limit as ``t`` shrinks), a
+singularity closer to ``x`` than the step (``sqrt`` at ``1e-40``, where the
+automatic step :math:`\epsilon^2 \max(|x|, 1) \approx 10^{-31}` is far larger
+than ``x``), or a given ``h`` too large for ``f`` (past a pole). The finite
+differences refuse the same points (``f`` is NaN on one side). Cost: two
+evaluations of ``f`` per element (three where the first two disagree), plus
+one at ``x``.
 
 This module holds the step rule, the checks of ``f``'s values and the two
 engines that need no compiler: the Python loop (``f`` gets a complex copy of
@@ -42,7 +66,14 @@ __all__ = [
     "complex_dtype",
     "complex_result",
     "check_real_at_x",
+    "MULTIPLES",
+    "rounding",
+    "suspects",
+    "new_values",
+    "nfev",
     "loop",
+    "third_steps",
+    "elementwise",
     "batched",
     "finish",
 ]
@@ -133,41 +164,158 @@ def check_real_at_x(value: complex | np.ndarray, shape: tuple[int, ...]) -> None
     )
 
 
+#: The step multiples: every element at ``h`` and ``2h``, a suspect one also at ``4h``.
+MULTIPLES = (1.0, 2.0, 4.0)
+#: ``D(2h)`` and ``D(h)`` closer than this many times the rounding estimate: no third step.
+SUSPECT = 64.0
+
+
+def rounding(d: np.ndarray, h: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """The rounding estimate of ``d = Im f / h``: two units of ``dtype``'s epsilon, and a floor.
+
+    The floor is the resolution of ``Im f`` near zero (the smallest subnormal
+    number) over ``h``: a derivative so small that ``h f'`` underflows comes
+    back inexact, or as 0.
+    """
+    fi = np.finfo(dtype)
+    return 2.0 * float(fi.eps) * np.abs(d) + float(fi.smallest_subnormal) / h
+
+
+def suspects(im: np.ndarray, h: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """The elements whose steps ``h`` and ``2h`` disagree beyond rounding: step them by ``4h``.
+
+    ``im``: ``(3, n)``, ``Im f`` at ``x + i t h_k e_k`` for ``t`` in
+    :data:`MULTIPLES` (rows 0 and 1 filled). Non-finite values are left to
+    :func:`finish`, which refuses them.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        d1 = im[0] / h
+        d2 = im[1] / (2.0 * h)
+        gap = np.abs(d2 - d1)
+        bad = np.isfinite(gap) & (gap > SUSPECT * rounding(d1, h, dtype))
+    return np.flatnonzero(bad)
+
+
+def new_values(n: int) -> np.ndarray:
+    """``(3, n)`` values of ``Im f``, the third row NaN until a suspect element is stepped by 4h."""
+    out = np.empty((len(MULTIPLES), n))
+    out[2] = np.nan
+    return out
+
+
+def nfev(im: np.ndarray) -> int:
+    """Evaluations of ``f`` behind ``im``: one at ``x``, two per element, one per third step."""
+    return 1 + 2 * im.shape[1] + int(np.count_nonzero(~np.isnan(im[2])))
+
+
 def loop(
     f: Callable[[Any], Any], x: np.ndarray, h: np.ndarray, as_type: type | None = None
 ) -> np.ndarray:
-    """``Im f(x + i h_k e_k)`` for every element ``k``: a Python ``f`` on a complex copy of ``x``.
+    """``Im f(x + i t h_k e_k)``, ``(3, n)``, for every element ``k``: a Python ``f``, complex copy.
 
     ``x`` itself is never written (it cannot hold a complex value): ``f`` must
     compute with its argument, which is a complex copy of the caller's array
     (of the caller's ndarray subclass, ``as_type``, such as ``np.matrix``).
     The first call, at ``x`` unperturbed, checks that ``f`` returns a complex
-    number that is real there.
+    number that is real there. Rows: the steps ``t h`` for ``t`` in
+    :data:`MULTIPLES`; the third only for the :func:`suspects` (NaN elsewhere).
     """
     xc = x.astype(complex_dtype(x.dtype))  # a copy, C-ordered
     shape = x.shape
     flat = xc.reshape(-1)
     arg = xc if as_type is None else xc.view(as_type)
     check_real_at_x(complex_result(f(arg), "x (unperturbed, complex)"), shape)
-    out = np.empty(x.size)
-    for k in range(x.size):
+    out = new_values(x.size)
+
+    def step(k: int, row: int) -> None:
+        t = MULTIPLES[row]
         orig = flat[k]
-        flat[k] = orig + 1j * h[k]
+        flat[k] = orig + 1j * (t * h[k])
         try:
-            v = complex_result(f(arg), lambda: f"{where(shape, k)} + ih")
+            v = complex_result(f(arg), lambda: f"{where(shape, k)} + {_ih(t)}")
         finally:
             flat[k] = orig
-        out[k] = v.imag
+        out[row, k] = v.imag
+
+    for k in range(x.size):
+        step(k, 0)
+        step(k, 1)
+    for k in suspects(out, h, x.dtype):
+        step(int(k), 2)
     return out
+
+
+def third_steps(
+    f: Callable[[Any], Any], xc: np.ndarray, h: np.ndarray, out: np.ndarray, dtype: np.dtype
+) -> None:
+    """Fill ``out[2]`` for the :func:`suspects` of ``out``: ``f`` called here, on copies of ``xc``.
+
+    ``xc``: the complex ``x`` (C-ordered, shaped like ``x``; not modified). For
+    the engines that compute the first two rows in bulk (a compiled kernel).
+    """
+    shape = xc.shape
+    for k in suspects(out, h, dtype):
+        k = int(k)
+        z = xc.copy()
+        z.reshape(-1)[k] += 1j * (MULTIPLES[2] * h[k])
+        out[2, k] = complex_result(f(z), lambda: f"{where(shape, k)} + {_ih(4.0)}").imag
+
+
+def _ih(t: float) -> str:
+    return "ih" if t == 1.0 else f"{t:g}ih"
+
+
+def elementwise(f: Callable[[Any], Any], xa: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, int]:
+    """``Im f`` at ``x + i t h`` (``(3, x.size)``) of an elementwise ``f``, and the calls of ``f``.
+
+    For :func:`nnnum.numerical_diff`: ``f`` maps the whole (float64) array
+    ``xa`` to one value per element, so each step is one call: at ``x`` itself
+    (checked real), at ``x + ih``, at ``x + 2ih``, and at ``x + 4ih`` when any
+    element is a :func:`suspect <suspects>`. ``h``: the steps, shaped like ``xa``.
+    """
+
+    def values(z: np.ndarray, at: str) -> np.ndarray:
+        value = f(z)
+        if value is None or isinstance(value, (str, bytes, bool, np.bool_)):
+            raise TypeError(
+                f"f must return numbers; it returned {type(value).__name__} {value!r} at {at}"
+            )
+        arr = np.asarray(value)
+        if arr.shape != xa.shape:
+            raise ValueError(
+                f"f must work elementwise: it returned shape {arr.shape} for x of shape "
+                f"{xa.shape} at {at} (for the gradient of a scalar f, use numerical_gradient)"
+            )
+        if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
+            raise TypeError(f"f must return numbers; it returned dtype {arr.dtype} at {at}")
+        if not np.issubdtype(arr.dtype, np.complexfloating):
+            raise TypeError(_REAL_RESULT.format(kind=f"dtype {arr.dtype}", at=at))
+        return arr
+
+    check_real_at_x(values(xa.astype(np.complex128), "x"), xa.shape)
+    out = new_values(xa.size)
+    hf = h.reshape(-1)
+    for row in (0, 1):
+        t = MULTIPLES[row]
+        out[row] = values(xa + 1j * (t * h), f"x + {_ih(t)}").imag.astype(np.float64).reshape(-1)
+    calls = 3
+    idx = suspects(out, hf, np.dtype(np.float64))
+    if idx.size:
+        v = values(xa + 1j * (MULTIPLES[2] * h), f"x + {_ih(MULTIPLES[2])}")
+        out[2, idx] = v.imag.astype(np.float64).reshape(-1)[idx]
+        calls = 4
+    return out, calls
 
 
 def batched(
     f: Callable[[Any], Any], xd: Any, h: np.ndarray, chunk: int | None, backend: Any
 ) -> np.ndarray:
-    """``Im f`` of batches ``(B, *x.shape)`` of complex copies of ``x``, one element stepped each.
+    """``Im f``, ``(3, n)``, of batches ``(B, *x.shape)`` of complex copies of ``x``, one step each.
 
     Written once against the backend's namespace (NumPy in CI, CuPy on a GPU).
-    The first batch is ``x`` itself, unperturbed (checked to be real).
+    The first batch is ``x`` itself, unperturbed (checked to be real). Each
+    batch steps its elements by ``h`` and ``2h`` (two copies each); the
+    :func:`suspects` go once more by ``4h``.
     """
     from .engines.batched import HOST_BATCH_BYTES
 
@@ -182,14 +330,23 @@ def batched(
     if chunk is None:
         chunk = backend.batch_budget(n * cdt.itemsize, HOST_BATCH_BYTES)
     chunk = max(1, min(int(chunk), n))
-    out = np.empty(n)
-    for start in range(0, n, chunk):
-        idx = xp.arange(start, min(n, start + chunk))
+    out = new_values(n)
+
+    def run(idx: Any, t: float) -> np.ndarray:
         b = int(idx.size)
         batch = xp.broadcast_to(flat, (b, n)).copy()
-        batch[xp.arange(b), idx] += 1j * hd[idx]
+        batch[xp.arange(b), idx] += 1j * (t * hd[idx])
         v = _batch_values(f, batch.reshape((b,) + shape), b)
-        out[start : start + b] = backend.to_host(v.imag.astype(np.float64))
+        return backend.to_host(v.imag.astype(np.float64))
+
+    for row in (0, 1):
+        for start in range(0, n, chunk):
+            idx = xp.arange(start, min(n, start + chunk))
+            out[row, start : start + int(idx.size)] = run(idx, MULTIPLES[row])
+    sus = suspects(out, h, np.dtype(xd.dtype))
+    for start in range(0, sus.size, chunk):
+        part = sus[start : start + chunk]
+        out[2, part] = run(xp.asarray(part), MULTIPLES[2])
     return out
 
 
@@ -209,24 +366,56 @@ def _batch_values(f: Callable[[Any], Any], batch: Any, b: int) -> Any:
 def finish(
     im: np.ndarray, h: np.ndarray, shape: tuple[int, ...], dtype: np.dtype
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The derivative ``Im f / h`` and its error estimate, or FloatingPointError naming the element.
+    """The derivative ``Im f(x + ih) / h`` and its error estimate, or FloatingPointError.
 
-    The estimate is the rounding of the result (two units of ``x``'s dtype's
-    epsilon, relative) plus the resolution of ``Im f`` near zero (the smallest
-    subnormal number over ``h``): a derivative so small that ``h f'``
-    underflows comes back inexact, or as 0, and the estimate says by how much.
-    The step leaves no truncation error above rounding and no cancellation. The
-    estimate does not see rounding inside ``f``'s own arithmetic that cancels
-    (large terms of opposite sign summing to a small derivative).
+    ``im``: ``(3, n)`` from an engine (rows: the steps ``h``, ``2h``, and ``4h``
+    for the :func:`suspects`, NaN elsewhere). The estimate is the
+    :func:`rounding` of the result plus, where the steps disagree, the
+    truncation bound of the module's rule (``|D(2h) - D(h)|``, or
+    ``|D(4h) - D(2h)|`` when the differences grow faster than ``t**3``); an
+    element whose steps do not converge (a branch point, a singularity nearer
+    than the step, a step too large for ``f``) is refused, named. The estimate
+    does not see rounding inside ``f``'s own arithmetic that cancels (large
+    terms of opposite sign summing to a small derivative).
     """
+    im = np.asarray(im, dtype=np.float64)
+    if im.ndim != 2 or im.shape[0] != len(MULTIPLES):
+        raise ValueError(f"im must have shape (3, n), got {im.shape}")
     with np.errstate(over="ignore", invalid="ignore"):
-        df = im / h
-    bad = ~np.isfinite(df)
-    if bad.any():
-        k = int(np.flatnonzero(bad)[0])
-        raise NonFiniteError(
-            f"Im f(x + ih) / h is {df[k]!r} at {where(shape, k)}: f is not finite there"
+        d = im / (np.asarray(MULTIPLES)[:, None] * h)
+    for row in (0, 1):
+        bad = ~np.isfinite(d[row])
+        if bad.any():
+            k = int(np.flatnonzero(bad)[0])
+            t = MULTIPLES[row]
+            over = "h" if t == 1.0 else f"({t:g}h)"
+            raise NonFiniteError(
+                f"Im f(x + {_ih(t)}) / {over} is {float(d[row, k])!r} at {where(shape, k)}: "
+                "f is not finite there"
+            )
+    df = d[0]
+    err = rounding(df, h, dtype)
+    third = np.flatnonzero(~np.isnan(im[2]))
+    if third.size == 0:
+        return df, err
+    with np.errstate(over="ignore", invalid="ignore"):
+        g1 = d[1, third] - d[0, third]
+        g2 = d[2, third] - d[1, third]
+        ratio = g2 / g1
+    ok = np.isfinite(ratio) & (ratio >= 2.0)
+    if not ok.all():
+        j = int(np.flatnonzero(~ok)[0])
+        k = int(third[j])
+        raise FloatingPointError(
+            f"the complex step does not converge at {where(shape, k)}: Im f(x + ith) / (th) is "
+            f"{float(d[0, k])!r}, {float(d[1, k])!r}, {float(d[2, k])!r} for t = 1, 2, 4 "
+            f"(h = {float(h[k])!r}), "
+            "where an f analytic around x gives values that approach f' like t**2. x is at or "
+            "near a point where f is not analytic: a branch point (sqrt at 0, arcsin at 1, "
+            "where the derivative is infinite or undefined), or a singularity closer to x "
+            "than the step (sqrt at 1e-40 with the automatic step, about 1e-31), or the given "
+            "h is too large for f. The finite differences refuse these points too; with a "
+            "given h, try a smaller one"
         )
-    fi = np.finfo(dtype)
-    floor = float(fi.smallest_subnormal) / h
-    return df, 2.0 * float(fi.eps) * np.abs(df) + floor
+    err[third] += np.where(ratio <= 8.0, np.abs(g1), np.abs(g2))
+    return df, err

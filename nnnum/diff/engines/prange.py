@@ -158,7 +158,10 @@ def central2(f: Any, base: np.ndarray, h: float) -> np.ndarray | None:
 
 
 def complex_step(f: Any, base: np.ndarray, h: np.ndarray, parallel: bool | None) -> np.ndarray:
-    """``Im f(x + i h_k e_k)`` for every element ``k`` of ``base``, in the kernel for ``f``.
+    """``Im f(x + i t h_k e_k)`` (``(3, n)``, see :func:`..complex_step.loop`), in ``f``'s kernel.
+
+    The kernel steps every element by ``h`` and ``2h``; the few suspects of
+    :func:`..complex_step.suspects` are stepped by ``4h`` from Python.
 
     ``base``: a private C-ordered float copy of ``x``; each chunk of elements
     steps its own complex copy. Each call first evaluates ``f`` at ``x`` itself
@@ -168,7 +171,13 @@ def complex_step(f: Any, base: np.ndarray, h: np.ndarray, parallel: bool | None)
     """
     from numba.core.errors import TypingError
 
-    from ..complex_step import check_real_at_x, complex_dtype, complex_result
+    from ..complex_step import (
+        check_real_at_x,
+        complex_dtype,
+        complex_result,
+        new_values,
+        third_steps,
+    )
 
     entry = _entry(f)
     xc = base.astype(complex_dtype(base.dtype))
@@ -187,11 +196,13 @@ def complex_step(f: Any, base: np.ndarray, h: np.ndarray, parallel: bool | None)
             f"does not: {exc}. Compile f without a signature (lazily) to use the complex step"
         ) from exc
     check_real_at_x(complex_result(value, "x (unperturbed, complex)"), base.shape)
-    out = np.empty(base.size)
+    out = new_values(base.size)
     par_kernel, serial_kernel = entry.complex
     if parallel is False or entry.nested:
         par_kernel = None
-    _run(par_kernel, serial_kernel, xc, np.ascontiguousarray(h, dtype=np.float64), out)
+    hs = np.ascontiguousarray(h, dtype=np.float64)
+    _run(par_kernel, serial_kernel, xc, hs, out)
+    third_steps(f, xc, hs, out, base.dtype)  # the few suspects, from here
     return out
 
 
@@ -319,7 +330,7 @@ def _build(f: Any) -> tuple[Any, Any, Any, Any, Any]:
             done[c] = True
 
     def csteps(xc0, h, out, done):
-        """Im f at x + i h_k e_k for every k, each chunk on its own complex copy of x."""
+        """Im f at x + i h_k e_k and x + 2i h_k e_k for every k, each chunk on its own copy of x."""
         n = xc0.size
         flat = xc0.reshape(-1)
         nchunks = _default_chunks(n)
@@ -333,7 +344,9 @@ def _build(f: Any) -> tuple[Any, Any, Any, Any, Any]:
                 for k in range(lo, hi):
                     z = flat[k]
                     xcf[k] = z + 1j * h[k]
-                    out[k] = f(xc).imag
+                    out[0, k] = f(xc).imag
+                    xcf[k] = z + 1j * (2.0 * h[k])
+                    out[1, k] = f(xc).imag
                     xcf[k] = z
             done[c] = True
 
