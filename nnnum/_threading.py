@@ -11,6 +11,12 @@ cannot find it: :func:`configure` loads it by path first, so the extension
 links against the loaded copy, and asks Numba for the ``safe`` layer.
 
 An explicit ``NUMBA_THREADING_LAYER`` is always respected.
+
+Nested parallelism: TBB and OpenMP run a parallel region launched from inside
+another one (a user's ``parallel=True`` function called from nnnum's
+``prange`` kernel); ``workqueue`` cannot, and aborts the whole process
+("Numba workqueue threading layer is terminating"). :func:`nests` tells the
+kernels which case they are in, from the layer actually loaded.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import os
 import sys
 from pathlib import Path
 
-__all__ = ["configure", "tbb_loaded"]
+__all__ = ["configure", "tbb_loaded", "active_layer", "nests"]
 
 _TBB_NAMES = {"linux": "libtbb.so.12", "darwin": "libtbb.12.dylib", "win32": "tbb12.dll"}
 _state: dict[str, object] = {}
@@ -90,3 +96,36 @@ def _numba_tbb_usable() -> bool:
 def tbb_loaded() -> bool:
     """Whether :func:`configure` found and loaded the TBB library."""
     return bool(_state.get("tbb", False))
+
+
+def active_layer() -> str:
+    """The layer Numba runs parallel kernels with: ``"tbb"``, ``"omp"`` or ``"workqueue"``.
+
+    Numba loads its layer when the first parallel kernel runs; this loads it
+    now if nothing has yet (the same choice, from :func:`configure`'s settings
+    and ``NUMBA_THREADING_LAYER``), so that the answer is the layer in use.
+    """
+    import numba
+    from numba.np.ufunc import parallel
+
+    configure()
+    try:
+        return str(numba.threading_layer())
+    except ValueError:  # not loaded yet
+        parallel._launch_threads()
+        return str(numba.threading_layer())
+
+
+def nests() -> bool:
+    """Whether a parallel region may start inside another one (False under ``workqueue``).
+
+    Decided once, from :func:`active_layer` (the layer cannot change once
+    loaded). Under ``workqueue`` the ``prange`` engine runs every user ``f``
+    from its serial kernel: an ``f`` may reach a ``parallel=True`` function in
+    ways no inspection of its source sees (a module attribute, an argument, a
+    function chosen at run time), and one nested launch aborts the process.
+    """
+    got = _state.get("nests")
+    if got is None:
+        got = _state["nests"] = active_layer() != "workqueue"
+    return bool(got)

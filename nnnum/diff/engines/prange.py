@@ -21,6 +21,7 @@ import numpy as np
 from numba import prange
 
 from ..._jit import call_kernel, is_jitted, is_parallel, kernel
+from ..._threading import nests
 from ..checks import scalar_result
 
 #: How many jitted functions keep their compiled gradient kernels.
@@ -92,18 +93,32 @@ def evaluate(f: Any, base: np.ndarray, points: np.ndarray, parallel: bool | None
     result is bit-identical for the serial and parallel kernels and any number
     of threads. An ``f`` compiled with ``parallel=True`` runs its own parallel
     regions: it is called from the serial kernel (nested parallel regions
-    abort under Numba's workqueue layer), with the same result.
+    abort under Numba's workqueue layer), with the same result; under
+    ``workqueue`` every ``f`` is (see :func:`_parallel_ok`).
     """
     flat = base.reshape(-1)
     rows, n = points.shape
     out = np.empty((rows, n))
     entry = _entry(f)
     par_kernel, serial_kernel = entry.parallel, entry.serial
-    if parallel is False or entry.nested:
+    if not _parallel_ok(entry, parallel):
         _run(None, serial_kernel, flat, points, base.shape, 1, out)
     else:
         _run(par_kernel, serial_kernel, flat, points, base.shape, _default_chunks(n), out)
     return out
+
+
+def _parallel_ok(entry: _Entry, parallel: bool | None) -> bool:
+    """Whether ``entry.f`` may run from the parallel kernel.
+
+    Not when asked not to, not for an ``f`` seen to run parallel regions of its
+    own, and not at all under a threading layer that cannot nest parallel
+    regions (``workqueue``: see :func:`nnnum._threading.nests`), where an ``f``
+    reaching a parallel function in a way the source scan cannot see (a module
+    attribute, an argument) would abort the process. The serial kernel gives
+    the same bits.
+    """
+    return parallel is not False and not entry.nested and nests()
 
 
 def _run(par_kernel: Any, serial_kernel: Any, *args: Any) -> None:
@@ -132,6 +147,35 @@ def _run(par_kernel: Any, serial_kernel: Any, *args: Any) -> None:
         )
 
 
+def check_call(f: Any, base: np.ndarray) -> Any:
+    """``f(base)``, called once from Python (it compiles ``f`` for ``base``'s type), clear errors.
+
+    A jitted ``f`` with an explicit signature (``@njit("float64(float64[:])")``)
+    that does not take ``base`` (float32, or another number of dimensions)
+    raises Numba's bare ``No matching definition``: it comes back as a
+    ``TypeError`` saying what ``x`` is, what ``f`` takes and what to do. Other
+    exceptions of ``f`` pass through as themselves.
+    """
+    try:
+        return f(base)
+    except TypeError as exc:
+        if "No matching definition" not in str(exc):
+            raise
+        raise TypeError(_signature_message(f, base, exc)) from exc
+
+
+def _signature_message(f: Any, x: np.ndarray, exc: BaseException) -> str:
+    sigs = "; ".join(
+        "(" + ", ".join(str(t) for t in sig) + ")" for sig in getattr(f, "signatures", ())
+    )
+    return (
+        f"f is compiled with an explicit signature {sigs or '()'} that does not take x, a "
+        f"{x.ndim}-D {x.dtype} array (Numba: {str(exc).strip().splitlines()[0]}). Pass x "
+        "of a type f was compiled for (e.g. x.astype(np.float64), or the shape it expects), "
+        "or compile f without a signature (lazily) so that it compiles for the x it is given"
+    )
+
+
 def central2(f: Any, base: np.ndarray, h: float) -> np.ndarray | None:
     """The book's default gradient of the jitted ``f`` in one parallel kernel, or None.
 
@@ -147,13 +191,14 @@ def central2(f: Any, base: np.ndarray, h: float) -> np.ndarray | None:
     entry = _entry(f)
     key = (base.dtype.char, base.ndim)
     if key not in entry.checked:
-        scalar_result(f(base), "x")  # its return type, once per argument type (compiles f)
+        scalar_result(check_call(f, base), "x")  # its return type, once per argument type
         entry.checked.add(key)
     if entry.nested:
         return None
     df = np.empty_like(base)
     bad = np.zeros(1, dtype=np.bool_)
-    _run(*entry.central2, base, base.dtype.type(h), h, df, bad)
+    par_kernel, serial_kernel = entry.central2
+    _run(par_kernel if nests() else None, serial_kernel, base, base.dtype.type(h), h, df, bad)
     return None if bad[0] else df
 
 
@@ -198,7 +243,7 @@ def complex_step(f: Any, base: np.ndarray, h: np.ndarray, parallel: bool | None)
     check_real_at_x(complex_result(value, "x (unperturbed, complex)"), base.shape)
     out = new_values(base.size)
     par_kernel, serial_kernel = entry.complex
-    if parallel is False or entry.nested:
+    if not _parallel_ok(entry, parallel):
         par_kernel = None
     hs = np.ascontiguousarray(h, dtype=np.float64)
     _run(par_kernel, serial_kernel, xc, hs, out)
