@@ -683,7 +683,7 @@ def _unguarded_main() -> tuple[str, int] | None:
     name = getattr(getattr(main, "__spec__", None), "name", None)
     if isinstance(name, str) and (name == "__main__" or name.endswith(".__main__")):
         return None  # multiprocessing does not import a package's __main__ again
-    frame = sys._getframe(1)
+    frame: Any = sys._getframe(1)
     while frame is not None and not (
         frame.f_code.co_name == "<module>" and frame.f_globals is vars(main)
     ):
