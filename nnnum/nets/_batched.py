@@ -20,6 +20,11 @@ from ..losses import CE_DELTA
 
 #: Bytes of perturbed logits per chunk on the host (the device uses its free memory).
 HOST_CHUNK_BYTES = 64 << 20
+#: |pre-activation step| beyond which a hidden unit's change is taken from its pre-activation
+#: (expm1(-eps) overflows past 709.78); the same cut as the Numba kernels'
+EPS_EXACT = 700.0
+#: z (1 - z) below this: a saturated unit, whose change is taken from its pre-activation too
+G_TINY = 1e-300
 
 
 def chunk_size(per_item_bytes: int) -> int:
@@ -75,7 +80,7 @@ def batched_structured_gradient(
         "W1/b1",
         chunk,
         xp,
-        lambda i, j, dlt: losses(_hidden_logits(a2, z, zm, x_aug, w2, i, j, dlt, xp)),
+        lambda i, j, dlt: losses(_hidden_logits(a1, a2, z, zm, x_aug, w2, i, j, dlt, xp)),
     )
     # output layer: [W2; b2] (H+1, K); hidden column H is the constant 1 of the bias
     theta2 = xp.concatenate([w2, b2[None, :]], axis=0)
@@ -106,13 +111,45 @@ def _central(theta: Any, h: float, name: str, chunk: int, xp: Any, loss_of: Any)
 
 
 def _hidden_logits(
-    a2: Any, z: Any, zm: Any, x_aug: Any, w2: Any, i: Any, j: Any, dlt: Any, xp: Any
+    a1: Any, a2: Any, z: Any, zm: Any, x_aug: Any, w2: Any, i: Any, j: Any, dlt: Any, xp: Any
 ) -> Any:
     """Logits (B, N, K) when hidden pre-activation j of every sample moves by x[n, i] * dlt."""
-    em = xp.expm1(-(x_aug[:, i] * dlt))  # (N, B)
-    zs, zc = z[:, j], zm[:, j]
-    dz = -zs * zc * em / (1.0 + zc * em)  # sigmoid(a + eps) - sigmoid(a), no cancellation
+    eps = x_aug[:, i] * dlt  # (N, B)
+    dz = _sigmoid_change(a1[:, j], z[:, j], zm[:, j], eps, xp)
     return a2[None, :, :] + dz.T[:, :, None] * w2[j][:, None, :]
+
+
+def _sigmoid_change(a: Any, z: Any, zm: Any, eps: Any, xp: Any) -> Any:
+    """sigmoid(a + eps) - sigmoid(a) without cancellation or overflow, for any ``eps``.
+
+    ``z``, ``zm`` are sigmoid(a) and 1 - sigmoid(a). As the Numba kernels'
+    ``_hidden_change``: ``-z zm em / (1 + zm em)``, ``em = expm1(-eps)``, with
+    the denominator as ``z + zm exp(-eps)`` where it would cancel; for
+    ``|eps| > EPS_EXACT`` or a saturated unit the two sigmoids of ``a + eps`` and ``a`` apart, on
+    the tail they share (no expm1 overflow, no inf / inf).
+    """
+    near = (abs(eps) <= EPS_EXACT) & (z * zm >= G_TINY)
+    all_near = bool(near.all())
+    e = eps if all_near else xp.where(near, eps, 0.0)  # every lane computes without overflow
+    em = xp.expm1(-e)
+    y = zm * em
+    den = 1.0 + y
+    cancels = y < -0.5
+    if bool(cancels.any()):
+        den = xp.where(cancels, z + zm * xp.exp(-e), den)
+    dz = -z * zm * em / den
+    if all_near:
+        return dz
+    b = a + eps
+    upper = (a >= 0) & (b >= 0)
+    far = xp.where(upper, _sigmoid(-a, xp) - _sigmoid(-b, xp), _sigmoid(b, xp) - _sigmoid(a, xp))
+    return xp.where(near, dz, far)
+
+
+def _sigmoid(a: Any, xp: Any) -> Any:
+    """The logistic, from exp(-|a|): no overflow for any ``a``."""
+    e = xp.exp(-abs(a))
+    return xp.where(a >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
 def _output_logits(a2: Any, z_aug: Any, j: Any, c: Any, dlt: Any, xp: Any) -> Any:

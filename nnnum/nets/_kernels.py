@@ -42,6 +42,15 @@ from .._jit import CONTRACT, kernel
 
 SMALL_U = 2e-4  # degree-4 expm1: remainder |u|^4/120 <= 1.4e-17 relative, below rounding
 SMALL_R = 1e-3  # degree-6 log1p is exact to rounding below this
+#: |pre-activation step| above which a hidden unit's change is sigmoid(a + eps) - sigmoid(a)
+#: from the cached pre-activation: beyond it expm1(-eps) nears overflow (709.78), and z (1 - z)
+#: of a saturated unit has lost the information that a + eps brings back
+EPS_EXACT = 700.0
+#: z (1 - z) below this (|a| > ~690): a subnormal z or 1 - z, too coarse for the formula in em
+G_TINY = 1e-300
+#: max |logit change| above which the loss change is recomputed by log-sum-exp: beyond it the
+#: relative changes expm1(u) of the partition sum lose accuracy (and overflow past 709.78)
+U_EXACT = 8.0
 
 
 @kernel(inline="always")
@@ -65,6 +74,89 @@ def _loss_change(p, et_m, phi_m, et_p, phi_p, delta):
     diff = p * num / ((1.0 + phi_m) * (1.0 + phi_p))  # p'_- - p'_+
     p_plus = p * (1.0 + et_p) / (1.0 + phi_p)
     return _log1p(diff / (p_plus + delta))
+
+
+@kernel(inline="always")
+def _sigmoid(a):
+    """The logistic, as :func:`forward_cache` computes it (no overflow for any ``a``)."""
+    if a >= 0.0:
+        return 1.0 / (1.0 + math.exp(-a))
+    ex = math.exp(a)
+    return ex / (1.0 + ex)
+
+
+@kernel(inline="always")
+def _sigmoid_upper(a):
+    """1 - sigmoid(a) = sigmoid(-a) for ``a >= 0``, without cancellation."""
+    ex = math.exp(-a)
+    return ex / (1.0 + ex)
+
+
+@kernel(inline="always")
+def _hidden_change(eps, a, sm, a1):
+    """sigmoid(a1 + eps) - sigmoid(a1) for a hidden unit with -z (1 - z) = ``a``, 1 - z = ``sm``.
+
+    For ``|eps| <= EPS_EXACT`` the cancellation-free ``a em / (1 + sm em)``,
+    ``em = expm1(-eps)``, with ``1 + sm em`` taken as ``z + sm exp(-eps)`` where
+    it would cancel (``sm em < -1/2``). Beyond, or for a saturated unit
+    (``z (1 - z) < G_TINY``), the two sigmoids of the cached pre-activation
+    ``a1`` apart: then the change is large or both lie on the same flat tail,
+    and the difference is taken on that tail (1 - sigmoid for ``a1, a1 + eps >= 0``),
+    so it does not cancel either.
+    """
+    if abs(eps) <= EPS_EXACT and -a >= G_TINY:
+        em = _expm1(-eps)
+        y = sm * em
+        if y >= -0.5:
+            return a * em / (1.0 + y)
+        return a * em / (_sigmoid(a1) + sm * math.exp(-eps))
+    b = a1 + eps
+    if a1 >= 0.0 and b >= 0.0:
+        return _sigmoid_upper(a1) - _sigmoid_upper(b)
+    return _sigmoid(b) - _sigmoid(a1)
+
+
+@kernel(inline="always")
+def _log_target(lp, dt, s, delta):
+    """The book's per-sample loss -log(p' + delta), log p' = ``lp + dt - s``."""
+    return -math.log(math.exp(lp + dt - s) + delta)
+
+
+@kernel(inline="always")
+def _log_partition(qr, w, dz):
+    """The log partition sum log sum_k q_k exp(dz w_k), by log-sum-exp (classes with q_k > 0)."""
+    m = -np.inf
+    for c in range(w.size):
+        if qr[c] > 0.0:
+            m = max(m, math.log(qr[c]) + dz * w[c])
+    s = 0.0
+    for c in range(w.size):
+        if qr[c] > 0.0:
+            s += math.exp(math.log(qr[c]) + dz * w[c] - m)
+    return m + math.log(s)
+
+
+@kernel(inline="always")
+def _hidden_change_exact(pr, qr, w, wt, dz_p, dz_m, delta):
+    """l(+) - l(-) by log-sum-exp when hidden unit j moves by ``dz_p`` / ``dz_m``.
+
+    The logits move by ``dz w`` (``w`` = W2[j], ``wt`` its target entry); the
+    softmax of the moved logits is that of ``log q + dz w``, so the loss is
+    ``-log(p exp(dz wt - S) + delta)``, ``S = log sum_k q_k exp(dz w_k)``: no
+    expm1 of a large argument, finite for any change.
+    """
+    lp = math.log(pr) if pr > 0.0 else -np.inf
+    l_p = _log_target(lp, dz_p * wt, _log_partition(qr, w, dz_p), delta)
+    l_m = _log_target(lp, dz_m * wt, _log_partition(qr, w, dz_m), delta)
+    return l_p - l_m
+
+
+@kernel(inline="always")
+def _log_shifted_partition(qc, rest, u):
+    """log(rest + qc exp(u)): the log partition sum (over the old one) when logit c moves by u."""
+    if u > 0.0:
+        return u + math.log(rest * math.exp(-u) + qc)
+    return math.log(rest + qc * math.exp(u))
 
 
 @kernel
@@ -137,7 +229,7 @@ def forward_cache(indptr, indices, values, w1, b1, w2, b2, labels):
     zm = np.empty((n, hdim))
     q = np.empty((n, k))
     p = np.empty(n)
-    coef = np.empty((12, n, hdim))
+    coef = np.empty((13, n, hdim))
     for r in prange(n):
         a1 = b1.copy()
         for e in range(indptr[r], indptr[r + 1]):
@@ -148,6 +240,7 @@ def forward_cache(indptr, indices, values, w1, b1, w2, b2, labels):
                     a1[j] += xv * w1[i, j]
         for j in range(hdim):
             a = a1[j]
+            coef[12, r, j] = a
             if a >= 0.0:
                 ex = math.exp(-a)
                 z[r, j] = 1.0 / (1.0 + ex)
@@ -178,19 +271,25 @@ def forward_cache(indptr, indices, values, w1, b1, w2, b2, labels):
 
 @kernel
 def hidden_coefficients(zs, zm, q, labels, w2):
-    """Per (sample, hidden unit) constants of the hidden-layer loss changes, (12, N, H).
+    """Per (sample, hidden unit) constants of the hidden-layer loss changes, (13, N, H).
 
     Rows 0-4: the Taylor coefficients d_k = sigma^(k)(a) / k! of
     ``dz(eps) = sigmoid(a + eps) - sigmoid(a)``, from z and 1 - z; rows 5-8: the
     moments ``M_m = sum_k q_k W2[j, k]^m`` as M1, M2/2, M3/6, M4/24; row 9:
-    W2[j, t_n]; row 10: max_k |W2[j, k]|; row 11: 1 - z. Computed once per call
-    (:func:`forward_cache` does it in its loop) instead of once per (hidden
-    unit, sample) inside :func:`grad_hidden`.
+    W2[j, t_n]; row 10: max_k |W2[j, k]|; row 11: 1 - z; row 12: the
+    pre-activation a (:func:`forward_cache` stores the one it computed; here it
+    is ``log z - log(1 - z)``). Computed once per call (:func:`forward_cache`
+    does it in its loop) instead of once per (hidden unit, sample) inside
+    :func:`grad_hidden`.
     """
     n, hdim = zs.shape
-    coef = np.empty((12, n, hdim))
+    coef = np.empty((13, n, hdim))
     for r in range(n):
         _unit_coefficients(r, zs, zm, q, labels, w2, coef)
+        for j in range(hdim):
+            lz = math.log(zs[r, j]) if zs[r, j] > 0.0 else -np.inf
+            lzm = math.log(zm[r, j]) if zm[r, j] > 0.0 else -np.inf
+            coef[12, r, j] = lz - lzm
     return coef
 
 
@@ -282,18 +381,22 @@ def _pixel_change_fast(xv, dp, dm, d1, d2, d3, d4, d5, m1, m2h, m3s, m4s, wt, wm
 
 
 @kernel(inline="always")
-def _pixel_change(xv, dp, dm, a, sm, m1, m2h, m3s, m4s, wt, wmax, pr, qr, w, delta):
-    """l(+) - l(-) for one (sample, pixel, hidden unit): libm wherever a polynomial would not do."""
-    em = _expm1(-(xv * dp))
-    dz_p = a * em / (1.0 + sm * em)
-    em = _expm1(-(xv * dm))
-    dz_m = a * em / (1.0 + sm * em)
-    if max(abs(dz_p), abs(dz_m)) * wmax <= SMALL_U:
+def _pixel_change(xv, dp, dm, a, sm, a1, m1, m2h, m3s, m4s, wt, wmax, pr, qr, w, delta):
+    """l(+) - l(-) for one (sample, pixel, hidden unit): libm wherever a polynomial would not do.
+
+    ``a1`` is the unit's pre-activation: the change of a unit pushed far
+    (``|x step| > EPS_EXACT``) is recomputed from it; a change of the logits by
+    more than ``U_EXACT`` takes the log-sum-exp of :func:`_hidden_change_exact`.
+    """
+    dz_p = _hidden_change(xv * dp, a, sm, a1)
+    dz_m = _hidden_change(xv * dm, a, sm, a1)
+    big = max(abs(dz_p), abs(dz_m)) * wmax
+    if big <= SMALL_U:
         phi_p = dz_p * (m1 + dz_p * (m2h + dz_p * (m3s + dz_p * m4s)))
         phi_m = dz_m * (m1 + dz_m * (m2h + dz_m * (m3s + dz_m * m4s)))
         et_p = _expm1(dz_p * wt)
         et_m = _expm1(dz_m * wt)
-    else:
+    elif big <= U_EXACT:
         phi_p = 0.0
         phi_m = 0.0
         for c in range(w.size):
@@ -301,6 +404,8 @@ def _pixel_change(xv, dp, dm, a, sm, m1, m2h, m3s, m4s, wt, wmax, pr, qr, w, del
             phi_m += qr[c] * math.expm1(dz_m * w[c])
         et_p = math.expm1(dz_p * wt)
         et_m = math.expm1(dz_m * wt)
+    else:
+        return _hidden_change_exact(pr, qr, w, wt, dz_p, dz_m, delta)
     return _loss_change(pr, et_m, phi_m, et_p, phi_p, delta)
 
 
@@ -352,6 +457,7 @@ def grad_hidden(indptr, indices, values, coef, q, p, w2, dplus, dminus, step, de
             wt = coef[9, r, j0 : j0 + w]
             wmax = coef[10, r, j0 : j0 + w]
             sm = coef[11, r, j0 : j0 + w]
+            a1 = coef[12, r, j0 : j0 + w]
             pr = p[r]
             for e in range(indptr[r], indptr[r + 1]):
                 xv = values[e]
@@ -391,6 +497,7 @@ def grad_hidden(indptr, indices, values, coef, q, p, w2, dplus, dminus, step, de
                                 dmf[f],
                                 -d1[jj],
                                 sm[jj],
+                                a1[jj],
                                 m1[jj],
                                 m2h[jj],
                                 m3s[jj],
@@ -433,10 +540,22 @@ def _output_change_fast(zv, dp, dm, qc, is_t, pr, delta):
 
 
 @kernel(inline="always")
-def _output_change(zv, dp, dm, qc, is_t, pr, delta):
-    """l(+) - l(-) when logit k of one sample moves: libm wherever a polynomial would not do."""
-    em_p = _expm1(zv * dp)
-    em_m = _expm1(zv * dm)
+def _output_change(zv, dp, dm, qc, rest, is_t, pr, delta):
+    """l(+) - l(-) when logit k of one sample moves: libm wherever a polynomial would not do.
+
+    ``rest`` is the sum of the other classes' probabilities (not ``1 - qc``,
+    which cancels when ``qc`` nears 1); a move by more than ``U_EXACT`` takes
+    the log partition sum of :func:`_log_shifted_partition`, finite for any step.
+    """
+    u_p = zv * dp
+    u_m = zv * dm
+    if max(abs(u_p), abs(u_m)) > U_EXACT:
+        lp = math.log(pr) if pr > 0.0 else -np.inf
+        l_p = _log_target(lp, u_p if is_t else 0.0, _log_shifted_partition(qc, rest, u_p), delta)
+        l_m = _log_target(lp, u_m if is_t else 0.0, _log_shifted_partition(qc, rest, u_m), delta)
+        return l_p - l_m
+    em_p = _expm1(u_p)
+    em_m = _expm1(u_m)
     et_p = em_p if is_t else 0.0
     et_m = em_m if is_t else 0.0
     return _loss_change(pr, et_m, qc * em_m, et_p, qc * em_p, delta)
@@ -471,8 +590,12 @@ def grad_output(zt, qt, p, labels, dplus, dminus, step, delta, out):
             if nbad:
                 for r in range(n):
                     if bad[r]:
+                        rest = 0.0
+                        for o in range(kdim):
+                            if o != c:
+                                rest += qt[o, r]
                         tmp[r] = _output_change(
-                            zt[j, r], dp, dm, qt[c, r], labels[r] == c, p[r], delta
+                            zt[j, r], dp, dm, qt[c, r], rest, labels[r] == c, p[r], delta
                         )
             acc = 0.0
             for r in range(n):

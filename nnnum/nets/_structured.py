@@ -12,6 +12,10 @@ from ..losses import CE_DELTA
 from . import _kernels as _kernels_net
 from ._batched import actual_steps, batched_structured_gradient
 
+#: A class probability below this (a logit gap over ~667) is too small for the kernels' exact
+#: recomputation, which works with log q: such a batch takes the batched path's full logits.
+Q_TINY = 1e-290
+
 
 def structured_gradient(params: dict[str, Any], x: Any, labels: Any, h: float) -> dict[str, Any]:
     """Central differences of the book's loss for every parameter of a TwoLayerNet."""
@@ -55,6 +59,8 @@ def _structured_numba(params: dict[str, Any], x: np.ndarray, labels: np.ndarray,
     # the nonzeros of [x, 1] per sample (CSR): the trailing 1 carries the bias b1
     indptr, indices, values = _kernels_net.sparse_rows(x)
     z, zm, q, p, coef = _kernels_net.forward_cache(indptr, indices, values, w1, b1, w2, b2, labels)
+    if not q.min() >= Q_TINY:  # never on a sane net; NaN logits (inf weights x) land here too
+        return batched_structured_gradient(params, x, labels, h)
 
     # hidden layer: [W1; b1] as one (D+1, H) block
     dp1, dm1, st1 = _steps(w1, b1, h, "W1/b1")
