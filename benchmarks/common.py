@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import sys
 import time
-import warnings
 from pathlib import Path
 from typing import Any, Callable
 
@@ -114,9 +113,7 @@ def mnist_batch(n: int = 100, seed: int = 0) -> tuple[np.ndarray, np.ndarray, st
     if d is not None:
         from nnnum.data import load_mnist
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            _, (x, t) = load_mnist(d)
+        x, t = load_mnist(d, split="test")
         idx = rng.choice(len(x), n, replace=False)
         return x[idx].astype(np.float64), t[idx], "real MNIST"
     x = rng.random((n, 784))

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import gzip
 import struct
-import warnings
 from contextlib import nullcontext
 from pathlib import Path
 from types import SimpleNamespace
@@ -480,10 +479,9 @@ def digits_data():
 
 def mnist_t10k(one_hot_label=True):
     """The shared MNIST test split (the only one there), through either load_mnist signature."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the missing training split
-        train, test = load_mnist(normalize=True, one_hot_label=one_hot_label, data_dir=MNIST_DIR)
-    return test
+    return load_mnist(
+        normalize=True, one_hot_label=one_hot_label, data_dir=MNIST_DIR, split="test"
+    )
 
 
 class ExactBackpropReference(R.TwoLayerNet):

@@ -53,9 +53,6 @@ def test_the_complex_step_is_clear(kind):
         nnnum.numerical_gradient(sq_sum, WRONG[kind], method="complex")
 
 
-@pytest.mark.xfail(
-    strict=True, reason="api.py's check call before prange.evaluate: to call prange.check_call"
-)
 @pytest.mark.parametrize("kind", WRONG)
 def test_the_general_path_is_clear(kind):
     with pytest.raises(TypeError, match=CLEAR):

@@ -19,13 +19,21 @@ import numpy as np
 from .. import backends as _backend
 from .._jit import is_jitted
 from .._regions import REGIONS
-from .checks import check_real_dtype, check_x, require_ndim, scalar_result
+from .checks import (
+    NonFiniteError,
+    check_flag,
+    check_real_dtype,
+    check_x,
+    require_ndim,
+    scalar_result,
+)
 from .finish import DiffResult, Outcome, differentiate, is_book_default
 from .stencils import Stencil, stencil
-from .steps import StepResolutionError, check_finite, check_h
+from .steps import StepResolutionError, check_finite, check_h, where
 
 __all__ = [
     "DiffResult",
+    "UnseenPerturbationWarning",
     "numerical_diff",
     "numerical_gradient",
     "numerical_gradient_1",
@@ -129,6 +137,7 @@ def numerical_diff(
     True
     """
     hv, st, levels, is_complex = _options(h, order, method, richardson)
+    full_output = check_flag(full_output, "full_output")
     if not callable(f):
         raise TypeError(f"f must be callable, got {type(f).__name__}")
     # a consistent copy: another thread may be perturbing x in place (numerical_gradient)
@@ -141,6 +150,7 @@ def numerical_diff(
     if not (np.issubdtype(x0.dtype, np.number) or x0.dtype == np.bool_):
         raise TypeError(f"x must be a real number or array, got dtype {x0.dtype}")
     xa = np.asarray(x0, dtype=np.result_type(x0.dtype, np.float64))
+    check_finite(xa.reshape(-1), xa.shape)  # before f sees a NaN or inf
     if is_complex:
         return _complex_diff(f, xa.astype(np.float64), hv, full_output)
     if is_book_default(st, levels) and hv != "auto" and not full_output:
@@ -154,6 +164,8 @@ def numerical_diff(
         fm = _elementwise_values(f(xm_), xa.shape, "x - h")
         with np.errstate(invalid="ignore", over="ignore"):
             d = (fp - fm) / step  # NaN where x or f(x +- h) is not finite
+        if not np.isfinite(d).all():
+            _not_finite(xa, fp, fm)
         return float(d) if np.ndim(d) == 0 else d
     flat = xa.reshape(-1)
 
@@ -175,6 +187,25 @@ def numerical_diff(
     res.n = 1  # each call of f evaluates every element at once
     res.error = float(res.error[0]) if xa.ndim == 0 else res.error.reshape(xa.shape)
     return _result(res, df, st, True)
+
+
+def _not_finite(xa: np.ndarray, fp: np.ndarray, fm: np.ndarray) -> None:
+    """The error for a non-finite central difference, naming the first element: one policy.
+
+    ``numerical_diff`` refuses a non-finite ``x`` (ValueError) and NaN or inf
+    from ``f`` (:class:`NonFiniteError`), as ``numerical_gradient`` does.
+    """
+    flat = xa.reshape(-1)
+    check_finite(flat, xa.shape)
+    for values, at in ((fp, "+ h"), (fm, "- h")):
+        bad = np.flatnonzero(~np.isfinite(values.reshape(-1)))
+        if bad.size:
+            i = int(bad[0])
+            raise NonFiniteError(
+                f"f returned {values.reshape(-1)[i]!r} at {where(xa.shape, i)} {at}; "
+                "the derivative is undefined there"
+            )
+    raise NonFiniteError("f(x + h) - f(x - h) overflows: |f| is too large")
 
 
 def _complex_diff(f: Callable[[Any], Any], xa: np.ndarray, h: Any, full_output: bool) -> Any:
@@ -360,11 +391,10 @@ def numerical_gradient(
         if df is not None:
             return df
     hv, st, levels, is_complex = _options(h, order, method, richardson)
-    if is_complex and workers is not None:
-        raise ValueError(
-            "workers= distributes the finite-difference methods; method='complex' runs in "
-            "this process (a jitted f in the parallel kernel, or batched=True)"
-        )
+    full_output, batched = check_flag(full_output, "full_output"), check_flag(batched, "batched")
+    parallel = check_flag(parallel, "parallel", allow_none=True)
+    progress = check_flag(progress, "progress", allow_none=True)
+    _check_engine_options(is_complex, batched, parallel, workers, progress)
     if batched:
         return batched_numerical_gradient(
             f, x, h=hv, order=order, method=method, richardson=richardson, full_output=full_output
@@ -378,8 +408,6 @@ def numerical_gradient(
             "batched=True with f mapping a (B, *x.shape) array of parameters to B values, "
             "so the perturbations are evaluated on the device in batches"
         )
-    if parallel is not None and not isinstance(parallel, (bool, np.bool_)):
-        raise TypeError(f"parallel must be True, False or None, got {parallel!r}")
     arr, fx = check_x(x)
     if arr.size == 0:
         empty = np.zeros(arr.shape, dtype=arr.dtype)
@@ -404,8 +432,8 @@ def numerical_gradient(
             hv,
             st,
             levels,
-            lambda pts, labels: executors.evaluate(
-                f, fx, arr, pts, labels, workers, progress=progress
+            lambda pts, labels: _warn_if_unseen(
+                executors.evaluate(f, fx, arr, pts, labels, workers, progress=progress), x
             ),
             lambda: scalar_result(f(fx), "x"),
         )
@@ -414,14 +442,14 @@ def numerical_gradient(
 
         with REGIONS.hold(arr):  # a consistent snapshot: no other thread's perturbation in it
             base = np.ascontiguousarray(arr).copy()
-        scalar_result(f(base), "x")  # checks the return type, compiles f
+        scalar_result(prange.check_call(f, base), "x")  # checks the return type, compiles f
         out = differentiate(
             base.reshape(-1),
             shape,
             hv,
             st,
             levels,
-            lambda pts, labels: prange.evaluate(f, base, pts, parallel),
+            lambda pts, labels: _warn_if_unseen(prange.evaluate(f, base, pts, parallel), x),
             lambda: scalar_result(f(base), "x"),
         )
         out.extra += 1
@@ -444,6 +472,33 @@ def numerical_gradient(
         return df
     out.error = out.error.reshape(shape)
     return _result(out, df, st, True)
+
+
+def _check_engine_options(
+    is_complex: bool, batched: bool, parallel: bool | None, workers: Any, progress: bool | None
+) -> None:
+    """The engine options that cannot go together: an error, never silently ignored."""
+    if workers is not None:
+        from .engines import executors
+
+        executors.check_workers(workers)
+        if is_complex:
+            raise ValueError(
+                "workers= distributes the finite-difference methods; method='complex' runs in "
+                "this process (a jitted f in the parallel kernel, or batched=True)"
+            )
+        if batched:
+            raise ValueError(
+                "batched=True evaluates the perturbations in batches in this process (or on "
+                "the device); workers= spreads single evaluations over processes: choose one"
+            )
+    elif progress is not None:
+        raise ValueError("progress= draws the progress bar of workers=; pass it with workers=")
+    if batched and parallel is not None:
+        raise ValueError(
+            "parallel= chooses the prange kernel for a jitted f; batched=True evaluates f on "
+            "batches instead: leave parallel unset"
+        )
 
 
 def _complex_options(order: Any, richardson: Any) -> None:
@@ -647,6 +702,7 @@ def batched_numerical_gradient(
     from .engines import batched
 
     hv, st, levels, is_complex = _options(h, order, method, richardson)
+    full_output = check_flag(full_output, "full_output")
     if not callable(f):
         raise TypeError(f"f must be callable, got {type(f).__name__}")
     if chunk is not None and (

@@ -38,7 +38,7 @@ def check_flag(value: Any, name: str, *, allow_none: bool = False) -> Any:
     if value is None and allow_none:
         return None
     expected = "True, False or None" if allow_none else "True or False"
-    raise TypeError(f"{name} must be {expected}, got {type(value).__name__} {value!r}")
+    raise TypeError(f"{name} must be {expected}, got {value!r}")
 
 
 def scalar_result(value: Any, where: str | Callable[[], str]) -> float:
