@@ -214,12 +214,31 @@ def test_hidden_unit_change_keeps_the_cancellation_free_formula_bit_for_bit():
 
 @pytest.mark.parametrize("backend", CPU_BACKENDS)
 def test_vanishing_class_probabilities_take_the_full_logits(backend):
-    # a logit gap over ~700 underflows q: log q cannot carry the recomputation, the batch
-    # goes through the full logits instead (and still agrees with brute force)
+    # a logit gap over ~700 underflows q: log q cannot carry the recomputation (a step of
+    # b2[0] by 1000 lifts the vanished class 0 over class 1: NaN from log q), the batch goes
+    # through the full logits instead and agrees with brute force
     net, x, t = _problem(4, 5, 4, 3, 6, 1.0, 0.0)
     net.params["b2"] = np.array([0.0, 800.0, -5.0])
-    h = 500.0
+    h = 1000.0
     with nnnum.use_backend(backend):
         fast = net.numerical_gradient(x, t, h=h)
         brute = net.numerical_gradient(x, t, h=h, method="brute")
     _assert_close(fast, brute, _noise(net, x, t, h), backend)
+
+
+def test_exact_recomputations_give_the_same_bits_for_any_thread_count():
+    # the exact branches run inside the tasks, per element: still independent of the split
+    import numba
+
+    net, x, t = _problem(9, 30, 20, 5, 12, 255.0, 0.5)
+    old = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = net.numerical_gradient(x, t, h=5.0)
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        many = net.numerical_gradient(x, t, h=5.0)
+    finally:
+        numba.set_num_threads(old)
+    for key in one:
+        assert np.isfinite(one[key]).all()
+        np.testing.assert_array_equal(one[key], many[key])

@@ -26,6 +26,14 @@ where the remainder is below double rounding (|u| <= 2e-4 at degree 4,
 |r| <= 1e-3 at degree 6); larger arguments use libm.  The perturbation itself
 is the step actually taken, ``(theta + h) - theta``, as in a brute-force pass.
 
+Large inputs or steps (raw pixels, ``h = 5``) leave that range; there the
+changes are recomputed exactly, per element, so that no inf - inf or inf / inf
+appears: a hidden unit moved by more than ``EPS_EXACT`` (or saturated) from its
+cached pre-activation, and logits moved by more than ``U_EXACT`` by
+log-sum-exp over ``log q + u`` (see :func:`_hidden_change`,
+:func:`_hidden_change_exact`, :func:`_output_change`).  None of this runs on
+normalised inputs with the default step.
+
 Every ``prange`` iteration owns one hidden unit (one column of ``W1``, one
 row of ``W2``) and sums over samples in order: results are bit-identical for
 any thread count.

@@ -342,6 +342,14 @@ class TwoLayerNet:
         -------
         dict
             Arrays shaped like ``params``.
+
+        Notes
+        -----
+        ``"structured"`` gives ``"brute"``'s central differences, to their
+        rounding, for any input scale and step (raw pixels 0..255, ``x * 1e8``,
+        ``h`` up to 1e3): a perturbation that pushes a hidden unit or a logit
+        past the range of the fast formulas is recomputed exactly for that
+        sample and parameter.
         """
         if method not in ("auto", "structured", "brute"):
             raise ValueError(f"method must be 'auto', 'structured' or 'brute', not {method!r}")
