@@ -1,0 +1,81 @@
+"""The in-place Python loop: the same bits as a plain element-by-element loop, x restored always."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import nnnum
+from nnnum.diff.engines import loop
+
+
+def reference(f, x, points):
+    """One element at a time through NumPy indexing: what loop.evaluate must equal."""
+    out = np.empty(points.shape)
+    flat = x.reshape(-1)
+    for i in range(flat.size):
+        orig = flat[i].copy()
+        for r in range(points.shape[0]):
+            flat[i] = points[r, i]
+            out[r, i] = float(f(x))
+        flat[i] = orig
+    return out
+
+
+def weighted(v):
+    w = np.arange(1, v.size + 1, dtype=np.float64).reshape(v.shape)
+    return float(np.sum(np.sin(v.astype(np.float64)) * w))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    x=hnp.arrays(
+        st.sampled_from([np.float32, np.float64]),
+        hnp.array_shapes(min_dims=1, max_dims=3, max_side=5),
+        elements=st.floats(-10, 10, width=32),
+    ),
+    rows=st.integers(1, 6),
+)
+def test_loop_equals_the_plain_loop_bit_for_bit(x, rows):
+    rng = np.random.default_rng(x.size)
+    points = (x.reshape(1, -1) + rng.normal(size=(rows, x.size))).astype(x.dtype)
+    before = x.copy()
+    got = loop.evaluate(weighted, x, x, points, [f"row {r}" for r in range(rows)])
+    np.testing.assert_array_equal(x, before)
+    want = reference(weighted, x.copy(), points)
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("order", [2, 4])
+@pytest.mark.parametrize("n", [3, 5000])  # within one block and across blocks
+def test_x_is_restored_when_f_raises_midway(order, n):
+    x = np.random.default_rng(0).random(n)
+    before = x.copy()
+    calls = []
+
+    def f(v):
+        calls.append(1)
+        if len(calls) == 2 * n - 1:
+            raise RuntimeError("boom")
+        return float(np.sum(v))
+
+    with pytest.raises(RuntimeError, match="boom"):
+        nnnum.numerical_gradient(f, x, order=order)
+    assert np.array_equal(x, before) and x.tobytes() == before.tobytes()
+
+
+def test_a_non_float_result_is_checked_and_named():
+    x = np.ones(4)
+    with pytest.raises(TypeError, match=r"returned None at x\[0\] \+ h"):
+        nnnum.numerical_gradient(lambda v: None, x)
+    assert np.array_equal(x, np.ones(4))
+    g = nnnum.numerical_gradient(lambda v: np.float32(np.sum(v**2)), np.array([1.0, 2.0]), h=1e-2)
+    np.testing.assert_allclose(g, [2.0, 4.0], rtol=1e-4)
+
+
+def test_negative_zero_and_float32_are_restored_bit_for_bit():
+    x = np.array([-0.0, 1.5, np.float32(1e-30)], dtype=np.float32)
+    before = x.tobytes()
+    nnnum.numerical_gradient(lambda v: float(np.sum(v.astype(np.float64) ** 2)), x, h=1e-2)
+    assert x.tobytes() == before
