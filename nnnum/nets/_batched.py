@@ -23,6 +23,8 @@ HOST_CHUNK_BYTES = 64 << 20
 #: |pre-activation step| beyond which a hidden unit's change is taken from its pre-activation
 #: (expm1(-eps) overflows past 709.78); the same cut as the Numba kernels'
 EPS_EXACT = 700.0
+#: where 1 + (1 - z) em cancels, as in the Numba kernels
+CANCELS = -0.875
 #: z (1 - z) below this: a saturated unit, whose change is taken from its pre-activation too
 G_TINY = 1e-300
 
@@ -134,7 +136,7 @@ def _sigmoid_change(a: Any, z: Any, zm: Any, eps: Any, xp: Any) -> Any:
     em = xp.expm1(-e)
     y = zm * em
     den = 1.0 + y
-    cancels = y < -0.5
+    cancels = y < CANCELS
     if bool(cancels.any()):
         den = xp.where(cancels, z + zm * xp.exp(-e), den)
     dz = -z * zm * em / den

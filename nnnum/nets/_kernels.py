@@ -54,6 +54,9 @@ SMALL_R = 1e-3  # degree-6 log1p is exact to rounding below this
 #: from the cached pre-activation: beyond it expm1(-eps) nears overflow (709.78), and z (1 - z)
 #: of a saturated unit has lost the information that a + eps brings back
 EPS_EXACT = 700.0
+#: 1 + (1 - z) em below 1 + CANCELS = 1/8 has lost over 3 bits to cancellation: there it is
+#: taken as z + (1 - z) exp(-eps) (above, the formula is kept bit for bit)
+CANCELS = -0.875
 #: z (1 - z) below this (|a| > ~690): a subnormal z or 1 - z, too coarse for the formula in em
 G_TINY = 1e-300
 #: max |logit change| above which the loss change is recomputed by log-sum-exp: beyond it the
@@ -106,7 +109,7 @@ def _hidden_change(eps, a, sm, a1):
 
     For ``|eps| <= EPS_EXACT`` the cancellation-free ``a em / (1 + sm em)``,
     ``em = expm1(-eps)``, with ``1 + sm em`` taken as ``z + sm exp(-eps)`` where
-    it would cancel (``sm em < -1/2``). Beyond, or for a saturated unit
+    it would cancel (below ``1 + CANCELS``). Beyond, or for a saturated unit
     (``z (1 - z) < G_TINY``), the two sigmoids of the cached pre-activation
     ``a1`` apart: then the change is large or both lie on the same flat tail,
     and the difference is taken on that tail (1 - sigmoid for ``a1, a1 + eps >= 0``),
@@ -114,9 +117,9 @@ def _hidden_change(eps, a, sm, a1):
     """
     if abs(eps) <= EPS_EXACT and -a >= G_TINY:
         em = _expm1(-eps)
-        y = sm * em
-        if y >= -0.5:
-            return a * em / (1.0 + y)
+        den = 1.0 + sm * em  # one expression, as before: contracted to the same fma
+        if den >= 1.0 + CANCELS:
+            return a * em / den
         return a * em / (_sigmoid(a1) + sm * math.exp(-eps))
     b = a1 + eps
     if a1 >= 0.0 and b >= 0.0:
