@@ -174,7 +174,8 @@ def test_full_output_fields():
     x = np.array([0.5, 1.5])
     r = nnnum.numerical_gradient(f_smooth, x, order=4, richardson=2, full_output=True)
     assert r.df.shape == x.shape and r.error.shape == x.shape
-    assert r.nfev == 4 * 3 * x.size and r.order == 8 and r.method == "central"
+    # + f(x) once: the error estimate's check of the values (central orders 2 and 4)
+    assert r.nfev == 4 * 3 * x.size + 1 and r.order == 8 and r.method == "central"
     np.testing.assert_array_equal(r.step, [1e-4, 5e-5, 2.5e-5])
     r1 = nnnum.numerical_gradient(f_smooth, x, method="forward", order=2, full_output=True)
     assert r1.nfev == 2 * x.size + 1 and np.isnan(r1.error).all()
@@ -210,11 +211,12 @@ def test_float32_auto_step_and_honest_estimate():
     assert np.all(np.asarray(r.step)[0] >= 1e-3)  # a float32-sized step, not float64's
 
 
-def test_auto_step_is_a_power_of_two_scaled_by_x():
+def test_auto_step_is_a_power_of_two_growing_slowly_with_x():
     r = nnnum.numerical_gradient(f_smooth, np.array([0.1, 1e3]), h="auto", full_output=True)
     steps = np.asarray(r.step)[0]
     assert np.all(np.log2(steps) == np.round(np.log2(steps)))
-    assert steps[1] / steps[0] > 500
+    # larger at 1e3, but not 1e3 times larger: f_smooth oscillates on a scale of 1 everywhere
+    assert 4 <= steps[1] / steps[0] <= 16
 
 
 # -------------------------------------------------- error estimates over a test set

@@ -89,9 +89,10 @@ def test_nonfinite_value_of_f_names_the_element(value, side, options):
 
 
 @pytest.mark.parametrize("value", NONFINITE, ids=["inf", "-inf", "nan"])
-def test_nonfinite_scalar_derivative_is_not_finite(value):
-    # numerical_diff is NumPy-like on one variable: a non-finite f gives a non-finite result
-    assert not np.isfinite(nnnum.numerical_diff(lambda v: value if v > 0.5 else v, 0.5))
+def test_nonfinite_scalar_derivative_is_refused(value):
+    # one policy with numerical_gradient: a non-finite value of f is an error naming where
+    with pytest.raises(FloatingPointError, match=r"at x \+ h"):
+        nnnum.numerical_diff(lambda v: value if v > 0.5 else v, 0.5)
 
 
 @pytest.mark.parametrize("value", NONFINITE, ids=["inf", "-inf", "nan"])
@@ -381,13 +382,16 @@ def test_engines_agree_every_stencil(kind, order, richardson):
 )
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_auto_step_formula(method, order, richardson, q, dtype):
-    # h = eps**(1/(q+1)) * max(|x|, 1), rounded to a power of two; q the result's order
+    # h = eps**(1/(q+1)) * max(1, log(e - 1 + |x|), |x|**(1/(q+1))), rounded to a power of two;
+    # q the result's order (nnnum 0.2 scaled by |x|: a step of ~1 at 1e3, across sin's period)
     x = np.array([0.25, -3.0, 1e3, 0.0], dtype=dtype)
     r = nnnum.numerical_gradient(lambda v: float(np.sum(np.sin(v.astype(np.float64)))), x,
                                  h="auto", order=order, method=method, richardson=richardson,
                                  full_output=True)
     eps = float(np.finfo(dtype).eps)
-    want = 2.0 ** np.round(np.log2(eps ** (1 / (q + 1)) * np.maximum(np.abs(x.astype(float)), 1)))
+    ax = np.abs(x.astype(float))
+    scale = np.maximum(np.maximum(1.0, np.log(np.e - 1 + ax)), ax ** (1 / (q + 1)))
+    want = 2.0 ** np.round(np.log2(eps ** (1 / (q + 1)) * scale))
     steps = np.asarray(r.step)
     np.testing.assert_array_equal(steps[0], want)
     for j in range(1, richardson + 1):  # later levels halve it

@@ -15,7 +15,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .checks import NonFiniteError
-from .stencils import Stencil, lagrange_weights, richardson
+from .stencils import Stencil, lagrange_weights, richardson_table
 from .steps import (
     StepResolutionError,
     StepRoundingWarning,
@@ -25,10 +25,37 @@ from .steps import (
     where,
 )
 
-__all__ = ["DiffResult", "Outcome", "RATIO", "differentiate", "is_book_default"]
+__all__ = [
+    "DiffResult",
+    "EstimateWarning",
+    "NOISY",
+    "OK",
+    "Outcome",
+    "RATIO",
+    "SAFETY",
+    "UNRESOLVED",
+    "differentiate",
+    "is_book_default",
+]
 
 #: Each Richardson level divides the step by this.
 RATIO = 2.0
+#: Standard deviations of ``f``'s noise counted in the estimate: a bound, not a 1-sigma guess.
+SAFETY = 3.0
+#: ``DiffResult.status``: the estimate bounds the error as far as the values can tell.
+OK = 0
+#: ``DiffResult.status``: ``f`` is not resolved at this step (the values do not follow a
+#: polynomial: aliasing, a kink, a step too large) or the Richardson table is inconsistent.
+UNRESOLVED = 1
+#: ``DiffResult.status``: ``f``'s values are far noisier than their rounding (noise, float32
+#: or cancellation inside ``f``); the estimate rests on the noise measured from the values.
+NOISY = 2
+#: Measured noise beyond this multiple of the rounding model counts as noise (status 2).
+_NOISE_RATIO = 100.0
+
+
+class EstimateWarning(RuntimeWarning):
+    """Some elements' error estimate is not supported by ``f``'s values (``DiffResult.status``)."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +83,28 @@ class DiffResult:
         extrapolation.
     method : str
         The stencil kind, or ``"complex"``.
+    status : ndarray of int8
+        Per element, shaped like ``error``: ``0`` where the estimate bounds the
+        error as far as ``f``'s values can tell; ``1`` where ``f`` is not
+        resolved at the step (its values do not follow a polynomial: aliasing,
+        a kink, a step too large) or the Richardson table is inconsistent;
+        ``2`` where ``f``'s values are far noisier than their rounding (random
+        noise, float32 or cancellation inside ``f``) and the estimate rests on
+        the noise measured from them. Where any element is nonzero, an
+        :class:`EstimateWarning` is emitted. Defaults to zeros.
+
+    Notes
+    -----
+    The estimate is :math:`|T_{j,k} - T_{j,k-1}| + 3 \sigma g + \epsilon |df| / 2`
+    for the chosen Richardson entry ``T[j][k]``: ``g`` carries one unit of
+    noise in each value of ``f`` through the stencils and the table, and
+    :math:`\sigma` is the larger of a rounding model,
+    :math:`\epsilon (|f| + |x_i| |df_i|)` (the rounding of the values and of
+    ``f``'s argument), and the noise measured from the values: the scatter of
+    all the values of one element (every level, ``f(x)``, points evaluated
+    twice) about a polynomial in the offset. For ``numerical_gradient``, whose
+    values all come from one scalar ``f`` near one point, the median over the
+    elements is a floor for every element.
     """
 
     df: Any
@@ -64,6 +113,50 @@ class DiffResult:
     step: np.ndarray
     order: int
     method: str
+    status: Any = None
+
+    def __post_init__(self) -> None:
+        status = self.status
+        if status is None:
+            status = np.zeros(np.shape(self.error), dtype=np.int8)
+        else:
+            status = np.asarray(status, dtype=np.int8).reshape(np.shape(self.error))
+        object.__setattr__(self, "status", status)
+        if status.any():
+            warnings.warn(_flag_message(status), EstimateWarning, stacklevel=_user_level())
+
+    @property
+    def success(self) -> bool:
+        """Whether every element's estimate is supported (``status == 0`` everywhere)."""
+        return not bool(np.any(self.status))
+
+
+def _flag_message(status: np.ndarray) -> str:
+    flat = status.reshape(-1)
+    parts = []
+    for code, what in (
+        (UNRESOLVED, "f is not resolved at the step (or the Richardson table is inconsistent)"),
+        (NOISY, "f's values are far noisier than their rounding"),
+    ):
+        hits = np.flatnonzero(flat == code)
+        if hits.size:
+            first = where(status.shape, int(hits[0]))
+            parts.append(f"{hits.size} element(s), first {first}: {what} (status {code})")
+    return (
+        "the error estimate is not supported by f's values at "
+        + "; ".join(parts)
+        + ". See DiffResult.status; try another h, order or richardson"
+    )
+
+
+def _user_level() -> int:
+    """``stacklevel`` naming the first frame outside nnnum (the caller's line)."""
+    import sys
+
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_globals.get("__name__", "").split(".")[0] == "nnnum":
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def is_book_default(st: Stencil, levels: int) -> bool:
@@ -142,9 +235,13 @@ class Outcome:
         extra: int,
         step: Any,
         order: int,
+        status: np.ndarray | None = None,
     ):
         self.df, self.error, self.step, self.order = df, error, step, order
         self.rows, self.n, self.extra = rows, n, extra
+        #: per element, the codes of :attr:`DiffResult.status` (flat, like ``error`` before
+        #: the caller reshapes it)
+        self.status = np.zeros(np.shape(error), np.int8) if status is None else status
 
     @property
     def nfev(self) -> int:
@@ -160,8 +257,17 @@ def differentiate(
     levels: int,
     evaluate: Callable[[np.ndarray, list[str]], np.ndarray],
     f_at_x: Callable[[], float],
+    *,
+    estimate: bool = True,
 ) -> Outcome:
-    """Plan the perturbations of the flat ``x``, evaluate them with ``evaluate``, finish."""
+    """Plan the perturbations of the flat ``x``, evaluate them with ``evaluate``, finish.
+
+    With ``estimate`` (the default) and Richardson levels, the error estimate
+    and ``status`` of :class:`DiffResult` are computed from the values; a
+    central stencil of order 2 or 4 then evaluates ``f(x)`` once more for it.
+    ``estimate=False`` (no ``full_output``) skips both: the derivative is the
+    same either way.
+    """
     n = x.size
     if is_book_default(st, levels) and h != "auto":
         points, step = _steps2(x, shape, float(h))  # bit-identical to nnnum 0.1
@@ -183,13 +289,17 @@ def differentiate(
     values = evaluate(plan.points, labels)
     _check_values(values, shape, labels)
     f0 = None
-    if st.center_weight != 0.0:
+    order = st.error_powers[min(levels - 1, len(st.error_powers) - 1)]
+    probe_f0 = estimate and levels > 1 and _probe_needs_f0(st, levels, order)
+    if st.center_weight != 0.0 or probe_f0:
         f0 = np.broadcast_to(np.asarray(f_at_x(), dtype=np.float64), (n,))
         if not np.isfinite(f0).all():
-            raise NonFiniteError(
+            raise FloatingPointError(
                 f"f returned {f0[np.argmax(~np.isfinite(f0))]!r} at x itself (a one-sided "
                 "stencil needs f(x)); the gradient is undefined there"
             )
+    # the stencil's own f(x): one-sided stencils only (the probe's f(x) is for the estimate)
+    fs = f0 if st.center_weight != 0.0 else None
     m = len(st.offsets)
     weights = np.asarray(st.weights)
     estimates = []
@@ -197,27 +307,162 @@ def differentiate(
         rows = values[j * m : (j + 1) * m]
         with np.errstate(over="ignore", invalid="ignore"):
             d = weights @ rows
-            if f0 is not None:
-                d = d + st.center_weight * f0
+            if fs is not None:
+                d = d + st.center_weight * fs
             d = d / plan.steps[j]
             inexact = ~plan.exact[j]
             if inexact.any():
                 d[inexact] = _over_actual_points(
-                    rows, plan.offsets[j * m : (j + 1) * m], f0, inexact
+                    rows, plan.offsets[j * m : (j + 1) * m], fs, inexact
                 )
         estimates.append(d)
-    noise = _rounding_noise(values, f0, st, plan.steps)
-    df, error = richardson(estimates, RATIO, st.error_powers, noise)
+    w = float(np.sqrt(np.sum(np.square(st.weights)) + st.center_weight**2))
+    unit = [w / plan.steps[j] for j in range(levels)]
+    # the entry is chosen as nnnum 0.2 chose it (the values do not change); its estimate is new
+    tab = richardson_table(
+        estimates, RATIO, st.error_powers, _rounding_noise(values, fs, st, plan.steps), unit
+    )
+    df = tab.value
     if not np.isfinite(df).all():
         i = int(np.flatnonzero(~np.isfinite(df))[0])
-        raise NonFiniteError(
+        raise FloatingPointError(
             f"the difference of f overflows at {where(shape, i)}: |f| is too large"
         )
-    # + the result's own rounding to x's dtype
-    error = error + 0.5 * float(np.finfo(x.dtype).eps) * np.abs(df)
-    order = st.error_powers[min(levels - 1, len(st.error_powers) - 1)]
+    eps_x = float(np.finfo(x.dtype).eps)
     step = plan.steps[:, 0].copy() if np.ndim(hv) == 0 else plan.steps.reshape((levels,) + shape)
-    return Outcome(df, error, values.shape[0], n, 0 if f0 is None else 1, step, order)
+    extra = 0 if f0 is None else 1
+    if levels == 1 or not estimate:
+        # + the result's own rounding to x's dtype
+        error = tab.error + 0.5 * eps_x * np.abs(df)
+        return Outcome(df, error, values.shape[0], n, extra, step, order)
+    error, status = _estimate(x, values, f0, plan, tab, eps_x)
+    return Outcome(df, error, values.shape[0], n, extra, step, order, status)
+
+
+def _probe_needs_f0(st: Stencil, levels: int, order: int) -> bool:
+    """Whether the values of the plan alone leave no check beyond the table's own.
+
+    The scatter of ``N`` distinct points about a polynomial of degree ``N - 2``
+    is ``f``'s ``N - 1``-th difference plus noise; it tells noise from
+    truncation only where that difference is of a higher order than the
+    result's (``N - 1 > order``). Central stencils of order 2 and 4 need
+    ``f(x)`` for that (one evaluation of ``f`` more).
+    """
+    return st.center_weight == 0.0 and _distinct_nodes(st, levels).size < order + 2
+
+
+def _distinct_nodes(st: Stencil, levels: int) -> np.ndarray:
+    nodes = [t / RATIO**j for j in range(levels) for t in st.offsets]
+    return np.unique(np.asarray(nodes))
+
+
+def _estimate(
+    x: np.ndarray,
+    values: np.ndarray,
+    f0: np.ndarray | None,
+    plan: Any,
+    tab: Any,
+    eps_x: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Error estimate and status per element of the chosen entry (see :class:`DiffResult`)."""
+    eps = _value_eps(values)
+    fmax = np.abs(values).max(axis=0)
+    if f0 is not None:
+        fmax = np.maximum(fmax, np.abs(f0))
+    with np.errstate(over="ignore", invalid="ignore"):
+        # rounding of the values and of f's argument (sin(20 x) loses eps |20 x| in it)
+        model = eps * (fmax + np.abs(x.astype(np.float64)) * np.abs(tab.first[-1]))
+        nominal = np.array([t / RATIO**j for j in range(plan.levels) for t in plan.stencil.offsets])
+        measured, spread = _measured_noise(values, plan.offsets, plan.steps[0], f0, nominal)
+        # the scatter also holds f's next-order smooth terms: a step resolving f makes them
+        # no larger (carried to the derivative) than the table's jump, counted already
+        excess = np.maximum(measured - tab.jump / np.maximum(tab.gain, _TINY), 0.0)
+        sigma = np.maximum(model, excess)
+        # noise is the rule, not a few elements whose next smooth term is large (a float32 x
+        # and its large automatic step): then one element's few values can look quiet by
+        # chance, and the median over the elements is a floor for all
+        noisy = np.zeros(x.size, dtype=bool)
+        if excess.size and float(np.median(excess)) > _NOISE_RATIO * float(np.median(model)):
+            floor = _POOL * float(np.median(excess)) / _MEDIAN_1DOF
+            sigma = np.maximum(sigma, floor)
+            noisy = np.maximum(excess, floor) > _NOISE_RATIO * model
+        error = tab.jump + SAFETY * sigma * tab.gain + 0.5 * eps_x * np.abs(tab.value)
+        status = np.zeros(x.size, dtype=np.int8)
+        status[noisy & (SAFETY * sigma * tab.gain >= tab.jump)] = NOISY
+        # the values do not follow a polynomial in the offset at all
+        status[measured > 0.05 * spread] = UNRESOLVED
+        status[_inconsistent(tab.first, sigma, plan.steps)] = UNRESOLVED
+        status[~np.isfinite(error)] = UNRESOLVED
+    return error, status
+
+
+_TINY = float(np.finfo(np.float64).tiny)
+#: The pooled noise is measured from 1-3 values per element, of a noise that need not be
+#: random (a float32 staircase): its floor is this many times the median scatter.
+_POOL = 3.0
+#: The median of ``|z|``, ``z`` standard normal: a one-value scatter over its median.
+_MEDIAN_1DOF = 0.6745
+
+
+def _inconsistent(first: list[np.ndarray], sigma: np.ndarray, steps: np.ndarray) -> np.ndarray:
+    """Where successive differences of the first column grow instead of shrinking.
+
+    ``D(h/r^{j+1}) - D(h/r^j)`` shrinks like ``r^{-p}`` while truncation
+    dominates; a later difference larger than the one before, both above the
+    noise, means the steps are not in the asymptotic range.
+    """
+    bad = np.zeros(first[0].shape, dtype=bool)
+    for j in range(2, len(first)):
+        d1, d2 = first[j - 1] - first[j - 2], first[j] - first[j - 1]
+        noise = 2.0 * SAFETY * sigma / steps[j]
+        bad |= (np.abs(d2) > np.abs(d1)) & (np.abs(d1) > noise) & (np.abs(d2) > noise)
+    return bad
+
+
+def _measured_noise(
+    values: np.ndarray,
+    offsets: np.ndarray,
+    h0: np.ndarray,
+    f0: np.ndarray | None,
+    nominal: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The scatter of each element's values about a polynomial in the offset; their spread.
+
+    Every value of one element (all levels, ``f(x)`` where evaluated, points
+    evaluated twice) is fitted by least squares with a polynomial of degree
+    ``N - 2`` in the offset (``N`` distinct offsets); the residual's RMS per
+    degree of freedom estimates the standard deviation of ``f``'s noise. Where
+    there is no degree of freedom, zeros.
+    """
+    s = offsets / h0
+    v = values
+    if f0 is not None:
+        s = np.vstack([np.zeros((1, s.shape[1])), s])
+        v = np.vstack([np.asarray(f0, dtype=np.float64)[None, :], v])
+        nominal = np.concatenate([[0.0], nominal])
+    rows, n = s.shape
+    spread = v.max(axis=0) - v.min(axis=0)
+    distinct = np.unique(nominal).size
+    deg = distinct - 2
+    dof = rows - (deg + 1)
+    if n == 0 or deg < 0 or dof < 1:
+        return np.zeros(n), spread
+    scale = float(np.max(np.abs(nominal))) or 1.0
+    vc = v - v.mean(axis=0)
+    out = np.empty(n)
+    same = (s == nominal[:, None]).all(axis=0)
+    if same.any():
+        out[same] = _scatter(np.vander(nominal / scale, deg + 1), vc[:, same], dof)
+    for i in np.flatnonzero(~same):  # rounding moved the points (large |x|, float32)
+        out[i] = _scatter(np.vander(s[:, i] / scale, deg + 1), vc[:, i : i + 1], dof)[0]
+    return out, spread
+
+
+def _scatter(a: np.ndarray, v: np.ndarray, dof: int) -> np.ndarray:
+    """RMS per degree of freedom of the residual of ``v``'s columns fitted by ``a``'s."""
+    q, _ = np.linalg.qr(a)
+    r = v - q @ (q.T @ v)
+    return np.sqrt(np.sum(r * r, axis=0) / dof)
 
 
 def _value_eps(values: np.ndarray) -> float:

@@ -24,7 +24,16 @@ from fractions import Fraction
 
 import numpy as np
 
-__all__ = ["Stencil", "stencil", "KINDS", "ORDERS", "lagrange_weights", "richardson"]
+__all__ = [
+    "Stencil",
+    "Table",
+    "stencil",
+    "KINDS",
+    "ORDERS",
+    "lagrange_weights",
+    "richardson",
+    "richardson_table",
+]
 
 #: Stencil kinds: ``central`` (symmetric, even orders), ``forward``/``backward`` (one-sided).
 KINDS = ("central", "forward", "backward")
@@ -203,6 +212,14 @@ def richardson(
 def _extrapolate(
     table: list[list[np.ndarray]], noise: list[np.ndarray], ratio: float, powers: tuple[int, ...]
 ) -> tuple[np.ndarray, np.ndarray]:
+    best, best_err, _ = _choose(table, noise, ratio, powers)
+    return best, best_err
+
+
+def _choose(
+    table: list[list[np.ndarray]], noise: list[np.ndarray], ratio: float, powers: tuple[int, ...]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Fill the table; the best entry per element, its error estimate and its index (flat)."""
     var = [[np.square(np.asarray(v, dtype=np.float64))] for v in noise]
     for j in range(1, len(table)):
         for k in range(1, j + 1):
@@ -212,15 +229,80 @@ def _extrapolate(
             a, b = 1.0 + 1.0 / factor, 1.0 / factor
             var[j].append(a * a * var[j][k - 1] + b * b * var[j - 1][k - 1])
     if len(table) == 1:
-        return table[0][0], np.full_like(table[0][0], np.nan)
-    best = best_err = None
+        zero = np.zeros(table[0][0].shape, dtype=np.intp)
+        return table[0][0], np.full_like(table[0][0], np.nan), zero
+    best = best_err = choice = None
+    index = 0
     for j in range(1, len(table)):
         for k in range(1, j + 1):
             err = np.abs(table[j][k] - table[j][k - 1]) + np.sqrt(var[j][k])
             if best is None:
                 best, best_err = table[j][k].copy(), err
+                choice = np.zeros(err.shape, dtype=np.intp)
             else:
                 take = err < best_err
                 best = np.where(take, table[j][k], best)
                 best_err = np.where(take, err, best_err)
-    return best, best_err
+                choice = np.where(take, index, choice)
+            index += 1
+    return best, best_err, choice
+
+
+@dataclass
+class Table:
+    """A filled Richardson table and the entry chosen per element (:func:`richardson_table`).
+
+    Attributes
+    ----------
+    value, error : ndarray
+        The chosen entry and its estimate, as :func:`richardson` returns them.
+    jump : ndarray
+        ``|T[j][k] - T[j][k-1]|`` of the chosen entry: the Richardson part of ``error``.
+    gain : ndarray
+        The standard deviation of the chosen entry per unit standard deviation of
+        each value of ``f`` (the stencil's weights over the step, through the table).
+    first : list of ndarray
+        The first column ``D(h), D(h/ratio), ...``.
+    """
+
+    value: np.ndarray
+    error: np.ndarray
+    jump: np.ndarray
+    gain: np.ndarray
+    first: list[np.ndarray]
+
+
+def richardson_table(
+    estimates: list[np.ndarray],
+    ratio: float,
+    powers: tuple[int, ...],
+    noise: list[np.ndarray],
+    unit: list[np.ndarray],
+) -> Table:
+    """:func:`richardson`, keeping the chosen entry's jump and its noise gain.
+
+    ``noise`` chooses the entry (as :func:`richardson`); ``unit[j]`` is the
+    standard deviation of ``D(h_j)`` per unit standard deviation of ``f``'s
+    values, carried through the table to the chosen entry (``gain``).
+    """
+    table = [[np.asarray(e, dtype=np.float64)] for e in estimates]
+    with np.errstate(over="ignore", invalid="ignore"):
+        value, error, choice = _choose(table, noise, ratio, powers)
+        first = [row[0] for row in table]
+        if len(table) == 1:
+            nan = np.full_like(value, np.nan)
+            return Table(value, error, nan, nan, first)
+        ug = [[np.square(np.asarray(v, dtype=np.float64))] for v in unit]
+        jump = np.zeros_like(value)
+        gain = np.zeros_like(value)
+        index = 0
+        for j in range(1, len(table)):
+            for k in range(1, j + 1):
+                factor = ratio ** powers[k - 1] - 1.0
+                a, b = 1.0 + 1.0 / factor, 1.0 / factor
+                ug[j].append(a * a * ug[j][k - 1] + b * b * ug[j - 1][k - 1])
+                here = choice == index
+                jump = np.where(here, np.abs(table[j][k] - table[j][k - 1]), jump)
+                gain = np.where(here, np.sqrt(ug[j][k]), gain)
+                index += 1
+    return Table(value, error, jump, gain, first)

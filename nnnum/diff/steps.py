@@ -76,19 +76,35 @@ def auto_step(x: np.ndarray, stencil: Stencil, levels: int, ratio: float) -> np.
 
     For a stencil whose error after ``levels`` Richardson steps is
     :math:`O(h^q)`, the total error :math:`C h^q + \epsilon |f| / h` is
-    smallest near :math:`h \approx \epsilon^{1/(q+1)}`, scaled by
-    :math:`\max(|x_i|, 1)` (relative for large ``x``, absolute near 0), with
-    :math:`\epsilon` the machine epsilon of ``x``'s dtype: the first step of
-    the extrapolation (the later ones divide it by ``ratio``). Rounded to a
-    power of two, so ``x + t h`` is exact wherever ``x``'s dtype can hold it.
+    smallest near :math:`h \approx \epsilon^{1/(q+1)}`, with
+    :math:`\epsilon` the machine epsilon of ``x``'s dtype; the first step of
+    the extrapolation (the later ones divide it by ``ratio``) is
+
+    .. math:: h_i = \epsilon^{1/(q+1)} \max(1, \log(e - 1 + |x_i|), |x_i|^{1/(q+1)})
+
+    rounded to a power of two, so ``x + t h`` is exact wherever ``x``'s dtype
+    can hold it, and at least twice the spacing of ``x``'s dtype at ``x_i``.
+    Up to :math:`|x_i| = 1` it is :math:`\epsilon^{1/(q+1)}`. Beyond, it grows
+    slowly, as numdifftools' nominal step (``log(e - 1 + |x|)``): a step
+    proportional to ``|x|`` would reach across many periods of an ``f`` that
+    oscillates on a scale of 1 (``sin(x)`` at ``1e6``). The last term balances
+    the truncation against the rounding of ``f``'s argument,
+    :math:`\epsilon |x| |f'| / h`, which dominates at very large ``|x|``.
     The offsets reach ``max|t| h`` on either side: a function with a pole or a
-    boundary closer than that to ``x`` needs an explicit, smaller ``h``.
+    boundary closer than that to ``x``, or one that oscillates faster than
+    the step resolves, needs an explicit, smaller ``h``.
     """
     eps = float(np.finfo(x.dtype).eps)
     q = stencil.error_powers[min(levels, 1)]
-    scale = np.maximum(np.abs(x.astype(np.float64)), 1.0)
-    h = eps ** (1.0 / (q + 1)) * scale
-    return np.exp2(np.round(np.log2(h)))
+    ax = np.abs(x.astype(np.float64))
+    with np.errstate(over="ignore"):
+        scale = np.maximum.reduce(
+            [np.ones_like(ax), np.log(np.e - 1.0 + ax), ax ** (1.0 / (q + 1))]
+        )
+    h = np.exp2(np.round(np.log2(eps ** (1.0 / (q + 1)) * scale)))
+    spacing = np.spacing(np.abs(x)).astype(np.float64)
+    floor = np.exp2(np.ceil(np.log2(2.0 * np.maximum(spacing, np.finfo(x.dtype).tiny))))
+    return np.maximum(h, floor)
 
 
 @dataclass
