@@ -335,7 +335,7 @@ def differentiate(
         # + the result's own rounding to x's dtype
         error = tab.error + 0.5 * eps_x * np.abs(df)
         return Outcome(df, error, values.shape[0], n, extra, step, order)
-    error, status = _estimate(x, values, f0, plan, tab, eps_x)
+    error, status = _estimate(x, values, f0, plan, tab, eps_x, _jump_degree(st, levels))
     return Outcome(df, error, values.shape[0], n, extra, step, order, status)
 
 
@@ -344,11 +344,18 @@ def _probe_needs_f0(st: Stencil, levels: int, order: int) -> bool:
 
     The scatter of ``N`` distinct points about a polynomial of degree ``N - 2``
     is ``f``'s ``N - 1``-th difference plus noise; it tells noise from
-    truncation only where that difference is of a higher order than the
-    result's (``N - 1 > order``). Central stencils of order 2 and 4 need
+    truncation only where that difference is of a higher degree than the
+    term the table's jump measures. Central stencils of order 2 and 4 need
     ``f(x)`` for that (one evaluation of ``f`` more).
     """
-    return st.center_weight == 0.0 and _distinct_nodes(st, levels).size < order + 2
+    if st.center_weight != 0.0:
+        return False
+    return _distinct_nodes(st, levels).size - 1 <= _jump_degree(st, levels)
+
+
+def _jump_degree(st: Stencil, levels: int) -> int:
+    """The degree of ``f``'s Taylor term that the chosen entry's jump measures (the last one)."""
+    return st.error_powers[min(levels - 2, len(st.error_powers) - 1)] + 1
 
 
 def _distinct_nodes(st: Stencil, levels: int) -> np.ndarray:
@@ -363,6 +370,7 @@ def _estimate(
     plan: Any,
     tab: Any,
     eps_x: float,
+    jump_degree: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Error estimate and status per element of the chosen entry (see :class:`DiffResult`)."""
     eps = _value_eps(values)
@@ -373,22 +381,23 @@ def _estimate(
         # rounding of the values and of f's argument (sin(20 x) loses eps |20 x| in it)
         model = eps * (fmax + np.abs(x.astype(np.float64)) * np.abs(tab.first[-1]))
         nominal = np.array([t / RATIO**j for j in range(plan.levels) for t in plan.stencil.offsets])
-        measured, spread = _measured_noise(values, plan.offsets, plan.steps[0], f0, nominal)
+        measured, spread = _measured_noise(
+            values, plan.offsets, plan.steps[0], f0, nominal, jump_degree
+        )
         # the scatter also holds f's next-order smooth terms: a step resolving f makes them
         # no larger (carried to the derivative) than the table's jump, counted already
         excess = np.maximum(measured - tab.jump / np.maximum(tab.gain, _TINY), 0.0)
         sigma = np.maximum(model, excess)
-        # noise is the rule, not a few elements whose next smooth term is large (a float32 x
-        # and its large automatic step): then one element's few values can look quiet by
-        # chance, and the median over the elements is a floor for all
-        noisy = np.zeros(x.size, dtype=bool)
-        if excess.size and float(np.median(excess)) > _NOISE_RATIO * float(np.median(model)):
-            floor = _POOL * float(np.median(excess)) / _MEDIAN_1DOF
-            sigma = np.maximum(sigma, floor)
-            noisy = np.maximum(excess, floor) > _NOISE_RATIO * model
+        # noise is the rule where a share of the elements shows it (not a few elements whose
+        # next smooth term is large: a float32 x and its large automatic step); one element's
+        # few values can then look quiet by chance (a staircase fits some exactly), and the
+        # median over the noisy elements is a floor for all, every element flagged
+        noisy = excess > _NOISE_RATIO * model
+        pooled = bool(excess.size) and float(np.mean(noisy)) >= _NOISE_SHARE
+        if pooled:
+            sigma = np.maximum(sigma, _POOL * float(np.median(excess[noisy])) / _MEDIAN_1DOF)
         error = tab.jump + SAFETY * sigma * tab.gain + 0.5 * eps_x * np.abs(tab.value)
-        status = np.zeros(x.size, dtype=np.int8)
-        status[noisy & (SAFETY * sigma * tab.gain >= tab.jump)] = NOISY
+        status = np.full(x.size, NOISY if pooled else OK, dtype=np.int8)
         # the values do not follow a polynomial in the offset at all
         status[measured > 0.05 * spread] = UNRESOLVED
         status[_inconsistent(tab.first, sigma, plan.steps)] = UNRESOLVED
@@ -397,6 +406,9 @@ def _estimate(
 
 
 _TINY = float(np.finfo(np.float64).tiny)
+#: Noise is the rule, not a few elements whose next smooth term is large, where this share of
+#: the elements shows it (a staircase fits some elements' few values exactly).
+_NOISE_SHARE = 0.25
 #: The pooled noise is measured from 1-3 values per element, of a noise that need not be
 #: random (a float32 staircase): its floor is this many times the median scatter.
 _POOL = 3.0
@@ -425,6 +437,7 @@ def _measured_noise(
     h0: np.ndarray,
     f0: np.ndarray | None,
     nominal: np.ndarray,
+    jump_degree: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The scatter of each element's values about a polynomial in the offset; their spread.
 
@@ -443,7 +456,9 @@ def _measured_noise(
     rows, n = s.shape
     spread = v.max(axis=0) - v.min(axis=0)
     distinct = np.unique(nominal).size
-    deg = distinct - 2
+    # the scatter about degree N - 2 is f's N - 1-th difference: a check of its own only
+    # where that is of a higher order than the result's; else only repeated points speak
+    deg = distinct - 2 if distinct - 1 > jump_degree else distinct - 1
     dof = rows - (deg + 1)
     if n == 0 or deg < 0 or dof < 1:
         return np.zeros(n), spread

@@ -193,7 +193,7 @@ def make_plan(
                         worst = (float(rel[i]), i, float(offsets[r][i] / t))
             exact[j] = ok
     if not exact.all():
-        _check_resolution(x, shape, h, stencil, offsets, levels)
+        _check_resolution(x, shape, h, stencil, offsets, levels, ratio)
         rel, i, taken = worst
         if rel > 0.01:
             warnings.warn(
@@ -218,6 +218,7 @@ def _check_resolution(
     stencil: Stencil,
     offsets: np.ndarray,
     levels: int,
+    ratio: float = 2.0,
 ) -> None:
     m = len(stencil.offsets)
     for j in range(levels):
@@ -230,5 +231,24 @@ def _check_resolution(
             i = int(bad[0])
             raise StepResolutionError(
                 f"h={_h_repr(h, i)} is below the resolution of {x.dtype} at {where(shape, i)} = "
-                f"{float(x[i])!r}: x + h == x - h. Use a larger h or float64 parameters"
+                f"{float(x[i])!r}: {_coinciding(stencil.offsets, lvl[:, i], j, ratio)}. "
+                "Use a larger h or float64 parameters"
             )
+
+
+def _point(t: float, j: int, ratio: float) -> str:
+    mag = abs(t)
+    scale = "h" if j == 0 else f"h/{int(ratio**j)}"
+    return f"x {'+' if t > 0 else '-'} {'' if mag == 1 else mag}{scale}"
+
+
+def _coinciding(nominal: tuple[int, ...], actual: np.ndarray, j: int, ratio: float) -> str:
+    """The first two points of one level that rounding made equal (``x`` itself included)."""
+    for k, t in enumerate(nominal):
+        if actual[k] == 0:
+            return f"{_point(t, j, ratio)} == x"
+    for a in range(len(nominal)):
+        for b in range(a + 1, len(nominal)):
+            if actual[a] == actual[b]:
+                return f"{_point(nominal[a], j, ratio)} == {_point(nominal[b], j, ratio)}"
+    return "two perturbed points coincide"  # not reached: the caller found a pair
