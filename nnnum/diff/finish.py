@@ -153,7 +153,8 @@ def _user_level() -> int:
     """``stacklevel`` naming the first frame outside nnnum (the caller's line)."""
     import sys
 
-    frame, level = sys._getframe(1), 1
+    frame: Any = sys._getframe(1)
+    level = 1
     while frame is not None and frame.f_globals.get("__name__", "").split(".")[0] == "nnnum":
         frame, level = frame.f_back, level + 1
     return level

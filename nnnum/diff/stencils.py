@@ -231,19 +231,17 @@ def _choose(
     if len(table) == 1:
         zero = np.zeros(table[0][0].shape, dtype=np.intp)
         return table[0][0], np.full_like(table[0][0], np.nan), zero
-    best = best_err = choice = None
-    index = 0
-    for j in range(1, len(table)):
+    best = table[1][1].copy()
+    best_err = np.abs(table[1][1] - table[1][0]) + np.sqrt(var[1][1])
+    choice = np.zeros(best.shape, dtype=np.intp)
+    index = 1
+    for j in range(2, len(table)):
         for k in range(1, j + 1):
             err = np.abs(table[j][k] - table[j][k - 1]) + np.sqrt(var[j][k])
-            if best is None:
-                best, best_err = table[j][k].copy(), err
-                choice = np.zeros(err.shape, dtype=np.intp)
-            else:
-                take = err < best_err
-                best = np.where(take, table[j][k], best)
-                best_err = np.where(take, err, best_err)
-                choice = np.where(take, index, choice)
+            take = err < best_err
+            best = np.where(take, table[j][k], best)
+            best_err = np.where(take, err, best_err)
+            choice = np.where(take, index, choice)
             index += 1
     return best, best_err, choice
 
