@@ -25,10 +25,11 @@ from .backends import (  # noqa: E402
 from .data import DataError, load_mnist  # noqa: E402
 from .diff import (  # noqa: E402
     DiffResult,
+    EstimateWarning,
     NonFiniteError,
-    UnseenPerturbationWarning,
     StepResolutionError,
     StepRoundingWarning,
+    UnseenPerturbationWarning,
     batched_numerical_gradient,
     numerical_diff,
     numerical_gradient,
@@ -74,6 +75,7 @@ __all__ = [
     "DiffResult",
     "DescentHistory",
     "DivergenceWarning",
+    "EstimateWarning",
     "GradCheckResult",
     "NonFiniteError",
     "UnseenPerturbationWarning",

@@ -18,11 +18,13 @@ from .api import (
     numerical_gradient_2d,
 )
 from .checks import NonFiniteError
+from .finish import EstimateWarning
 from .stencils import Stencil, stencil
 from .steps import StepResolutionError, StepRoundingWarning
 
 __all__ = [
     "DiffResult",
+    "EstimateWarning",
     "NonFiniteError",
     "UnseenPerturbationWarning",
     "Stencil",

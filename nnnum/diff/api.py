@@ -72,7 +72,13 @@ def _result(out: Outcome, df: Any, st: Stencil, full_output: bool) -> Any:
     if not full_output:
         return df
     return DiffResult(
-        df=df, error=out.error, nfev=out.nfev, step=out.step, order=out.order, method=st.kind
+        df=df,
+        error=out.error,
+        nfev=out.nfev,
+        step=out.step,
+        order=out.order,
+        method=st.kind,
+        status=np.reshape(out.status, np.shape(out.error)),
     )
 
 
@@ -132,7 +138,7 @@ def numerical_diff(
     0.2
     >>> r = nnnum.numerical_diff(np.exp, 1.0, h="auto", order=4, richardson=2, full_output=True)
     >>> bool(abs(r.df - np.e) <= r.error < 1e-10), r.nfev
-    (True, 12)
+    (True, 13)
     >>> nnnum.numerical_diff(np.exp, 1.0, method="complex") == np.e
     True
     """
@@ -179,7 +185,7 @@ def numerical_diff(
     def f_at_x() -> Any:
         return _elementwise_values(f(xa), xa.shape, "x").reshape(-1)
 
-    res = differentiate(flat, xa.shape, hv, st, levels, evaluate, f_at_x)
+    res = differentiate(flat, xa.shape, hv, st, levels, evaluate, f_at_x, estimate=full_output)
     df = res.df.reshape(xa.shape)
     df = float(df) if df.ndim == 0 else df
     if not full_output:
@@ -367,7 +373,7 @@ def numerical_gradient(
     >>> r = nnnum.numerical_gradient(lambda x: np.sum(np.exp(x)), np.array([0.0, 1.0]),
     ...                              order=4, richardson=1, full_output=True)
     >>> bool(np.all(np.abs(r.df - np.exp([0.0, 1.0])) <= r.error)), r.nfev
-    (True, 16)
+    (True, 17)
     >>> g = nnnum.numerical_gradient(lambda x: np.sum(np.exp(x)), np.array([0.0, 1.0]),
     ...                              method="complex")
     >>> float(np.max(np.abs(g - np.exp([0.0, 1.0])))) < 1e-15
@@ -386,8 +392,9 @@ def numerical_gradient(
         and batched is False
         and workers is None
         and parallel is None
+        and progress is None
     ):
-        df = _book_default_jitted(f, x, 1e-4 if h is None else h)
+        df = _book_default(f, x, 1e-4 if h is None else h)
         if df is not None:
             return df
     hv, st, levels, is_complex = _options(h, order, method, richardson)
@@ -436,6 +443,7 @@ def numerical_gradient(
                 executors.evaluate(f, fx, arr, pts, labels, workers, progress=progress), x
             ),
             lambda: scalar_result(f(fx), "x"),
+            estimate=full_output,
         )
     elif is_jitted(f) and arr.ndim > 0 and be.JIT:
         from .engines import prange
@@ -451,6 +459,7 @@ def numerical_gradient(
             levels,
             lambda pts, labels: _warn_if_unseen(prange.evaluate(f, base, pts, parallel), x),
             lambda: scalar_result(f(base), "x"),
+            estimate=full_output,
         )
         out.extra += 1
     else:
@@ -466,6 +475,7 @@ def numerical_gradient(
                 levels,
                 lambda pts, labels: _warn_if_unseen(loop.evaluate(f, arr, fx, pts, labels), x),
                 lambda: scalar_result(f(fx), "x"),
+                estimate=full_output,
             )
     df = out.df.reshape(shape).astype(arr.dtype, copy=False)
     if not full_output:
@@ -546,13 +556,13 @@ def _complex_gradient(
     )
 
 
-def _book_default_jitted(f: Any, x: np.ndarray, h: float) -> np.ndarray | None:
-    """The default call with a jitted ``f`` in one kernel, or None for the general path.
+def _book_default(f: Any, x: np.ndarray, h: float) -> np.ndarray | None:
+    """The default call in one pass (a kernel for a jitted ``f``), or None for the general path.
 
     Only for the case whose every check is cheap to make here: a writable,
-    C-ordered, at least 1-d float32/float64 ``x``, a finite ``h > 0``, the
-    Numba backend. Anything unusual (and every error and warning) is left to
-    the general path, which gives the same result.
+    C-ordered, at least 1-d float32/float64 ``x``, a finite ``h > 0``, a
+    callable ``f`` on a host backend. Anything unusual (and every error and
+    warning) is left to the general path, which gives the same result.
     """
     if not (
         x.ndim > 0
@@ -561,13 +571,22 @@ def _book_default_jitted(f: Any, x: np.ndarray, h: float) -> np.ndarray | None:
         and x.flags.writeable
         and 0.0 < h < math.inf
         and x.size > 0
+        and callable(f)
     ):
         return None
-    if not is_jitted(f) or not _backend.current().JIT:
+    be = _backend.current()
+    if be.DEVICE:
         return None
-    from .engines import prange
+    if is_jitted(f):
+        if not be.JIT:
+            return None
+        from .engines import prange
 
-    return prange.central2(f, REGIONS.snapshot(x), h)
+        return prange.central2(f, REGIONS.snapshot(x), h)
+    from .engines import loop
+
+    with REGIONS.hold(x):
+        return loop.central2(f, x, h)
 
 
 class UnseenPerturbationWarning(RuntimeWarning):
@@ -742,7 +761,7 @@ def batched_numerical_gradient(
         v = xp.asarray(f(xd.reshape((1,) + shape)))
         return float(be.to_host(v.reshape(-1))[0])
 
-    out = differentiate(host, shape, hv, st, levels, evaluate, f_at_x)
+    out = differentiate(host, shape, hv, st, levels, evaluate, f_at_x, estimate=full_output)
     df = xp.asarray(out.df.reshape(shape)).astype(xd.dtype, copy=False)
     if not full_output:
         return df

@@ -209,14 +209,29 @@ def _steps2(x: np.ndarray, shape: tuple[int, ...], h: float) -> tuple[np.ndarray
     return points, step
 
 
-def _check_values(values: np.ndarray, shape: tuple[int, ...], labels: list[str]) -> None:
+def _check_values(
+    values: np.ndarray, shape: tuple[int, ...], labels: list[str], offset: int = 0
+) -> None:
+    """NonFiniteError naming the first value of ``f`` that is NaN or inf.
+
+    Column ``i`` of ``values`` is element ``offset + i`` of ``x``.
+    """
     finite = np.isfinite(values)
     if not finite.all():
         r, i = (int(v) for v in np.argwhere(~finite)[0])
         raise NonFiniteError(
-            f"f returned {values[r, i]!r} at {where(shape, i)} {labels[r]}; "
+            f"f returned {values[r, i]!r} at {where(shape, offset + i)} {labels[r]}; "
             "the gradient is undefined there"
         )
+
+
+def raise_not_finite2(
+    values: np.ndarray, df: np.ndarray, shape: tuple[int, ...], offset: int = 0
+) -> None:
+    """The error for a non-finite book's difference ``df`` of ``values`` (rows ``+ h``, ``- h``)."""
+    _check_values(values, shape, ["+ h", "- h"], offset)
+    i = offset + int(np.flatnonzero(~np.isfinite(df))[0])
+    raise NonFiniteError(f"f(x + h) - f(x - h) overflows at {where(shape, i)}: |f| is too large")
 
 
 # ------------------------------------------------------------------- the engine
@@ -277,11 +292,7 @@ def differentiate(
         with np.errstate(over="ignore", invalid="ignore"):
             df = (values[0] - values[1]) / step
         if not np.isfinite(df).all():
-            _check_values(values, shape, labels)
-            i = int(np.flatnonzero(~np.isfinite(df))[0])
-            raise NonFiniteError(
-                f"f(x + h) - f(x - h) overflows at {where(shape, i)}: |f| is too large"
-            )
+            raise_not_finite2(values, df, shape)
         # one step: no estimate of the truncation error (see DiffResult.error)
         return Outcome(df, np.full(n, np.nan), 2, n, 0, np.array([float(h)]), 2)
     hv = auto_step(x, st, levels - 1, RATIO) if h == "auto" else float(h)
@@ -326,7 +337,7 @@ def differentiate(
     df = tab.value
     if not np.isfinite(df).all():
         i = int(np.flatnonzero(~np.isfinite(df))[0])
-        raise FloatingPointError(
+        raise NonFiniteError(
             f"the difference of f overflows at {where(shape, i)}: |f| is too large"
         )
     eps_x = float(np.finfo(x.dtype).eps)

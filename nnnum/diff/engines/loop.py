@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable
 
 import numpy as np
 
 from ..checks import scalar_result
+from ..finish import raise_not_finite2
 from ..steps import where
 
-__all__ = ["evaluate"]
+__all__ = ["evaluate", "central2"]
 
 #: Elements whose perturbed values are read into Python floats at a time: the loop runs on
 #: Python floats (no NumPy scalar per step) in a bounded amount of memory.
 _BLOCK = 2048
 
 _FLOAT64 = np.float64
+_isfinite = math.isfinite
 
 
 def evaluate(
@@ -49,6 +52,70 @@ def evaluate(
         _run_block(f, fx, mv, lo, block, results, shape, row_labels)
         out[:, lo:hi] = results
     return out
+
+
+def central2(f: Callable[[Any], Any], x: np.ndarray, h: float) -> np.ndarray | None:
+    """The book's default call on a writable, C-ordered float ``x``, block by block.
+
+    The same bits as the general path (``(f(x + h) - f(x - h)) / ((x + h) - (x - h))``
+    in float64, cast to ``x``'s dtype), holding only the gradient and one
+    block of points beyond ``x``. Returns None, before calling ``f``, where a
+    step rounds: the caller takes the general path, which warns or raises.
+    A non-finite value of ``f`` raises :class:`~nnnum.diff.checks.NonFiniteError`
+    naming the element, as the general path does.
+    """
+    flat = x.reshape(-1)
+    n = flat.size
+    tol, two_h = 0.02 * h, 2.0 * h
+    if n <= _BLOCK and x.dtype == np.float64:
+        return _central2_small(f, x, flat, h, tol, two_h)
+    hd = x.dtype.type(h)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for lo in range(0, n, 16 * _BLOCK):  # every step checked before f is called
+            blk = flat[lo : lo + 16 * _BLOCK]
+            step = (blk + hd).astype(np.float64) - (blk - hd).astype(np.float64)
+            if not bool((np.abs(step - two_h) <= tol).all()):  # NaN fails it too
+                return None
+    grad = np.empty(n, dtype=x.dtype)
+    mv = memoryview(flat)
+    labels = ["+ h", "- h"]
+    for lo in range(0, n, _BLOCK):
+        hi = min(n, lo + _BLOCK)
+        with np.errstate(over="ignore", invalid="ignore"):
+            xp, xm = flat[lo:hi] + hd, flat[lo:hi] - hd
+            step = xp.astype(np.float64) - xm.astype(np.float64)
+        results = [[0.0] * (hi - lo), [0.0] * (hi - lo)]
+        _run_block(f, x, mv, lo, [xp.tolist(), xm.tolist()], results, x.shape, labels)
+        with np.errstate(over="ignore", invalid="ignore"):
+            d = (np.array(results[0]) - np.array(results[1])) / step
+        if not bool(np.isfinite(d).all()):
+            raise_not_finite2(np.array(results), d, x.shape, lo)
+        grad[lo:hi] = d
+    return grad.reshape(x.shape)
+
+
+def _central2_small(
+    f: Callable[[Any], Any], x: np.ndarray, flat: np.ndarray, h: float, tol: float, two_h: float
+) -> np.ndarray | None:
+    """:func:`central2` for up to one block of float64 in Python floats: no NumPy temporaries.
+
+    Python's float arithmetic is NumPy's float64 arithmetic (IEEE 754, round
+    to nearest): the same bits.
+    """
+    xs = flat.tolist()
+    plus = [v + h for v in xs]
+    minus = [v - h for v in xs]
+    steps = [p - m for p, m in zip(plus, minus)]
+    for s in steps:
+        if not abs(s - two_h) <= tol:  # NaN fails it too
+            return None
+    results = [[0.0] * len(xs), [0.0] * len(xs)]
+    _run_block(f, x, memoryview(flat), 0, [plus, minus], results, x.shape, ["+ h", "- h"])
+    d = [(a - b) / s for a, b, s in zip(results[0], results[1], steps)]
+    for v in d:
+        if not _isfinite(v):
+            raise_not_finite2(np.array(results), np.array(d), x.shape)
+    return np.array(d).reshape(x.shape)
 
 
 def _run_block(
