@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Any, Callable, Literal, NamedTuple
 
 import numpy as np
 
+from .. import backends as _backend
+from .._jit import is_jitted
 from ..diff.api import Method, _check_engine_options, _options, numerical_gradient
 from ..diff.checks import NonFiniteError, check_flag
 from ..diff.checks import scalar_result as _scalar_result
-from ..diff.steps import StepResolutionError
+from ..diff.finish import raise_not_finite2
+from ..diff.steps import DEFAULT_H, StepResolutionError, where
 
 __all__ = ["gradient_descent", "DescentHistory", "DivergenceWarning"]
+
+
+#: Up to this many parameters a book-style descent runs each step in Python floats.
+_FLOAT_STEPS = 64
+_isfinite = math.isfinite
+_F64 = np.float64
 
 
 class DivergenceWarning(RuntimeWarning):
@@ -143,7 +153,27 @@ def gradient_descent(
         raise ValueError(f"init_x is not finite at flat index {i}: the descent cannot start there")
     xs = np.empty((step_num + 1,) + x.shape) if history else None
     done = step_num
-    for i in range(step_num):
+    # the book's options on a plain f of a few numbers: each step in Python floats (the same
+    # bits; x is the descent's own array, so no region lock), else numerical_gradient
+    cur = (
+        x.reshape(-1).tolist()
+        if _is_book_call(h, order, method, richardson, parallel, batched, workers)
+        and 0 < x.size <= _FLOAT_STEPS
+        and not is_jitted(f)
+        and not _backend.current().DEVICE
+        else None
+    )
+    hf = DEFAULT_H if h is None else h
+    first = 0
+    if cur is not None:
+        x, first, stop = _book_steps(f, x, cur, lr, hf, step_num, xs)
+        if stop is not None:
+            why, exc = stop
+            if exc is not None and first == 0:
+                raise exc  # at init_x itself: the caller's h or f, not a divergence
+            _diverged(first, x, why)
+            step_num = done = first
+    for i in range(first, step_num):  # the general path goes on from the step it is given
         if xs is not None:
             xs[i] = x
         try:
@@ -175,6 +205,104 @@ def gradient_descent(
     xs[done] = x
     fs = np.array([_scalar_result(f(xs[k].copy()), f"step {k}") for k in range(done + 1)])
     return x, DescentHistory(xs[: done + 1], fs)
+
+
+def _book_steps(
+    f: Callable[[Any], Any],
+    x: np.ndarray,
+    cur: list[float],
+    lr: float,
+    h: float,
+    step_num: int,
+    xs: np.ndarray | None,
+) -> tuple[np.ndarray, int, tuple[str, Exception | None] | None]:
+    """The book's descent on a few float64 parameters, each step in Python floats.
+
+    The same bits as ``x - lr * numerical_gradient(f, x)`` per step (Python's
+    float arithmetic is NumPy's float64 arithmetic). Returns ``(x, i, stop)``:
+    ``stop`` is None when all steps ran, else ``(why, exception)`` for a
+    divergence at step ``i`` (``x`` the last point); step ``i`` is then handed
+    to the general path only where a step rounds (no ``f`` was called for it).
+    """
+    two_h, tol = 2.0 * h, 0.02 * h
+    n = len(cur)
+    rng = range(n)
+    shape = x.shape
+    plus, minus, steps = [0.0] * n, [0.0] * n, [0.0] * n
+    fp, fm, grad, new = [0.0] * n, [0.0] * n, [0.0] * n, [0.0] * n
+    # x is the descent's own array, updated in place as the book's descent updates its x
+    mv = memoryview(x.reshape(-1))
+    for i in range(step_num):
+        if xs is not None:
+            xs[i] = x
+        for k in rng:
+            v = cur[k]
+            p, m = v + h, v - h
+            s = p - m
+            if not abs(s - two_h) <= tol:  # NaN fails it too: the general path warns or raises
+                return x, i, None
+            plus[k], minus[k], steps[k] = p, m, s
+        k, v = -1, 0.0
+        finite = True
+        try:
+            for k in rng:
+                v = cur[k]
+                mv[k] = plus[k]
+                a = f(x)
+                mv[k] = minus[k]
+                b = f(x)
+                mv[k] = v
+                # Python floats (a NumPy scalar would warn where the step overflows)
+                if a.__class__ is not float:
+                    a = (
+                        float(a)
+                        if a.__class__ is _F64
+                        else _scalar_result(a, f"{where(shape, k)} + h")
+                    )
+                if b.__class__ is not float:
+                    b = (
+                        float(b)
+                        if b.__class__ is _F64
+                        else _scalar_result(b, f"{where(shape, k)} - h")
+                    )
+                fp[k], fm[k] = a, b
+                g = (a - b) / steps[k]
+                grad[k] = g
+                new[k] = v - lr * g  # numpy's x - lr * grad, bit for bit
+                finite = finite and _isfinite(g)
+        finally:
+            if k >= 0:
+                mv[k] = v
+        if not finite:
+            try:
+                raise_not_finite2(np.array([fp, fm]), np.array(grad), shape)
+            except NonFiniteError as exc:
+                return x, i, (str(exc), exc)
+        if i == 0 and not any(grad):
+            _check_reads_argument(f, x)
+        if not all(map(_isfinite, new)):
+            return x, i, ("the step left the finite numbers", None)
+        cur[:] = new
+        for k in rng:
+            mv[k] = new[k]
+    return x, step_num, None
+
+
+def _is_book_call(
+    h: Any, order: Any, method: Any, richardson: Any, parallel: Any, batched: Any, workers: Any
+) -> bool:
+    """Whether each gradient is the book's two-point central difference with a float ``h``."""
+    return (
+        (h is None or type(h) is float)
+        and type(order) is int
+        and order == 2
+        and method == "central"
+        and type(richardson) is int
+        and richardson == 0
+        and parallel is None
+        and batched is False
+        and workers is None
+    )
 
 
 def _check_reads_argument(f: Callable[[Any], Any], x: np.ndarray) -> None:

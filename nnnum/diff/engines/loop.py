@@ -11,7 +11,7 @@ from ..checks import scalar_result
 from ..finish import raise_not_finite2
 from ..steps import where
 
-__all__ = ["evaluate", "central2"]
+__all__ = ["evaluate", "central2", "central2_floats"]
 
 #: Elements whose perturbed values are read into Python floats at a time: the loop runs on
 #: Python floats (no NumPy scalar per step) in a bounded amount of memory.
@@ -97,12 +97,22 @@ def central2(f: Callable[[Any], Any], x: np.ndarray, h: float) -> np.ndarray | N
 def _central2_small(
     f: Callable[[Any], Any], x: np.ndarray, flat: np.ndarray, h: float, tol: float, two_h: float
 ) -> np.ndarray | None:
-    """:func:`central2` for up to one block of float64 in Python floats: no NumPy temporaries.
+    """:func:`central2` for up to one block of float64 in Python floats: no NumPy temporaries."""
+    d = central2_floats(f, x, memoryview(flat), flat.tolist(), h)
+    return None if d is None else np.array(d).reshape(x.shape)
+
+
+def central2_floats(
+    f: Callable[[Any], Any], x: np.ndarray, mv: memoryview, xs: list[float], h: float
+) -> list[float] | None:
+    """The book's central difference of ``f`` at the float64 ``x`` (``mv`` its flat memory,
+    ``xs`` its values), as Python floats; None, before ``f`` is called, where a step rounds.
 
     Python's float arithmetic is NumPy's float64 arithmetic (IEEE 754, round
-    to nearest): the same bits.
+    to nearest): the same bits as the general path. Raises
+    :class:`~nnnum.diff.checks.NonFiniteError` as the general path does.
     """
-    xs = flat.tolist()
+    two_h, tol = 2.0 * h, 0.02 * h
     plus = [v + h for v in xs]
     minus = [v - h for v in xs]
     steps = [p - m for p, m in zip(plus, minus)]
@@ -110,12 +120,12 @@ def _central2_small(
         if not abs(s - two_h) <= tol:  # NaN fails it too
             return None
     results = [[0.0] * len(xs), [0.0] * len(xs)]
-    _run_block(f, x, memoryview(flat), 0, [plus, minus], results, x.shape, ["+ h", "- h"])
+    _run_block(f, x, mv, 0, [plus, minus], results, x.shape, ["+ h", "- h"])
     d = [(a - b) / s for a, b, s in zip(results[0], results[1], steps)]
     for v in d:
         if not _isfinite(v):
             raise_not_finite2(np.array(results), np.array(d), x.shape)
-    return np.array(d).reshape(x.shape)
+    return d
 
 
 def _run_block(
