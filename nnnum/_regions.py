@@ -17,7 +17,7 @@ import numpy as np
 try:  # NumPy >= 2.0
     from numpy.lib.array_utils import byte_bounds as _byte_bounds
 except ImportError:  # pragma: no cover (NumPy 1.x)
-    _byte_bounds = np.byte_bounds
+    _byte_bounds = np.byte_bounds  # type: ignore[attr-defined]
 
 __all__ = ["REGIONS", "RegionLocks", "has_internal_overlap"]
 

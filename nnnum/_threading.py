@@ -25,6 +25,7 @@ import ctypes
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 __all__ = ["configure", "tbb_loaded", "active_layer", "nests"]
 
@@ -78,14 +79,15 @@ def configure() -> None:
         return
     import numba
 
-    if _state["tbb"] and numba.config.THREADING_LAYER == "default" and _numba_tbb_usable():
-        numba.config.THREADING_LAYER = "safe"
+    config: Any = numba.config  # its settings are set at import: typed by getattr only
+    if _state["tbb"] and config.THREADING_LAYER == "default" and _numba_tbb_usable():
+        config.THREADING_LAYER = "safe"
 
 
 def _numba_tbb_usable() -> bool:
     """Numba's TBB layer imports against the loaded library and accepts its version."""
     try:
-        from numba.np.ufunc import parallel, tbbpool  # noqa: F401
+        from numba.np.ufunc import parallel, tbbpool  # type: ignore[attr-defined]  # noqa: F401
 
         parallel._check_tbb_version_compatible()
     except Exception:

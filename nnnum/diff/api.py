@@ -10,6 +10,7 @@ nnnum 0.1, divided by the step actually taken.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from typing import Any, Callable, Literal
@@ -186,13 +187,14 @@ def numerical_diff(
         return _elementwise_values(f(xa), xa.shape, "x").reshape(-1)
 
     res = differentiate(flat, xa.shape, hv, st, levels, evaluate, f_at_x, estimate=full_output)
-    df = res.df.reshape(xa.shape)
-    df = float(df) if df.ndim == 0 else df
+    shaped = res.df.reshape(xa.shape)
+    df: Any = float(shaped) if shaped.ndim == 0 else shaped
     if not full_output:
         return df
     res.n = 1  # each call of f evaluates every element at once
-    res.error = float(res.error[0]) if xa.ndim == 0 else res.error.reshape(xa.shape)
-    return _result(res, df, st, True)
+    res.error = res.error.reshape(xa.shape)
+    out = _result(res, df, st, True)
+    return out if xa.ndim else dataclasses.replace(out, error=float(res.error))
 
 
 def _not_finite(xa: np.ndarray, fp: np.ndarray, fm: np.ndarray) -> None:
@@ -225,7 +227,7 @@ def _complex_diff(f: Callable[[Any], Any], xa: np.ndarray, h: Any, full_output: 
     out = float(df[0]) if xa.ndim == 0 else df.reshape(xa.shape)
     if not full_output:
         return out
-    err = float(error[0]) if xa.ndim == 0 else error.reshape(xa.shape)
+    err: Any = float(error[0]) if xa.ndim == 0 else error.reshape(xa.shape)
     return DiffResult(df=out, error=err, nfev=calls, step=hs[None], order=2, method="complex")
 
 
@@ -404,7 +406,7 @@ def numerical_gradient(
     _check_engine_options(is_complex, batched, parallel, workers, progress)
     if batched:
         return batched_numerical_gradient(
-            f, x, h=hv, order=order, method=method, richardson=richardson, full_output=full_output
+            f, x, h=h, order=order, method=method, richardson=richardson, full_output=full_output
         )
     if not callable(f):
         raise TypeError(f"f must be callable, got {type(f).__name__}")

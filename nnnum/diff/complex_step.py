@@ -79,7 +79,7 @@ __all__ = [
 ]
 
 #: ``x``'s dtype -> the complex dtype ``f`` is evaluated in.
-COMPLEX = {
+COMPLEX: dict[np.dtype, np.dtype] = {
     np.dtype(np.float64): np.dtype(np.complex128),
     np.dtype(np.float32): np.dtype(np.complex64),
 }

@@ -13,6 +13,7 @@ from .._jit import is_jitted
 from ..diff.api import Method, _check_engine_options, _options, numerical_gradient
 from ..diff.checks import NonFiniteError, check_flag
 from ..diff.checks import scalar_result as _scalar_result
+from ..diff.engines.loop import float_view
 from ..diff.finish import raise_not_finite2
 from ..diff.steps import DEFAULT_H, StepResolutionError, where
 
@@ -163,7 +164,7 @@ def gradient_descent(
         and not _backend.current().DEVICE
         else None
     )
-    hf = DEFAULT_H if h is None else h
+    hf = DEFAULT_H if h is None or isinstance(h, str) else float(h)
     first = 0
     if cur is not None:
         x, first, stop = _book_steps(f, x, cur, lr, hf, step_num, xs)
@@ -231,7 +232,7 @@ def _book_steps(
     plus, minus, steps = [0.0] * n, [0.0] * n, [0.0] * n
     fp, fm, grad, new = [0.0] * n, [0.0] * n, [0.0] * n, [0.0] * n
     # x is the descent's own array, updated in place as the book's descent updates its x
-    mv = memoryview(x.reshape(-1))
+    mv = float_view(x.reshape(-1))
     for i in range(step_num):
         if xs is not None:
             xs[i] = x

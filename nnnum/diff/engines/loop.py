@@ -18,6 +18,13 @@ __all__ = ["evaluate", "central2", "central2_floats"]
 _BLOCK = 2048
 
 _FLOAT64 = np.float64
+
+
+def float_view(a: np.ndarray) -> Any:
+    """A memoryview of the C-ordered float array ``a``: item writes of Python floats, in place."""
+    return memoryview(a)  # type: ignore[arg-type]  # ndarray has the buffer protocol
+
+
 _isfinite = math.isfinite
 
 
@@ -44,7 +51,7 @@ def evaluate(
         return out
     # a memoryview of x's own memory: item writes of Python floats, no NumPy scalar per step
     # (Python floats hold every float32 and float64 value exactly: x_i takes the same bits)
-    mv = memoryview(x.reshape(-1))
+    mv = float_view(x.reshape(-1))
     for lo in range(0, n, _BLOCK):
         hi = min(n, lo + _BLOCK)
         block = points[:, lo:hi].tolist()
@@ -77,7 +84,7 @@ def central2(f: Callable[[Any], Any], x: np.ndarray, h: float) -> np.ndarray | N
             if not bool((np.abs(step - two_h) <= tol).all()):  # NaN fails it too
                 return None
     grad = np.empty(n, dtype=x.dtype)
-    mv = memoryview(flat)
+    mv = float_view(flat)
     labels = ["+ h", "- h"]
     for lo in range(0, n, _BLOCK):
         hi = min(n, lo + _BLOCK)
@@ -98,19 +105,19 @@ def _central2_small(
     f: Callable[[Any], Any], x: np.ndarray, flat: np.ndarray, h: float, tol: float, two_h: float
 ) -> np.ndarray | None:
     """:func:`central2` for up to one block of float64 in Python floats: no NumPy temporaries."""
-    d = central2_floats(f, x, memoryview(flat), flat.tolist(), h)
+    d = central2_floats(f, x, float_view(flat), flat.tolist(), h)
     return None if d is None else np.array(d).reshape(x.shape)
 
 
 def central2_floats(
-    f: Callable[[Any], Any], x: np.ndarray, mv: memoryview, xs: list[float], h: float
+    f: Callable[[Any], Any], x: np.ndarray, mv: Any, xs: list[float], h: float
 ) -> list[float] | None:
-    """The book's central difference of ``f`` at the float64 ``x`` (``mv`` its flat memory,
-    ``xs`` its values), as Python floats; None, before ``f`` is called, where a step rounds.
+    """The book's central difference of ``f`` at the float64 ``x``, as Python floats.
 
-    Python's float arithmetic is NumPy's float64 arithmetic (IEEE 754, round
-    to nearest): the same bits as the general path. Raises
-    :class:`~nnnum.diff.checks.NonFiniteError` as the general path does.
+    ``mv`` is ``x``'s flat memory, ``xs`` its values. None, before ``f`` is
+    called, where a step rounds. Python's float arithmetic is NumPy's float64
+    arithmetic (IEEE 754, round to nearest): the same bits as the general
+    path. Raises :class:`~nnnum.diff.checks.NonFiniteError` as it does.
     """
     two_h, tol = 2.0 * h, 0.02 * h
     plus = [v + h for v in xs]
@@ -131,7 +138,7 @@ def central2_floats(
 def _run_block(
     f: Callable[[Any], Any],
     fx: Any,
-    mv: memoryview,
+    mv: Any,
     lo: int,
     block: list[list[float]],
     results: list[list[float]],
