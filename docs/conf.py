@@ -1,0 +1,101 @@
+"""Sphinx configuration of nnnum's documentation.
+
+One source tree, two builds (``python docs/build.py`` runs both):
+
+* English (the default): the tutorial in ``tutorial/en``, the user guide, the
+  porting guide and the API reference;
+* Chinese (``-D language=zh_CN``, into ``_build/html/zh``): the tutorial in
+  ``tutorial/zh`` and the same API reference, with the theme's labels in Chinese.
+
+The API reference is written here from ``nnnum.__all__`` (``api/index.rst``,
+one autosummary page per public name), so a name added to ``__all__`` gets a page
+with no edit of the docs.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import nnnum  # noqa: E402
+from apigen import write_api_index  # noqa: E402
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+project = "nnnum"
+author = "the nnnum developers"
+copyright = "the nnnum developers"  # noqa: A001
+version = release = nnnum.__version__
+
+# NNNUM_DOCS_LANG=zh_CN (set by build.py) selects the Chinese build
+language = os.environ.get("NNNUM_DOCS_LANG", "en")
+ZH = language.startswith("zh")
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.mathjax",
+    "sphinx.ext.intersphinx",
+    "numpydoc",
+    "sphinx_gallery.gen_gallery",
+]
+
+root_doc = "zh/index" if ZH else "index"
+exclude_patterns = ["_build", "**/GALLERY_HEADER.rst", "README.md"]
+if ZH:
+    exclude_patterns += ["index.rst", "guide", "porting.rst", "tutorial/en", "tutorial/auto_en"]
+else:
+    exclude_patterns += ["zh", "tutorial/zh", "tutorial/auto_zh"]
+
+write_api_index(HERE / "api" / "index.rst", zh=ZH)
+
+# ------------------------------------------------------------------ autodoc, numpydoc
+autosummary_generate = True
+autosummary_imported_members = True
+autodoc_typehints = "none"  # numpydoc's Parameters section carries the types
+numpydoc_show_class_members = False
+numpydoc_class_members_toctree = False
+numpydoc_xref_param_type = False
+intersphinx_mapping = {
+    "python": ("https://docs.python.org/3", None),
+    "numpy": ("https://numpy.org/doc/stable", None),
+}
+intersphinx_disabled_reftypes = ["*"]  # offline builds: links only where written explicitly
+intersphinx_timeout = 1
+# No network in CI: intersphinx inventories are not fetched.
+if os.environ.get("NNNUM_DOCS_OFFLINE", "1") == "1":
+    intersphinx_mapping = {}
+nitpicky = False
+
+# ------------------------------------------------------------------ the executed tutorial
+gallery = "zh" if ZH else "en"
+sphinx_gallery_conf = {
+    "examples_dirs": [f"tutorial/{gallery}"],
+    "gallery_dirs": [f"tutorial/auto_{gallery}"],
+    "filename_pattern": r"/\d\d_",
+    "within_subsection_order": "FileNameSortKey",
+    "abort_on_example_error": True,
+    "only_warn_on_example_error": False,
+    "download_all_examples": False,
+    "remove_config_comments": True,
+    "show_memory": False,
+    "show_signature": False,
+    "reset_modules": ("matplotlib",),
+    "matplotlib_animations": False,
+    "min_reported_time": 1e9,
+    "line_numbers": False,
+    "capture_repr": ("_repr_html_", "__repr__"),
+}
+
+# ------------------------------------------------------------------ HTML
+html_theme = "furo"
+html_title = "nnnum " + ("文档" if ZH else "documentation")
+html_static_path = ["_static"]
+html_css_files = ["nnnum.css"]
+html_show_sourcelink = False
+html_theme_options = {"navigation_with_keys": True}
+mathjax3_config = {"tex": {"inlineMath": [["\\(", "\\)"]]}}
