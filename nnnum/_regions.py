@@ -135,7 +135,7 @@ def has_internal_overlap(x: np.ndarray) -> bool:
     """
     if x.size <= 1:
         return False
-    dims = sorted((abs(s), n) for s, n in zip(x.strides, x.shape) if n > 1)
+    dims = sorted((abs(s), n) for s, n in zip(x.strides, x.shape, strict=False) if n > 1)
     span = x.itemsize
     for stride, n in dims:
         if stride < span:

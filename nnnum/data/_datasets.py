@@ -537,7 +537,7 @@ def _parse_load_args(
             f"one_hot_label), got {len(args)} positional arguments"
         )
     flags: dict[str, Any] = {}
-    for name, value in zip(_FLAG_NAMES, rest):
+    for name, value in zip(_FLAG_NAMES, rest, strict=False):
         if keywords[name] is not _UNSET:
             raise TypeError(f"load_mnist() got multiple values for argument {name!r}")
         flags[name] = value
@@ -1076,7 +1076,7 @@ def _stream(
         raise DataDownloadError(
             f"cannot download {where}: HTTP {exc.code} {exc.reason}; {advice}"
         ) from exc
-    except (socket.timeout, TimeoutError) as exc:
+    except TimeoutError as exc:
         raise _deadline_error(where, timeout, state["received"]) from exc
     except urllib.error.URLError as exc:
         if isinstance(exc.reason, (socket.timeout, TimeoutError)):

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import numbers
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -102,7 +103,8 @@ def check_x(x: Any, who: str = "numerical_gradient") -> tuple[np.ndarray, Any]:
     if dt not in (np.float32, np.float64):
         raise TypeError(f"x has dtype {dt}; use float32 or float64 (x.astype(np.float64))")
     base = x if type(x) is np.ndarray else x.view(np.ndarray)
-    if base.size > 1 and any(s == 0 and n > 1 for s, n in zip(base.strides, base.shape)):
+    strides = zip(base.strides, base.shape, strict=True)
+    if base.size > 1 and any(s == 0 and n > 1 for s, n in strides):
         raise ValueError(
             "x is a broadcast view (a stride of 0): perturbing one element would change "
             "several. Pass a real array, e.g. x.copy()"

@@ -53,7 +53,8 @@ CPU or GPU). The ``prange`` kernel for a jitted ``f`` is in
 from __future__ import annotations
 
 import numbers
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 

@@ -9,8 +9,9 @@ its own short path here, bit-identical to nnnum 0.1.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 

@@ -91,7 +91,7 @@ def _exact_weights(offsets: list[int]) -> list[Fraction]:
         for r in range(m):
             if r != col and a[r][col] != 0:
                 factor = a[r][col]
-                a[r] = [vr - factor * vc for vr, vc in zip(a[r], a[col])]
+                a[r] = [vr - factor * vc for vr, vc in zip(a[r], a[col], strict=False)]
     return [a[r][m] for r in range(m)]
 
 

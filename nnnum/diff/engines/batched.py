@@ -7,7 +7,8 @@ very same code builds the batches on the device.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 

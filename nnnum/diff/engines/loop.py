@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -122,13 +123,13 @@ def central2_floats(
     two_h, tol = 2.0 * h, 0.02 * h
     plus = [v + h for v in xs]
     minus = [v - h for v in xs]
-    steps = [p - m for p, m in zip(plus, minus)]
+    steps = [p - m for p, m in zip(plus, minus, strict=False)]
     for s in steps:
         if not abs(s - two_h) <= tol:  # NaN fails it too
             return None
     results = [[0.0] * len(xs), [0.0] * len(xs)]
     _run_block(f, x, mv, 0, [plus, minus], results, x.shape, ["+ h", "- h"])
-    d = [(a - b) / s for a, b, s in zip(results[0], results[1], steps)]
+    d = [(a - b) / s for a, b, s in zip(results[0], results[1], steps, strict=False)]
     for v in d:
         if not _isfinite(v):
             raise_not_finite2(np.array(results), np.array(d), x.shape)
