@@ -3,7 +3,7 @@ import pytest
 
 import nnnum
 from nnnum.backends import _xp_ops
-from nnnum.batched import batched_numerical_gradient
+from nnnum import batched_numerical_gradient
 from nnnum.nets import TwoLayerNet
 from nnnum.nets import _batched as _net_batched
 

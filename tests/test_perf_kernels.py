@@ -235,7 +235,7 @@ def test_structured_gradient_same_bits_for_any_thread_count(hidden: int) -> None
 def _real_digits(n: int) -> tuple[np.ndarray, np.ndarray]:
     if not (MNIST / "t10k-images-idx3-ubyte.gz").is_file():
         pytest.skip(f"real MNIST digits not found in {MNIST}")
-    from nnnum.datasets import load_mnist
+    from nnnum.data import load_mnist
 
     x, t = load_mnist(MNIST, split="test")
     idx = np.random.default_rng(0).choice(len(x), n, replace=False)
