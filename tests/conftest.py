@@ -22,6 +22,16 @@ def _gpu_available() -> bool:
         return False
 
 
+def _numba_cuda_available() -> bool:
+    """Numba's CUDA target can run kernels: a device, or the simulator (NUMBA_ENABLE_CUDASIM=1)."""
+    try:
+        from numba import cuda
+
+        return bool(cuda.is_available())
+    except Exception:
+        return False
+
+
 #: NUMBA_DISABLE_JIT=1 (the coverage run, tools/mutation/coverage.sh): kernels run as Python
 JIT_DISABLED = os.environ.get("NUMBA_DISABLE_JIT", "0") not in ("", "0")
 
@@ -35,8 +45,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if _gpu_available():
         return
     skip = pytest.mark.skip(reason="needs CuPy and a CUDA device")
+    kernels = _numba_cuda_available()
     for item in items:
-        if "gpu" in item.keywords:
+        if "gpu" in item.keywords and not (kernels and "cudasim" in item.keywords):
             item.add_marker(skip)
 
 
