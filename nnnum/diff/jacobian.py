@@ -1,0 +1,461 @@
+r"""The Jacobian of a vector-valued ``f``, dense or with a known sparsity pattern.
+
+Built on the gradient's pieces, not beside them: every element ``J[k, i]`` is
+one column of :func:`.finish.differentiate` (``x_i`` perturbed, ``f_k``'s values),
+so the stencils, Richardson, the step rule (``h="auto"``, the step actually
+taken), the error estimate and ``status`` are the gradient's own. What is new
+is the plan: one evaluation of ``f`` perturbs a whole *colour* of elements
+(:mod:`.colouring`; every element its own colour when the Jacobian is dense),
+and the engines of :mod:`.perturb` evaluate those sets, ``f`` returning an array.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Callable, Literal
+
+import numpy as np
+
+from .. import backends as _backend
+from .._jit import is_jitted
+from .._regions import REGIONS
+from .checks import check_flag, check_real_dtype
+from .colouring import Pattern, as_pattern, colour_columns
+from .finish import DiffResult, _steps2, differentiate, is_book_default
+from .perturb import Perturbations, check_finite_values, evaluate, values_of
+from .steps import StepRoundingWarning, auto_step, check_finite, make_plan, where
+
+__all__ = ["JacobianPlan", "jacobian_plan", "numerical_jacobian"]
+
+Method = Literal["central", "forward", "backward", "complex"]
+
+
+class JacobianPlan:
+    """A sparsity pattern with its colouring, for repeated :func:`numerical_jacobian` calls.
+
+    Made once by :func:`jacobian_plan` (as FiniteDiff.jl's caches); passed as
+    ``sparsity=``. Holds O(nnz) integers: the pattern, each column's colour, and
+    where each nonzero's value is read from ``f``'s values.
+
+    Attributes
+    ----------
+    shape : tuple of int
+        ``(m, n)``: ``f(x).size`` and ``x.size``.
+    ncolours : int
+        Evaluations of ``f`` per stencil point (instead of ``n``).
+    colours : ndarray of int64
+        Each column's colour, ``-1`` for a column without nonzeros.
+    """
+
+    def __init__(self, pattern: Pattern | None, dense_shape: tuple[int, int] | None = None) -> None:
+        self.pattern = pattern
+        self.dense = pattern is None
+        if pattern is None:  # every element its own colour, the nonzeros row by row
+            assert dense_shape is not None
+            m, n = dense_shape
+            self.shape = (m, n)
+            self.ncolours, self.colours = n, np.arange(n, dtype=np.int64)
+            self.rep = np.arange(n, dtype=np.int64)
+            self.members = np.arange(n, dtype=np.int64)
+            self.member_ptr = np.arange(n + 1, dtype=np.int64)
+            self.elem = np.tile(self.members, m)
+            self.out = np.repeat(np.arange(m, dtype=np.int64), n)
+            self._nnz = m * n
+            return
+        m, n = pattern.shape
+        self.shape = (m, n)
+        self._nnz = pattern.nnz
+        self.ncolours, self.colours = colour_columns(pattern)
+        used = self.colours >= 0
+        # one of the flat nonzeros per element (its points are the element's points)
+        rep = np.full(n, -1, dtype=np.int64)
+        order = np.argsort(pattern.indices, kind="stable")
+        rep[used] = order[pattern.col_ptr[:-1][used]]
+        self.rep = rep
+        members = np.argsort(self.colours, kind="stable")[np.count_nonzero(~used) :]
+        self.members = members.astype(np.int64)
+        self.member_ptr = np.zeros(self.ncolours + 1, dtype=np.int64)
+        counts = np.bincount(self.colours[members], minlength=self.ncolours)
+        np.cumsum(counts, out=self.member_ptr[1:])
+        self.elem = pattern.indices  # the element of each nonzero (CSR order)
+        self.out = pattern.rows  # its output
+        self.gather = self.colours[self.elem] * m + self.out
+
+    @property
+    def nnz(self) -> int:
+        """The number of nonzeros evaluated."""
+        return self._nnz
+
+    def __repr__(self) -> str:
+        return (
+            f"JacobianPlan(shape={self.shape}, nnz={self.nnz}, ncolours={self.ncolours}"
+            f"{', dense' if self.dense else ''})"
+        )
+
+
+def jacobian_plan(sparsity: Any) -> JacobianPlan:
+    """Colour a sparsity pattern once, for repeated calls of :func:`numerical_jacobian`.
+
+    Parameters
+    ----------
+    sparsity : array_like of bool or SciPy sparse, shape (m, n)
+        Where the Jacobian may be nonzero (``m = f(x).size``, ``n = x.size``).
+
+    Returns
+    -------
+    JacobianPlan
+
+    Examples
+    --------
+    >>> import numpy as np, nnnum
+    >>> band = np.abs(np.subtract.outer(np.arange(50), np.arange(50))) <= 1
+    >>> plan = nnnum.jacobian_plan(band)
+    >>> plan.ncolours
+    3
+    >>> f = lambda x: x**2 + np.roll(x, 1) * (np.arange(50) > 0) + np.roll(x, -1) * (np.arange(50) < 49)
+    >>> J = nnnum.numerical_jacobian(f, np.ones(50), sparsity=plan, h="auto")
+    >>> bool(np.allclose(J, np.where(np.eye(50, dtype=bool), 2.0, band.astype(float))))
+    True
+    """
+    if isinstance(sparsity, JacobianPlan):
+        return sparsity
+    return JacobianPlan(as_pattern(sparsity))
+
+
+def _dense_plan(m: int, n: int) -> JacobianPlan:
+    return JacobianPlan(None, (m, n))
+
+
+def _x_of(x: Any, who: str) -> np.ndarray:
+    """A private float32/float64 copy of ``x`` (C-ordered), checked finite."""
+    if hasattr(x, "__cuda_array_interface__"):
+        raise TypeError(f"x is a GPU array; {who} runs on the host: pass a NumPy array")
+    if x is None:
+        raise TypeError(f"x is None; {who} needs a real number or array")
+    src = REGIONS.snapshot(x) if isinstance(x, np.ndarray) else np.asarray(x)
+    check_real_dtype(src.dtype, who)
+    if np.issubdtype(src.dtype, np.complexfloating):  # pragma: no cover (checked above)
+        raise TypeError(f"x is complex; {who} differentiates real functions of a real x")
+    dt = src.dtype if src.dtype in (np.float32, np.float64) else np.dtype(np.float64)
+    xa = np.array(src, dtype=dt, order="C", copy=True)
+    check_finite(xa.reshape(-1), xa.shape)
+    return xa
+
+
+def _engine(f: Any, xa: np.ndarray, batched: bool) -> str:
+    if batched:
+        return "batched"
+    be = _backend.current()
+    if be.DEVICE:
+        raise TypeError(
+            "on the cupy backend the Jacobian and Hessian run on the host: pass batched=True "
+            "with a NumPy f, or switch to a CPU backend"
+        )
+    if is_jitted(f) and xa.ndim > 0 and be.JIT:
+        return "prange"
+    return "loop"
+
+
+def f_at(f: Any, xa: np.ndarray, engine: str, complex_ok: bool = False) -> np.ndarray:
+    """``f(x)`` as an array (its shape is the output's), through the engine's calling form."""
+    if engine == "batched":
+        v = f(xa[None])
+        arr = np.asarray(v if not hasattr(v, "get") else v.get())
+        if arr.ndim < 1 or arr.shape[0] != 1:
+            raise ValueError(
+                "a batched f must return one value of f per parameter copy, shape "
+                f"(B, ...); for a batch of 1 it returned shape {arr.shape}"
+            )
+        value = arr[0]
+    elif engine == "prange":
+        from .engines.prange import check_call
+
+        value = check_call(f, xa)
+    else:
+        value = f(xa.copy())
+    arr = np.asarray(value if not hasattr(value, "get") else value.get())
+    values_of(arr, arr.shape, "x", complex_ok)  # numbers
+    return arr
+
+
+def _perturbations(
+    plan: JacobianPlan,
+    points: np.ndarray,
+    labels: list[str],
+    shape: tuple[int, ...],
+    per_element: bool = False,
+) -> Perturbations:
+    """Row ``r`` of ``points`` and colour ``c``: colour ``c``'s elements at their points."""
+    rows, C = points.shape[0], plan.ncolours
+    members = plan.members
+    size = members.size
+    ptr = (np.arange(rows)[:, None] * size + plan.member_ptr[None, :-1]).reshape(-1)
+    ptr = np.append(ptr, rows * size).astype(np.int64)
+    idx = np.tile(members, rows)
+    val = (points[:, members] if per_element else points[:, plan.rep[members]]).reshape(-1)
+
+    def label(p: int) -> str:
+        r, c = divmod(p, C)
+        el = members[plan.member_ptr[c] : plan.member_ptr[c + 1]]
+        first = where(shape, int(el[0]))
+        more = f" (and {el.size - 1} more of colour {c})" if el.size > 1 else ""
+        return f"{first} {labels[r]}{more}"
+
+    return Perturbations(ptr, idx, val, label)
+
+
+def _gather(plan: JacobianPlan, F: np.ndarray, rows: int) -> np.ndarray:
+    """``values[r, col]`` of every nonzero ``col`` from ``F`` (rows * colours, m)."""
+    m, n = plan.shape
+    if plan.dense:
+        return F.reshape(rows, n, m).transpose(0, 2, 1).reshape(rows, m * n)
+    return F.reshape(rows, plan.ncolours * m)[:, plan.gather]
+
+
+def numerical_jacobian(
+    f: Callable[[Any], Any],
+    x: Any,
+    *,
+    h: float | Literal["auto"] | None = None,
+    order: int = 2,
+    method: Method = "central",
+    richardson: int = 0,
+    full_output: bool = False,
+    parallel: bool | None = None,
+    batched: bool = False,
+    workers: Any = None,
+    sparsity: Any = None,
+) -> Any:
+    r"""Finite-difference Jacobian of ``f`` (an array of any shape) with respect to ``x``.
+
+    Element ``J[k, i]`` is the derivative of ``f(x).flat[k]`` in ``x.flat[i]``,
+    by the stencil of :func:`numerical_gradient` (the book's central
+    difference by default, divided by the step actually taken).
+
+    Parameters
+    ----------
+    f : callable
+        ``f(x) -> array`` (or scalar) of one fixed shape. ``f`` receives a
+        perturbed private copy of ``x`` (``x`` is never written). With
+        ``batched=True``, ``f(X)`` maps ``(B, *x.shape)`` to ``(B, *f(x).shape)``.
+    x : array_like
+        Float32 or float64 point (other real dtypes are computed in float64).
+    h, order, method, richardson, full_output
+        As for :func:`numerical_gradient`: every stencil, Richardson levels
+        with their error estimate, ``h="auto"``, the complex step.
+    parallel : bool, optional
+        A Numba-compiled ``f`` runs in a ``prange`` kernel (bit-identical to
+        ``parallel=False``, and to a plain Python ``f``).
+    batched : bool
+        ``f`` takes a batch of perturbed copies (one call per ~1 MiB of batch).
+    workers : int or Executor, optional
+        Evaluate blocks of perturbations on processes (bit-identical).
+    sparsity : array_like of bool, SciPy sparse or JacobianPlan, optional
+        Where ``J`` (as an ``(f(x).size, x.size)`` matrix) may be nonzero. The
+        columns are coloured (:mod:`nnnum.diff.colouring`): one evaluation of
+        ``f`` per colour and stencil point instead of per element. A SciPy
+        sparse pattern gives a ``scipy.sparse.csr_array`` (memory O(nnz));
+        a boolean array a dense result with zeros outside the pattern. Reuse
+        a :func:`jacobian_plan` to colour once.
+
+    Returns
+    -------
+    ndarray, csr_array or DiffResult
+        Shape ``f(x).shape + x.shape`` (``(m, n)`` for vectors, as SciPy and
+        numdifftools); with a SciPy pattern, ``(m, n)`` sparse. In a
+        :class:`DiffResult` for a sparse result, ``error`` and ``status`` are
+        aligned with ``df.data``.
+
+    Notes
+    -----
+    ``f`` is evaluated ``1 + P`` times: once at ``x`` (its shape; a one-sided
+    stencil's ``f(x)``) and ``P = order * (richardson + 1) * C`` perturbations
+    with ``C = x.size`` colours (dense) or the colouring's count.
+
+    Examples
+    --------
+    >>> import numpy as np, nnnum
+    >>> f = lambda x: np.array([x[0] ** 2 * x[1], 5 * x[0] + np.sin(x[1])])
+    >>> J = nnnum.numerical_jacobian(f, [1.0, 2.0], h="auto", order=4)
+    >>> bool(np.allclose(J, [[4.0, 1.0], [5.0, np.cos(2.0)]]))
+    True
+    >>> r = nnnum.numerical_jacobian(f, [1.0, 2.0], h="auto", richardson=2, full_output=True)
+    >>> bool(np.all(np.abs(r.df - [[4.0, 1.0], [5.0, np.cos(2.0)]]) <= r.error))
+    True
+    """
+    from .api import _check_engine_options, _options
+
+    hv, st, levels, is_complex = _options(h, order, method, richardson)
+    full_output, batched = check_flag(full_output, "full_output"), check_flag(batched, "batched")
+    parallel = check_flag(parallel, "parallel", allow_none=True)
+    _check_engine_options(is_complex, batched, parallel, workers, None)
+    if not callable(f):
+        raise TypeError(f"f must be callable, got {type(f).__name__}")
+    xa = _x_of(x, "numerical_jacobian")
+    engine = _engine(f, xa, batched)
+    if isinstance(sparsity, JacobianPlan) and sparsity.shape[1] != xa.size:
+        raise ValueError(f"the plan is for x.size {sparsity.shape[1]}, x has size {xa.size}")
+    fx = f_at(f, xa.astype(np.complex128 if is_complex else xa.dtype), engine, is_complex)
+    out_shape = fx.shape
+    m, n = fx.size, xa.size
+    if sparsity is None:
+        plan = _dense_plan(m, n)
+    elif isinstance(sparsity, JacobianPlan):
+        plan = sparsity
+        if plan.shape != (m, n):
+            raise ValueError(
+                f"the plan has shape {plan.shape}, the Jacobian (f(x).size, x.size) = {(m, n)}"
+            )
+    else:
+        plan = JacobianPlan(as_pattern(sparsity, (m, n)))
+    ev: dict[str, Any] = dict(engine=engine, parallel=parallel, workers=workers)
+    flat = xa.reshape(-1)
+    if is_complex:
+        df, err, status, step, nfev = _complex(f, xa, fx, hv, plan, ev)
+        ordr = 2
+    else:
+        df, err, status, step, nfev, ordr = _finite(
+            f, xa, fx, hv, st, levels, plan, ev, full_output
+        )
+    del flat
+    result = _shape_result(plan, df, out_shape, xa.shape, xa.dtype)
+    if not full_output:
+        return result
+    error = _shape_aux(plan, err, out_shape, xa.shape, np.float64)
+    stat = _shape_aux(plan, status, out_shape, xa.shape, np.int8)
+    return DiffResult(
+        df=result,
+        error=error,
+        nfev=nfev,
+        step=step,
+        order=ordr,
+        method="complex" if is_complex else st.kind,
+        status=stat,
+    )
+
+
+def _finite(
+    f: Any,
+    xa: np.ndarray,
+    fx: np.ndarray,
+    hv: Any,
+    st: Any,
+    levels: int,
+    plan: JacobianPlan,
+    ev: dict[str, Any],
+    estimate: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, int]:
+    shape = xa.shape
+    flat = xa.reshape(-1)
+    out_shape = fx.shape
+    # the step rule's errors and warnings named for x itself, once
+    if is_book_default(st, levels) and hv != "auto":
+        _, step2 = _steps2(flat, shape, float(hv))
+        exact = bool((np.abs(step2 - 2.0 * float(hv)) <= 0.02 * float(hv)).all())
+    else:
+        hx = auto_step(flat, st, levels - 1, 2.0) if hv == "auto" else float(hv)
+        exact = bool(make_plan(flat, shape, hx, st, levels).exact.all())
+    cols = flat[plan.elem]
+    base = xa
+    count = [0]
+
+    def evaluate_cols(points: np.ndarray, labels: list[str]) -> np.ndarray:
+        pert = _perturbations(plan, points, labels, shape)
+        F = evaluate(f, base, pert, out_shape, **ev)
+        check_finite_values(F, pert, out_shape)
+        count[0] += pert.count
+        return _gather(plan, F, points.shape[0])
+
+    fxf = fx.reshape(-1).astype(np.float64)
+
+    def f_at_x() -> np.ndarray:
+        return fxf[plan.out]
+
+    with warnings.catch_warnings():
+        if not exact:  # said once above, for x itself
+            warnings.simplefilter("ignore", StepRoundingWarning)
+        out = differentiate(
+            cols, (cols.size,), hv, st, levels, evaluate_cols, f_at_x, estimate=estimate
+        )
+    if np.ndim(out.step) == 0 or out.step.ndim == 1:
+        step = np.asarray(out.step)
+    else:
+        step = np.full((levels, flat.size), np.nan)
+        used = plan.rep >= 0
+        step[:, used] = out.step.reshape(levels, -1)[:, plan.rep[used]]
+        step = step.reshape((levels,) + shape)
+    return out.df, out.error, out.status, step, 1 + count[0], out.order
+
+
+def _complex(
+    f: Any, xa: np.ndarray, fx: np.ndarray, hv: Any, plan: JacobianPlan, ev: dict[str, Any]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    from . import complex_step as cs
+
+    shape = xa.shape
+    flat = xa.reshape(-1)
+    out_shape = fx.shape
+    cs.check_real_at_x(fx, out_shape)
+    hs = cs.steps(flat, hv)
+    base = xa.astype(cs.complex_dtype(xa.dtype))
+    cflat = base.reshape(-1)
+    points = np.stack([cflat + 1j * (t * hs) for t in cs.MULTIPLES[:2]])
+    labels = ["+ ih", "+ 2ih"]
+    pert = _perturbations(plan, points, labels, shape, per_element=True)
+    F = evaluate(f, base, pert, out_shape, **ev)
+    check_finite_values(F, pert, out_shape)
+    im = np.full((3, plan.nnz), np.nan)
+    im[:2] = _gather(plan, F.imag, 2)
+    hcols = hs[plan.elem]
+    sus = cs.suspects(im, hcols, xa.dtype)
+    nfev = 1 + pert.count
+    if sus.size:
+        elems = np.unique(plan.elem[sus])
+        one = Perturbations(
+            np.arange(elems.size + 1, dtype=np.int64),
+            elems,
+            cflat[elems] + 1j * (cs.MULTIPLES[2] * hs[elems]),
+            lambda p: f"{where(shape, int(elems[p]))} + 4ih",
+        )
+        F4 = evaluate(f, base, one, out_shape, **ev)
+        nfev += one.count
+        pos = np.searchsorted(elems, plan.elem[sus])
+        im[2, sus] = F4.imag[pos, plan.out[sus]]
+    df, err = cs.finish(im, hcols, (plan.nnz,), np.dtype(xa.dtype))
+    return df, err, np.zeros(plan.nnz, np.int8), hs.reshape((1,) + shape), nfev
+
+
+def _shape_result(
+    plan: JacobianPlan, vals: np.ndarray, out_shape: tuple, x_shape: tuple, dtype: Any
+) -> Any:
+    m, n = plan.shape
+    if plan.dense:
+        return vals.reshape(out_shape + x_shape).astype(dtype, copy=False)
+    if plan.pattern is not None and plan.pattern.sparse:
+        from scipy import sparse
+
+        return sparse.csr_array(
+            (
+                vals.astype(dtype, copy=False),
+                plan.pattern.indices.copy(),
+                plan.pattern.indptr.copy(),
+            ),
+            shape=(m, n),
+        )
+    full = np.zeros(m * n, dtype=dtype)
+    full[plan.out * n + plan.elem] = vals
+    return full.reshape(out_shape + x_shape)
+
+
+def _shape_aux(
+    plan: JacobianPlan, vals: np.ndarray, out_shape: tuple, x_shape: tuple, dtype: Any
+) -> np.ndarray:
+    m, n = plan.shape
+    vals = np.asarray(vals, dtype=dtype).reshape(-1)
+    if plan.dense:
+        return vals.reshape(out_shape + x_shape)
+    if plan.pattern is not None and plan.pattern.sparse:
+        return vals
+    full = np.zeros(m * n, dtype=dtype)
+    full[plan.out * n + plan.elem] = vals
+    return full.reshape(out_shape + x_shape)
