@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Literal
+import functools
+from collections.abc import Callable
+from typing import Any, Literal
 
 import numpy as np
 
@@ -64,6 +66,10 @@ class SimpleNet:
 
     def loss(self, x: Any, t: Any) -> float:
         """``cross_entropy_error(softmax(x @ W), t)``."""
+        if type(self).predict is SimpleNet.predict:
+            fast = _simple_loss(self.W, x, t)
+            if fast is not None:
+                return fast
         return float(cross_entropy_error(softmax(self.predict(x)), t))
 
 
@@ -253,8 +259,18 @@ class TwoLayerNet:
         return targets(probe, t, xp, batch_name=name)
 
     # --------------------------------------------------------------- the book's API
+    # Each method checks its inputs once (``_fast``) and runs one kernel per layer; anything
+    # the fast path does not take (another backend, other dtypes, an error to report) goes
+    # through the general code below it, which checks everything and names the problem.
     def predict(self, x: Any) -> Any:
         """Softmax probabilities, shape (batch, output_size)."""
+        fast = self._fast(x, None)
+        if fast is not None:
+            z1 = fast[1]
+            return _probabilities(z1 @ self.params["W2"], self.params["b2"])
+        return self._predict_general(x)
+
+    def _predict_general(self, x: Any) -> Any:
         x = self._check_x(x)
         p = self._check_params()
         z1 = sigmoid(x @ p["W1"] + p["b1"])
@@ -262,12 +278,34 @@ class TwoLayerNet:
 
     def loss(self, x: Any, t: Any) -> float:
         """The book's loss: ``cross_entropy_error(predict(x), t)`` (with its 1e-7 delta)."""
+        fast = self._fast(x, t) if type(self).predict is TwoLayerNet.predict else None
+        if fast is not None:
+            x, z1, labels, tt, dense = fast
+            a2 = z1 @ self.params["W2"]
+            y = np.empty_like(a2)
+            rows = np.empty(a2.shape[0])
+            kern = _nk()._output_parallel if a2.size >= _PARALLEL_MIN else _nk()._output_serial
+            if not kern(a2, self.params["b2"], labels, tt, dense, CE_DELTA, y, rows, True):
+                return np.float64(np.sum(rows) / rows.shape[0])
+        return self._loss_general(x, t)
+
+    def _loss_general(self, x: Any, t: Any) -> float:
         x = self._check_x(x)
         self._labels(x, t)
         return cross_entropy_error(self.predict(x), t)
 
     def accuracy(self, x: Any, t: Any) -> float:
         """Fraction of samples whose most probable class is the label (one-hot or label ``t``)."""
+        fast = self._fast(x, t) if type(self).predict is TwoLayerNet.predict else None
+        if fast is not None:
+            x, z1, labels, tt, dense = fast
+            y = _probabilities(z1 @ self.params["W2"], self.params["b2"], labels)
+            if y is not None:
+                kern = _nk()._hits_parallel if y.size >= _PARALLEL_MIN else _nk()._hits_serial
+                return float(kern(y, labels, tt, dense)) / x.shape[0]
+        return self._accuracy_general(x, t)
+
+    def _accuracy_general(self, x: Any, t: Any) -> float:
         x = self._check_x(x)
         kind, tt = self._labels(x, t)
         y = self.predict(x).argmax(axis=1)
@@ -281,6 +319,25 @@ class TwoLayerNet:
         ``dL/da2 = y * (g - sum(y * g))`` with ``g = -t / ((y + delta) N)``
         (the book's ``(y - t) / N`` is its ``delta -> 0`` limit).
         """
+        fast = self._fast(x, t)
+        # the kernel's row sum is NumPy's for rows of up to 128 classes
+        if fast is not None and self.params["W2"].shape[1] <= _PW_BLOCK:
+            x, z1, labels, tt, dense = fast
+            p = self.params
+            a2 = z1 @ p["W2"]
+            y, da2, row = np.empty_like(a2), np.empty_like(a2), np.empty_like(a2)
+            big = a2.size >= _PARALLEL_MIN
+            kern = _nk()._output_grad_parallel if big else _nk()._output_grad_serial
+            if not kern(a2, p["b2"], labels, tt, dense, CE_DELTA, y, da2, row):
+                da1 = da2 @ p["W2"].T
+                (_nk()._hidden_grad_parallel if big else _nk()._hidden_grad_serial)(da1, z1)
+                db1, db2 = np.empty(da1.shape[1]), np.empty(da2.shape[1])
+                _nk()._column_sums(da1, db1)
+                _nk()._column_sums(da2, db2)
+                return {"W1": x.T @ da1, "b1": db1, "W2": z1.T @ da2, "b2": db2}
+        return self._gradient_general(x, t)
+
+    def _gradient_general(self, x: Any, t: Any) -> dict[str, Any]:
         x = self._check_x(x)
         kind, tt = self._labels(x, t)
         xp = _backend.current().xp
@@ -299,6 +356,68 @@ class TwoLayerNet:
         dz1 = da2 @ p["W2"].T
         da1 = dz1 * z1 * (1.0 - z1)
         return {"W1": x.T @ da1, "b1": da1.sum(axis=0), "W2": z1.T @ da2, "b2": da2.sum(axis=0)}
+
+    # ------------------------------------------------------------ the fast path
+    def _fast(self, x: Any, t: Any) -> tuple[np.ndarray, np.ndarray, Any, Any, bool] | None:
+        """``(x, z1, labels, targets, dense)`` for the kernels, or None: take the general path.
+
+        ``z1`` is the hidden layer, ``sigmoid(x @ W1 + b1)``.
+
+        One look at everything: the Numba backend, float64 parameters of
+        consistent shapes, a real ``x`` of ``(batch, input_size)`` (or one
+        sample) with no NaN or inf, and (unless ``t`` is None) targets of the
+        batch's shape or integer labels; labels are range-checked in the kernel.
+        """
+        p = self.params
+        if type(p) is not dict or not _backend.current().JIT or _backend.current().DEVICE:
+            return None
+        try:
+            w1, b1, w2, b2 = p["W1"], p["b1"], p["W2"], p["b2"]
+        except KeyError:
+            return None
+        for v in (w1, b1, w2, b2):
+            if type(v) is not np.ndarray or v.dtype != np.float64:
+                return None
+        if w1.ndim != 2 or w2.ndim != 2 or b1.shape != (w1.shape[1],):
+            return None
+        d, hdim = w1.shape
+        k = w2.shape[1]
+        if w2.shape[0] != hdim or b2.shape != (k,) or d == 0 or hdim == 0 or k == 0:
+            return None
+        if type(x) is not np.ndarray or x.dtype.kind not in "biuf":
+            return None
+        if x.dtype != np.float64:
+            x = x.astype(np.float64)
+        if x.ndim == 1:
+            x = x[None, :]
+        if x.ndim != 2 or x.shape[1] != d or x.shape[0] == 0:
+            return None
+        n = x.shape[0]
+        if t is None:
+            labels, tt, dense = _NO_LABELS, _NO_TARGETS, False
+        elif type(t) is not np.ndarray:
+            return None
+        elif t.shape == (n, k) and t.dtype.kind in "biuf":
+            tt = t if t.dtype in (np.float32, np.float64) else t.astype(np.float64)
+            labels, dense = _NO_LABELS, True
+        elif t.shape == (n,) and t.dtype.kind in "iu":
+            labels, tt, dense = t.astype(np.int64, copy=False), _NO_TARGETS, False
+        else:
+            return None
+        z1 = self._hidden(x)
+        return None if z1 is None else (x, z1, labels, tt, dense)
+
+    def _hidden(self, x: np.ndarray) -> np.ndarray | None:
+        """``sigmoid(x @ W1 + b1)``: BLAS, then one pass in place; None if ``x`` is not finite.
+
+        The pass counts the rows with a NaN or inf pre-activation, which every
+        row of ``x`` with a NaN or inf has: only then is ``x`` itself scanned.
+        """
+        a1 = x @ self.params["W1"]
+        kern = _nk()._hidden_parallel if a1.size >= _PARALLEL_MIN else _nk()._hidden_serial
+        if kern(a1, self.params["b1"]) and not np.isfinite(x).all():
+            return None
+        return a1
 
     def numerical_gradient(
         self,
@@ -424,6 +543,74 @@ def _structured_with_stencil(
         for key, g in central(t * h).items():
             total[key] = total[key] + c * g if key in total else c * g
     return total
+
+
+@functools.cache
+def _nk() -> Any:
+    """The network kernels, imported on first use (``import nnnum`` compiles nothing)."""
+    from . import _kernels
+
+    return _kernels
+
+
+#: Kernels on at least this many elements use their parallel variant (the backend's threshold).
+_PARALLEL_MIN = 1 << 16
+#: NumPy sums runs of up to this many elements directly (its pairwise summation's leaf).
+_PW_BLOCK = 128
+_NO_LABELS = np.zeros(0, dtype=np.int64)
+_NO_TARGETS = np.zeros((0, 0))
+
+
+def _probabilities(a2: np.ndarray, b2: np.ndarray, labels: np.ndarray = _NO_LABELS) -> Any:
+    """``softmax(a2 + b2)`` (``a2`` overwritten by the logits); None for a label out of range."""
+    y = np.empty_like(a2)
+    kern = _nk()._output_parallel if a2.size >= _PARALLEL_MIN else _nk()._output_serial
+    dense = labels.shape[0] == 0
+    if kern(a2, b2, labels, _NO_TARGETS, dense, CE_DELTA, y, _NO_ROWS, False):
+        return None
+    return y
+
+
+_NO_ROWS = np.zeros(0)
+
+
+def _simple_loss(w: Any, x: Any, t: Any) -> float | None:
+    """SimpleNet's loss in one kernel, or None where the general path must check and report."""
+    if type(w) is not np.ndarray or w.dtype != np.float64 or w.ndim != 2:
+        return None
+    if not _backend.current().JIT or _backend.current().DEVICE:
+        return None
+    if type(x) is not np.ndarray or x.dtype.kind not in "biuf" or x.ndim not in (1, 2):
+        return None
+    if x.shape[-1] != w.shape[0] or x.size == 0 or w.shape[1] == 0:
+        return None
+    z = x.astype(np.float64) @ w
+    t = np.asarray(t)
+    k = w.shape[1]
+    z2 = z.reshape(-1, k)
+    if t.shape == z.shape and t.dtype.kind in "biuf":
+        tt = t.reshape(-1, k)
+        if tt.dtype not in (np.float32, np.float64):
+            tt = tt.astype(np.float64)
+        labels, dense = _NO_LABELS, True
+    elif t.shape == z.shape[:-1] and t.dtype.kind in "iu":
+        tt, labels, dense = _NO_TARGETS, t.reshape(-1).astype(np.int64, copy=False), False
+    else:
+        return None
+    rows = np.empty(z2.shape[0])
+    if _nk()._output_serial(
+        z2, _zeros(k), labels, tt, dense, CE_DELTA, np.empty_like(z2), rows, True
+    ):
+        return None
+    return float(np.sum(rows) / rows.shape[0])
+
+
+@functools.cache
+def _zeros(k: int) -> np.ndarray:
+    """A read-only zero bias of ``k`` classes (SimpleNet has none)."""
+    z = np.zeros(k)
+    z.flags.writeable = False
+    return z
 
 
 def _randn(seed: int | np.random.Generator | None, shape: tuple[int, ...]) -> np.ndarray:
