@@ -20,7 +20,8 @@ With ``grad=``, the Hessian is the (coloured) :func:`numerical_jacobian` of
 
 from __future__ import annotations
 
-from typing import Any, Callable, Literal
+from collections.abc import Callable
+from typing import Any, Literal
 
 import numpy as np
 
@@ -123,7 +124,9 @@ def _real_level(
             fmax[od] = np.abs(Fo).max(axis=1)
             Fd = F[P4:, 0].reshape(-1, 2)
             dp, dm = offs[3, idg], offs[0, idg]
-            v[dg] = 2.0 * (Fd[:, 0] / (dp * (dp - dm)) + Fd[:, 1] / (dm * (dm - dp)) + f0 / (dp * dm))
+            v[dg] = 2.0 * (
+                Fd[:, 0] / (dp * (dp - dm)) + Fd[:, 1] / (dm * (dm - dp)) + f0 / (dp * dm)
+            )
             unit[dg] = np.sqrt(6.0) / (dp * dp)
             fmax[dg] = np.maximum(np.abs(Fd).max(axis=1), abs(f0))
             grad[idg] = (Fd[:, 0] - Fd[:, 1]) / (dp - dm)
@@ -238,7 +241,7 @@ def _hessian(
         h0 = auto_step(flat, _SECOND, levels - 1, RATIO) if hv == "auto" else np.full(n, hv)
     f0 = float(np.real(fx))
     i, j, pat = _pairs(n, sparsity, diag_only)
-    estimates, noise, units, fmaxs, steps = [], [], [], [], []
+    estimates, units, fmaxs, steps = [], [], [], []
     nfev = 1
     grad = np.zeros(n)
     allv = []
@@ -263,9 +266,8 @@ def _hessian(
     xabs = np.abs(flat.astype(np.float64))
     arg = xabs[i] * np.abs(grad[i]) + xabs[j] * np.abs(grad[j])
     sig = [eps * (fm + arg) for fm in fmaxs]
-    tab = richardson_table(
-        estimates, RATIO, _POWERS, [s * u for s, u in zip(sig, units)], units
-    )
+    noise = [s * u for s, u in zip(sig, units, strict=True)]
+    tab = richardson_table(estimates, RATIO, _POWERS, noise, units)
     H = tab.value
     if not np.isfinite(H).all():
         k = int(np.flatnonzero(~np.isfinite(H))[0])
@@ -288,9 +290,13 @@ def _hessian(
         df = H.reshape(shape).astype(xa.dtype, copy=False)
         if not full_output:
             return df
-        return DiffResult(df, error.reshape(shape), nfev, step, 2 * levels, method, status.reshape(shape))
-    df, err, stat = (_symmetric(a, i, j, n, pat, shape, dt) for a, dt in
-                     ((H, xa.dtype), (error, np.float64), (status, np.int8)))
+        return DiffResult(
+            df, error.reshape(shape), nfev, step, 2 * levels, method, status.reshape(shape)
+        )
+    df, err, stat = (
+        _symmetric(a, i, j, n, pat, shape, dt)
+        for a, dt in ((H, xa.dtype), (error, np.float64), (status, np.int8))
+    )
     if not full_output:
         return df
     if pat is not None and pat.sparse:
@@ -384,7 +390,17 @@ def numerical_hessian(
             grad, x, h, method, richardson, full_output, parallel, batched, workers, sparsity
         )
     return _hessian(
-        f, x, h, method, richardson, full_output, parallel, batched, workers, sparsity, False,
+        f,
+        x,
+        h,
+        method,
+        richardson,
+        full_output,
+        parallel,
+        batched,
+        workers,
+        sparsity,
+        False,
         "numerical_hessian",
     )
 
@@ -413,18 +429,44 @@ def numerical_hessian_diag(
     True
     """
     return _hessian(
-        f, x, h, method, richardson, full_output, parallel, batched, workers, None, True,
+        f,
+        x,
+        h,
+        method,
+        richardson,
+        full_output,
+        parallel,
+        batched,
+        workers,
+        None,
+        True,
         "numerical_hessian_diag",
     )
 
 
 def _from_gradient(
-    grad: Any, x: Any, h: Any, method: Any, richardson: Any, full_output: bool,
-    parallel: Any, batched: bool, workers: Any, sparsity: Any,
+    grad: Any,
+    x: Any,
+    h: Any,
+    method: Any,
+    richardson: Any,
+    full_output: bool,
+    parallel: Any,
+    batched: bool,
+    workers: Any,
+    sparsity: Any,
 ) -> Any:
     r = numerical_jacobian(
-        grad, x, h=h, method=method, richardson=richardson, full_output=True,
-        parallel=parallel, batched=batched, workers=workers, sparsity=sparsity,
+        grad,
+        x,
+        h=h,
+        method=method,
+        richardson=richardson,
+        full_output=True,
+        parallel=parallel,
+        batched=batched,
+        workers=workers,
+        sparsity=sparsity,
     )
     J = r.df
     if hasattr(J, "tocsr"):
@@ -436,7 +478,9 @@ def _from_gradient(
     n = int(np.prod(np.shape(x)))
     shape = tuple(J.shape[: J.ndim // 2])
     if J.shape != shape + shape:
-        raise ValueError(f"grad must return an array shaped like x {shape}, got {J.shape[:-len(shape)]}")
+        raise ValueError(
+            f"grad must return an array shaped like x {shape}, got {J.shape[: -len(shape)]}"
+        )
     J2 = J.reshape(n, n)
     H = ((J2 + J2.T) * 0.5).reshape(J.shape)
     if not full_output:
@@ -444,4 +488,6 @@ def _from_gradient(
     e = np.asarray(r.error).reshape(n, n)
     err = ((e + e.T) * 0.5 + np.abs(J2 - J2.T) * 0.5).reshape(J.shape)
     s = np.asarray(r.status).reshape(n, n)
-    return DiffResult(H, err, r.nfev, r.step, r.order, r.method, np.maximum(s, s.T).reshape(J.shape))
+    return DiffResult(
+        H, err, r.nfev, r.step, r.order, r.method, np.maximum(s, s.T).reshape(J.shape)
+    )

@@ -12,7 +12,8 @@ and the engines of :mod:`.perturb` evaluate those sets, ``f`` returning an array
 from __future__ import annotations
 
 import warnings
-from typing import Any, Callable, Literal
+from collections.abc import Callable
+from typing import Any, Literal
 
 import numpy as np
 
@@ -112,7 +113,8 @@ def jacobian_plan(sparsity: Any) -> JacobianPlan:
     >>> plan = nnnum.jacobian_plan(band)
     >>> plan.ncolours
     3
-    >>> f = lambda x: x**2 + np.roll(x, 1) * (np.arange(50) > 0) + np.roll(x, -1) * (np.arange(50) < 49)
+    >>> lo, hi = np.arange(50) > 0, np.arange(50) < 49
+    >>> f = lambda x: x**2 + np.roll(x, 1) * lo + np.roll(x, -1) * hi
     >>> J = nnnum.numerical_jacobian(f, np.ones(50), sparsity=plan, h="auto")
     >>> bool(np.allclose(J, np.where(np.eye(50, dtype=bool), 2.0, band.astype(float))))
     True
