@@ -17,24 +17,38 @@ from .api import (
     numerical_gradient_2,
     numerical_gradient_2d,
 )
+from .check import GradCheck, assert_grad, check_grad
 from .checks import NonFiniteError
+from .directional import directional_derivative, hessian_vector_product
 from .finish import EstimateWarning
+from .hessian import numerical_hessian, numerical_hessian_diag
+from .jacobian import JacobianPlan, jacobian_plan, numerical_jacobian
 from .stencils import Stencil, stencil
 from .steps import StepResolutionError, StepRoundingWarning
 
 __all__ = [
     "DiffResult",
     "EstimateWarning",
+    "GradCheck",
+    "JacobianPlan",
     "NonFiniteError",
     "UnseenPerturbationWarning",
     "Stencil",
     "StepResolutionError",
     "StepRoundingWarning",
+    "assert_grad",
     "batched_numerical_gradient",
+    "check_grad",
+    "directional_derivative",
+    "hessian_vector_product",
+    "jacobian_plan",
     "numerical_diff",
     "numerical_gradient",
     "numerical_gradient_1",
     "numerical_gradient_2",
     "numerical_gradient_2d",
+    "numerical_hessian",
+    "numerical_hessian_diag",
+    "numerical_jacobian",
     "stencil",
 ]
