@@ -1,0 +1,60 @@
+"""check_grad: correct gradients pass (float64, float32, any scale); wrong ones are named."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import nnnum
+
+
+def f(x):
+    return np.sum(np.sin(x) * x)
+
+
+def g(x):
+    return np.sin(x) + x * np.cos(x)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.integers(1, 30),
+    st.sampled_from([np.float64, np.float32]),
+    st.floats(-8, 8),
+    st.integers(0, 2**31),
+    st.sampled_from(["full", "random"]),
+)
+def test_correct_gradients_pass(n, dtype, log_scale, seed, mode):
+    scale = 10.0**log_scale
+    x = np.random.default_rng(seed).uniform(-1, 1, n).astype(dtype)
+    fs = lambda x: scale * f(x)  # noqa: E731
+    gs = lambda x: scale * g(x)  # noqa: E731
+    r = nnnum.check_grad(fs, gs, x, mode=mode)
+    assert r.passed, r.report()
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_random_mode_catches_and_names_one_element(seed):
+    n = 2000
+    x = np.random.default_rng(seed).normal(size=n)
+    bad_i = int(np.random.default_rng(seed + 100).integers(n))
+    bad = lambda x: g(x) * (1 + 1e-4 * (np.arange(n) == bad_i))  # noqa: E731
+    r = nnnum.check_grad(f, bad, x, mode="random", seed=seed)
+    assert not r.passed and r.worst[0].index == (bad_i,)
+
+
+def test_full_mode_report_and_assert():
+    x = np.linspace(0, 3, 6)
+    bad = lambda x: g(x) + (np.arange(6) == 2) * 1e-5  # noqa: E731
+    r = nnnum.check_grad(f, bad, x)
+    assert not r and r.worst[0].index == (2,) and "FAIL" in r.report()
+    with pytest.raises(AssertionError, match="FAIL"):
+        nnnum.assert_grad(f, bad, x)
+    nnnum.assert_grad(f, g, x)
+
+
+def test_jacobian_check():
+    fv = lambda x: np.array([x[0] * x[1], np.sin(x[1])])  # noqa: E731
+    J = lambda x: np.array([[x[1], x[0]], [0.0, np.cos(x[1])]])  # noqa: E731
+    assert nnnum.check_grad(fv, J, np.array([1.0, 2.0]))
+    assert nnnum.check_grad(fv, J, np.array([1.0, 2.0]), mode="random")

@@ -1,0 +1,133 @@
+"""numerical_jacobian: dense and coloured, every engine, the estimate, x never modified."""
+
+import warnings
+
+import numba
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import nnnum
+from nnnum.diff.colouring import colour_columns
+
+
+def broyden(x):
+    """Broyden's banded function (5 below, 1 above), for x of shape (..., n)."""
+    s = np.zeros_like(x)
+    for d in range(1, 6):
+        s[..., d:] += x[..., :-d] * (1 + x[..., :-d])
+    s[..., :-1] += x[..., 1:] * (1 + x[..., 1:])
+    return (3 - 2 * x) * x + 1 - s
+
+
+def broyden_jac(x):
+    J = np.diag(3 - 4 * x)
+    for d in range(1, 6):
+        J -= np.diag(1 + 2 * x[:-d], -d)
+    J -= np.diag(1 + 2 * x[1:], 1)
+    return J
+
+
+@numba.njit
+def broyden_jit(x):
+    n = x.size
+    out = (3 - 2 * x) * x + 1
+    for k in range(n):
+        for j in range(max(0, k - 5), min(n, k + 2)):
+            if j != k:
+                out[k] -= x[j] * (1 + x[j])
+    return out
+
+
+X = np.random.default_rng(0).uniform(-1, 1, 60)
+JT = broyden_jac(X)
+
+
+@pytest.mark.parametrize(
+    "kw,tol",
+    [
+        ({}, 1e-8),
+        ({"h": "auto", "order": 4}, 1e-11),
+        ({"h": "auto", "richardson": 2}, 1e-11),
+        ({"method": "forward", "h": "auto", "order": 2}, 1e-8),
+        ({"method": "complex"}, 1e-15),
+    ],
+)
+def test_dense_matches_analytic(kw, tol):
+    x = X.copy()
+    J = nnnum.numerical_jacobian(broyden, x, **kw)
+    assert J.shape == (60, 60)
+    assert np.abs(J - JT).max() <= tol
+    np.testing.assert_array_equal(x, X)  # x never modified
+
+
+def test_engines_agree_bit_for_bit():
+    ref = nnnum.numerical_jacobian(broyden, X, h="auto", order=4)
+    b = nnnum.numerical_jacobian(broyden, X, h="auto", order=4, batched=True)
+    np.testing.assert_array_equal(b, ref)
+    jit = nnnum.numerical_jacobian(broyden_jit, X, h="auto", order=4, parallel=True)
+    np.testing.assert_array_equal(
+        jit, nnnum.numerical_jacobian(broyden_jit, X, h="auto", order=4, parallel=False)
+    )
+    assert np.abs(jit - JT).max() <= 1e-10
+
+
+def test_sparse_plan_colours_and_results():
+    import scipy.sparse as sp
+
+    pat = JT != 0
+    plan = nnnum.jacobian_plan(sp.csr_array(pat))
+    assert plan.ncolours == 7  # the widest row: optimal on a band
+    J = nnnum.numerical_jacobian(broyden, X, sparsity=plan, batched=True)
+    assert sp.issparse(J) and J.nnz == pat.sum()
+    dense = nnnum.numerical_jacobian(broyden, X, batched=True)
+    np.testing.assert_array_equal(J.toarray(), dense)  # same points, same bits
+    Jb = nnnum.numerical_jacobian(broyden, X, sparsity=pat, method="complex", batched=True)
+    assert isinstance(Jb, np.ndarray) and np.abs(Jb - JT).max() <= 1e-15
+    r = nnnum.numerical_jacobian(
+        broyden, X, sparsity=plan, full_output=True, h="auto", richardson=1
+    )
+    assert r.nfev == 1 + 7 * 4 and r.error.shape == (J.nnz,)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 40), st.integers(1, 40), st.floats(0.02, 0.5), st.integers(0, 2**31))
+def test_colouring_never_worse_than_scipy(m, n, density, seed):
+    from scipy.optimize._numdiff import group_columns
+
+    A = np.random.default_rng(seed).random((m, n)) < density
+    k, colours = colour_columns(A)
+    assert k <= len(np.unique(group_columns(A))) or not A.any()
+    for c in range(k):  # a valid colouring: no row holds two columns of one colour
+        assert (A[:, colours == c].sum(axis=1) <= 1).all()
+
+
+def test_shapes_no_traps():
+    x = np.array([1.0, 2.0])
+    assert nnnum.numerical_jacobian(lambda x: np.sum(x**2), x).shape == (2,)
+    assert nnnum.numerical_jacobian(lambda x: np.sum(x**2)[None], x).shape == (1, 2)
+    J = nnnum.numerical_jacobian(lambda x: np.outer(x, x), x)
+    assert J.shape == (2, 2, 2)
+
+
+def test_estimate_bounds_error():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", nnnum.EstimateWarning)
+        r = nnnum.numerical_jacobian(
+            lambda x: np.exp(np.sin(x) * np.roll(x, 1)), X, h="auto", richardson=2, full_output=True
+        )
+    x1 = np.roll(X, 1)
+    true = np.diag(np.exp(np.sin(X) * x1) * np.cos(X) * x1)
+    true[np.arange(60), np.roll(np.arange(60), 1)] += np.exp(np.sin(X) * x1) * np.sin(X)
+    ok = (np.abs(r.df - true) <= r.error) | (r.status != 0)
+    assert np.mean(ok) >= 0.99
+
+
+def test_bad_input_errors():
+    with pytest.raises(ValueError, match="shape"):
+        nnnum.numerical_jacobian(broyden, X, sparsity=np.ones((3, 3), bool))
+    with pytest.raises(ValueError, match="not finite"):
+        nnnum.numerical_jacobian(broyden, np.array([1.0, np.nan]))
+    with pytest.raises(nnnum.NonFiniteError, match=r"f\[0\]"):
+        nnnum.numerical_jacobian(lambda x: np.where(x > 1.5, np.inf, x), np.array([2.0, 1.0]))
