@@ -49,18 +49,47 @@ def test_losses_and_activations_match_numba(cp, rng):
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_fused_kernel_batched_any_leading_shape(cp, rng, dtype):
-    from nnnum.backends._gpu_kernels import softmax_ce_rows
+    from nnnum.backends import cupy as gpu
 
     z = (rng.normal(size=(3, 50, 7)) * 5).astype(dtype)
     labels = rng.integers(0, 7, size=50)
-    rows = cp.asnumpy(softmax_ce_rows(cp.asarray(z), cp.asarray(labels)))
-    assert rows.shape == (3, 50)
+    zd = cp.asarray(z)
+    losses = cp.asnumpy(gpu.batched_label_loss(zd, cp.asarray(labels), 0.0))
+    np.testing.assert_array_equal(cp.asnumpy(zd), z)  # the input is never written
+    assert losses.shape == (3,)
     for b in range(3):
         with nnnum.use_backend("numba"):
-            ref = nnnum.softmax_cross_entropy(z[b].astype(np.float64), labels, reduction="none")
-        np.testing.assert_allclose(rows[b], ref, rtol=1e-12, atol=1e-12)
+            ref = nnnum.softmax_cross_entropy(z[b].astype(np.float64), labels)
+        np.testing.assert_allclose(losses[b], ref, rtol=1e-12, atol=1e-12)
     big = cp.asarray(np.array([[1e8, 0.0, -1e8]], dtype=dtype))
-    assert float(softmax_ce_rows(big, cp.asarray([0]))[0]) < 1e-6
+    assert float(gpu.fused_rows(big, cp.asarray([0]), None, 0.0)[0]) < 1e-6
+
+
+@pytest.mark.parametrize("k", [10, 300])  # one thread per row; one block per row
+def test_fused_rows_on_a_side_stream_and_non_finite(cp, rng, k):
+    from nnnum.backends import cupy as gpu
+
+    z = rng.normal(size=(1000, k)) * 10
+    z[0, 1], z[1, 2], z[2, 3] = np.nan, np.inf, -np.inf
+    labels = rng.integers(0, k, 1000)
+    with nnnum.use_backend("numba"):
+        ref = nnnum.softmax_cross_entropy(z, labels, reduction="none")
+    with cp.cuda.Stream(non_blocking=True):  # the kernel runs in order with CuPy's work there
+        zd = cp.asarray(z) * 1.0
+        got = cp.asnumpy(gpu.fused_rows(zd, cp.asarray(labels), None, 0.0))
+        dense = cp.asnumpy(gpu.fused_rows(zd, None, cp.asarray(np.eye(k)[labels]), 0.0))
+    np.testing.assert_allclose(got, ref, rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(dense, ref, rtol=1e-13, atol=1e-13)
+
+
+def test_device_questions(cp):
+    be = nnnum.backends.current()
+    a = cp.arange(3.0)
+    assert be.is_device_array(a) and not be.is_device_array(np.ones(2))
+    assert isinstance(be.to_host(a), np.ndarray) and be.to_host(2.0) == 2.0
+    free, _total = cp.cuda.runtime.memGetInfo()
+    assert be.batch_budget(1 << 20, 64 << 20) >= min(1000, free // (8 << 20))
+    assert be.batch_budget(1 << 62, 64 << 20) == 1  # never zero
 
 
 def test_network_gradient_on_device_matches_numba(cp, rng):

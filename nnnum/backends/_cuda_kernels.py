@@ -32,6 +32,7 @@ kernels compile on their first launch.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 from numba import cuda, float64
@@ -188,4 +189,16 @@ def softmax_ce_rows(
     if n == 0:
         return
     kernel, blocks, threads = launch_config(n, k)
-    kernel[blocks, threads, stream](z, labels, t, bool(dense), float(delta), rows)
+    if blocks >= _FEW_BLOCKS:
+        kernel[blocks, threads, stream](z, labels, t, bool(dense), float(delta), rows)
+        return
+    # a small input is a small grid by design: numba-cuda's low-occupancy warning (any grid
+    # under 128 blocks) says nothing to the user here
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_LOW_OCCUPANCY)
+        kernel[blocks, threads, stream](z, labels, t, bool(dense), float(delta), rows)
+
+
+#: numba-cuda warns at launch for grids of fewer blocks than this (its dispatcher's heuristic)
+_FEW_BLOCKS = 128
+_LOW_OCCUPANCY = r"Grid size \d+ will likely result in GPU under-utilization"
