@@ -17,7 +17,7 @@ def _cupy():
 
 
 class GpuSoftmaxCrossEntropy:
-    params = (["float32", "float64"], [1_000_000, 20_000_000])
+    params = (["float32", "float64"], [1_000_000, 10_000_000])
     param_names = ["dtype", "rows"]
 
     def setup(self, dtype: str, rows: int) -> None:
@@ -42,19 +42,22 @@ class GpuSoftmaxCrossEntropy:
 
 
 class GpuNetGradient:
-    def setup(self) -> None:
+    params = [100, 1000]
+    param_names = ["batch"]
+
+    def setup(self, batch: int) -> None:
         self.cp = _cupy()
         self.ctx = nnnum.use_backend("cupy")
         self.ctx.__enter__()
-        x, t, _ = mnist_batch()
+        x, t, _ = mnist_batch(batch)
         self.net = nnnum.TwoLayerNet(784, 50, 10, seed=0)
         self.x, self.t = self.cp.asarray(x), self.cp.asarray(t)
         self.net.numerical_gradient(self.x, self.t)
         self.cp.cuda.Device().synchronize()
 
-    def teardown(self) -> None:
+    def teardown(self, batch: int) -> None:
         self.ctx.__exit__(None, None, None)
 
-    def time_numerical_gradient(self) -> None:
+    def time_numerical_gradient(self, batch: int) -> None:
         self.net.numerical_gradient(self.x, self.t)
         self.cp.cuda.Device().synchronize()
