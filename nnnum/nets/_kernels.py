@@ -804,17 +804,6 @@ def _hidden_grad_py(dz, z):
             dz[r, j] = dz[r, j] * zj * (1.0 - zj)
 
 
-@kernel
-def _column_sums(a, out):
-    """``a.sum(axis=0)`` of a C-contiguous (N, M) array, as NumPy: rows added in order."""
-    n, m = a.shape
-    for j in range(m):
-        out[j] = 0.0
-    for r in range(n):
-        for j in range(m):
-            out[j] += a[r, j]
-
-
 _all_finite_serial, _all_finite_parallel = serial_and_parallel(_all_finite_py)
 _hidden_serial, _hidden_parallel = serial_and_parallel(_hidden_py)
 _output_serial, _output_parallel = serial_and_parallel(_output_py)

@@ -331,10 +331,13 @@ class TwoLayerNet:
             if not kern(a2, p["b2"], labels, tt, dense, CE_DELTA, y, da2, row):
                 da1 = da2 @ p["W2"].T
                 (_nk()._hidden_grad_parallel if big else _nk()._hidden_grad_serial)(da1, z1)
-                db1, db2 = np.empty(da1.shape[1]), np.empty(da2.shape[1])
-                _nk()._column_sums(da1, db1)
-                _nk()._column_sums(da2, db2)
-                return {"W1": x.T @ da1, "b1": db1, "W2": z1.T @ da2, "b2": db2}
+                # NumPy's own column sums: its summation order depends on the shape
+                return {
+                    "W1": x.T @ da1,
+                    "b1": da1.sum(axis=0),
+                    "W2": z1.T @ da2,
+                    "b2": da2.sum(axis=0),
+                }
         return self._gradient_general(x, t)
 
     def _gradient_general(self, x: Any, t: Any) -> dict[str, Any]:
@@ -413,10 +416,14 @@ class TwoLayerNet:
         The pass counts the rows with a NaN or inf pre-activation, which every
         row of ``x`` with a NaN or inf has: only then is ``x`` itself scanned.
         """
-        a1 = x @ self.params["W1"]
+        with np.errstate(all="ignore"):  # NaN or inf in x: an error, not first matmul's warning
+            a1 = x @ self.params["W1"]
         kern = _nk()._hidden_parallel if a1.size >= _PARALLEL_MIN else _nk()._hidden_serial
-        if kern(a1, self.params["b1"]) and not np.isfinite(x).all():
-            return None
+        if kern(a1, self.params["b1"]):
+            if not np.isfinite(x).all():
+                return None
+            a1 = x @ self.params["W1"]  # finite x overflowing: matmul warns, as it always did
+            kern(a1, self.params["b1"])
         return a1
 
     def numerical_gradient(

@@ -1,0 +1,176 @@
+"""The networks' fast path (one check, one pass per layer) against their general path, bit for bit.
+
+``TwoLayerNet.predict/loss/accuracy/gradient`` and ``SimpleNet.loss`` check their
+inputs once and run fused Numba kernels around the same BLAS products; every other
+case takes the general path (the NumPy composition of nnnum's functions, checked at
+each step). Both must give the same bits, the same errors, and leave inputs alone.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import nnnum
+from nnnum import SimpleNet, TwoLayerNet
+
+
+def _net(seed: int, d: int, h: int, k: int, std: float) -> TwoLayerNet:
+    rng = np.random.default_rng(seed + 1)
+    net = TwoLayerNet(d, h, k, weight_init_std=std, seed=seed)
+    net.params["b1"] = rng.normal(size=h) * std
+    net.params["b2"] = rng.normal(size=k) * std
+    return net
+
+
+def _targets(rng: np.random.Generator, kind: str, n: int, k: int):
+    labels = rng.integers(0, k, size=n)
+    if kind == "labels":
+        return labels
+    if kind == "labels32":
+        return labels.astype(np.int32)
+    if kind == "onehot":
+        return np.eye(k)[labels]
+    if kind == "onehot32":
+        return np.eye(k, dtype=np.float32)[labels]
+    if kind == "onehot_int":
+        return np.eye(k, dtype=np.int64)[labels]
+    return rng.random((n, k))  # soft targets
+
+
+def _same(a, b) -> None:
+    """Equal bits (NaN where NaN), same type and shape."""
+    assert type(a) is type(b)
+    if isinstance(a, dict):
+        assert list(a) == list(b)
+        for key in a:
+            _same(a[key], b[key])
+        return
+    a, b = np.atleast_1d(np.asarray(a)), np.atleast_1d(np.asarray(b))
+    assert a.shape == b.shape and a.dtype == b.dtype
+    np.testing.assert_array_equal(a.view(np.uint8), b.view(np.uint8))
+
+
+def _all_equal(net: TwoLayerNet, x, t) -> None:
+    keep_x, keep_t = np.array(x, copy=True), np.array(t, copy=True)
+    keep_p = {key: v.copy() for key, v in net.params.items()}
+    _same(net.predict(x), net._predict_general(x))
+    _same(net.loss(x, t), net._loss_general(x, t))
+    _same(net.accuracy(x, t), net._accuracy_general(x, t))
+    _same(net.gradient(x, t), net._gradient_general(x, t))
+    np.testing.assert_array_equal(x, keep_x)  # nothing handed in is modified
+    np.testing.assert_array_equal(t, keep_t)
+    for key, v in net.params.items():
+        np.testing.assert_array_equal(v, keep_p[key])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**16),
+    d=st.integers(1, 40),
+    h=st.integers(1, 20),
+    k=st.integers(1, 14),
+    n=st.integers(1, 30),
+    std=st.sampled_from([0.01, 1.0, 30.0]),  # saturated units and logits included
+    scale=st.sampled_from([1.0, 255.0, 1e6]),
+    kind=st.sampled_from(["labels", "labels32", "onehot", "onehot32", "onehot_int", "soft"]),
+    xdtype=st.sampled_from([np.float64, np.float32, np.uint8, np.bool_]),
+)
+def test_fast_path_is_the_general_path_bit_for_bit(seed, d, h, k, n, std, scale, kind, xdtype):
+    rng = np.random.default_rng(seed)
+    net = _net(seed, d, h, k, std)
+    x = (rng.random((n, d)) * scale * (rng.random((n, d)) > 0.5)).astype(xdtype)
+    _all_equal(net, x, _targets(rng, kind, n, k))
+
+
+def test_one_sample_strided_x_and_the_parallel_kernels():
+    rng = np.random.default_rng(0)
+    net = _net(0, 30, 40, 10, 0.5)
+    x = rng.random((2000, 60))[:, ::2]  # a strided view; 2000 x 40 hidden units: parallel
+    t = rng.integers(0, 10, 2000)
+    _all_equal(net, x, t)
+    _all_equal(net, x, np.eye(10)[t])
+    _all_equal(net, x[3].copy(), t[3:4])  # one sample as a 1-D x
+
+
+def test_many_classes_take_numpys_pairwise_sum():
+    rng = np.random.default_rng(1)
+    net = _net(1, 8, 6, 300, 3.0)  # rows of 300 classes: beyond one run of NumPy's sum
+    x, t = rng.random((9, 8)), rng.integers(0, 300, 9)
+    _all_equal(net, x, t)
+
+
+def test_the_book_sizes_with_mnist_like_batches():
+    rng = np.random.default_rng(2)
+    net = TwoLayerNet(784, 50, 10, seed=2)
+    x = rng.random((100, 784)).astype(np.float32)
+    x[rng.random((100, 784)) < 0.81] = 0.0
+    t = rng.integers(0, 10, 100)
+    _all_equal(net, x, np.eye(10)[t])
+    _all_equal(net, x, t)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_x_is_the_same_error(bad):
+    net = _net(3, 5, 4, 3, 0.5)
+    x = np.random.default_rng(3).random((6, 5))
+    x[4, 2] = bad
+    for call in (
+        lambda: net.loss(x, np.zeros(6, int)),
+        lambda: net.gradient(x, np.zeros(6, int)),
+        lambda: net.accuracy(x, np.zeros(6, int)),
+        lambda: net.predict(x),
+    ):
+        with pytest.raises(ValueError, match=r"x contains NaN or inf \(first in sample 4\)"):
+            call()
+
+
+def test_overflowing_pre_activations_are_no_error():
+    net = _net(4, 3, 4, 3, 0.5)
+    net.params["W1"][:] = 1e300
+    x = np.full((2, 3), 1e10)  # finite x, inf pre-activations: as before, no error
+    with np.errstate(all="ignore"):  # NumPy's matmul warns of the overflow, on both paths
+        _all_equal(net, x, np.array([0, 2]))
+
+
+@pytest.mark.parametrize("label", [-1, 3, 2**40])
+def test_label_out_of_range_is_the_same_error(label):
+    net = _net(5, 4, 3, 3, 0.5)
+    x = np.random.default_rng(5).random((4, 4))
+    t = np.array([0, 1, label, 2])
+    for call in (net.loss, net.gradient, net.accuracy):
+        with pytest.raises(ValueError, match=f"label {label} is out of range for 3 classes"):
+            call(x, t)
+
+
+def test_other_params_and_backends_take_the_general_path():
+    rng = np.random.default_rng(6)
+    net = _net(6, 5, 4, 3, 0.5)
+    x, t = rng.random((7, 5)), rng.integers(0, 3, 7)
+    ref = net.loss(x, t)
+    net.params["W1"] = net.params["W1"].astype(np.float32)  # float32 weights: general path
+    assert net._fast(x, t) is None
+    assert np.isclose(net.loss(x, t), ref, rtol=1e-6)
+    net.params["W1"] = net.params["W1"].astype(np.float64)
+    with nnnum.use_backend("numpy"):
+        assert net._fast(x, t) is None
+        assert np.isclose(net.loss(x, t), ref, rtol=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**16),
+    batch=st.sampled_from([None, 1, 5]),
+    kind=st.sampled_from(["labels", "onehot", "soft"]),
+    scale=st.sampled_from([1.0, 1e3]),
+)
+def test_simple_net_loss_bit_for_bit(seed, batch, kind, scale):
+    rng = np.random.default_rng(seed)
+    net = SimpleNet(seed=seed)
+    x = rng.random(2 if batch is None else (batch, 2)) * scale
+    lab = rng.integers(0, 3, () if batch is None else batch)
+    t = {"labels": lab, "onehot": np.eye(3)[lab], "soft": rng.random((*np.shape(lab), 3))}[kind]
+    general = float(nnnum.cross_entropy_error(nnnum.softmax(net.predict(x)), t))
+    _same(net.loss(x, t), general)
