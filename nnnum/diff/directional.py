@@ -120,6 +120,7 @@ def directional_derivative(
     if is_complex:
         from . import complex_step as cs
 
+        hv = float(hv)
         f0 = at(np.array([0.0], dtype=np.complex128), True)
         cs.check_real_at_x(f0[0], ())
         m = f0.shape[1]
@@ -132,10 +133,10 @@ def directional_derivative(
             im[2, sus] = at(np.array([4j * hv]), True).imag[0, sus]
         df, err = cs.finish(im, hs, (m,), np.dtype(np.float64))
         shape = box["shape"]
-        res = df.reshape(shape)
+        cres = df.reshape(shape)
         if not full_output:
-            return float(res) if res.ndim == 0 else res
-        return DiffResult(res, err.reshape(shape), calls[0], np.array([hv]), 2, "complex")
+            return float(cres) if cres.ndim == 0 else cres
+        return DiffResult(cres, err.reshape(shape), calls[0], np.array([hv]), 2, "complex")
     first_t = float(st.offsets[0]) * float(hv)
     v_first = at(np.array([first_t]), False)
     cache[first_t] = v_first[0]
@@ -153,7 +154,7 @@ def directional_derivative(
             out[r] = cache[float(t)]
         return out
 
-    def f_at_x() -> np.ndarray:
+    def f_at_x() -> Any:  # one value per output column
         return at(np.array([0.0]), False)[0]
 
     res = differentiate(np.zeros(m), (m,), hv, st, levels, evaluate, f_at_x, estimate=full_output)

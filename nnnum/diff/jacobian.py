@@ -370,7 +370,7 @@ def _finite(
 
     fxf = fx.reshape(-1).astype(np.float64)
 
-    def f_at_x() -> np.ndarray:
+    def f_at_x() -> Any:  # one value per nonzero column
         return fxf[plan.out]
 
     with warnings.catch_warnings():
