@@ -209,7 +209,9 @@ def check_grad(
     am = a.reshape(-1, n)
     eps = float(np.finfo(dt).eps)
     nfev = 0
-    opts: dict[str, Any] = dict(h=h, order=order, richardson=richardson, full_output=True, batched=batched)
+    opts: dict[str, Any] = dict(
+        h=h, order=order, richardson=richardson, full_output=True, batched=batched
+    )
 
     def test(v: np.ndarray) -> tuple[bool, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         nonlocal nfev
