@@ -79,3 +79,42 @@ def test_negative_zero_and_float32_are_restored_bit_for_bit():
     before = x.tobytes()
     nnnum.numerical_gradient(lambda v: float(np.sum(v.astype(np.float64) ** 2)), x, h=1e-2)
     assert x.tobytes() == before
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    base=hnp.arrays(
+        st.sampled_from([np.float32, np.float64]),
+        hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=6),
+        elements=st.floats(-10, 10, width=32),
+    ),
+    step=st.integers(1, 3),
+    order=st.sampled_from(["C", "F"]),
+)
+def test_default_call_on_any_layout_equals_the_general_path(base, step, order):
+    x = np.asarray(base, order=order)[..., ::step]
+    if x.size == 0:
+        return
+    before = x.copy()
+    fast = nnnum.numerical_gradient(weighted, x)
+    assert np.array_equal(x, before)
+    general = nnnum.numerical_gradient(weighted, x, h=np.float64(1e-4))  # not the default call
+    assert fast.tobytes() == general.tobytes() and fast.dtype == x.dtype
+
+
+def test_default_call_refuses_overlapping_views_as_the_general_path():
+    a = np.zeros(10)
+    x = np.lib.stride_tricks.as_strided(a, shape=(4, 4), strides=(16, 8))
+    with pytest.raises(ValueError, match="share memory"):
+        nnnum.numerical_gradient(weighted, x)
+
+
+def test_nonfinite_value_named_in_a_later_block():
+    x = np.zeros(5000)
+
+    def f(v):
+        return float("inf") if v[4321] > 0 else float(np.sum(v))
+
+    with pytest.raises(nnnum.NonFiniteError, match=r"x\[4321\] \+ h"):
+        nnnum.numerical_gradient(f, x)
+    assert not x.any()

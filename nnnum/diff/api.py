@@ -563,14 +563,13 @@ def _book_default(f: Any, x: np.ndarray, h: float) -> np.ndarray | None:
     """The default call in one pass (a kernel for a jitted ``f``), or None for the general path.
 
     Only for the case whose every check is cheap to make here: a writable,
-    C-ordered, at least 1-d float32/float64 ``x``, a finite ``h > 0``, a
-    callable ``f`` on a host backend. Anything unusual (and every error and
+    at least 1-d float32/float64 ``x`` (C-ordered for a jitted ``f``), a
+    finite ``h > 0``, a callable ``f`` on a host backend. Anything unusual (and every error and
     warning) is left to the general path, which gives the same result.
     """
     if not (
         x.ndim > 0
         and (x.dtype == np.float64 or x.dtype == np.float32)
-        and x.flags.c_contiguous
         and x.flags.writeable
         and 0.0 < h < math.inf
         and x.size > 0
@@ -580,6 +579,10 @@ def _book_default(f: Any, x: np.ndarray, h: float) -> np.ndarray | None:
     be = _backend.current()
     if be.DEVICE:
         return None
+    if not x.flags.c_contiguous:
+        if is_jitted(f) or x.dtype.byteorder not in "=|":
+            return None
+        check_x(x)  # a broadcast or self-overlapping view is refused, as on the general path
     if is_jitted(f):
         if not be.JIT:
             return None

@@ -63,19 +63,21 @@ def evaluate(
 
 
 def central2(f: Callable[[Any], Any], x: np.ndarray, h: float) -> np.ndarray | None:
-    """The book's default call on a writable, C-ordered float ``x``, block by block.
+    """The book's default call on a writable float ``x`` (any strides), block by block.
 
     The same bits as the general path (``(f(x + h) - f(x - h)) / ((x + h) - (x - h))``
     in float64, cast to ``x``'s dtype), holding only the gradient and one
-    block of points beyond ``x``. Returns None, before calling ``f``, where a
-    step rounds: the caller takes the general path, which warns or raises.
+    block of points beyond ``x`` (and a copy of a strided ``x``'s values).
+    Returns None, before calling ``f``, where a step rounds: the caller takes
+    the general path, which warns or raises.
     A non-finite value of ``f`` raises :class:`~nnnum.diff.checks.NonFiniteError`
     naming the element, as the general path does.
     """
-    flat = x.reshape(-1)
+    contiguous = x.flags.c_contiguous
+    flat = x.reshape(-1) if contiguous else x.ravel()  # x's values in C order
     n = flat.size
     tol, two_h = 0.02 * h, 2.0 * h
-    if n <= _BLOCK and x.dtype == np.float64:
+    if n <= _BLOCK and x.dtype == np.float64 and contiguous:
         return _central2_small(f, x, flat, h, tol, two_h)
     hd = x.dtype.type(h)
     with np.errstate(over="ignore", invalid="ignore"):
@@ -85,15 +87,19 @@ def central2(f: Callable[[Any], Any], x: np.ndarray, h: float) -> np.ndarray | N
             if not bool((np.abs(step - two_h) <= tol).all()):  # NaN fails it too
                 return None
     grad = np.empty(n, dtype=x.dtype)
-    mv = float_view(flat)
+    # a strided memoryview writes x's elements by their multi-indices
+    mv = float_view(flat if contiguous else x)
     labels = ["+ h", "- h"]
     for lo in range(0, n, _BLOCK):
         hi = min(n, lo + _BLOCK)
+        index: Any = range(lo, hi)
+        if not contiguous:
+            index = list(zip(*(a.tolist() for a in np.unravel_index(index, x.shape)), strict=True))
         with np.errstate(over="ignore", invalid="ignore"):
             xp, xm = flat[lo:hi] + hd, flat[lo:hi] - hd
             step = xp.astype(np.float64) - xm.astype(np.float64)
         results = [[0.0] * (hi - lo), [0.0] * (hi - lo)]
-        _run_block(f, x, mv, lo, [xp.tolist(), xm.tolist()], results, x.shape, labels)
+        _run_block(f, x, mv, lo, [xp.tolist(), xm.tolist()], results, x.shape, labels, index)
         with np.errstate(over="ignore", invalid="ignore"):
             d = (np.array(results[0]) - np.array(results[1])) / step
         if not bool(np.isfinite(d).all()):
@@ -145,12 +151,17 @@ def _run_block(
     results: list[list[float]],
     shape: tuple[int, ...],
     row_labels: list[str],
+    index: Any = None,
 ) -> None:
     """One block of elements from ``lo``: ``results[r][k] = f(x with x[lo + k] = block[r][k])``.
 
-    One ``try`` for the block: whatever ``f`` raises, the element it was
-    called on is restored (restoring an element twice changes nothing).
+    ``index[k]`` is where element ``lo + k`` is in ``mv`` (default ``lo + k``;
+    multi-indices for a strided ``x``). One ``try`` for the block: whatever
+    ``f`` raises, the element it was called on is restored (restoring an
+    element twice changes nothing).
     """
+    if index is None:
+        index = range(lo, lo + len(block[0]))
     k = -1
     orig = 0.0
     try:
@@ -158,7 +169,7 @@ def _run_block(
             plus, minus = block
             fp, fm = results
             for k in range(len(plus)):
-                i = lo + k
+                i = index[k]
                 orig = mv[i]
                 mv[i] = plus[k]
                 a = f(fx)
@@ -166,25 +177,25 @@ def _run_block(
                 b = f(fx)
                 mv[i] = orig
                 if a.__class__ is not float and a.__class__ is not _FLOAT64:
-                    a = scalar_result(a, f"{where(shape, i)} {row_labels[0]}")
+                    a = scalar_result(a, f"{where(shape, lo + k)} {row_labels[0]}")
                 if b.__class__ is not float and b.__class__ is not _FLOAT64:
-                    b = scalar_result(b, f"{where(shape, i)} {row_labels[1]}")
+                    b = scalar_result(b, f"{where(shape, lo + k)} {row_labels[1]}")
                 fp[k] = a
                 fm[k] = b
         else:
             for k in range(len(block[0])):
-                i = lo + k
+                i = index[k]
                 orig = mv[i]
                 for r, row in enumerate(block):
                     mv[i] = row[k]
                     value = f(fx)
                     if value.__class__ is not float and value.__class__ is not _FLOAT64:
-                        value = scalar_result(value, f"{where(shape, i)} {row_labels[r]}")
+                        value = scalar_result(value, f"{where(shape, lo + k)} {row_labels[r]}")
                     results[r][k] = value
                 mv[i] = orig
     finally:
         if k >= 0:
-            mv[lo + k] = orig
+            mv[index[k]] = orig
 
 
 def _evaluate_nd(
