@@ -117,3 +117,4 @@ def _require_usable(key: str) -> None:
         from . import _gpu_kernels
 
         _gpu_kernels.require_cupy()
+        _gpu_kernels.require_numba_cuda()  # the kernels the backend launches
