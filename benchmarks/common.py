@@ -10,8 +10,9 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -126,29 +127,76 @@ def dense_batch(n: int = 100, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return rng.random((n, 784)), rng.integers(0, 10, n)
 
 
-class BookTwoLayerNet:
-    """The book's TwoLayerNet forward pass and loss in plain NumPy (ch04/two_layer_net.py).
+def book_sigmoid(x: np.ndarray) -> np.ndarray:
+    """``common/functions.py``'s sigmoid."""
+    return 1 / (1 + np.exp(-x))
 
-    The honest reference for timing the book's per-element numerical gradient:
-    no validation, no dispatch, exactly the NumPy calls the book makes.
+
+def book_softmax(x: np.ndarray) -> np.ndarray:
+    """``common/functions.py``'s softmax (one sample or a batch)."""
+    x = x - np.max(x, axis=-1, keepdims=True)
+    return np.exp(x) / np.sum(np.exp(x), axis=-1, keepdims=True)
+
+
+def book_cross_entropy_error(y: np.ndarray, t: np.ndarray) -> float:
+    """``common/functions.py``'s cross-entropy: one-hot targets read by ``argmax``, or labels."""
+    if y.ndim == 1:
+        t = t.reshape(1, t.size)
+        y = y.reshape(1, y.size)
+    if t.size == y.size:
+        t = t.argmax(axis=1)
+    n = y.shape[0]
+    return -np.sum(np.log(y[np.arange(n), t] + 1e-7)) / n
+
+
+class BookTwoLayerNet:
+    """The book's TwoLayerNet in plain NumPy (``ch04/two_layer_net.py``), on given weights.
+
+    The honest reference for timing the book's code: no validation, no
+    dispatch, exactly the NumPy calls the book makes (``gradient`` is its
+    backprop with ``(y - t) / batch``, for one-hot ``t``).
     """
 
     def __init__(self, params: dict[str, np.ndarray]) -> None:
         self.params = params  # shared with the nnnum net: same weights
 
-    @staticmethod
-    def _sigmoid(x: np.ndarray) -> np.ndarray:
-        return 1 / (1 + np.exp(-x))
+    _sigmoid = staticmethod(book_sigmoid)
+    _softmax = staticmethod(book_softmax)
 
-    @staticmethod
-    def _softmax(x: np.ndarray) -> np.ndarray:
-        x = x - np.max(x, axis=-1, keepdims=True)
-        return np.exp(x) / np.sum(np.exp(x), axis=-1, keepdims=True)
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        p = self.params
+        return book_softmax(book_sigmoid(np.dot(x, p["W1"]) + p["b1"]) @ p["W2"] + p["b2"])
 
     def loss(self, x: np.ndarray, t: np.ndarray) -> float:
+        return book_cross_entropy_error(self.predict(x), t)
+
+    def accuracy(self, x: np.ndarray, t: np.ndarray) -> float:
+        y = np.argmax(self.predict(x), axis=1)
+        t = np.argmax(t, axis=1)
+        return np.sum(y == t) / float(x.shape[0])
+
+    def numerical_gradient(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
+        from .book import book_gradient
+
+        def loss_w(_: np.ndarray) -> float:
+            return self.loss(x, t)
+
+        return {k: book_gradient(loss_w, self.params[k]) for k in ("W1", "b1", "W2", "b2")}
+
+    def gradient(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
         p = self.params
-        y = self._softmax(self._sigmoid(x @ p["W1"] + p["b1"]) @ p["W2"] + p["b2"])
-        return -np.sum(np.log(y[np.arange(len(t)), t] + 1e-7)) / len(t)
+        batch_num = x.shape[0]
+        a1 = np.dot(x, p["W1"]) + p["b1"]
+        z1 = book_sigmoid(a1)
+        a2 = np.dot(z1, p["W2"]) + p["b2"]
+        y = book_softmax(a2)
+        dy = (y - t) / batch_num
+        grads = {"W2": np.dot(z1.T, dy), "b2": np.sum(dy, axis=0)}
+        da1 = np.dot(dy, p["W2"].T)
+        dz1 = (1.0 - book_sigmoid(a1)) * book_sigmoid(a1) * da1
+        grads["W1"] = np.dot(x.T, dz1)
+        grads["b1"] = np.sum(dz1, axis=0)
+        return grads
 
 
 def book_net_gradient_sampled(

@@ -14,7 +14,8 @@ import argparse
 import importlib
 import sys
 import warnings
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -224,12 +225,21 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run)")
+    ap.add_argument(
+        "--only",
+        choices=["book"],
+        help="one section: 'book' = the chapter's examples against book-style code",
+    )
     args = ap.parse_args(argv)
     warnings.simplefilter("ignore")
     print(f"nnnum {nnnum.__version__}, backend {nnnum.get_backend()}, {max_threads()} threads")
     for key, value in machine_rows():  # where every figure below was measured
         print(f"{key}: {value}")
-    if args.quick:
+    if args.only == "book":
+        from .book import show
+
+        show(rounds=3 if args.quick else 7, train_iters=20 if args.quick else 200)
+    elif args.quick:
         gradients([100])
         losses(100_000)
         network(samples=50)
@@ -239,6 +249,10 @@ def main(argv: list[str] | None = None) -> int:
         losses(1_000_000)
         network(samples=400)
         training(iters=200)
+    if args.only is None:
+        from .book import show
+
+        show(rounds=3 if args.quick else 7, train_iters=20 if args.quick else 200)
     print(f"\nthreading layer: {layer()}")
     return 0
 
