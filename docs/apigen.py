@@ -1,8 +1,10 @@
 """Write the API reference's index from ``nnnum.__all__`` (used by ``conf.py`` and the tests).
 
-Every public name gets one autosummary entry, so one generated page; names are
-grouped by the subpackage that defines them, and a name from a subpackage not
-listed in ``SECTIONS`` still gets its page, under "Other".
+Every public name gets one page, ``api/generated/nnnum.<name>.rst`` (an
+``autofunction``, ``autoclass`` or ``autodata`` of it), and one row in the index
+with the first paragraph of its docstring; names are grouped by the subpackage that
+defines them, and a name from a subpackage not listed in ``SECTIONS`` still gets its
+page, under "Other".
 """
 
 from __future__ import annotations
@@ -69,21 +71,75 @@ def sections() -> list[tuple[str, str, list[str]]]:
     return out
 
 
+def summary(name: str) -> str:
+    """The first paragraph of ``nnnum.<name>``'s docstring, on one line."""
+    doc = inspect.getdoc(getattr(nnnum, name)) or ""
+    if not callable(getattr(nnnum, name)):
+        return ""
+    return " ".join(doc.split("\n\n")[0].split())
+
+
+def kind(name: str) -> str:
+    """The autodoc directive for ``nnnum.<name>``."""
+    obj = getattr(nnnum, name)
+    if inspect.isclass(obj):
+        return "autoclass"
+    return "autofunction" if callable(obj) else "autodata"
+
+
+def page(name: str) -> str:
+    """The reStructuredText of ``nnnum.<name>``'s page."""
+    title = f"nnnum.{name}"
+    body = f"{title}\n{'=' * len(title)}\n\n.. currentmodule:: nnnum\n\n.. {kind(name)}:: {name}\n"
+    if kind(name) == "autoclass":
+        body += "   :members:\n   :show-inheritance:\n" if _has_own_members(name) else ""
+    return body
+
+
+def _has_own_members(name: str) -> bool:
+    obj = getattr(nnnum, name)
+    if issubclass(obj, BaseException):
+        return False
+    return any(
+        not k.startswith("_") and (callable(v) or isinstance(v, property))
+        for k, v in vars(obj).items()
+    )
+
+
 def render(zh: bool = False) -> str:
     """The reStructuredText of the API index."""
-    parts = [INTRO_ZH if zh else INTRO_EN, ".. currentmodule:: nnnum\n"]
+    parts = [INTRO_ZH if zh else INTRO_EN]
     for en, zh_title, names in sections():
         title = zh_title if zh else en
         parts.append(f"{title}\n{'-' * (2 * len(title) if zh else len(title))}\n")
-        parts.append(".. autosummary::\n   :toctree: generated\n   :nosignatures:\n")
-        parts.append("".join(f"   {n}\n" for n in names))
+        rows = "".join(
+            f"   * - :doc:`{n} <generated/nnnum.{n}>`\n     - {summary(n) or ' '}\n" for n in names
+        )
+        parts.append(f".. list-table::\n   :widths: 30 70\n\n{rows}")
+        parts.append(
+            ".. toctree::\n   :hidden:\n\n" + "".join(f"   generated/nnnum.{n}\n" for n in names)
+        )
     return "\n".join(parts)
 
 
-def write_api_index(path: Path, zh: bool = False) -> Path:
-    """Write ``render(zh)`` to ``path`` when it changed (keeps Sphinx's cache valid)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = render(zh)
+def _write(path: Path, text: str) -> None:
     if not path.exists() or path.read_text(encoding="utf-8") != text:
         path.write_text(text, encoding="utf-8")
+
+
+def write_api_index(path: Path, zh: bool = False) -> Path:
+    """Write the index (``render(zh)``) to ``path`` and one page per name beside it.
+
+    Files are rewritten only when they change (keeps Sphinx's cache valid); pages of
+    names that left ``__all__`` are removed.
+    """
+    gen = path.parent / "generated"
+    gen.mkdir(parents=True, exist_ok=True)
+    _write(path, render(zh))
+    want = {f"nnnum.{n}.rst": page(n) for n in public_names()}
+    for old in gen.glob("*.rst"):
+        if old.name not in want:
+            old.unlink()
+    for fname, text in want.items():
+        _write(gen / fname, text)
     return path

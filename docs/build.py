@@ -15,6 +15,10 @@ from pathlib import Path
 
 DOCS = Path(__file__).resolve().parent
 OUT = DOCS / "_build"
+REDIRECT = (
+    '<!DOCTYPE html><meta charset="utf-8"><meta http-equiv="refresh" content="0; url=zh/index.html">'
+    '<a href="zh/index.html">中文文档</a>\n'
+)
 
 
 def build(lang: str, strict: bool = True) -> None:
@@ -30,6 +34,8 @@ def build(lang: str, strict: bool = True) -> None:
     cmd += ["-d", str(OUT / f"doctrees-{lang}"), str(DOCS), str(html)]
     print("+", " ".join(cmd), flush=True)
     subprocess.run(cmd, check=True, env=env)
+    if lang == "zh":  # the Chinese root page is zh/index: send zh/ there
+        (html / "index.html").write_text(REDIRECT, encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:

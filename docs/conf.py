@@ -15,6 +15,7 @@ with no edit of the docs.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -37,7 +38,6 @@ ZH = language.startswith("zh")
 
 extensions = [
     "sphinx.ext.autodoc",
-    "sphinx.ext.autosummary",
     "sphinx.ext.mathjax",
     "sphinx.ext.intersphinx",
     "numpydoc",
@@ -54,8 +54,6 @@ else:
 write_api_index(HERE / "api" / "index.rst", zh=ZH)
 
 # ------------------------------------------------------------------ autodoc, numpydoc
-autosummary_generate = True
-autosummary_imported_members = True
 autodoc_typehints = "none"  # numpydoc's Parameters section carries the types
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
@@ -70,6 +68,21 @@ intersphinx_timeout = 1
 if os.environ.get("NNNUM_DOCS_OFFLINE", "1") == "1":
     intersphinx_mapping = {}
 nitpicky = False
+
+
+
+def _escape_stars_in_types(app, what, name, obj, options, lines):
+    """numpydoc type specs are plain text: ``shape (n, *x.shape)`` is no emphasis."""
+    for i, line in enumerate(lines):
+        m = re.match(r"^(\s*[\w*, ]+ : )(.*)$", line)
+        if m and "*" in m.group(2):
+            lines[i] = m.group(1) + re.sub(r"(?<!\\)\*(?=[\w(])", r"\\*", m.group(2))
+
+
+def setup(app):
+    """Run the type-spec escape before numpydoc parses the docstring."""
+    app.connect("autodoc-process-docstring", _escape_stars_in_types, priority=100)
+
 
 # ------------------------------------------------------------------ the executed tutorial
 gallery = "zh" if ZH else "en"

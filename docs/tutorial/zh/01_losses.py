@@ -57,7 +57,7 @@ print(nnnum.mean_squared_error(np.array(y), np.array(t)))
 # ----------
 # .. math:: E = -\sum_k t_k \log (y_k + \delta), \qquad \delta = 10^{-7}
 #
-# 只有正确解标签对应的概率起作用；微小的 ``delta`` 防止 ``log(0)`` 变成 ``-inf``。
+# 只有正确解标签对应的概率起作用；微小的 ``delta`` 防止 ``log(0)`` 变成 ``-inf``\ 。
 y = [0.1, 0.05, 0.6, 0.0, 0.05, 0.1, 0.0, 0.1, 0.0, 0.0]
 print(nnnum.cross_entropy_error(np.array(y), np.array(t)))  # -log(0.6)
 y = [0.1, 0.05, 0.1, 0.0, 0.05, 0.1, 0.0, 0.6, 0.0, 0.0]
@@ -71,9 +71,9 @@ print(nnnum.cross_entropy_error(np.array(y), 2))
 # mini-batch 学习
 # ---------------
 # 训练数据的损失函数是各个样本损失的平均，
-# :math:`E = -\frac{1}{N}\sum_n \sum_k t_{nk} \log y_{nk}`。MNIST 有 60,000 张图像，
+# :math:`E = -\frac{1}{N}\sum_n \sum_k t_{nk} \log y_{nk}`\ 。MNIST 有 60,000 张图像，
 # 每一步只从中随机选出一批数据（**mini-batch**）来近似，本章用的是
-# ``np.random.choice``。这里使用 scikit-learn 自带的手写数字数据集（1,797 个真实的
+# ``np.random.choice``\ 。这里使用 scikit-learn 自带的手写数字数据集（1,797 个真实的
 # 8x8 手写数字，无需联网）；本章用 MNIST 的地方，这些页面都用它代替：
 from nnnum.data import load_digits
 
@@ -86,7 +86,7 @@ x_batch, t_batch = x_all[batch_mask], t_all[batch_mask]
 print(batch_mask)
 
 # %%
-# 一批输出 ``y``（每个样本一行）和标签给出这批数据的平均损失；用 one-hot 行也一样：
+# 一批输出 ``y``\ （每个样本一行）和标签给出这批数据的平均损失；用 one-hot 行也一样：
 y_batch = nnnum.softmax(rng.normal(size=(batch_size, 10)))
 print(nnnum.cross_entropy_error(y_batch, t_batch))
 print(nnnum.cross_entropy_error(y_batch, np.eye(10)[t_batch]))
@@ -94,7 +94,7 @@ print(nnnum.cross_entropy_error(y_batch, np.eye(10)[t_batch]))
 # %%
 # 在 MNIST 上，``load_mnist`` 读取书中的文件（``nnnum.load_mnist(normalize=True,
 # one_hot_label=True)`` 返回 ``(x_train, t_train), (x_test, t_test)``；在能联网的地方，
-# 第一次会下载到 ``~/.cache/nnnum/mnist``）。下面的代码在构建这些页面时**不运行**：
+# 第一次会下载到 ``~/.cache/nnnum/mnist``）。下面的代码在构建这些页面时\ **不运行**：
 #
 # .. code-block:: python
 #

@@ -1,8 +1,8 @@
-"""
+r"""
 3. 学习：simpleNet、TwoLayerNet 与梯度确认
 ==========================================
 
-用数值微分求神经网络的损失函数关于权重的梯度：先是 ``simpleNet``（一个权重矩阵），
+用数值微分求神经网络的损失函数关于权重的梯度：先是 ``simpleNet``\ （一个权重矩阵），
 再是本章的两层神经网络，用 mini-batch 梯度法训练（图 4-11、图 4-12），最后用误差
 反向传播法确认数值梯度（第 5 章的梯度确认）。
 """
@@ -10,7 +10,7 @@
 # %%
 # simpleNet 的梯度
 # ----------------
-# 一个 2x3 的权重矩阵 ``W``、softmax 和交叉熵误差。书中固定了 ``W`` 以便输出结果；
+# 一个 2x3 的权重矩阵 ``W``\ 、softmax 和交叉熵误差。书中固定了 ``W`` 以便输出结果；
 # 作为 ``W`` 的函数的损失函数是闭包 ``lambda w: net.loss(x, t)``：它忽略参数，读取
 # ``net.W``，而 ``numerical_gradient`` 正是就地改动这个数组：
 import time
@@ -34,15 +34,15 @@ print(dW)
 
 # %%
 # 书中输出的损失是 0.92806853663411326，
-# ``dW = [[0.21924763, 0.14356247, -0.36281009], [0.32887144, 0.2153437, -0.54421514]]``。
+# ``dW = [[0.21924763, 0.14356247, -0.36281009], [0.32887144, 0.2153437, -0.54421514]]``\ 。
 # 书中印出的结果没有加交叉熵误差的 ``1e-7`` 保护项；书的代码和 nnnum 都加了，所以这里
 # 的损失小 2.5e-7，``dW`` 最多相差 1.4e-7。``dW[0, 0]`` 约为 0.2，意思是：``w11`` 增加
-# ``h``，损失函数大约增加 ``0.2 h``。
+# ``h``，损失函数大约增加 ``0.2 h``\ 。
 #
 # TwoLayerNet 与 mini-batch 学习
 # ------------------------------
 # 本章的网络：Affine 层、sigmoid、Affine 层和 softmax，参数保存在 ``net.params``
-# （``W1``、``b1``、``W2``、``b2``）中。8x8 手写数字的输入有 64 个值（MNIST 的 28x28
+# （``W1``\ 、``b1``\ 、``W2``\ 、``b2``）中。8x8 手写数字的输入有 64 个值（MNIST 的 28x28
 # 是 784 个）：
 from nnnum.data import load_digits, train_test_split
 
@@ -132,7 +132,7 @@ print("the same accuracy at every epoch:", hist.test_acc == hist_bp.test_acc)
 # 在 MNIST 上
 # -----------
 # 在书中的数据（60,000 张 28x28 图像）上也一样（文件只下载一次，并校验 MD5）。
-# 构建这些页面时**不运行**（那里不能下载）；请自己运行：
+# 构建这些页面时\ **不运行**\ （那里不能下载）；请自己运行：
 #
 # .. code-block:: python
 #
@@ -142,7 +142,7 @@ print("the same accuracy at every epoch:", hist.test_acc == hist_bp.test_acc)
 #    hist = nnnum.train(net, x_train, t_train, x_test, t_test, iters=4000, lr=1.0, verbose=True)
 #    nnnum.plot_history(hist, "mnist.png")
 #
-# 或者在命令行中运行 ``python -m nnnum train --dataset mnist --iters 4000 --lr 1.0``。
+# 或者在命令行中运行 ``python -m nnnum train --dataset mnist --iters 4000 --lr 1.0``\ 。
 #
 # 梯度确认
 # --------
