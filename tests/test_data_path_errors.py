@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+import nnnum
 from nnnum.data import _datasets as ds
 
 from .loopback_http import LoopbackServer, closed_port_url
@@ -319,3 +320,16 @@ def test_idx_file_behind_a_bad_link(tmp_path):
     (tmp_path / "dangling.gz").symlink_to("nowhere.gz")
     with pytest.raises(ds.DataNotFoundError, match="is a symbolic link to nowhere.gz, which"):
         ds.load_idx(tmp_path / "dangling.gz")
+
+
+def test_a_path_the_system_cannot_take_is_a_data_error(monkeypatch):
+    long = "/tmp/" + "x" * 300
+    monkeypatch.setenv("NNNUM_DATA_DIR", long)
+    for call in (
+        lambda: nnnum.load_mnist(),
+        lambda: nnnum.load_mnist(split="test"),
+        lambda: nnnum.load_mnist(long),
+        lambda: nnnum.load_mnist("a\0b"),  # (no environment variable can hold a NUL)
+    ):
+        with pytest.raises(nnnum.DataError, match="not a usable path"):
+            call()

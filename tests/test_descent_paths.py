@@ -102,3 +102,33 @@ def test_f_raising_mid_step_passes_through():
 
     with pytest.raises(KeyError, match="mine"):
         nnnum.gradient_descent(f, np.array([1.0, 2.0]), lr=0.1, step_num=5)
+
+
+@pytest.mark.parametrize("n", [32, 100])  # the float path and the general path
+def test_divergence_swallowed_by_rounding_still_warns(n):
+    # at |x| ~ 5e10 the perturbation h is lost in the rounding of f: the gradient is exactly 0
+    f = lambda v: float(np.sum(v**2))  # noqa: E731
+    with pytest.warns(nnnum.DivergenceWarning, match="exactly zero after"):
+        nnnum.gradient_descent(f, np.full(n, 3.0), lr=10, step_num=100)
+
+
+def test_exact_convergence_to_zero_is_not_divergence():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        x = nnnum.gradient_descent(lambda v: float(np.sum(v**2)), np.full(3, 3.0), 0.5, 10)
+    assert np.array_equal(x, np.zeros(3))
+
+
+@pytest.mark.parametrize(
+    "f, x0",
+    [
+        (lambda x: (x[0] - x[1]) ** 2, [1.0, 1.0]),  # flat along the diagonal
+        (lambda x: (x[0] - x[1]) ** 4, [3.0, 3.0]),
+        (lambda x: float(np.cos(2 * np.pi * x[0] / 1e-3)), [0.0]),  # periodic in the probe
+        (lambda w: max(w[0], 0.0) + max(w[1], 0.0), [-1.0, -2.0]),  # a dead ReLU
+        (lambda w: float(np.floor(w[0])), [0.5]),  # flat almost everywhere
+    ],
+)
+def test_an_f_of_its_argument_that_is_locally_flat_is_not_refused(f, x0):
+    x = nnnum.gradient_descent(f, np.array(x0), lr=0.1, step_num=5)
+    np.testing.assert_array_equal(x, x0)

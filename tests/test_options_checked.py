@@ -1,5 +1,7 @@
 """Every option is checked before any work: a wrong value is an error, never silently ignored."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -174,3 +176,59 @@ def test_a_one_element_array_result_is_told_to_return_the_number():
     with pytest.raises(ValueError, match=r"shape \(1,\).*return the number itself") as info:
         nnnum.numerical_gradient(lambda v: np.array([np.sum(v**2)]), np.ones(3))
     assert "numerical_gradient_2d" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda f, x: nnnum.numerical_gradient(f, x, parallel=True, workers=map),
+        lambda f, x: nnnum.numerical_gradient(f, x, parallel=False, workers=map),
+        lambda f, x: nnnum.numerical_gradient(f, x, parallel=True),  # a plain Python f
+        lambda f, x: nnnum.gradient_descent(f, x, parallel=True, step_num=0),
+        lambda f, x: nnnum.numerical_gradient_2d(f, np.ones((2, 2)), parallel=True),
+    ],
+)
+def test_parallel_where_it_cannot_apply_is_an_error(call):
+    with pytest.raises(ValueError, match="parallel"):
+        call(f_sq, np.array([1.0, 2.0]))
+
+
+def test_parallel_false_on_a_plain_f_is_the_serial_loop_it_always_is():
+    np.testing.assert_allclose(nnnum.numerical_gradient(f_sq, np.ones(2), parallel=False), 2.0)
+
+
+# ------------------------------------------------ what the step errors advise
+def test_float64_parameters_are_not_advised_to_float64_x():
+    with pytest.raises(nnnum.StepResolutionError) as info:
+        nnnum.numerical_gradient(f_sq, np.array([1e13]))
+    assert "float64 parameters" not in str(info.value) and "larger h" in str(info.value)
+    with pytest.raises(nnnum.StepResolutionError, match="or float64 parameters"):
+        nnnum.numerical_gradient(f_sq, np.array([1e6], dtype=np.float32))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        nnnum.gradient_descent(lambda x: x[0] ** 2 + x[1] ** 2, np.array([-3.0, 4.0]), 10, 100)
+    assert caught and not any("float64 parameters" in str(w.message) for w in caught)
+
+
+@pytest.mark.parametrize("call", [
+    lambda: nnnum.numerical_diff(np.sin, 1.0, h=1e308),
+    lambda: nnnum.numerical_diff(np.sin, 1.0, h=1e308, order=4),
+    lambda: nnnum.numerical_gradient(f_sq, np.array([1.0]), h=1e308),
+])
+def test_a_step_that_overflows_is_an_error_not_zero(call):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(nnnum.StepResolutionError, match="overflows"):
+            call()
+
+
+def test_non_finite_f_at_x_itself_is_a_non_finite_error_with_the_right_reason():
+    with np.errstate(divide="ignore"):
+        with pytest.raises(NonFiniteError, match="one-sided stencil needs f"):
+            nnnum.numerical_diff(lambda v: np.log(v - 1.0), 1.0, method="forward")
+
+    def g(v):
+        return 1 / (v - 1.0) if np.all(v != 1.0) else np.inf
+
+    with pytest.raises(NonFiniteError, match="error estimate uses f"):
+        nnnum.numerical_diff(g, 1.0, richardson=1, full_output=True)

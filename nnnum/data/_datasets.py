@@ -151,8 +151,38 @@ def _origin_words(origin: str) -> str:
 def _resolve_dir(data_dir: str | os.PathLike[str] | None) -> tuple[Path, str]:
     """The folder and where it came from: ``"env"``, ``"default"`` or ``"argument"``."""
     if data_dir is not None:
-        return Path(data_dir), "argument"
-    return default_data_dir(), "env" if os.environ.get("NNNUM_DATA_DIR") else "default"
+        return _usable_path(Path(data_dir), "argument"), "argument"
+    origin = "env" if os.environ.get("NNNUM_DATA_DIR") else "default"
+    return _usable_path(default_data_dir(), origin), origin
+
+
+def _short(path: Path) -> str:
+    text = str(path)
+    return repr(text) if len(text) <= 80 else repr(text[:77]) + "..."
+
+
+def _usable_path(root: Path, origin: str) -> Path:
+    """``root`` if the operating system can take it as a path, else a DataAccessError naming it.
+
+    A NUL byte or a name longer than the file system allows fails every later
+    file operation with a raw ``ValueError`` or ``OSError``: said once, here.
+    """
+    try:
+        os.stat(root)
+    except FileNotFoundError:
+        pass  # a folder that can still be made
+    except ValueError as exc:  # embedded NUL byte
+        raise DataAccessError(
+            f"the MNIST data folder {str(root)!r}{_origin_words(origin)} is not a usable path "
+            f"({exc}); {_other_folder_hint(origin)}"
+        ) from exc
+    except OSError as exc:
+        if exc.errno in (errno.ENAMETOOLONG, errno.EINVAL):
+            raise DataAccessError(
+                f"the MNIST data folder {_short(root)}{_origin_words(origin)} is not a "
+                f"usable path ({_reason(exc)}); {_other_folder_hint(origin)}"
+            ) from exc
+    return root
 
 
 def _path_problem(path: Path, *, folder: bool = True) -> str | None:
@@ -687,7 +717,7 @@ def load_mnist(
         root, origin = _resolve_dir(None)
         _fetch_missing_into_default(root, origin, wanted)
     else:
-        _check_folder(root)
+        _check_folder(_usable_path(root, "argument"))
     missing = {s: [name for name in _SPLITS[s] if not (root / name).is_file()] for s in wanted}
     if any(missing.values()):
         raise _split_missing(root, split, missing)

@@ -31,7 +31,7 @@ from .checks import (
 )
 from .finish import DiffResult, Outcome, differentiate, is_book_default
 from .stencils import Stencil, stencil
-from .steps import StepResolutionError, check_finite, check_h, where
+from .steps import StepResolutionError, check_finite, check_h, remedy, where
 
 __all__ = [
     "DiffResult",
@@ -167,7 +167,17 @@ def numerical_diff(
             xp_, xm_ = xa + hf, xa - hf
             step = xp_ - xm_
         if np.any(step == 0):
-            raise StepResolutionError(f"h={hf!r} is below the resolution of x: x + h == x - h")
+            i = int(np.flatnonzero(step.reshape(-1) == 0)[0])
+            raise StepResolutionError(
+                f"h={hf!r} is below the resolution of {xa.dtype} at {where(xa.shape, i)} = "
+                f"{float(xa.reshape(-1)[i])!r}: x + h == x - h. {remedy(xa.dtype)}"
+            )
+        if not np.isfinite(step).all():
+            i = int(np.flatnonzero(~np.isfinite(step.reshape(-1)))[0])
+            raise StepResolutionError(
+                f"h={hf!r} is too large at {where(xa.shape, i)} = {float(xa.reshape(-1)[i])!r}: "
+                "x + h overflows. Use a smaller h"
+            )
         fp = _elementwise_values(f(xp_), xa.shape, "x + h")
         fm = _elementwise_values(f(xm_), xa.shape, "x - h")
         with np.errstate(invalid="ignore", over="ignore"):
@@ -411,6 +421,7 @@ def numerical_gradient(
         )
     if not callable(f):
         raise TypeError(f"f must be callable, got {type(f).__name__}")
+    check_parallel_applies(f, parallel)
     be = _backend.current()  # raises BackendUnavailableError where the backend cannot run
     if be.DEVICE:
         raise TypeError(
@@ -505,12 +516,27 @@ def _check_engine_options(
                 "batched=True evaluates the perturbations in batches in this process (or on "
                 "the device); workers= spreads single evaluations over processes: choose one"
             )
+        if parallel is not None:
+            raise ValueError(
+                "parallel= chooses the prange kernel for a jitted f in this process; workers= "
+                "evaluates f on other processes: leave parallel unset"
+            )
     elif progress is not None:
         raise ValueError("progress= draws the progress bar of workers=; pass it with workers=")
     if batched and parallel is not None:
         raise ValueError(
             "parallel= chooses the prange kernel for a jitted f; batched=True evaluates f on "
             "batches instead: leave parallel unset"
+        )
+
+
+def check_parallel_applies(f: Any, parallel: bool | None) -> None:
+    """``parallel=True`` asks for the prange kernel, which only a jitted ``f`` runs in."""
+    if parallel is True and not is_jitted(f):
+        raise ValueError(
+            "parallel=True runs a Numba-compiled f in the parallel prange kernel, but f is a "
+            "plain Python function (its calls run one after another): compile it with "
+            "@numba.njit or nnnum.jit, or leave parallel unset"
         )
 
 

@@ -407,7 +407,7 @@ def finish(
     if not ok.all():
         j = int(np.flatnonzero(~ok)[0])
         k = int(third[j])
-        raise FloatingPointError(
+        raise NonFiniteError(
             f"the complex step does not converge at {where(shape, k)}: Im f(x + ith) / (th) is "
             f"{float(d[0, k])!r}, {float(d[1, k])!r}, {float(d[2, k])!r} for t = 1, 2, 4 "
             f"(h = {float(h[k])!r}), "
@@ -415,8 +415,9 @@ def finish(
             "near a point where f is not analytic: a branch point (sqrt at 0, arcsin at 1, "
             "where the derivative is infinite or undefined), or a singularity closer to x "
             "than the step (sqrt at 1e-40 with the automatic step, about 1e-31), or the given "
-            "h is too large for f. The finite differences refuse these points too; with a "
-            "given h, try a smaller one"
+            "step is too large for f here. The finite differences refuse these points too; "
+            "where f is analytic near x, an h well below the distance from x to f's nearest "
+            "singularity works"
         )
     err[third] += np.where(ratio <= 8.0, np.abs(g1), np.abs(g2))
     return df, err

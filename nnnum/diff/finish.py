@@ -23,6 +23,7 @@ from .steps import (
     auto_step,
     check_finite,
     make_plan,
+    remedy,
     where,
 )
 
@@ -194,7 +195,14 @@ def _steps2(x: np.ndarray, shape: tuple[int, ...], h: float) -> tuple[np.ndarray
         i = int(bad[0])
         raise StepResolutionError(
             f"h={h!r} is below the resolution of {x.dtype} at {where(shape, i)} = "
-            f"{float(x[i])!r}: x + h == x - h. Use a larger h or float64 parameters"
+            f"{float(x[i])!r}: x + h == x - h. {remedy(x.dtype)}"
+        )
+    over = np.flatnonzero(~np.isfinite(step))
+    if over.size:
+        i = int(over[0])
+        raise StepResolutionError(
+            f"h={h!r} is too large for {x.dtype} at {where(shape, i)} = {float(x[i])!r}: "
+            "x + h overflows. Use a smaller h"
         )
     rel = np.abs(step / (2.0 * h) - 1.0)
     if rel.size and rel.max() > 0.01:
@@ -202,8 +210,7 @@ def _steps2(x: np.ndarray, shape: tuple[int, ...], h: float) -> tuple[np.ndarray
         warnings.warn(
             f"h={h!r} is rounded by {x.dtype} at {where(shape, i)} = "
             f"{float(x[i])!r} to a step of {step[i] / 2:.3g}; the difference is "
-            "taken over the step actually taken. Use a larger h or float64 parameters for an "
-            "accurate gradient",
+            f"taken over the step actually taken. {remedy(x.dtype, ' for an accurate gradient')}",
             StepRoundingWarning,
             stacklevel=5,
         )
@@ -304,12 +311,14 @@ def differentiate(
     f0 = None
     order = st.error_powers[min(levels - 1, len(st.error_powers) - 1)]
     probe_f0 = estimate and levels > 1 and _probe_needs_f0(st, levels, order)
-    if st.center_weight != 0.0 or probe_f0:
+    fs_needed = st.center_weight != 0.0
+    if fs_needed or probe_f0:
         f0 = np.broadcast_to(np.asarray(f_at_x(), dtype=np.float64), (n,))
         if not np.isfinite(f0).all():
-            raise FloatingPointError(
-                f"f returned {f0[np.argmax(~np.isfinite(f0))]!r} at x itself (a one-sided "
-                "stencil needs f(x)); the gradient is undefined there"
+            why = "a one-sided stencil needs f(x)" if fs_needed else "the error estimate uses f(x)"
+            raise NonFiniteError(
+                f"f returned {f0[np.argmax(~np.isfinite(f0))]!r} at x itself ({why}); "
+                "the derivative is undefined there"
             )
     # the stencil's own f(x): one-sided stencils only (the probe's f(x) is for the estimate)
     fs = f0 if st.center_weight != 0.0 else None
@@ -500,6 +509,10 @@ def _value_eps(values: np.ndarray) -> float:
     one that computes in float64 almost never does.
     """
     with np.errstate(over="ignore"):
+        # a few values first: one that float32 does not hold settles it (the usual float64 f)
+        head = values.reshape(-1)[:64]
+        if not np.array_equal(head.astype(np.float32).astype(np.float64), head):
+            return float(np.finfo(np.float64).eps)
         as32 = values.astype(np.float32).astype(np.float64)
     return float(np.finfo(np.float32 if np.array_equal(as32, values) else np.float64).eps)
 
@@ -523,14 +536,19 @@ def _rounding_noise(
 def _over_actual_points(
     rows: np.ndarray, offsets: np.ndarray, f0: np.ndarray | None, mask: np.ndarray
 ) -> np.ndarray:
-    """The stencil's derivative over the points actually evaluated, where rounding moved them."""
+    """The stencil's derivative over the points actually evaluated, where rounding moved them.
+
+    ``rows`` (and ``f0``) may have trailing axes beyond the elements' (several
+    outputs per element): the weights are computed per element and broadcast.
+    """
     nodes = offsets[:, mask]
     vals = rows[:, mask]
     if f0 is not None:
         nodes = np.vstack([np.zeros((1, nodes.shape[1])), nodes])
         vals = np.vstack([f0[mask][None, :], vals])
+    tail = (...,) + (None,) * (vals.ndim - 2)
     if nodes.shape[0] == 2:
-        return (vals[0] - vals[1]) / (nodes[0] - nodes[1])
+        return (vals[0] - vals[1]) / (nodes[0] - nodes[1])[tail]
     # the weights sum to zero: subtracting one value changes nothing but the rounding, which
     # for a large |f| (weights ~ 1/h times values ~ |f|) would otherwise swamp the result
-    return (lagrange_weights(nodes) * (vals - vals[0])).sum(axis=0)
+    return (lagrange_weights(nodes)[tail] * (vals - vals[0])).sum(axis=0)

@@ -64,6 +64,12 @@ def check_h(h: Any, *, allow_auto: bool = False) -> float | str:
     return hf
 
 
+def remedy(dtype: np.dtype, what: str = "") -> str:
+    """What to do about a step that rounds: a larger ``h`` (and float64, for float32 ``x``)."""
+    wider = "" if np.dtype(dtype) == np.float64 else " or float64 parameters"
+    return f"Use a larger h{wider}{what}"
+
+
 def where(shape: tuple[int, ...], flat: int) -> str:
     """``x[i, j]`` for flat index ``flat`` of an array of ``shape``."""
     if not shape:
@@ -192,6 +198,14 @@ def make_plan(
                     if rel[i] > worst[0]:
                         worst = (float(rel[i]), i, float(offsets[r][i] / t))
             exact[j] = ok
+    over = np.flatnonzero(~np.isfinite(offsets).all(axis=0))
+    if over.size:
+        check_finite(x, shape)  # a NaN or inf in x itself is said as such
+        i = int(over[0])
+        raise StepResolutionError(
+            f"h={_h_repr(h, i)} is too large for {dtype} at {where(shape, i)} = "
+            f"{float(x[i])!r}: x + h overflows. Use a smaller h"
+        )
     if not exact.all():
         _check_resolution(x, shape, h, stencil, offsets, levels, ratio)
         rel, i, taken = worst
@@ -199,8 +213,7 @@ def make_plan(
             warnings.warn(
                 f"h={_h_repr(h, i)} is rounded by {dtype} at {where(shape, i)} = "
                 f"{float(x[i])!r} to a step of {taken:.3g}; the difference is taken over the "
-                "step actually taken. Use a larger h or float64 parameters for an accurate "
-                "gradient",
+                f"step actually taken. {remedy(dtype, ' for an accurate gradient')}",
                 StepRoundingWarning,
                 stacklevel=4,
             )
@@ -232,7 +245,7 @@ def _check_resolution(
             raise StepResolutionError(
                 f"h={_h_repr(h, i)} is below the resolution of {x.dtype} at {where(shape, i)} = "
                 f"{float(x[i])!r}: {_coinciding(stencil.offsets, lvl[:, i], j, ratio)}. "
-                "Use a larger h or float64 parameters"
+                f"{remedy(x.dtype)}"
             )
 
 

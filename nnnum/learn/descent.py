@@ -11,7 +11,13 @@ import numpy as np
 
 from .. import backends as _backend
 from .._jit import is_jitted
-from ..diff.api import Method, _check_engine_options, _options, numerical_gradient
+from ..diff.api import (
+    Method,
+    _check_engine_options,
+    _options,
+    check_parallel_applies,
+    numerical_gradient,
+)
 from ..diff.checks import NonFiniteError, check_flag
 from ..diff.checks import scalar_result as _scalar_result
 from ..diff.engines.loop import float_view
@@ -21,6 +27,10 @@ from ..diff.steps import DEFAULT_H, StepResolutionError, where
 __all__ = ["gradient_descent", "DescentHistory", "DivergenceWarning"]
 
 
+_STALLED = (
+    "the gradient is exactly zero after |x| grew: f's values no longer change under the "
+    "perturbation h, which the rounding of f (or a plateau it reached) swallows"
+)
 #: Up to this many parameters a book-style descent runs each step in Python floats.
 _FLOAT_STEPS = 64
 _isfinite = math.isfinite
@@ -144,6 +154,7 @@ def gradient_descent(
     batched = check_flag(batched, "batched")
     parallel = check_flag(parallel, "parallel", allow_none=True)
     _check_engine_options(is_complex, batched, parallel, workers, None)
+    check_parallel_applies(f, parallel)
     x0 = np.asarray(init_x)
     if np.issubdtype(x0.dtype, np.complexfloating) or not (
         np.issubdtype(x0.dtype, np.number) or x0.dtype == np.bool_
@@ -155,6 +166,9 @@ def gradient_descent(
         raise ValueError(f"init_x is not finite at flat index {i}: the descent cannot start there")
     xs = np.empty((step_num + 1,) + x.shape) if history else None
     done = step_num
+    # a gradient that is exactly zero after the iterate grew this far is a divergence whose
+    # perturbation the rounding of f swallowed, not a minimum
+    grown = 2.0 * max(float(np.abs(x).max()) if x.size else 0.0, 1.0)
     # the book's options on a plain f of a few numbers: each step in Python floats (the same
     # bits; x is the descent's own array, so no region lock), else numerical_gradient
     cur = (
@@ -191,8 +205,13 @@ def gradient_descent(
             _diverged(i, x, str(exc))
             done = i
             break
-        if i == 0 and x.size and not grad.any():
-            _check_reads_argument(f, x)
+        if x.size and not grad.any():
+            if i == 0:
+                _check_reads_argument(f, x)
+            elif float(np.abs(x).max()) > grown:
+                _diverged(i, x, _STALLED)
+                done = i
+                break
         with np.errstate(over="ignore", invalid="ignore"):
             new = x - lr * grad
         if not np.isfinite(new).all():
@@ -234,6 +253,7 @@ def _book_steps(
     fp, fm, grad, new = [0.0] * n, [0.0] * n, [0.0] * n, [0.0] * n
     # x is the descent's own array, updated in place as the book's descent updates its x
     mv = float_view(x.reshape(-1))
+    grown = 2.0 * max(max(map(abs, cur)), 1.0)
     for i in range(step_num):
         if xs is not None:
             xs[i] = x
@@ -280,8 +300,11 @@ def _book_steps(
                 raise_not_finite2(np.array([fp, fm]), np.array(grad), shape)
             except NonFiniteError as exc:
                 return x, i, (str(exc), exc)
-        if i == 0 and not any(grad):
-            _check_reads_argument(f, x)
+        if not any(grad):
+            if i == 0:
+                _check_reads_argument(f, x)
+            elif max(map(abs, cur)) > grown:
+                return x, i, (_STALLED, None)
         if not all(map(_isfinite, new)):
             return x, i, ("the step left the finite numbers", None)
         cur[:] = new
@@ -308,23 +331,35 @@ def _is_book_call(
 
 
 def _check_reads_argument(f: Callable[[Any], Any], x: np.ndarray) -> None:
-    """A ValueError where ``f`` gives one value for ``x`` and for every element of ``x`` moved.
+    """A ValueError where ``f`` gives one value at ``x`` and at two points far from it.
 
     Called once, when the first gradient is exactly zero: the book's closure
     ``lambda w: net.loss(x, t)`` reads ``net.W``, which the descent never
     changes (it descends on a copy of ``init_x``), so ``f`` never sees ``x``.
+    The probes move every element by a different amount (a fixed pattern, so
+    the check is repeatable): an ``f`` flat along the diagonal or periodic in
+    a step is not taken for one that ignores its argument; one that raises
+    or returns a non-number at a probe reads it.
     """
-    moved = x + 1e-3 * np.maximum(np.abs(x), 1.0)
-    if _scalar_result(f(x.copy()), "init_x") != _scalar_result(f(moved), "init_x moved"):
+    k = np.arange(x.size, dtype=np.float64).reshape(x.shape)
+    pattern = np.where(k % 2 == 0, 1.0, -1.0) * (1.0 + 0.618 * (k % 5))
+    scale = np.maximum(np.abs(x), 1.0)
+    probes = (x + 7.0710678e-4 * scale * pattern, -x + 2.7182818 * scale * pattern)
+    try:
+        at_x = _scalar_result(f(x.copy()), "init_x")
+        same = all(_scalar_result(f(p), "a probe") == at_x for p in probes)
+    except Exception:  # noqa: BLE001 (an f that fails somewhere else reads its argument)
+        return
+    if not same:
         return
     raise ValueError(
-        "f returns the same value at init_x and wherever its argument moves: it does not read "
-        "its argument, so gradient descent cannot move it. gradient_descent never modifies "
+        "f returns the same value at init_x and at points far from it: it does not read its "
+        "argument, so gradient descent cannot move it. gradient_descent never modifies "
         "init_x (the book's version updates it in place, which is why its closure "
         "`lambda w: net.loss(x, t)` trains net.W there): it passes its own copy to f. Write f "
         "of its argument, e.g. `def f(W): net.W[...] = W; return net.loss(x, t)`, or for a "
-        "network use net.numerical_gradient. (If f is really flat here, as accuracy is as a "
-        "loss, no step can leave: use a loss with a gradient.)"
+        "network use net.numerical_gradient. (If f is really constant, as accuracy is as a "
+        "loss over a wide region, no step can leave: use a loss with a gradient.)"
     )
 
 
