@@ -16,7 +16,8 @@ from pathlib import Path
 DOCS = Path(__file__).resolve().parent
 OUT = DOCS / "_build"
 REDIRECT = (
-    '<!DOCTYPE html><meta charset="utf-8"><meta http-equiv="refresh" content="0; url=zh/index.html">'
+    '<!DOCTYPE html><meta charset="utf-8">'
+    '<meta http-equiv="refresh" content="0; url=zh/index.html">'
     '<a href="zh/index.html">中文文档</a>\n'
 )
 

@@ -22,8 +22,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-import nnnum  # noqa: E402
 from apigen import write_api_index  # noqa: E402
+
+import nnnum  # noqa: E402
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
@@ -70,9 +71,8 @@ if os.environ.get("NNNUM_DOCS_OFFLINE", "1") == "1":
 nitpicky = False
 
 
-
 def _escape_stars_in_types(app, what, name, obj, options, lines):
-    """numpydoc type specs are plain text: ``shape (n, *x.shape)`` is no emphasis."""
+    """Numpydoc type specs are plain text: ``shape (n, *x.shape)`` is no emphasis."""
     for i, line in enumerate(lines):
         m = re.match(r"^(\s*[\w*, ]+ : )(.*)$", line)
         if m and "*" in m.group(2):

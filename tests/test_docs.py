@@ -55,7 +55,11 @@ def run(args, cwd: Path, env_extra=None, timeout: float = 240) -> subprocess.Com
     env = dict(os.environ, MPLBACKEND="Agg", OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
     env.update(env_extra or {})
     proc = subprocess.run(
-        [sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True,
+        [sys.executable, *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
         timeout=timeout,
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
@@ -72,8 +76,11 @@ def test_python_blocks_are_found_and_not_run_blocks_say_so():
     )
 
 
-@pytest.mark.parametrize("page", [p for p in PAGES if "code-block:: python" in p.read_text()],
-                         ids=lambda p: str(p.relative_to(DOCS)))
+@pytest.mark.parametrize(
+    "page",
+    [p for p in PAGES if "code-block:: python" in p.read_text()],
+    ids=lambda p: str(p.relative_to(DOCS)),
+)
 def test_every_python_block_of_a_page_runs(page, tmp_path):
     # the page's blocks in order, as one script (they build on each other, like a session);
     # run as __main__, so that the workers example's guard is what a reader's script has
@@ -89,8 +96,15 @@ def test_every_python_block_of_a_page_runs(page, tmp_path):
 def code_of(script: Path) -> str:
     """A gallery script's code without its text: the AST dump (comments and docstring gone)."""
     tree = ast.parse(script.read_text(encoding="utf-8"))
-    tree.body = [n for n in tree.body if not (isinstance(n, ast.Expr) and isinstance(
-        getattr(n, "value", None), ast.Constant) and isinstance(n.value.value, str))]
+    tree.body = [
+        n
+        for n in tree.body
+        if not (
+            isinstance(n, ast.Expr)
+            and isinstance(getattr(n, "value", None), ast.Constant)
+            and isinstance(n.value.value, str)
+        )
+    ]
     return ast.dump(tree)
 
 
@@ -98,14 +112,25 @@ def test_the_chinese_tutorial_runs_the_english_code():
     en = sorted((DOCS / "tutorial" / "en").glob("[0-9][0-9]_*.py"))
     zh = sorted((DOCS / "tutorial" / "zh").glob("[0-9][0-9]_*.py"))
     assert [p.name for p in en] == [p.name for p in zh] and len(en) == 3
-    for a, b in zip(en, zh):
-        assert code_of(a) == code_of(b), a.name
+    for i, a in enumerate(en):
+        assert code_of(a) == code_of(zh[i]), a.name
 
 
 def test_the_chinese_tutorial_uses_the_chapters_terms():
     text = "".join(p.read_text(encoding="utf-8") for p in (DOCS / "tutorial" / "zh").glob("*.py"))
-    terms = ("损失函数", "均方误差", "交叉熵误差", "mini-batch", "数值微分", "中心差分", "偏导数",
-             "梯度", "梯度法", "学习率", "超参数")
+    terms = (
+        "损失函数",
+        "均方误差",
+        "交叉熵误差",
+        "mini-batch",
+        "数值微分",
+        "中心差分",
+        "偏导数",
+        "梯度",
+        "梯度法",
+        "学习率",
+        "超参数",
+    )
     assert [t for t in terms if t not in text] == []
 
 
@@ -137,8 +162,12 @@ def floats(text: str) -> list[float]:
 def test_every_book_script_is_ported():
     ch04 = {p.name for p in (BOOK / "ch04").glob("*.py")}
     assert ch04 == {
-        "gradient_1d.py", "gradient_2d.py", "gradient_method.py", "gradient_simplenet.py",
-        "two_layer_net.py", "train_neuralnet.py",
+        "gradient_1d.py",
+        "gradient_2d.py",
+        "gradient_method.py",
+        "gradient_simplenet.py",
+        "two_layer_net.py",
+        "train_neuralnet.py",
     }
     assert (BOOK / "ch05" / "gradient_check.py").is_file()
     porting = (DOCS / "porting.rst").read_text(encoding="utf-8")
@@ -173,17 +202,24 @@ def test_gradient_simplenet_prints_the_gradient_of_its_random_W(tmp_path):
 
 
 def test_two_layer_net_script_class_matches_nnnum(tmp_path):
-    proc = run(["-c", (
-        "import sys, numpy as np, nnnum\n"
-        f"sys.path.insert(0, {str(BOOK / 'ch04')!r})\n"
-        "from two_layer_net import TwoLayerNet\n"
-        "np.random.seed(0); book = TwoLayerNet(6, 4, 3)\n"
-        "np.random.seed(0); fast = nnnum.TwoLayerNet(6, 4, 3)\n"
-        "x = np.random.rand(5, 6); t = np.eye(3)[[0, 1, 2, 1, 0]]\n"
-        "g, h = book.numerical_gradient(x, t), fast.numerical_gradient(x, t)\n"
-        "print(max(float(np.abs(g[k] - h[k]).max()) for k in g))\n"
-        "print(abs(book.loss(x, t) - fast.loss(x, t)), book.accuracy(x, t) == fast.accuracy(x, t))\n"
-    )], tmp_path)
+    proc = run(
+        [
+            "-c",
+            (
+                "import sys, numpy as np, nnnum\n"
+                f"sys.path.insert(0, {str(BOOK / 'ch04')!r})\n"
+                "from two_layer_net import TwoLayerNet\n"
+                "np.random.seed(0); book = TwoLayerNet(6, 4, 3)\n"
+                "np.random.seed(0); fast = nnnum.TwoLayerNet(6, 4, 3)\n"
+                "x = np.random.rand(5, 6); t = np.eye(3)[[0, 1, 2, 1, 0]]\n"
+                "g, h = book.numerical_gradient(x, t), fast.numerical_gradient(x, t)\n"
+                "print(max(float(np.abs(g[k] - h[k]).max()) for k in g))\n"
+                "print(abs(book.loss(x, t) - fast.loss(x, t)),\n"
+                "      book.accuracy(x, t) == fast.accuracy(x, t))\n"
+            ),
+        ],
+        tmp_path,
+    )
     diff, loss_diff, same = proc.stdout.split()
     assert float(diff) < 1e-9 and float(loss_diff) < 1e-12 and same == "True"
 
@@ -196,7 +232,9 @@ def test_train_neuralnet_and_gradient_check_on_a_small_mnist(tmp_path):
     # the script as ported, with 300 of its 10,000 iterations (the rest as it is)
     src = (BOOK / "ch04" / "train_neuralnet.py").read_text(encoding="utf-8")
     assert src.count("iters_num = 10000") == 1
-    (tmp_path / "train_neuralnet.py").write_text(src.replace("iters_num = 10000", "iters_num = 300"))
+    (tmp_path / "train_neuralnet.py").write_text(
+        src.replace("iters_num = 10000", "iters_num = 300")
+    )
     proc = run(["train_neuralnet.py"], tmp_path, env)
     lines = proc.stdout.splitlines()
     assert len(lines) == 100 and all(ln.startswith("train acc, test acc | ") for ln in lines)
@@ -215,8 +253,11 @@ def test_every_public_name_gets_an_api_page(tmp_path):
     for name in names:
         page = tmp_path / "api" / "generated" / f"nnnum.{name}.rst"
         assert page.is_file(), name
-        assert re.search(rf"^\.\. auto(function|class|data):: {re.escape(name)}$",
-                         page.read_text(encoding="utf-8"), flags=re.M), name
+        assert re.search(
+            rf"^\.\. auto(function|class|data):: {re.escape(name)}$",
+            page.read_text(encoding="utf-8"),
+            flags=re.M,
+        ), name
         assert f"generated/nnnum.{name}\n" in text, name
     grouped = [n for _, _, ns in apigen.sections() for n in ns]
     assert sorted(grouped) == sorted(names)

@@ -26,7 +26,11 @@ def run_script(src: str, cwd: Path, timeout: float = 240) -> subprocess.Complete
     path.write_text(src, encoding="utf-8")
     env = dict(os.environ, MPLBACKEND="Agg", OPENBLAS_NUM_THREADS="1", PYTHONWARNINGS="error")
     return subprocess.run(
-        [sys.executable, str(path)], cwd=cwd, env=env, capture_output=True, text=True,
+        [sys.executable, str(path)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
         timeout=timeout,
     )
 

@@ -51,6 +51,7 @@ except nnnum.StepResolutionError as exc:
 print(nnnum.numerical_diff(function_1, 5))
 print(nnnum.numerical_diff(function_1, 10))
 
+
 # %%
 # The book prints 0.1999999999990898 and 0.2999999999986347: nnnum divides by the
 # step actually taken, ``(x+h) - (x-h)``, not by ``2h``, which is closer to the
@@ -78,6 +79,7 @@ plt.show()
 print(nnnum.numerical_diff(lambda x0: x0**2 + 4.0**2, 3.0))  # df/dx0 = 6
 print(nnnum.numerical_diff(lambda x1: 3.0**2 + x1**2, 4.0))  # df/dx1 = 8
 
+
 # %%
 # The gradient
 # ------------
@@ -90,6 +92,7 @@ def function_2(x):
 
 for p in ([3.0, 4.0], [0.0, 2.0], [3.0, 0.0]):
     print(p, nnnum.numerical_gradient(function_2, np.array(p)))
+
 
 # %%
 # Figure 4-9: the negative gradient at every point of a grid points towards the
@@ -145,9 +148,7 @@ fig, axes = plt.subplots(1, 3, figsize=(10, 3.6), sharey=True)
 for ax, lr in zip(axes, (0.1, 10.0, 1e-10)):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", nnnum.DivergenceWarning)
-        x, x_history = nnnum.gradient_descent(
-            function_2, init_x, lr=lr, step_num=20, history=True
-        )
+        x, x_history = nnnum.gradient_descent(function_2, init_x, lr=lr, step_num=20, history=True)
     ax.plot([-5, 5], [0, 0], "--b", lw=0.8)
     ax.plot([0, 0], [-5, 5], "--b", lw=0.8)
     ax.plot(x_history[:, 0], x_history[:, 1], "o")

@@ -128,7 +128,14 @@ plt.show()
 # and batches follows the same path:
 net_bp = nnnum.TwoLayerNet(64, 50, 10, seed=0)
 hist_bp = nnnum.train(
-    net_bp, x_train, t_train, x_test, t_test, iters=1000, lr=1.0, gradient="backprop",
+    net_bp,
+    x_train,
+    t_train,
+    x_test,
+    t_test,
+    iters=1000,
+    lr=1.0,
+    gradient="backprop",
     progress=False,
 )
 print("numerical:", np.round(hist.test_acc[::12], 3))

@@ -2,9 +2,7 @@
 2. 数值微分、梯度与梯度法
 =========================
 
-损失函数对每个权重的导数指出该往哪个方向调整它。本节像本章一样用数值微分求导数：
-步长过小带来的舍入误差、中心差分、偏导数、梯度及其向量场（图 4-9），以及三种
-学习率下的梯度法（图 4-10）。
+损失函数对每个权重的导数指出该往哪个方向调整它。本节像本章一样用数值微分求导数：步长过小带来的舍入误差、中心差分、偏导数、梯度及其向量场（图 4-9），以及三种学习率下的梯度法（图 4-10）。
 """
 
 # %%
@@ -13,8 +11,7 @@
 # .. math:: \frac{df}{dx} = \lim_{h \to 0} \frac{f(x + h) - f(x)}{h}
 #
 # 计算机无法真正取极限。``h`` 太小时，浮点数的舍入误差占了上风：书中的 ``10e-50``
-# 在 float32 中是 0，本章笔记中的 ``h = 1e-30`` 加到 5 上（float64）就被舍掉了，
-# 即 ``x + h == x``：
+# 在 float32 中是 0，本章笔记中的 ``h = 1e-30`` 加到 5 上（float64）就被舍掉了，即 ``x + h == x``：
 import warnings
 
 import matplotlib.pyplot as plt
@@ -32,8 +29,7 @@ h = 1e-30
 print(5.0 + h == 5.0, (function_1(5.0 + h) - function_1(5.0)) / h)
 
 # %%
-# 真正的导数是 0.2，朴素的公式却得到 0。nnnum 不返回这个 0，而是拒绝这样的步长，
-# 并用错误信息说明原因：
+# 真正的导数是 0.2，朴素的公式却得到 0。nnnum 不返回这个 0，而是拒绝这样的步长，并用错误信息说明原因：
 try:
     nnnum.numerical_diff(function_1, 5.0, h=1e-30)
 except nnnum.StepResolutionError as exc:
@@ -48,6 +44,7 @@ except nnnum.StepResolutionError as exc:
 # 处的真实导数是 0.2 和 0.3：
 print(nnnum.numerical_diff(function_1, 5))
 print(nnnum.numerical_diff(function_1, 10))
+
 
 # %%
 # 书中输出 0.1999999999990898 和 0.2999999999986347：nnnum 除以实际取到的步长
@@ -70,22 +67,22 @@ plt.show()
 # %%
 # 偏导数
 # ------
-# :math:`f(x_0, x_1) = x_0^2 + x_1^2` 有两个偏导数：固定另一个变量，对其中一个变量
-# 求导。在 :math:`(3, 4)` 处：
+# :math:`f(x_0, x_1) = x_0^2 + x_1^2` 有两个偏导数：固定另一个变量，对其中一个变量求导。在 :math:`(3, 4)` 处：
 print(nnnum.numerical_diff(lambda x0: x0**2 + 4.0**2, 3.0))  # df/dx0 = 6
 print(nnnum.numerical_diff(lambda x1: 3.0**2 + x1**2, 4.0))  # df/dx1 = 8
+
 
 # %%
 # 梯度
 # ----
-# 由全部变量的偏导数汇总而成的向量称为\ **梯度**\ 。``numerical_gradient`` 像书中的函数
-# 一样逐个元素求它，就地改动 ``x``\ （并把每个元素逐位恢复原值）：
+# 由全部变量的偏导数汇总而成的向量称为\ **梯度**\ 。``numerical_gradient`` 像书中的函数一样逐个元素求它，就地改动 ``x``\ （并把每个元素逐位恢复原值）：
 def function_2(x):
     return x[0] ** 2 + x[1] ** 2
 
 
 for p in ([3.0, 4.0], [0.0, 2.0], [3.0, 0.0]):
     print(p, nnnum.numerical_gradient(function_2, np.array(p)))
+
 
 # %%
 # 图 4-9：网格上每一点的负梯度都指向原点处的最小值，离得越远箭头越长。书中的
@@ -122,8 +119,7 @@ print(nnnum.gradient_descent(function_2, init_x, lr=0.1, step_num=100))
 print(init_x)
 
 # %%
-# 学习率太小几乎不动；太大则发散。书中的循环在 ``lr=10`` 时继续运行，返回一个巨大的
-# 点（``[-2.58983747e+13, -1.29524862e+12]``）；nnnum 在发散时停止，发出
+# 学习率太小几乎不动；太大则发散。书中的循环在 ``lr=10`` 时继续运行，返回一个巨大的点（``[-2.58983747e+13, -1.29524862e+12]``）；nnnum 在发散时停止，发出
 # ``DivergenceWarning`` 警告，并返回最后一个还能求梯度的点：
 print(nnnum.gradient_descent(function_2, init_x, lr=1e-10, step_num=100))
 with warnings.catch_warnings(record=True) as caught:
@@ -139,9 +135,7 @@ fig, axes = plt.subplots(1, 3, figsize=(10, 3.6), sharey=True)
 for ax, lr in zip(axes, (0.1, 10.0, 1e-10)):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", nnnum.DivergenceWarning)
-        x, x_history = nnnum.gradient_descent(
-            function_2, init_x, lr=lr, step_num=20, history=True
-        )
+        x, x_history = nnnum.gradient_descent(function_2, init_x, lr=lr, step_num=20, history=True)
     ax.plot([-5, 5], [0, 0], "--b", lw=0.8)
     ax.plot([0, 0], [-5, 5], "--b", lw=0.8)
     ax.plot(x_history[:, 0], x_history[:, 1], "o")

@@ -2,16 +2,13 @@ r"""
 3. 学习：simpleNet、TwoLayerNet 与梯度确认
 ==========================================
 
-用数值微分求神经网络的损失函数关于权重的梯度：先是 ``simpleNet``\ （一个权重矩阵），
-再是本章的两层神经网络，用 mini-batch 梯度法训练（图 4-11、图 4-12），最后用误差
-反向传播法确认数值梯度（第 5 章的梯度确认）。
+用数值微分求神经网络的损失函数关于权重的梯度：先是 ``simpleNet``\ （一个权重矩阵），再是本章的两层神经网络，用 mini-batch 梯度法训练（图 4-11、图 4-12），最后用误差反向传播法确认数值梯度（第 5 章的梯度确认）。
 """
 
 # %%
 # simpleNet 的梯度
 # ----------------
-# 一个 2x3 的权重矩阵 ``W``\ 、softmax 和交叉熵误差。书中固定了 ``W`` 以便输出结果；
-# 作为 ``W`` 的函数的损失函数是闭包 ``lambda w: net.loss(x, t)``：它忽略参数，读取
+# 一个 2x3 的权重矩阵 ``W``\ 、softmax 和交叉熵误差。书中固定了 ``W`` 以便输出结果；作为 ``W`` 的函数的损失函数是闭包 ``lambda w: net.loss(x, t)``：它忽略参数，读取
 # ``net.W``，而 ``numerical_gradient`` 正是就地改动这个数组：
 import time
 
@@ -34,9 +31,7 @@ print(dW)
 
 # %%
 # 书中输出的损失是 0.92806853663411326，
-# ``dW = [[0.21924763, 0.14356247, -0.36281009], [0.32887144, 0.2153437, -0.54421514]]``\ 。
-# 书中印出的结果没有加交叉熵误差的 ``1e-7`` 保护项；书的代码和 nnnum 都加了，所以这里
-# 的损失小 2.5e-7，``dW`` 最多相差 1.4e-7。``dW[0, 0]`` 约为 0.2，意思是：``w11`` 增加
+# ``dW = [[0.21924763, 0.14356247, -0.36281009], [0.32887144, 0.2153437, -0.54421514]]``\ 。书中印出的结果没有加交叉熵误差的 ``1e-7`` 保护项；书的代码和 nnnum 都加了，所以这里的损失小 2.5e-7，``dW`` 最多相差 1.4e-7。``dW[0, 0]`` 约为 0.2，意思是：``w11`` 增加
 # ``h``，损失函数大约增加 ``0.2 h``\ 。
 #
 # TwoLayerNet 与 mini-batch 学习
@@ -53,9 +48,7 @@ print({k: v.shape for k, v in net.params.items()})
 
 # %%
 # ``net.numerical_gradient(x, t)`` 就是书中的方法：对 3,760 个参数逐个做中心差分。
-# nnnum 的类只根据每次扰动所改变的那一个隐藏单元或输出值计算它对损失的影响（与逐元素
-# 循环的中心差分相同，误差在 1e-9 以内），这使得用数值梯度训练变得可行。书中自己的类
-# 即使用 nnnum 的函数也得不到这种速度：它对每个参数计算两次完整的损失函数。
+# nnnum 的类只根据每次扰动所改变的那一个隐藏单元或输出值计算它对损失的影响（与逐元素循环的中心差分相同，误差在 1e-9 以内），这使得用数值梯度训练变得可行。书中自己的类即使用 nnnum 的函数也得不到这种速度：它对每个参数计算两次完整的损失函数。
 
 
 class BookTwoLayerNet:
@@ -100,8 +93,7 @@ print(f"{len(hist.train_loss)} iterations in {hist.seconds:.1f} s")
 print(f"train acc {hist.train_acc[-1]:.4f}, test acc {hist.test_acc[-1]:.4f}")
 
 # %%
-# 图 4-11：mini-batch 的损失函数随迭代下降（有波动：每个点是另一批数据）；图 4-12：
-# 每个 epoch 的识别精度一起上升：测试数据的精度跟随训练数据的精度，没有发生过拟合。
+# 图 4-11：mini-batch 的损失函数随迭代下降（有波动：每个点是另一批数据）；图 4-12：每个 epoch 的识别精度一起上升：测试数据的精度跟随训练数据的精度，没有发生过拟合。
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6))
 ax1.plot(hist.train_loss, lw=0.8)
 ax1.set_xlabel("iteration")
@@ -116,12 +108,17 @@ ax2.legend(loc="lower right")
 plt.show()
 
 # %%
-# ``nnnum.plot_history(hist, "training.png")`` 把这两幅图画到文件里。误差反向传播法
-# （``gradient="backprop"``，第 5 章）从相同的初始权重和相同的 mini-batch 出发，
-# 走的是同一条路：
+# ``nnnum.plot_history(hist, "training.png")`` 把这两幅图画到文件里。误差反向传播法（``gradient="backprop"``，第 5 章）从相同的初始权重和相同的 mini-batch 出发，走的是同一条路：
 net_bp = nnnum.TwoLayerNet(64, 50, 10, seed=0)
 hist_bp = nnnum.train(
-    net_bp, x_train, t_train, x_test, t_test, iters=1000, lr=1.0, gradient="backprop",
+    net_bp,
+    x_train,
+    t_train,
+    x_test,
+    t_test,
+    iters=1000,
+    lr=1.0,
+    gradient="backprop",
     progress=False,
 )
 print("numerical:", np.round(hist.test_acc[::12], 3))
@@ -131,8 +128,7 @@ print("the same accuracy at every epoch:", hist.test_acc == hist_bp.test_acc)
 # %%
 # 在 MNIST 上
 # -----------
-# 在书中的数据（60,000 张 28x28 图像）上也一样（文件只下载一次，并校验 MD5）。
-# 构建这些页面时\ **不运行**\ （那里不能下载）；请自己运行：
+# 在书中的数据（60,000 张 28x28 图像）上也一样（文件只下载一次，并校验 MD5）。构建这些页面时\ **不运行**\ （那里不能下载）；请自己运行：
 #
 # .. code-block:: python
 #

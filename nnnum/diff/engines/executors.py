@@ -1,104 +1,32 @@
 """The perturbations on other processes or machines: a process pool, an Executor, Dask.
 
-For an expensive ``f`` (a simulation, a full forward pass over a data set)
-``numerical_gradient(f, x, workers=...)`` evaluates the plan's rows on
-workers. Each worker gets its own copy of ``f`` and ``x`` and runs the same
-in-place loop as :mod:`.loop` over a contiguous block of elements. Every
-result carries its task's identity (the call's token and the block's first
-element), and each block is put back where that identity says, never by the
-position in which a map or a pool returned it; a result that names no task
-of the call, a block that comes back twice, or one that never comes back is
-an error naming ``workers``. So the result is bit-identical to the serial
-loop whatever the number of workers and however the tasks were scheduled
-(given an ``f`` that is deterministic in the workers' environment).
+For an expensive ``f``, ``numerical_gradient(f, x, workers=...)`` evaluates the plan's
+rows on workers: an ``int`` (a pool nnnum starts and stops, ``forkserver`` on Linux,
+``spawn`` elsewhere, never ``fork``), a map-like callable (``workers=pool.map``), a
+:class:`concurrent.futures.Executor`, a ``dask.distributed.Client``, or
+:class:`Workers` (one of these with ``chunk``, ``retries``, ``timeout``). Each worker
+runs the same in-place loop as :mod:`.loop` over a contiguous block of elements.
 
-``workers`` is
+The user guide's page on workers (``docs/guide/workers.rst``) is the reference for
+users: an example sized for a laptop, the ``__main__`` guard, what is guaranteed (bit
+identity, the closure idiom, faults), the BLAS-threads caveat and the cost model.
+What this module's code relies on:
 
-* an ``int``: a process pool of that size which nnnum starts for the call
-  and shuts down after it (``forkserver`` start method on Linux, ``spawn``
-  elsewhere: never ``fork``, which is unsafe in a threaded process);
-* a map-like callable, SciPy's convention: ``workers=pool.map``;
-* a :class:`concurrent.futures.Executor` (a ``ProcessPoolExecutor``, a
-  ``ThreadPoolExecutor``, loky, ``mpi4py.futures``, ...), reused across calls;
-* a ``dask.distributed.Client`` (a ``LocalCluster``, or a real cluster:
-  ``Client("tcp://scheduler:8786")``);
-* :class:`Workers`, one of the above with options (``chunk``, ``retries``,
-  ``timeout``).
-
-The payload
------------
-``f`` and the caller's ``x`` travel in **one** cloudpickle payload. Pickle
-keeps shared references within one pickle, so in the worker ``x`` is still
-the array that ``f`` reads: the book's ``f = lambda w: net.loss(x, t)``,
-which ignores its argument and reads the parameters it closes over, sees
-every perturbation (without this, the classic failure is a silent zero
-gradient). Views are kept as views: when ``x`` is a view of an array that
-``f`` reads (or ``f`` reads a view of ``x``), the array owning the memory
-travels whole and the views are rebuilt on it. The payload is pickled while
-``x``'s memory is held (:data:`nnnum._regions.REGIONS`): a consistent snapshot.
-
-The payload is sent once per worker, not once per task: an ``int`` pool
-installs it with the pool's ``initializer``; on Dask it is a task of its
-own (``client.submit``) which every task depends on, fetched once by each
-worker from a peer, and which Dask can recompute when every worker holding it
-died (data scattered with ``client.scatter`` could not be recovered);
-an Executor's first wave of tasks (one per worker) carries it and later tasks
-carry only its token (at most two tasks per worker are submitted at a time), a
-worker that has not seen the token answers "missing" and gets the task again
-with the payload (so a worker that starts late, or finishes its first task
-before another worker took its own, may cost a resend or two). Workers unpickle a payload once per
-token (and thread) and keep the last two. A map-like callable gives no way to
-address workers: each task carries the payload bytes (unpickled once per
-worker all the same).
-
-Chunking
---------
-A task evaluates every row of ``chunk`` consecutive elements (in ``x``'s C
-order). By default ``chunk = ceil(n / (4 * workers))``: about four tasks per
-worker, so that a slow worker or a retried task delays the end by about a
-quarter of a worker's share while the per-task overhead (a round trip to the
-pool, about 0.1-1 ms locally, a few ms on Dask) is paid only ``4 * workers``
-times. ``Workers(target, chunk=k)`` overrides it.
-
-Faults
-------
-* A worker process that dies: Dask reschedules its tasks (and recomputes the
-  payload if it was lost with it) up to its ``allowed-failures`` setting
-  (``distributed.scheduler.allowed-failures``, 3 by default), then a
-  :class:`RuntimeError` says that a worker died and names the block; an
-  ``int`` pool is replaced by a fresh one that recomputes the unfinished
-  blocks, at most ``retries`` times (default 2), then
-  :class:`BrokenProcessPool`. A broken Executor that nnnum does not own is
-  reported, not restarted.
-* A map that returns too many or too few results, something else than one
-  result per task, or a non-iterable; an Executor that was shut down: a
-  :class:`RuntimeError` naming ``workers`` (what the map or Executor raised
-  is chained to it).
-* ``f`` raising in a worker: the original exception (same type, same
-  message) is raised in the caller, with notes naming the element and row
-  (``raised by f at x[1, 2] + h``) and the worker's traceback. An exception
-  that cannot be pickled comes back as a :class:`RuntimeError` with its type,
-  message and traceback.
-* ``KeyboardInterrupt`` (or any exception) while waiting: outstanding tasks
-  are cancelled and the processes of nnnum's own pools are terminated; a
-  user's Executor or Dask cluster is left running, minus our tasks.
-* A Dask client whose scheduler is gone, or that has no worker within
-  ``timeout`` seconds (default 30): :class:`RuntimeError` or
-  :class:`TimeoutError` naming the scheduler's address.
-
-Cost model
-----------
-``T ~ R * n * t_f / W + (tasks / W) * t_task + t_start``: ``R * n``
-evaluations of ``t_f`` each spread over ``W`` workers, a per-task round trip
-``t_task`` and, for an ``int``, the pool's start (a fork from the forkserver
-per process plus unpickling the payload). See ``benchmarks/SCALEOUT.md``.
-
-Scripts that use ``workers=<int>`` (or any ``spawn``/``forkserver`` pool)
-must keep their top-level code under ``if __name__ == "__main__":``: every
-new process imports the main module, which would run the call again. A call
-with ``workers=<int>`` from the top-level code of a main module outside such
-a guard is a :class:`RuntimeError` saying so, before any process starts (and
-a broken Executor of the caller's gets a note saying so).
+* ``f`` and the caller's ``x`` travel in **one** cloudpickle payload, so in a worker
+  ``x`` is still the array ``f`` reads (views are rebuilt on one copy of their base);
+  it is pickled while ``x``'s memory is held (:data:`nnnum._regions.REGIONS`).
+* The payload goes once per worker: the pool's initializer; on Dask a task of its
+  own (``client.submit``) that every task depends on and that Dask can recompute; for
+  an Executor, with the first wave of tasks, later tasks carrying only its token (a
+  worker that has not seen it answers "missing" and gets the task again with it); a
+  map callable's tasks each carry the bytes. Workers keep the last two payloads.
+* Every result carries its task's identity (the call's token and the block's first
+  element) and is put back where that says, never by the order results come in; a
+  result naming no task of the call, a block twice or one missing is an error
+  naming ``workers``.
+* ``chunk = ceil(n / (4 * workers))`` by default (:data:`TASKS_PER_WORKER`).
+* A call with ``workers=<int>`` from a main module's top-level code outside
+  ``if __name__ == "__main__":`` is a :class:`RuntimeError`, before any process starts.
 """
 
 from __future__ import annotations
