@@ -291,4 +291,4 @@ def test_the_built_site_has_a_page_per_public_name_in_both_languages():
     for part, figures in (("02_gradients", 3), ("03_networks", 1)):
         for page in (f"tutorial/auto_en/{part}.html", f"zh/tutorial/auto_zh/{part}.html"):
             text = (html / page).read_text(encoding="utf-8")
-            assert text.count('class="sphx-glr-single-img"') >= figures, page
+            assert text.count("sphx-glr-single-img") >= figures, page
