@@ -22,9 +22,10 @@ from .._jit import is_jitted
 from .._regions import REGIONS
 from .checks import check_flag, check_real_dtype
 from .colouring import Pattern, as_pattern, colour_columns
-from .finish import DiffResult, _steps2, differentiate, is_book_default
+from .finish import DiffResult, _steps2, is_book_default
 from .perturb import Perturbations, check_finite_values, evaluate, values_of
 from .steps import StepRoundingWarning, auto_step, check_finite, make_plan, where
+from .vector_finish import Columns, differentiate_columns
 
 __all__ = ["JacobianPlan", "jacobian_plan", "numerical_jacobian"]
 
@@ -59,8 +60,6 @@ class JacobianPlan:
             self.rep = np.arange(n, dtype=np.int64)
             self.members = np.arange(n, dtype=np.int64)
             self.member_ptr = np.arange(n + 1, dtype=np.int64)
-            self.elem = np.tile(self.members, m)
-            self.out = np.repeat(np.arange(m, dtype=np.int64), n)
             self._nnz = m * n
             return
         m, n = pattern.shape
@@ -78,9 +77,25 @@ class JacobianPlan:
         self.member_ptr = np.zeros(self.ncolours + 1, dtype=np.int64)
         counts = np.bincount(self.colours[members], minlength=self.ncolours)
         np.cumsum(counts, out=self.member_ptr[1:])
-        self.elem = pattern.indices  # the element of each nonzero (CSR order)
-        self.out = pattern.rows  # its output
-        self.gather = self.colours[self.elem] * m + self.out
+        self._elem = pattern.indices  # the element of each nonzero (CSR order)
+        self._out = pattern.rows  # its output
+        self.gather = self.colours[self._elem] * m + self._out
+
+    @property
+    def elem(self) -> np.ndarray:
+        """The element (column) of each nonzero, in CSR order."""
+        if self.dense:
+            m, n = self.shape
+            return np.tile(np.arange(n, dtype=np.int64), m)
+        return self._elem
+
+    @property
+    def out(self) -> np.ndarray:
+        """The output (row) of each nonzero, in CSR order."""
+        if self.dense:
+            m, n = self.shape
+            return np.repeat(np.arange(m, dtype=np.int64), n)
+        return self._out
 
     @property
     def nnz(self) -> int:
@@ -357,36 +372,49 @@ def _finite(
     else:
         hx = auto_step(flat, st, levels - 1, 2.0) if hv == "auto" else float(hv)
         exact = bool(make_plan(flat, shape, hx, st, levels).exact.all())
-    cols = flat[plan.elem]
-    base = xa
+    m, n = plan.shape
+    cols = Columns(n, outputs=m) if plan.dense else Columns(n, elem=plan.elem)
     count = [0]
 
     def evaluate_cols(points: np.ndarray, labels: list[str]) -> np.ndarray:
-        pert = _perturbations(plan, points, labels, shape)
-        F = evaluate(f, base, pert, out_shape, **ev)
+        pert = _perturbations(plan, points, labels, shape, per_element=True)
+        F = evaluate(f, xa, pert, out_shape, **ev)
         check_finite_values(F, pert, out_shape)
         count[0] += pert.count
-        return _gather(plan, F, points.shape[0])
+        rows = points.shape[0]
+        if plan.dense:  # perturbation r * n + i, output k: already (rows, n, m)
+            return F.reshape(rows, n, m)
+        return F.reshape(rows, plan.ncolours * m)[:, plan.gather]
 
     fxf = fx.reshape(-1).astype(np.float64)
 
-    def f_at_x() -> Any:  # one value per nonzero column
-        return fxf[plan.out]
+    def f_at_x() -> np.ndarray:  # f(x) per column
+        return fxf if plan.dense else fxf[plan.out]
+
+    def name(c: int) -> str:
+        i, k = cols.element(c)
+        if k is None:
+            k = int(plan.out[c])
+        out = (
+            "f"
+            if not out_shape
+            else "f[" + ", ".join(map(str, np.unravel_index(k, out_shape))) + "]"
+        )
+        return f"{out} in {where(shape, i)}"
 
     with warnings.catch_warnings():
         if not exact:  # said once above, for x itself
             warnings.simplefilter("ignore", StepRoundingWarning)
-        out = differentiate(
-            cols, (cols.size,), hv, st, levels, evaluate_cols, f_at_x, estimate=estimate
+        out = differentiate_columns(
+            flat, shape, hv, st, levels, evaluate_cols, f_at_x, cols, estimate=estimate, name=name
         )
-    if np.ndim(out.step) == 0 or out.step.ndim == 1:
-        step = np.asarray(out.step)
-    else:
-        step = np.full((levels, flat.size), np.nan)
-        used = plan.rep >= 0
-        step[:, used] = out.step.reshape(levels, -1)[:, plan.rep[used]]
-        step = step.reshape((levels,) + shape)
-    return out.df, out.error, out.status, step, 1 + count[0], out.order
+    df, err, status = out.df, out.error, out.status
+    if plan.dense:  # (n, m) -> the nonzeros row by row, (m * n,)
+        df, err, status = (
+            np.ascontiguousarray(np.transpose(a)).reshape(-1) for a in (df, err, status)
+        )
+    step = np.asarray(out.step)
+    return df, err, status, step, 1 + count[0], out.order
 
 
 def _complex(
