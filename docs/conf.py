@@ -79,9 +79,35 @@ def _escape_stars_in_types(app, what, name, obj, options, lines):
             lines[i] = m.group(1) + re.sub(r"(?<!\\)\*(?=[\w(])", r"\\*", m.group(2))
 
 
+def _local_mathjax():
+    """The MathJax 3 files of django-static-mathjax (the docs extra), or None: the CDN then."""
+    try:
+        import mathjax
+    except ImportError:
+        return None
+    es5 = Path(mathjax.__file__).parent / "static" / "mathjax" / "es5"
+    return es5 if (es5 / "tex-chtml.js").is_file() else None
+
+
+def _copy_mathjax(app, exc):
+    """Copy MathJax's CHTML script and fonts next to the pages: formulas render offline too."""
+    es5 = _local_mathjax()
+    if exc is not None or es5 is None or app.builder.format != "html":
+        return
+    import shutil
+
+    dest = Path(app.outdir) / "_static" / "mathjax"
+    (dest / "output" / "chtml").mkdir(parents=True, exist_ok=True)
+    shutil.copy2(es5 / "tex-chtml.js", dest / "tex-chtml.js")
+    fonts = dest / "output" / "chtml" / "fonts"
+    if not fonts.exists():
+        shutil.copytree(es5 / "output" / "chtml" / "fonts", fonts)
+
+
 def setup(app):
-    """Run the type-spec escape before numpydoc parses the docstring."""
+    """Run the type-spec escape before numpydoc parses the docstring; bundle MathJax."""
     app.connect("autodoc-process-docstring", _escape_stars_in_types, priority=100)
+    app.connect("build-finished", _copy_mathjax)
 
 
 # ------------------------------------------------------------------ the executed tutorial
@@ -112,3 +138,5 @@ html_css_files = ["nnnum.css"]
 html_show_sourcelink = False
 html_theme_options = {"navigation_with_keys": True}
 mathjax3_config = {"tex": {"inlineMath": [["\\(", "\\)"]]}}
+if _local_mathjax() is not None:  # relative to _static: a build that works without internet
+    mathjax_path = "mathjax/tex-chtml.js"
