@@ -20,6 +20,8 @@ With ``grad=``, the Hessian is the (coloured) :func:`numerical_jacobian` of
 
 from __future__ import annotations
 
+import functools
+import math
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -34,10 +36,45 @@ from .steps import StepResolutionError, auto_step, check_h, where
 
 __all__ = ["numerical_hessian", "numerical_hessian_diag"]
 
-#: The step rule's view of a second-derivative stencil: error O(h^2), O(h^4) after one level,
-#: so that the automatic step is eps^(1/4) (eps^(1/6) with Richardson), as numdifftools'.
-_SECOND = Stencil("central", 2, (-1, 1), (-0.5, 0.5), 0.0, tuple(range(3, 27, 2)))
 _POWERS = tuple(range(2, 26, 2))
+
+
+@functools.cache
+def _second_step(levels: int, eps: float) -> tuple[Stencil, float]:
+    r"""The automatic step's rule for the second difference after ``levels - 1`` extrapolations.
+
+    The chosen entry's error is :math:`c\,s^q f^{(q+2)}` (``q = 2 levels``, ``s = 2h`` the
+    diagonal's spacing) plus the rounding :math:`G \epsilon |f| / s^2` carried through the
+    table; with :math:`|f^{(q+2)}| \sim |f|` the sum is least at
+    :math:`s = (2 G \epsilon / (q c))^{1/(q+2)}`: :math:`\epsilon^{1/4}` without Richardson,
+    :math:`\epsilon^{1/6}`, :math:`\epsilon^{1/8}` with, each times the stencil's constant
+    (as numdifftools scales ``EPS ** (1 / scale)``). Returns the step rule's stencil (its
+    :math:`\epsilon^{1/(q+2)}` and the scaling in ``|x|`` of :func:`.steps.auto_step`) and
+    the constant as a power of two (the steps stay exact).
+    """
+    kmax = levels + 2
+    pw = [2 * k for k in range(1, kmax)]
+    a = np.array([2.0 / math.factorial(2 * k + 2) for k in range(1, kmax)])
+    err = [[a * (RATIO**-j) ** np.array(pw, dtype=float)] for j in range(levels)]
+    noise = [[np.eye(levels)[j] * 4.0 * RATIO ** (2 * j)] for j in range(levels)]
+    for j in range(1, levels):
+        for k in range(1, j + 1):
+            fac = RATIO ** pw[k - 1] - 1.0
+            err[j].append(err[j][k - 1] + (err[j][k - 1] - err[j - 1][k - 1]) / fac)
+            noise[j].append(noise[j][k - 1] + (noise[j][k - 1] - noise[j - 1][k - 1]) / fac)
+    q, c = pw[levels - 1], abs(float(err[-1][-1][levels - 1]))
+    gain = float(np.sqrt(np.sum(np.square(noise[-1][-1]))))
+    h = 0.5 * (2.0 * gain * eps / (q * c)) ** (1.0 / (q + 2))
+    rule = Stencil("central", 2, (-1, 1), (-0.5, 0.5), 0.0, (q + 1, q + 1))
+    # at most a quarter (f's features on a scale of 1), rounded once with the rule's own step
+    base = np.round(np.log2(eps ** (1.0 / (q + 2))))
+    return rule, float(np.exp2(np.round(np.log2(min(h, 0.25)) - base)))
+
+
+def _auto_second(flat: np.ndarray, levels: int) -> np.ndarray:
+    """The automatic step of every element for the second differences (:func:`_second_step`)."""
+    rule, factor = _second_step(levels, float(np.finfo(flat.dtype).eps))
+    return auto_step(flat, rule, 0, RATIO) * factor
 
 
 def _pairs(n: int, sparsity: Any, diag_only: bool) -> tuple[np.ndarray, np.ndarray, Any]:
@@ -238,7 +275,7 @@ def _hessian(
             )
         if not np.isfinite(fx):
             raise NonFiniteError(f"f returned {fx!r} at x itself; the Hessian is undefined there")
-        h0 = auto_step(flat, _SECOND, levels - 1, RATIO) if hv == "auto" else np.full(n, hv)
+        h0 = _auto_second(flat, levels) if hv == "auto" else np.full(n, hv)
     f0 = float(np.real(fx))
     i, j, pat = _pairs(n, sparsity, diag_only)
     estimates, units, fmaxs, steps = [], [], [], []
