@@ -111,16 +111,20 @@ def numerical_diff(
     h : float or "auto", keyword-only
         Absolute step (default the book's ``1e-4``; ``"auto"`` for
         ``method="complex"``), or ``"auto"``: per element
-        :math:`\epsilon^{1/(q+1)} \max(|x|, 1)` for a result of order ``q``,
-        rounded to a power of two (complex step: :math:`\epsilon^2 \max(|x|, 1)`).
+        :math:`\epsilon^{1/(q+1)} \max(1, \log(e - 1 + |x|), |x|^{1/(q+1)})` for
+        a result of order ``q`` (growing slowly with ``|x|``, so an ``f`` that
+        oscillates on a scale of 1 stays resolved), rounded to a power of two
+        (complex step: :math:`\epsilon^2 \max(|x|, 1)`); see
+        :func:`nnnum.diff.steps.auto_step`.
     order : int, keyword-only
         Order of the stencil's truncation error: 2, 4, 6 or 8 for
         ``"central"`` (``order`` evaluations), 1 to 6 for one-sided stencils
         (``order`` evaluations plus ``f(x)``).
     method : {"central", "forward", "backward", "complex"}, keyword-only
         One-sided stencils evaluate ``f`` on one side of ``x`` only.
-        ``"complex"``: :math:`\operatorname{Im} f(x + ih) / h`, one evaluation,
-        accurate to rounding for an analytic ``f`` written for complex input.
+        ``"complex"``: :math:`\operatorname{Im} f(x + ih) / h`, accurate to
+        rounding for an analytic ``f`` written for complex input (checked at
+        ``2h``, and ``4h`` where the two disagree: a branch point is refused).
     richardson : int, keyword-only
         Extrapolation levels: the stencil is also evaluated at ``h/2``, ...,
         ``h/2**richardson`` (each level costs the stencil's evaluations again)
@@ -299,9 +303,10 @@ def numerical_gradient(
         F-ordered, or a strided view).
     h : float or "auto", keyword-only
         Absolute step, default ``1e-4`` (``"auto"`` for ``method="complex"``);
-        ``"auto"``: per element :math:`\epsilon^{1/(q+1)} \max(|x_i|, 1)` for a
-        result of order ``q`` (``\epsilon`` of ``x``'s dtype), rounded to a
-        power of two; for the complex step :math:`\epsilon^2 \max(|x_i|, 1)`.
+        ``"auto"``: per element
+        :math:`\epsilon^{1/(q+1)} \max(1, \log(e - 1 + |x_i|), |x_i|^{1/(q+1)})`
+        for a result of order ``q`` (``\epsilon`` of ``x``'s dtype), rounded to
+        a power of two; for the complex step :math:`\epsilon^2 \max(|x_i|, 1)`.
     order : int, keyword-only
         Truncation error :math:`O(h^{order})`: 2 (default), 4, 6 or 8 for a
         central stencil, which costs ``order`` evaluations of ``f`` per
@@ -310,8 +315,10 @@ def numerical_gradient(
     method : {"central", "forward", "backward", "complex"}, keyword-only
         One-sided stencils never evaluate ``f`` on the other side of ``x``
         (functions defined on one side only). ``"complex"``: the complex step
-        :math:`\operatorname{Im} f(x + i h e_i) / h`, **one** evaluation per
-        element and accurate to rounding (no difference of nearby values), for
+        :math:`\operatorname{Im} f(x + i h e_i) / h`, two evaluations per
+        element (steps ``h`` and ``2h``; a third, ``4h``, where they disagree:
+        branch points are refused) and accurate to rounding (no difference of
+        nearby values), for
         an analytic ``f`` that computes in complex arithmetic (no ``abs``,
         comparisons, ``.real``; see :mod:`nnnum.diff.complex_step`). ``f``
         receives complex copies of ``x``, never ``x`` itself.

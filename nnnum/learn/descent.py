@@ -46,7 +46,7 @@ class DescentHistory(NamedTuple):
 
     Attributes
     ----------
-    x : ndarray, shape (step_num + 1, *init_x.shape)
+    x : ndarray, shape (step_num + 1, \*init_x.shape)
         ``x`` before the first step and after each step.
     f : ndarray, shape (step_num + 1,)
         ``f(x)`` at each of those points.
