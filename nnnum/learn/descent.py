@@ -42,7 +42,7 @@ class DivergenceWarning(RuntimeWarning):
 
 
 class DescentHistory(NamedTuple):
-    """The path of :func:`gradient_descent`.
+    r"""The path of :func:`gradient_descent`.
 
     Attributes
     ----------
