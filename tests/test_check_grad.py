@@ -16,7 +16,7 @@ def g(x):
     return np.sin(x) + x * np.cos(x)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(
     st.integers(1, 30),
     st.sampled_from([np.float64, np.float32]),

@@ -131,3 +131,31 @@ def test_bad_input_errors():
         nnnum.numerical_jacobian(broyden, np.array([1.0, np.nan]))
     with pytest.raises(nnnum.NonFiniteError, match=r"f\[0\]"):
         nnnum.numerical_jacobian(lambda x: np.where(x > 1.5, np.inf, x), np.array([2.0, 1.0]))
+
+
+def test_workers_equal_serial_bit_for_bit():
+    import concurrent.futures as cf
+
+    kw = dict(h="auto", richardson=1, full_output=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", nnnum.EstimateWarning)  # the structural zeros
+        ref = nnnum.numerical_jacobian(broyden, X, **kw)
+        with cf.ThreadPoolExecutor(2) as ex:
+            r = nnnum.numerical_jacobian(broyden, X, workers=ex, **kw)
+    np.testing.assert_array_equal(r.status, ref.status)
+    np.testing.assert_array_equal(r.df, ref.df)
+    np.testing.assert_array_equal(r.error, ref.error)
+    assert r.nfev == ref.nfev
+    pat = JT != 0
+    with cf.ThreadPoolExecutor(2) as ex:
+        Js = nnnum.numerical_jacobian(broyden, X, sparsity=pat, workers=ex)
+    np.testing.assert_array_equal(Js, nnnum.numerical_jacobian(broyden, X, sparsity=pat))
+
+
+def test_vector_finish_equals_one_column_per_output():
+    # each output's row of J is the gradient's finish of that output alone (same plan, same bits)
+    for kw in ({}, {"h": "auto", "order": 4}, {"h": 1e-3, "order": 4, "richardson": 1}):
+        J = nnnum.numerical_jacobian(broyden, X, **kw)
+        for k in (0, 17, 59):
+            row = nnnum.numerical_jacobian(lambda x, k=k: broyden(x)[k], X, **kw)
+            np.testing.assert_allclose(J[k], row, rtol=0, atol=1e-12)
