@@ -250,6 +250,11 @@ def main(argv: list[str] | None = None) -> int:
         network(samples=400)
         training(iters=200)
     if args.only is None:
+        from .derivatives import measure
+        from .derivatives import show as show_derivatives
+
+        print("\nJacobian, Hessian, check_grad (python -m benchmarks.derivatives)")
+        show_derivatives(measure(quick=args.quick))
         from .book import show
 
         show(rounds=3 if args.quick else 7, train_iters=20 if args.quick else 200)
