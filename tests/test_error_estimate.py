@@ -172,7 +172,8 @@ def test_no_estimate_without_richardson_and_estimate_false_keeps_the_values():
     a = differentiate(x, x.shape, hv, stc, levels, ev, lambda: np.sin(x))
     b = differentiate(x, x.shape, hv, stc, levels, ev, lambda: np.sin(x), estimate=False)
     np.testing.assert_array_equal(a.df, b.df)  # the estimate never changes the derivative
-    assert a.nfev == b.nfev + 1  # f(x) once, for the estimate's check
+    # f(x) once and the probe x + 3h once per element, for the estimate's checks
+    assert a.nfev == b.nfev + 1 + x.size
 
 
 @settings(max_examples=40, deadline=None)
@@ -240,3 +241,89 @@ def test_resolution_error_names_the_points_that_coincide(opts, message):
             nnnum.StepResolutionError, match=rf"h=0.0001 .* = 1000000000000.0: {message}"
         ):
             nnnum.numerical_diff(lambda t: t**2, 1e12, **opts)
+
+
+# ------------------------------------------- one-sided stencils, large steps, lone elements
+_DIFF = nnnum.numerical_diff
+
+
+def _quiet(run):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EstimateWarning)
+        return run()
+
+
+@pytest.mark.parametrize(
+    ("run", "true"),
+    [
+        # the h^2 and h^3 terms cancel between D(h) and D(h/2): the jump was 108x too small
+        (
+            lambda: _DIFF(np.sin, 1.562, h=0.01, method="forward", richardson=1, full_output=True),
+            np.cos(1.562),
+        ),
+        (
+            lambda: _DIFF(np.sin, 0.15, h=0.2, method="backward", richardson=3, full_output=True),
+            np.cos(0.15),
+        ),
+        # a lone element at a step that does not resolve f: nothing to pool
+        (
+            lambda: _DIFF(lambda v: np.sin(20 * v), 0.3, h=0.5, richardson=1, full_output=True),
+            20 * np.cos(6.0),
+        ),
+    ],
+)
+def test_lone_elements_bounded_or_flagged(run, true):
+    r = _quiet(run)
+    assert abs(r.df - true) <= r.error or r.status != 0
+
+
+@pytest.mark.parametrize(
+    "f",
+    [
+        lambda v: float(np.sum(np.exp(v.astype(np.float32)))) + 0.1,
+        lambda v: float(np.sum(np.round(v**2, 6))),
+    ],
+)
+def test_rounding_inside_f_one_sided_gradient_flagged(f):
+    x = np.random.default_rng(0).random(50)
+    true = np.exp(x) if f(np.zeros(1)) > 1 else 2 * x
+    r = _quiet(
+        lambda: nnnum.numerical_gradient(f, x, method="forward", richardson=1, full_output=True)
+    )
+    bounded, hidden = _tally(r, true)
+    assert not hidden.any() and np.all(bounded | (r.status != 0))
+    assert r.nfev == (2 * 2 + 1) * x.size + 1  # two levels of x + h, x + 2h; the probe; f(x)
+
+
+def test_probe_beyond_a_boundary_flags_and_keeps_the_value():
+    # log is defined up to x + 2h of the backward stencil, not at its probe x - 3h
+    f = lambda v: np.log(v - 0.97)  # noqa: E731
+    r = _quiet(lambda: _DIFF(f, 1.0, h=0.01, method="backward", richardson=1, full_output=True))
+    plain = _DIFF(f, 1.0, h=0.01, method="backward", richardson=1)
+    assert r.df == plain and r.status == UNRESOLVED
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    name=st.sampled_from(["sin", "tanh", "exp"]),
+    x0=st.floats(-3, 3),
+    logh=st.floats(-2, np.log10(0.5)),
+    method=st.sampled_from(["forward", "backward", "central"]),
+    order=st.integers(1, 6),
+    richardson=st.integers(1, 3),
+)
+def test_any_stencil_bounded_or_flagged(name, x0, logh, method, order, richardson):
+    f, d = {
+        "sin": (np.sin, np.cos),
+        "tanh": (np.tanh, lambda v: 1 / np.cosh(v) ** 2),
+        "exp": (np.exp, np.exp),
+    }[name]
+    if method == "central":
+        order = 2 * ((order + 1) // 2) if order < 8 else 8
+    x = x0 + np.linspace(0, 0.5, 21)
+    opts = {"h": 10**logh, "method": method, "order": order, "richardson": richardson}
+    r = _quiet(lambda: _DIFF(f, x, full_output=True, **opts))
+    np.testing.assert_array_equal(r.df, _DIFF(f, x, **opts))  # the values never change
+    bounded, hidden = _tally(r, d(x))
+    assert not hidden.any()
+    assert np.mean(bounded | (r.status != 0)) >= 0.95

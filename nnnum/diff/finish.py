@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from .checks import NonFiniteError
-from .stencils import Stencil, lagrange_weights, richardson_table
+from .stencils import Stencil, entry_moments, lagrange_weights, richardson_table
 from .steps import (
     StepResolutionError,
     StepRoundingWarning,
@@ -357,8 +357,84 @@ def differentiate(
         # + the result's own rounding to x's dtype
         error = tab.error + 0.5 * eps_x * np.abs(df)
         return Outcome(df, error, values.shape[0], n, extra, step, order)
-    error, status = _estimate(x, values, f0, plan, tab, eps_x, _jump_degree(st, levels))
-    return Outcome(df, error, values.shape[0], n, extra, step, order, status)
+    probe = _probe(x, hv, st, levels, plan, evaluate, f0 is not None)
+    error, status = _estimate(
+        x, values, f0, plan, tab, eps_x, _jump_degree(st, levels), probe=probe
+    )
+    rows = values.shape[0] + (0 if probe is None else 1)
+    return Outcome(df, error, rows, n, extra, step, order, status)
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One more value of ``f`` per element, beyond the stencil on its side (for the estimate).
+
+    ``t``: the nominal offset in units of the first step; ``value`` and
+    ``offset`` (actual) per element; ``ok`` where the value can be used (finite,
+    beyond every point of the plan).
+    """
+
+    t: float
+    value: np.ndarray
+    offset: np.ndarray
+    ok: np.ndarray
+
+
+def _probe_offset(st: Stencil, levels: int, has_f0: bool) -> float | None:
+    """Where the estimate needs one more value of ``f``: a one-sided stencil's next point.
+
+    The plan's distinct points (``f(x)`` included) determine a polynomial of
+    degree ``N - 1`` in the offset; the chosen entry is exact up to its order
+    ``q``. Where ``N - 1 <= q`` (one-sided orders 1 and 2, central 2 and 4) the
+    values say nothing of the entry's own error term, and the table's jump can
+    vanish by a coincidence (``sin`` near ``pi/2``: the ``h^2`` and ``h^3``
+    terms cancel between ``D(h)`` and ``D(h/2)``); the point ``x + (p + 1) h``
+    (``p`` the stencil's reach, on its side; ``+`` for a central stencil)
+    measures that term, and gives a lone element the check of convergence
+    that many elements get from pooling (:func:`_truncation`).
+    """
+    order = st.error_powers[min(levels - 1, len(st.error_powers) - 1)]
+    nodes = _distinct_nodes(st, levels).size + (1 if has_f0 else 0)
+    if nodes - 1 > order:
+        return None
+    reach = max(abs(t) for t in st.offsets)
+    return float((reach + 1) * (-1 if st.kind == "backward" else 1))
+
+
+def _probe(
+    x: np.ndarray,
+    hv: float | np.ndarray,
+    st: Stencil,
+    levels: int,
+    plan: Any,
+    evaluate: Callable[[np.ndarray, list[str]], np.ndarray],
+    has_f0: bool,
+) -> Probe | None:
+    """Evaluate ``f`` at the estimate's extra point (:func:`_probe_offset`), if there is one.
+
+    A value that cannot be had (``f`` raises there, or returns NaN or inf: a
+    boundary just beyond the stencil) is not used; the element's estimate is
+    then flagged (status 1) instead of the call failing.
+    """
+    t = _probe_offset(st, levels, has_f0)
+    if t is None:
+        return None
+    dtype = x.dtype
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.ndim(hv) == 0:
+            point = x + dtype.type(t * float(hv))
+        else:
+            point = x + (t * np.asarray(hv, dtype=np.float64)).astype(dtype)
+        offset = point.astype(np.float64) - x.astype(np.float64)
+        reach = np.abs(plan.offsets).max(axis=0)
+        ok = np.isfinite(offset) & (np.abs(offset) > reach) & (offset * t > 0)
+    label = f"{'+' if t > 0 else '-'} {abs(t):g}h (the error estimate's check)"
+    try:
+        value = np.asarray(evaluate(point[None, :], [label]), dtype=np.float64).reshape(-1)
+    except Exception:  # f undefined there: the estimate is flagged, the derivative stands
+        value = np.full(x.size, np.nan)
+    ok &= np.isfinite(value)
+    return Probe(t, value, offset, ok)
 
 
 def _probe_needs_f0(st: Stencil, levels: int, order: int) -> bool:
@@ -393,8 +469,13 @@ def _estimate(
     tab: Any,
     eps_x: float,
     jump_degree: int,
+    *,
+    probe: Probe | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Error estimate and status per element of the chosen entry (see :class:`DiffResult`)."""
+    """Error estimate and status per element of the chosen entry (see :class:`DiffResult`).
+
+    ``probe``: the extra value of one-sided stencils (:func:`_probe`).
+    """
     eps = _value_eps(values)
     fmax = np.abs(values).max(axis=0)
     if f0 is not None:
@@ -406,6 +487,12 @@ def _estimate(
         measured, spread = _measured_noise(
             values, plan.offsets, plan.steps[0], f0, nominal, jump_degree
         )
+        # the entry's own error terms, fitted from every value (the probe's too), each counted
+        # at its size: the table's jump can vanish by a coincidence of two terms
+        tail, unresolved, noise_top, quiet = _truncation(values, f0, plan, tab, model, probe)
+        # a top coefficient within the rounding of the values bounds their noise: the scatter
+        # about a lower degree is then f's next even term (sin at large |x|), not noise
+        measured = np.maximum(np.where(quiet < 0, measured, np.minimum(measured, quiet)), noise_top)
         # the scatter also holds f's next-order smooth terms: a step resolving f makes them
         # no larger (carried to the derivative) than the table's jump, counted already
         excess = np.maximum(measured - tab.jump / np.maximum(tab.gain, _TINY), 0.0)
@@ -418,8 +505,11 @@ def _estimate(
         pooled = bool(excess.size) and float(np.mean(noisy)) >= _NOISE_SHARE
         if pooled:
             sigma = np.maximum(sigma, _POOL * float(np.median(excess[noisy])) / _MEDIAN_1DOF)
-        error = tab.jump + SAFETY * sigma * tab.gain + 0.5 * eps_x * np.abs(tab.value)
+        error = (
+            tab.jump + _TAIL * tail + SAFETY * sigma * tab.gain + 0.5 * eps_x * np.abs(tab.value)
+        )
         status = np.full(x.size, NOISY if pooled else OK, dtype=np.int8)
+        status[unresolved] = UNRESOLVED
         # the values do not follow a polynomial in the offset at all
         status[measured > 0.05 * spread] = UNRESOLVED
         status[_inconsistent(tab.first, sigma, plan.steps)] = UNRESOLVED
@@ -428,6 +518,119 @@ def _estimate(
 
 
 _TINY = float(np.finfo(np.float64).tiny)
+#: The fitted error terms of the chosen entry count this many times their size: the fit's top
+#: coefficients also hold the terms beyond it.
+_TAIL = 2.0
+#: The top coefficient of the fit (offsets scaled to [-1, 1]) beyond this share of the largest
+#: lower one: the values do not follow a converging expansion, ``f`` is not resolved.
+_UNRESOLVED_TOP = 0.5
+#: The top coefficient in units of its noise beyond this share of the largest lower one (degree
+#: 2 and up): it is noise, not a term of a converging expansion.
+_NOISE_TOP = 0.3
+#: A top coefficient within the rounding bounds the values' noise by this many times the noise
+#: it implies (one value of a noise can be small by chance).
+_QUIET = 10.0
+#: ``|A_k|`` below this is an entry exact for degree ``k`` (to rounding).
+_EXACT = 1e-9
+
+
+def _truncation(
+    values: np.ndarray,
+    f0: np.ndarray | None,
+    plan: Any,
+    tab: Any,
+    sigma: np.ndarray,
+    probe: Probe | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    r"""The chosen entry's error terms from the values; where they do not converge; noise.
+
+    Every value of one element (all levels, ``f(x)`` and the probe where
+    evaluated) is fitted by a polynomial :math:`\sum_k b_k s^k` in the offset
+    ``s`` (units of the first step ``h``) through its ``N`` distinct offsets
+    (least squares over repeated points). The chosen entry's error on
+    :math:`s^k` is :math:`A_k` (:func:`.stencils.entry_moments`), so its
+    truncation error is about :math:`\sum_k A_k b_k / h`; returned is
+    :math:`\sum_k |A_k b_k| / h`, which no cancellation between terms can
+    make small. ``unresolved``: where the fit's top coefficient, the offsets
+    scaled to ``[-1, 1]``, is above its noise and not small against the
+    largest lower one (the expansion does not converge at this step), where
+    the probe could not be evaluated. ``noise``: where the top coefficient,
+    counted in units of its own noise, is not small against the lower ones
+    (beyond the first), it is noise rather than a term of ``f``'s expansion:
+    the standard deviation of the values it implies, else zero. ``sigma`` is
+    the rounding model of the values' noise. ``quiet``: where the top
+    coefficient is within that rounding, a bound on the values' noise it
+    allows (10 times the noise it implies), elsewhere -1. Zeros (``quiet``
+    -1) where the table lacks its choice.
+    """
+    n = values.shape[1]
+    tail, unresolved, noise = np.zeros(n), np.zeros(n, dtype=bool), np.zeros(n)
+    quiet = np.full(n, -1.0)
+    if tab.choice is None or n == 0:
+        return tail, unresolved, noise, quiet
+    st, levels, h0 = plan.stencil, plan.levels, plan.steps[0]
+    nominal = [t / RATIO**j for j in range(levels) for t in st.offsets]
+    s, v = plan.offsets / h0, values
+    if f0 is not None:
+        nominal = [0.0] + nominal
+        s = np.vstack([np.zeros((1, n)), s])
+        v = np.vstack([np.asarray(f0, dtype=np.float64)[None, :], v])
+    groups = [(np.ones(n, dtype=bool), nominal, s, v)]
+    if probe is not None:
+        unresolved |= ~probe.ok
+        groups = [
+            (
+                probe.ok,
+                nominal + [probe.t],
+                np.vstack([s, (probe.offset / h0)[None, :]]),
+                np.vstack([v, probe.value[None, :]]),
+            )
+        ]
+    for mask, nom, sg, vg in groups:
+        if not mask.any():
+            continue
+        nodes = np.asarray(nom)
+        distinct = np.unique(nodes).size
+        scale = float(np.max(np.abs(nodes)))
+        moments = entry_moments(st, levels, RATIO, distinct - 1)[tab.choice[mask]].T
+        moments[np.abs(moments) < _EXACT] = 0.0
+        beta, lam = _fit(nodes / scale, sg[:, mask] / scale, vg[:, mask], distinct)
+        powers = scale ** np.arange(distinct)[:, None]
+        tail[mask] = np.sum(np.abs(moments * beta) / powers, axis=0) / h0[mask]
+        top, lower = np.abs(beta[-1]), np.abs(beta[1:-1]).max(axis=0, initial=0.0)
+        significant = top > SAFETY * sigma[mask] * lam[-1]
+        unresolved[mask] |= significant & (top > _UNRESOLVED_TOP * lower)
+        z = np.abs(beta[2:]) / lam[2:]  # each coefficient in units of its noise
+        if z.shape[0] >= 2:
+            noisy = significant & (z[-1] > _NOISE_TOP * z[:-1].max(axis=0))
+            noise[mask] = np.where(noisy, z[-1], 0.0)
+        quiet[mask] = np.where(significant, -1.0, _QUIET * top / lam[-1])
+    return tail, unresolved, noise, quiet
+
+
+def _fit(
+    nominal: np.ndarray, s: np.ndarray, v: np.ndarray, distinct: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Coefficients ``(distinct, n)`` of each column's polynomial in ``s``; their noise gains.
+
+    ``nominal`` are the offsets planned (shared), ``s`` those actually taken
+    (per column); ``lam[k]`` is the standard deviation of coefficient ``k``
+    per unit standard deviation of each value.
+    """
+    n = v.shape[1]
+    beta, lam = np.empty((distinct, n)), np.empty((distinct, n))
+    same = (s == nominal[:, None]).all(axis=0)
+    if same.any():
+        p = np.linalg.pinv(np.vander(nominal, distinct, increasing=True))
+        beta[:, same] = p @ v[:, same]
+        lam[:, same] = np.sqrt(np.sum(p * p, axis=1))[:, None]
+    for i in np.flatnonzero(~same):  # rounding moved the points (large |x|, float32)
+        p = np.linalg.pinv(np.vander(s[:, i], distinct, increasing=True))
+        beta[:, i] = p @ v[:, i]
+        lam[:, i] = np.sqrt(np.sum(p * p, axis=1))
+    return beta, lam
+
+
 #: Noise is the rule, not a few elements whose next smooth term is large, where this share of
 #: the elements shows it (a staircase fits some elements' few values exactly).
 _NOISE_SHARE = 0.25

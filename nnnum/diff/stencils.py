@@ -30,6 +30,7 @@ __all__ = [
     "stencil",
     "KINDS",
     "ORDERS",
+    "entry_moments",
     "lagrange_weights",
     "richardson",
     "richardson_table",
@@ -261,6 +262,10 @@ class Table:
         each value of ``f`` (the stencil's weights over the step, through the table).
     first : list of ndarray
         The first column ``D(h), D(h/ratio), ...``.
+    choice : ndarray of intp or None
+        The chosen entry per element, numbered as :func:`entry_moments` numbers
+        the extrapolated entries (``T[1][1], T[2][1], T[2][2], T[3][1], ...``);
+        ``None`` where the table was built without it.
     """
 
     value: np.ndarray
@@ -268,6 +273,7 @@ class Table:
     jump: np.ndarray
     gain: np.ndarray
     first: list[np.ndarray]
+    choice: np.ndarray | None = None
 
 
 def richardson_table(
@@ -289,7 +295,7 @@ def richardson_table(
         first = [row[0] for row in table]
         if len(table) == 1:
             nan = np.full_like(value, np.nan)
-            return Table(value, error, nan, nan, first)
+            return Table(value, error, nan, nan, first, choice)
         ug = [[np.square(np.asarray(v, dtype=np.float64))] for v in unit]
         jump = np.zeros_like(value)
         gain = np.zeros_like(value)
@@ -303,4 +309,41 @@ def richardson_table(
                 jump = np.where(here, np.abs(table[j][k] - table[j][k - 1]), jump)
                 gain = np.where(here, np.sqrt(ug[j][k]), gain)
                 index += 1
-    return Table(value, error, jump, gain, first)
+    return Table(value, error, jump, gain, first, choice)
+
+
+def entry_moments(st: Stencil, levels: int, ratio: float, degree: int) -> np.ndarray:
+    r"""Each extrapolated entry's error on the monomials :math:`s^k`, ``k = 0..degree``.
+
+    Row ``e`` is the ``e``-th entry of the table (``T[1][1], T[2][1],
+    T[2][2], T[3][1], ...``, as :attr:`Table.choice` numbers them) applied to
+    the values :math:`f(x + s h) = s^k` at a step ``h = 1``, minus the
+    derivative of :math:`s^k` at 0: the coefficient :math:`A_k` with which the
+    term :math:`b_k s^k` of ``f``'s expansion in the offset ``s`` (units of
+    ``h``) enters the entry's error, :math:`A_k b_k / h`. Zero (to rounding)
+    for the degrees the entry is exact for.
+
+    Examples
+    --------
+    >>> from nnnum.diff.stencils import entry_moments, stencil
+    >>> a = entry_moments(stencil(2, "forward"), 2, 2.0, 4)
+    >>> [round(float(v), 6) for v in a[0]]
+    [0.0, 0.0, 0.0, 0.0, 1.0]
+    """
+    k = np.arange(degree + 1)
+    t = np.asarray(st.offsets, dtype=np.float64)
+    w = np.asarray(st.weights, dtype=np.float64)
+    col = []
+    for j in range(levels):
+        s = t[:, None] / ratio**j
+        d = (w[:, None] * s ** k[None, :]).sum(axis=0) + st.center_weight * (k == 0)
+        col.append(d * ratio**j)
+    table = [[c] for c in col]
+    out = []
+    for j in range(1, levels):
+        for kk in range(1, j + 1):
+            factor = ratio ** st.error_powers[kk - 1] - 1.0
+            prev, coarse = table[j][kk - 1], table[j - 1][kk - 1]
+            table[j].append(prev + (prev - coarse) / factor)
+            out.append(table[j][kk] - (k == 1))
+    return np.array(out).reshape(len(out), degree + 1)
