@@ -10,17 +10,19 @@ from ._datasets import (
     MNIST_FILES,
     MNIST_MIRROR,
     MNIST_SIZES,
-    DataAccessError,
-    DataDownloadError,
-    DataError,
-    DataFormatError,
-    DataNotFoundError,
     default_data_dir,
     download_mnist,
     load_digits,
     load_idx,
     load_mnist,
     train_test_split,
+)
+from .errors import (
+    DataAccessError,
+    DataDownloadError,
+    DataError,
+    DataFormatError,
+    DataNotFoundError,
 )
 
 __all__ = [

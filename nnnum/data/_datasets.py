@@ -45,6 +45,14 @@ from typing import Any, Callable, Literal, Tuple, overload  # noqa: UP035 (runti
 
 import numpy as np
 
+from .errors import (
+    DataAccessError,
+    DataDownloadError,
+    DataError,
+    DataFormatError,
+    DataNotFoundError,
+)
+
 __all__ = [
     "load_mnist",
     "load_idx",
@@ -100,26 +108,6 @@ _HEX = set("0123456789abcdef")
 
 Split = Tuple[np.ndarray, np.ndarray]  # noqa: UP006
 MnistSplits = Tuple[Split, Split]  # noqa: UP006
-
-
-class DataError(Exception):
-    """Base of every error of :mod:`nnnum.data`; the message says what to do."""
-
-
-class DataFormatError(DataError, ValueError):
-    """A data file is corrupt, truncated, or not the IDX file it claims to be."""
-
-
-class DataDownloadError(DataError, OSError):
-    """A download failed: refused or dropped connection, HTTP error, deadline, size cap."""
-
-
-class DataNotFoundError(DataError, FileNotFoundError):
-    """Data files or the data folder are missing (or a file was given for a folder)."""
-
-
-class DataAccessError(DataError, OSError):
-    """A data file or folder cannot be read, created or written; ``__cause__`` says why."""
 
 
 def _download_hint(folder: Path | str) -> str:
@@ -280,7 +268,7 @@ def load_idx(
     >>> ds.load_idx(p, expect_magic=2051)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    nnnum.data._datasets.DataFormatError: ...wrong magic number 2049 (expected 2051 for images)...
+    nnnum.data.errors.DataFormatError: ...wrong magic number 2049 (expected 2051 for images)...
     """
     if expect_magic is not None and expect_magic not in _IDX_MAGIC:
         raise ValueError(
