@@ -9,7 +9,7 @@ from .common import mnist_batch, nnnum
 
 def _cupy():
     try:
-        from nnnum.backends._gpu_kernels import require_cupy
+        from nnnum.backends._gpu_imports import require_cupy
 
         return require_cupy()
     except Exception as exc:  # no CuPy, or no device

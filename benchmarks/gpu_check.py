@@ -7,7 +7,7 @@
 
 On a device it runs, in this order:
   * ``python -m pytest -m gpu`` without the simulator: the Numba CUDA kernels on the device
-    (``tests/test_gpu_kernels.py``) and the CuPy backend (``tests/test_gpu_backend.py``);
+    (``tests/test_gpu_imports.py``) and the CuPy backend (``tests/test_gpu_backend.py``);
   * one table: the fused softmax cross-entropy on 10^7 x 10 float32 (and float64) logits as a
     fraction of the device's copy bandwidth measured in the same run (target >= 70% for
     float32), and the TwoLayerNet(784, 50, 10) numerical gradient step at batch 100 (target
@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.cpu_only:
         return 0 if ok else 1
     try:
-        from nnnum.backends._gpu_kernels import require_cupy, require_numba_cuda
+        from nnnum.backends._gpu_imports import require_cupy, require_numba_cuda
 
         cp = require_cupy()
         require_numba_cuda()

@@ -26,11 +26,11 @@ from .data import DataError, load_mnist  # noqa: E402
 from .diff import (  # noqa: E402
     DiffResult,
     EstimateWarning,
+    GradCheck,
+    JacobianPlan,
     NonFiniteError,
     StepResolutionError,
     StepRoundingWarning,
-    GradCheck,
-    JacobianPlan,
     UnseenPerturbationWarning,
     assert_grad,
     batched_numerical_gradient,
@@ -91,6 +91,7 @@ __all__ = [
     "JacobianPlan",
     "NonFiniteError",
     "UnseenPerturbationWarning",
+    "Workers",
     "SimpleNet",
     "TrainHistory",
     "TrainingDivergedError",
@@ -135,3 +136,12 @@ __all__ = [
     "sum_squared_error",
     "use_backend",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """``Workers`` on first use (see :mod:`nnnum.diff`): importing nnnum stays light."""
+    if name == "Workers":
+        from .diff import Workers
+
+        return Workers
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

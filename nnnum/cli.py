@@ -87,8 +87,7 @@ def mirror_url(text: str) -> str:
 # ------------------------------------------------------------------ steps that fail on users
 def _check_backend() -> str:
     """The backend ``NNNUM_BACKEND`` names, checked to be usable here (CuPy and a GPU for cupy)."""
-    from .backends import get_backend, use_backend
-    from .backends._gpu_kernels import BackendUnavailableError
+    from .backends import BackendUnavailableError, get_backend, use_backend
 
     try:
         name = get_backend()
@@ -359,7 +358,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
     from . import __version__
     from ._cpuinfo import info_rows
-    from .backends._gpu_kernels import device_info
+    from .backends._gpu_imports import device_info
 
     try:
         backend = _backend_name()

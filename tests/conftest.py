@@ -14,7 +14,7 @@ CPU_BACKENDS = ("numba", "numpy")
 
 def _gpu_available() -> bool:
     try:
-        from nnnum.backends._gpu_kernels import require_cupy
+        from nnnum.backends._gpu_imports import require_cupy
 
         require_cupy()
         return True
@@ -82,3 +82,13 @@ def backend(request: pytest.FixtureRequest):
 def _doctest_namespace(doctest_namespace: dict) -> None:
     doctest_namespace["np"] = np
     doctest_namespace["nnnum"] = nnnum
+
+
+@pytest.fixture(autouse=True)
+def _backend_choice_restored():
+    """Every test starts from the process's backend choice: a set_backend() does not leak."""
+    from nnnum.backends import _config
+
+    before = _config._global_choice
+    yield
+    _config._global_choice = before

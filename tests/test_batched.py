@@ -57,7 +57,7 @@ def test_batched_structured_gradient_matches_numba(rng, chunk):
 def test_cupy_backend_needs_batched_f_message(monkeypatch):
     # checked without a GPU: the backend name is forced, CuPy's availability stubbed
     import nnnum.backends._config as cfg
-    import nnnum.backends._gpu_kernels as gpu
+    import nnnum.backends._gpu_imports as gpu
 
     token = cfg._context_choice.set("cupy")
     try:

@@ -248,7 +248,7 @@ def test_unusable_backend_is_one_error_line(tmp_path, capsys, monkeypatch, comma
         raise nnnum.BackendUnavailableError("NNNUM_BACKEND=cupy needs CuPy (test)")
 
     monkeypatch.setattr("nnnum.backends._config._ENV_VALUE", "cupy")
-    monkeypatch.setattr("nnnum.backends._gpu_kernels.require_cupy", no_cupy)
+    monkeypatch.setattr("nnnum.backends._gpu_imports.require_cupy", no_cupy)
     assert main(argv) == 2
     assert "needs CuPy" in _error_line(capsys.readouterr().err)
     assert main(["info"]) == 0  # info reports the backend instead of failing

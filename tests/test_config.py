@@ -96,7 +96,7 @@ def test_host_questions_never_need_cupy():
 
 def test_cupy_without_gpu_is_a_clear_error():
     try:
-        nnnum.backends._gpu_kernels.require_cupy()
+        nnnum.backends._gpu_imports.require_cupy()
     except nnnum.BackendUnavailableError:
         pass
     else:
@@ -114,7 +114,7 @@ def test_cupy_without_gpu_is_a_clear_error():
 def test_cupy_missing_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "cupy", None)  # makes `import cupy` raise ImportError
     with pytest.raises(nnnum.BackendUnavailableError, match=r"pip install nnnum\[gpu\]"):
-        nnnum.backends._gpu_kernels.require_cupy()
+        nnnum.backends._gpu_imports.require_cupy()
 
 
 @pytest.mark.parametrize("count", [0, RuntimeError("cudaErrorNoDevice")])
@@ -130,4 +130,4 @@ def test_cupy_without_device_says_which(monkeypatch, count):
     fake.cuda = types.SimpleNamespace(runtime=types.SimpleNamespace(getDeviceCount=get_count))
     monkeypatch.setitem(sys.modules, "cupy", fake)
     with pytest.raises(nnnum.BackendUnavailableError, match="no CUDA device"):
-        nnnum.backends._gpu_kernels.require_cupy()
+        nnnum.backends._gpu_imports.require_cupy()

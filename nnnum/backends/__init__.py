@@ -16,8 +16,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-from ._config import BACKENDS, get_backend, set_backend, use_backend
-from ._gpu_kernels import BackendUnavailableError
+from ._config import BACKENDS, BackendUnavailableError, get_backend, set_backend, use_backend
 
 REQUIRED: tuple[str, ...] = (
     "xp",

@@ -13,7 +13,12 @@ import contextvars
 import os
 from collections.abc import Iterator
 
-__all__ = ["BACKENDS", "get_backend", "set_backend", "use_backend"]
+__all__ = ["BACKENDS", "BackendUnavailableError", "get_backend", "set_backend", "use_backend"]
+
+
+class BackendUnavailableError(RuntimeError):
+    """The requested backend cannot run on this machine (the message says what is missing)."""
+
 
 #: Every backend name nnnum knows, the default first.
 BACKENDS: tuple[str, ...] = ("numba", "numpy", "cupy")
@@ -114,7 +119,7 @@ def use_backend(name: str) -> Iterator[str]:
 
 def _require_usable(key: str) -> None:
     if key == "cupy":
-        from . import _gpu_kernels
+        from . import _gpu_imports
 
-        _gpu_kernels.require_cupy()
-        _gpu_kernels.require_numba_cuda()  # the kernels the backend launches
+        _gpu_imports.require_cupy()
+        _gpu_imports.require_numba_cuda()  # the kernels the backend launches

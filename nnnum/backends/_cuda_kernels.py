@@ -4,7 +4,7 @@ The kernels take any array that speaks ``__cuda_array_interface__``: CuPy
 arrays on a device (:mod:`nnnum.backends.cupy` launches them there) and, under
 Numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``), NumPy arrays on the CPU,
 thread by thread, with the same shared memory and barriers: that is how CI
-executes them without a GPU (``tests/test_gpu_kernels.py``).
+executes them without a GPU (``tests/test_gpu_imports.py``).
 
 The fused softmax cross-entropy distinguishes two row lengths ``K`` (the
 number of classes):

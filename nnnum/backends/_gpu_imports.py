@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._config import BackendUnavailableError
+
 INSTALL_HINT = (
     "install it with `pip install nnnum[gpu]` (CUDA 12) or the CuPy wheel that matches "
     "your CUDA toolkit, e.g. `pip install cupy-cuda12x` or `pip install cupy-cuda11x`"
@@ -20,10 +22,6 @@ NUMBA_CUDA_HINT = (
     "install it with `pip install nnnum[gpu]` (CUDA 12), or `pip install numba-cuda[cu12]` "
     "(`numba-cuda[cu13]` for CUDA 13)"
 )
-
-
-class BackendUnavailableError(RuntimeError):
-    """The requested backend cannot run on this machine."""
 
 
 def require_cupy() -> Any:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from . import _xp_ops
-from ._gpu_kernels import require_cupy, require_numba_cuda
+from ._gpu_imports import require_cupy, require_numba_cuda
 
 xp = require_cupy()
 _cuda, _ck = require_numba_cuda()

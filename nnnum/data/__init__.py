@@ -10,13 +10,13 @@ from ._datasets import (
     MNIST_FILES,
     MNIST_MIRROR,
     MNIST_SIZES,
-    default_data_dir,
     download_mnist,
     load_digits,
     load_idx,
     load_mnist,
     train_test_split,
 )
+from ._paths import default_data_dir
 from .errors import (
     DataAccessError,
     DataDownloadError,

@@ -34,6 +34,7 @@ __all__ = [
     "NonFiniteError",
     "UnseenPerturbationWarning",
     "Stencil",
+    "Workers",
     "StepResolutionError",
     "StepRoundingWarning",
     "assert_grad",
@@ -52,3 +53,12 @@ __all__ = [
     "numerical_jacobian",
     "stencil",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """``Workers`` on first use: the process-pool engine is imported only by who needs it."""
+    if name == "Workers":
+        from .engines.executors import Workers
+
+        return Workers
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
