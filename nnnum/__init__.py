@@ -76,7 +76,7 @@ from .losses import (  # noqa: E402
 )
 from .nets import SimpleNet, TwoLayerNet, simpleNet  # noqa: E402
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "BACKENDS",
