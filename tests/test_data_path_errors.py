@@ -18,6 +18,7 @@ import pytest
 
 import nnnum
 from nnnum.data import _datasets as ds
+from nnnum.data import _idx
 
 from .loopback_http import LoopbackServer, closed_port_url
 from .test_datasets import make_split
@@ -296,7 +297,8 @@ def test_unreadable_files(tmp_path, monkeypatch):
     def denied(path, *args, **kwargs):
         raise PermissionError(errno.EACCES, "Permission denied", os.fspath(path))
 
-    monkeypatch.setattr(ds, "open", denied, raising=False)
+    monkeypatch.setattr(_idx, "open", denied, raising=False)  # reading IDX files
+    monkeypatch.setattr(ds, "open", denied, raising=False)  # reading a file to check its MD5
     with pytest.raises(ds.DataAccessError) as info:
         ds.load_mnist(tmp_path, split="test")
     assert str(info.value).startswith(f"cannot open {tmp_path / 't10k-images-idx3-ubyte.gz'}: ")
@@ -308,7 +310,7 @@ def test_unreadable_files(tmp_path, monkeypatch):
     def io_error(*args, **kwargs):
         raise OSError(errno.EIO, "Input/output error")
 
-    monkeypatch.setattr(ds, "_read_idx", io_error)
+    monkeypatch.setattr(_idx, "_read_idx", io_error)
     with pytest.raises(ds.DataAccessError, match=r"cannot read .*t10k-images.*: Input/output"):
         ds.load_idx(tmp_path / "t10k-images-idx3-ubyte.gz")
 

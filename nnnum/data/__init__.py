@@ -6,16 +6,15 @@ is scikit-learn's bundled digits.
 
 from ._datasets import (
     DOWNLOAD_MAX_BYTES,
-    IDX_MAX_BYTES,
     MNIST_FILES,
     MNIST_MIRROR,
     MNIST_SIZES,
     download_mnist,
     load_digits,
-    load_idx,
     load_mnist,
     train_test_split,
 )
+from ._idx import IDX_MAX_BYTES, load_idx
 from ._paths import default_data_dir
 from .errors import (
     DataAccessError,

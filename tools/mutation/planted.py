@@ -68,7 +68,7 @@ BUGS = [
     ),
     (
         "the IDX size check accepts extra bytes",
-        "nnnum/data/_datasets.py",
+        "nnnum/data/_idx.py",
         ["    if available > count:", "    if f.read(1):"],
         ["    if False:", "    if False:"],
         "tests/test_issue13.py -k idx",
@@ -99,7 +99,7 @@ EXISTING = {
                              "tests/test_hardening.py", "tests/test_robustness.py", *SLOW],
     "nnnum/nets/_kernels.py": ["tests/test_network.py", "tests/test_batched.py", *SLOW],
     "nnnum/learn/descent.py": ["tests/test_optimize.py", "tests/test_robustness.py"],
-    "nnnum/data/_datasets.py": ["tests/test_datasets.py"],
+    "nnnum/data/_idx.py": ["tests/test_datasets.py"],
     "nnnum/learn/train.py": ["tests/test_train.py"],
 }
 
