@@ -601,7 +601,8 @@ def _truncation(
         significant = top > SAFETY * sigma[mask] * lam[-1]
         unresolved[mask] |= significant & (top > _UNRESOLVED_TOP * lower)
         z = np.abs(beta[2:]) / lam[2:]  # each coefficient in units of its noise
-        if z.shape[0] >= 2:
+        # against two lower ones at least: one alone vanishes where f's derivative does
+        if z.shape[0] >= 3:
             noisy = significant & (z[-1] > _NOISE_TOP * z[:-1].max(axis=0))
             noise[mask] = np.where(noisy, z[-1], 0.0)
         quiet[mask] = np.where(significant, -1.0, _QUIET * top / lam[-1])
