@@ -12,10 +12,10 @@ from ._datasets import (
     download_mnist,
     load_digits,
     load_mnist,
-    train_test_split,
 )
 from ._idx import IDX_MAX_BYTES, load_idx
 from ._paths import default_data_dir
+from ._split import train_test_split
 from .errors import (
     DataAccessError,
     DataDownloadError,
