@@ -107,6 +107,16 @@ class DiffResult:
     twice) about a polynomial in the offset. For ``numerical_gradient``, whose
     values all come from one scalar ``f`` near one point, the median over the
     elements is a floor for every element.
+
+    To that the chosen entry's own error terms are added, each at its size
+    (twice :math:`\sum_k |A_k b_k| / h`, :func:`_truncation`): ``b_k`` from a
+    polynomial through all the values of the element, ``A_k`` the entry's
+    error on :math:`s^k`. Where the plan's points cannot see those terms
+    (one-sided orders 1 and 2, central 2 and 4) ``f`` is evaluated once more
+    per element, at ``x + (p + 1) h`` on the stencil's side (``p`` its
+    reach), counted in ``nfev``; only with ``full_output``, so the derivative
+    is the same either way. A fit that does not converge (its top coefficient
+    not small against the lower ones) is status 1.
     """
 
     df: Any
