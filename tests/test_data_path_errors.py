@@ -17,8 +17,11 @@ from pathlib import Path
 import pytest
 
 import nnnum
-from nnnum.data import _datasets as ds
-from nnnum.data import _idx
+import nnnum.data as ds
+from nnnum.data import (
+    _datasets,  # the module whose globals (mirror, sizes) tests patch
+    _idx,
+)
 
 from .loopback_http import LoopbackServer, closed_port_url
 from .test_datasets import make_split
@@ -28,7 +31,7 @@ LABELS = "t10k-labels-idx1-ubyte.gz"
 
 @pytest.fixture(autouse=True)
 def _no_internet_no_home(tmp_path, monkeypatch):
-    monkeypatch.setattr(ds, "MNIST_MIRROR", closed_port_url())
+    monkeypatch.setattr(_datasets, "MNIST_MIRROR", closed_port_url())
     monkeypatch.setenv("NNNUM_DATA_DIR", str(tmp_path / "default-data-dir"))
 
 
@@ -228,7 +231,8 @@ def test_a_file_completed_before_the_failure_is_kept(tmp_path, server):
     dest = tmp_path / "new"
     with pytest.raises(ds.DataDownloadError, match="HTTP 404"):
         ds.download_mnist(dest, base_url=server.url, files=files)
-    assert sorted(p.name for p in dest.iterdir()) == sorted(ds._SPLITS["test"])  # checksummed
+    # the files checksummed before the failure are kept
+    assert sorted(p.name for p in dest.iterdir()) == sorted(_datasets._SPLITS["test"])
 
 
 def _part(folder, name, age):
@@ -262,10 +266,11 @@ def test_part_removed_under_a_running_download(tmp_path):
     dest = tmp_path / LABELS
     dest.write_bytes(b"done by another process")
     md5 = hashlib.md5(b"done by another process").hexdigest()
-    ds._put_in_place(tmp_path / ".gone.part", dest, md5, "argument")  # finished elsewhere: fine
+    # finished elsewhere: fine
+    _datasets._put_in_place(tmp_path / ".gone.part", dest, md5, "argument")
     assert dest.read_bytes() == b"done by another process"
     with pytest.raises(ds.DataAccessError, match="was removed before it was complete") as info:
-        ds._put_in_place(tmp_path / ".gone.part", tmp_path / "other.gz", md5, "argument")
+        _datasets._put_in_place(tmp_path / ".gone.part", tmp_path / "other.gz", md5, "argument")
     assert isinstance(info.value.__cause__, FileNotFoundError)
 
 
@@ -298,7 +303,7 @@ def test_unreadable_files(tmp_path, monkeypatch):
         raise PermissionError(errno.EACCES, "Permission denied", os.fspath(path))
 
     monkeypatch.setattr(_idx, "open", denied, raising=False)  # reading IDX files
-    monkeypatch.setattr(ds, "open", denied, raising=False)  # reading a file to check its MD5
+    monkeypatch.setattr(_datasets, "open", denied, raising=False)  # reading a file to check its MD5
     with pytest.raises(ds.DataAccessError) as info:
         ds.load_mnist(tmp_path, split="test")
     assert str(info.value).startswith(f"cannot open {tmp_path / 't10k-images-idx3-ubyte.gz'}: ")

@@ -10,9 +10,9 @@ from ._datasets import (
     MNIST_MIRROR,
     MNIST_SIZES,
     download_mnist,
-    load_digits,
     load_mnist,
 )
+from ._digits import load_digits
 from ._idx import IDX_MAX_BYTES, load_idx
 from ._paths import default_data_dir
 from ._split import train_test_split

@@ -40,7 +40,7 @@ from typing import Any, Callable, Literal, Tuple, overload  # noqa: UP035 (runti
 
 import numpy as np
 
-from ._idx import IDX_MAX_BYTES, load_idx
+from ._idx import load_idx
 from ._paths import (
     _CHUNK,
     _download_hint,
@@ -51,9 +51,8 @@ from ._paths import (
     _reason,
     _resolve_dir,
     _usable_path,
-    default_data_dir,
 )
-from ._split import Split, train_test_split
+from ._split import Split
 from .errors import (
     DataAccessError,
     DataDownloadError,
@@ -61,25 +60,6 @@ from .errors import (
     DataFormatError,
     DataNotFoundError,
 )
-
-__all__ = [
-    "load_mnist",
-    "load_idx",
-    "download_mnist",
-    "default_data_dir",
-    "load_digits",
-    "train_test_split",
-    "DataError",
-    "DataFormatError",
-    "DataDownloadError",
-    "DataNotFoundError",
-    "DataAccessError",
-    "MNIST_FILES",
-    "MNIST_SIZES",
-    "MNIST_MIRROR",
-    "DOWNLOAD_MAX_BYTES",
-    "IDX_MAX_BYTES",
-]
 
 # name: (MD5, size in bytes) of the gzip files on the public mirrors
 _STANDARD_FILES: dict[str, tuple[str, int]] = {
@@ -799,27 +779,3 @@ def _socket_of(resp: Any) -> Any:
     """
     sock = getattr(getattr(getattr(resp, "fp", None), "raw", None), "_sock", None)
     return sock if hasattr(sock, "settimeout") else None
-
-
-# ----------------------------------------------------------------------------- other data
-
-
-def load_digits(normalize: bool = True) -> Split:
-    """scikit-learn's bundled 8x8 digits (1,797 real handwritten digits), offline.
-
-    Returns
-    -------
-    x : ndarray, shape (1797, 64)
-        Float32 in [0, 1] (pixel counts 0..16 divided by 16) when ``normalize``.
-    t : ndarray, shape (1797,)
-        Int64 labels 0..9.
-    """
-    try:
-        from sklearn.datasets import load_digits as _sk_digits
-    except ImportError as exc:
-        raise ImportError(
-            "the digits data set needs scikit-learn: pip install nnnum[data]"
-        ) from exc
-    d = _sk_digits()
-    x = d.data.astype(np.float32)
-    return (x / 16.0 if normalize else x), d.target.astype(np.int64)
