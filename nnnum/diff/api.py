@@ -144,7 +144,7 @@ def numerical_diff(
     0.2
     >>> r = nnnum.numerical_diff(np.exp, 1.0, h="auto", order=4, richardson=2, full_output=True)
     >>> bool(abs(r.df - np.e) <= r.error < 1e-10), r.nfev
-    (True, 13)
+    (True, 14)
     >>> nnnum.numerical_diff(np.exp, 1.0, method="complex") == np.e
     True
     """
@@ -393,7 +393,7 @@ def numerical_gradient(
     >>> r = nnnum.numerical_gradient(lambda x: np.sum(np.exp(x)), np.array([0.0, 1.0]),
     ...                              order=4, richardson=1, full_output=True)
     >>> bool(np.all(np.abs(r.df - np.exp([0.0, 1.0])) <= r.error)), r.nfev
-    (True, 17)
+    (True, 19)
     >>> g = nnnum.numerical_gradient(lambda x: np.sum(np.exp(x)), np.array([0.0, 1.0]),
     ...                              method="complex")
     >>> float(np.max(np.abs(g - np.exp([0.0, 1.0])))) < 1e-15
