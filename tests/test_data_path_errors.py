@@ -19,7 +19,8 @@ import pytest
 import nnnum
 import nnnum.data as ds
 from nnnum.data import (
-    _datasets,  # the module whose globals (mirror, sizes) tests patch
+    _datasets,
+    _download,  # the module whose globals (mirror, sizes) tests patch
     _idx,
 )
 
@@ -31,7 +32,7 @@ LABELS = "t10k-labels-idx1-ubyte.gz"
 
 @pytest.fixture(autouse=True)
 def _no_internet_no_home(tmp_path, monkeypatch):
-    monkeypatch.setattr(_datasets, "MNIST_MIRROR", closed_port_url())
+    monkeypatch.setattr(_download, "MNIST_MIRROR", closed_port_url())
     monkeypatch.setenv("NNNUM_DATA_DIR", str(tmp_path / "default-data-dir"))
 
 
@@ -267,10 +268,10 @@ def test_part_removed_under_a_running_download(tmp_path):
     dest.write_bytes(b"done by another process")
     md5 = hashlib.md5(b"done by another process").hexdigest()
     # finished elsewhere: fine
-    _datasets._put_in_place(tmp_path / ".gone.part", dest, md5, "argument")
+    _download._put_in_place(tmp_path / ".gone.part", dest, md5, "argument")
     assert dest.read_bytes() == b"done by another process"
     with pytest.raises(ds.DataAccessError, match="was removed before it was complete") as info:
-        _datasets._put_in_place(tmp_path / ".gone.part", tmp_path / "other.gz", md5, "argument")
+        _download._put_in_place(tmp_path / ".gone.part", tmp_path / "other.gz", md5, "argument")
     assert isinstance(info.value.__cause__, FileNotFoundError)
 
 
@@ -303,7 +304,7 @@ def test_unreadable_files(tmp_path, monkeypatch):
         raise PermissionError(errno.EACCES, "Permission denied", os.fspath(path))
 
     monkeypatch.setattr(_idx, "open", denied, raising=False)  # reading IDX files
-    monkeypatch.setattr(_datasets, "open", denied, raising=False)  # reading a file to check its MD5
+    monkeypatch.setattr(_download, "open", denied, raising=False)  # reading a file to check its MD5
     with pytest.raises(ds.DataAccessError) as info:
         ds.load_mnist(tmp_path, split="test")
     assert str(info.value).startswith(f"cannot open {tmp_path / 't10k-images-idx3-ubyte.gz'}: ")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import nnnum.data as ds
-from nnnum.data import _datasets  # the module whose globals (mirror, sizes) tests patch
+from nnnum.data import _datasets, _download  # modules whose globals tests patch
 
 from .loopback_http import LoopbackServer, closed_port_url
 
@@ -16,7 +16,7 @@ from .loopback_http import LoopbackServer, closed_port_url
 @pytest.fixture(autouse=True)
 def _no_internet_no_home(tmp_path, monkeypatch):
     """No test downloads from the internet or writes to the user's cache folder."""
-    monkeypatch.setattr(_datasets, "MNIST_MIRROR", closed_port_url())
+    monkeypatch.setattr(_download, "MNIST_MIRROR", closed_port_url())
     monkeypatch.setenv("NNNUM_DATA_DIR", str(tmp_path / "default-data-dir"))
 
 
@@ -158,7 +158,7 @@ def test_cli_download(tmp_path, loopback_server, capsys, monkeypatch):
     make_split(served, "train", 3)
     make_split(served, "t10k", 2, seed=1)
     files = {p.name: hashlib.md5(p.read_bytes()).hexdigest() for p in served.iterdir()}
-    monkeypatch.setattr(_datasets, "MNIST_FILES", files)  # the checksums of the files served here
+    monkeypatch.setattr(_download, "MNIST_FILES", files)  # the checksums of the files served here
     assert main(["download", str(tmp_path / "m"), "--mirror", url]) == 0
     assert capsys.readouterr().out.count("ok  ") == 4
     (x, _), (xt, _) = ds.load_mnist(tmp_path / "m")
@@ -418,7 +418,7 @@ def test_download_size_cap_defaults(tmp_path, server, read1_bytes, monkeypatch):
         ds.download_mnist(tmp_path, base_url=server.url, files={NAME: ds.MNIST_FILES[NAME]})
     assert read1_bytes[0] == 4543
     # a file given by its MD5 only: cut off at DOWNLOAD_MAX_BYTES
-    monkeypatch.setattr(_datasets, "DOWNLOAD_MAX_BYTES", 1000)
+    monkeypatch.setattr(_download, "DOWNLOAD_MAX_BYTES", 1000)
     server.endless("other.gz", total=5000, announce=False)
     with pytest.raises(ds.DataDownloadError, match="more than the 1000 bytes"):
         ds.download_mnist(tmp_path, base_url=server.url, files={"other.gz": ANY_MD5})
@@ -555,8 +555,8 @@ def test_load_mnist_downloads_into_the_default_folder(tmp_path, server, monkeypa
     make_split(server.folder, "train", 3)
     make_split(server.folder, "t10k", 2, seed=1)
     files = {p.name: hashlib.md5(p.read_bytes()).hexdigest() for p in server.folder.iterdir()}
-    monkeypatch.setattr(_datasets, "MNIST_FILES", files)
-    monkeypatch.setattr(_datasets, "MNIST_MIRROR", server.url.rstrip("/"))
+    monkeypatch.setattr(_download, "MNIST_FILES", files)
+    monkeypatch.setattr(_download, "MNIST_MIRROR", server.url.rstrip("/"))
     default = tmp_path / "default-data-dir"  # NNNUM_DATA_DIR (the autouse fixture)
     assert ds.default_data_dir() == default and not default.exists()
     (x, t), (xt, tt) = ds.load_mnist()
@@ -643,8 +643,8 @@ def test_split_keyword_checks(tmp_path):
 def test_split_downloads_only_its_files_into_the_default_folder(tmp_path, server, monkeypatch):
     make_split(server.folder, "t10k", 2)
     files = {p.name: hashlib.md5(p.read_bytes()).hexdigest() for p in server.folder.iterdir()}
-    monkeypatch.setattr(_datasets, "MNIST_FILES", {**ds.MNIST_FILES, **files})
-    monkeypatch.setattr(_datasets, "MNIST_MIRROR", server.url)
+    monkeypatch.setattr(_download, "MNIST_FILES", {**ds.MNIST_FILES, **files})
+    monkeypatch.setattr(_download, "MNIST_MIRROR", server.url)
     x, t = ds.load_mnist(split="test")  # the training files are not on this server
     assert x.shape == (2, 784)
     folder = tmp_path / "default-data-dir"

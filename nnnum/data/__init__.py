@@ -4,15 +4,15 @@ MNIST as the book's ``load_mnist`` reads it (download included); the default
 is scikit-learn's bundled digits.
 """
 
-from ._datasets import (
+from ._datasets import load_mnist
+from ._digits import load_digits
+from ._download import (
     DOWNLOAD_MAX_BYTES,
     MNIST_FILES,
     MNIST_MIRROR,
     MNIST_SIZES,
     download_mnist,
-    load_mnist,
 )
-from ._digits import load_digits
 from ._idx import IDX_MAX_BYTES, load_idx
 from ._paths import default_data_dir
 from ._split import train_test_split
