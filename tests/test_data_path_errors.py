@@ -19,9 +19,9 @@ import pytest
 import nnnum
 import nnnum.data as ds
 from nnnum.data import (
-    _datasets,
     _download,  # the module whose globals (mirror, sizes) tests patch
     _idx,
+    _mnist,
 )
 
 from .loopback_http import LoopbackServer, closed_port_url
@@ -233,7 +233,7 @@ def test_a_file_completed_before_the_failure_is_kept(tmp_path, server):
     with pytest.raises(ds.DataDownloadError, match="HTTP 404"):
         ds.download_mnist(dest, base_url=server.url, files=files)
     # the files checksummed before the failure are kept
-    assert sorted(p.name for p in dest.iterdir()) == sorted(_datasets._SPLITS["test"])
+    assert sorted(p.name for p in dest.iterdir()) == sorted(_mnist._SPLITS["test"])
 
 
 def _part(folder, name, age):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import nnnum.data as ds
-from nnnum.data import _datasets, _download  # modules whose globals tests patch
+from nnnum.data import _download, _mnist  # the mirror, checksums and sizes: patched there
 
 from .loopback_http import LoopbackServer, closed_port_url
 
@@ -594,7 +594,7 @@ def test_load_mnist_default_folder_offline(tmp_path, monkeypatch, env):
     else:
         assert "set NNNUM_DATA_DIR to one, or pass data_dir=" in text and "(now " not in text
     assert isinstance(info.value.__cause__, ds.DataDownloadError)
-    assert sorted(p.name for p in folder.iterdir()) == sorted(_datasets._SPLITS["test"])  # no .part
+    assert sorted(p.name for p in folder.iterdir()) == sorted(_mnist._SPLITS["test"])  # no .part
 
 
 # ---- one split: the book's unpacking needs both; split= loads one ------------------------

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import nnnum
-from nnnum.data import _datasets as ds
+import nnnum.data as ds
 from nnnum.diff.steps import StepRoundingWarning
 from nnnum.nets import TwoLayerNet
 

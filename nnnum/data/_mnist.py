@@ -1,29 +1,11 @@
-"""Data sets: MNIST from IDX files (the book's ``load_mnist``), and an embedded offline default.
+"""MNIST as the book's ``load_mnist`` reads it: the four standard IDX files of a folder.
 
-:func:`load_mnist` reads the four standard MNIST ``.gz`` files from a folder.
-Called without a folder (the book's way, ``load_mnist(normalize=True,
-one_hot_label=True)``) it uses :func:`default_data_dir` and downloads the files
-there the first time (checksummed, written atomically). :func:`download_mnist`
-is the explicit download step (``nnnum download DIR`` on the command line), and
-:func:`load_digits` (scikit-learn's bundled 8x8 digits, 1,797 real handwritten
-digits) works anywhere, offline. Nothing is fetched at import.
-
-Every failure of this module is a :class:`DataError`, whose message names the
-file (and the URL where one is involved) and says what to do:
-
-- :class:`DataFormatError` (also a ``ValueError``): a file is corrupt,
-  truncated, or not the IDX file it claims to be; a download has the wrong
-  checksum.
-- :class:`DataDownloadError` (also an ``OSError``): the network failed:
-  connection refused or dropped, an HTTP error, the deadline passed, or the
-  server sent more bytes than the file can have.
-- :class:`DataNotFoundError` (also a ``FileNotFoundError``): files or folders
-  are missing, or a split that was asked for is incomplete.
-- :class:`DataAccessError` (also an ``OSError``): a file or folder cannot be
-  read, created or written: permissions, a read-only or special file system
-  (``/proc``, ``/sys``), a symbolic link loop or a dangling link, a file where
-  a folder should be, a full disk. The operating system's error is kept as
-  ``__cause__``.
+:func:`load_mnist` sorts the book's arguments (an optional leading folder, then
+``normalize``, ``flatten``, ``one_hot_label``), checks the folder, loads each
+split's images and labels with :func:`~nnnum.data.load_idx` (and checks that
+they belong together) and shapes them as the book does. Called without a
+folder, it uses :func:`~nnnum.data.default_data_dir` and first downloads the
+files missing there (see :mod:`nnnum.data._download`).
 """
 
 from __future__ import annotations
@@ -59,9 +41,6 @@ _SPLITS = {
 _SPLIT_WORDS = {"train": "training", "test": "test"}
 
 MnistSplits = Tuple[Split, Split]  # noqa: UP006
-
-
-# ----------------------------------------------------------------------------- MNIST
 
 
 def _load_split(data_dir: Path, split: str) -> Split:

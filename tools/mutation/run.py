@@ -85,11 +85,14 @@ MODULES: dict[str, tuple[str, str, float, list[str] | None]] = {
     "nets.network": ("nnnum/nets/network.py", NETS, 150, None),
     "learn.descent": ("nnnum/learn/descent.py", f"{I13} tests/test_optimize.py", 90, None),
     "data.idx": (
-        "nnnum/data/_datasets.py",
+        "nnnum/data/_idx.py",
         f"{I13} tests/test_datasets.py",
         90,
         ["load_idx", "_open_existing", "_read_idx", "_read_exact", "_read_header", "_check_magic",
-         "_declared_size", "_check_plain_size", "_read_into", "_shape", "_change_one_hot_label"],
+         "_declared_size", "_check_plain_size", "_read_into"],
+    ),
+    "data.mnist": (
+        "nnnum/data/_mnist.py", f"{I13} tests/test_datasets.py", 90, ["_shape", "_change_one_hot_label"]
     ),
 }
 
