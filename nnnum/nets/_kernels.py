@@ -222,6 +222,48 @@ def actual_steps_stacked(a, b, h):
     return dp, dm, st, ok
 
 
+@kernel
+def _forward_row(r, indptr, indices, values, w1, b1, w2, b2, labels, z, zm, q, p, coef):
+    """Row ``r`` of :func:`forward_cache`: a function of its own (see :func:`_grad_hidden_task`)."""
+    hdim = w1.shape[1]
+    k = w2.shape[1]
+    a1 = b1.copy()
+    for e in range(indptr[r], indptr[r + 1]):
+        i = indices[e]
+        if i < w1.shape[0]:  # the trailing bias entry of [x, 1] is b1, already in a1
+            xv = values[e]
+            for j in range(hdim):
+                a1[j] += xv * w1[i, j]
+    for j in range(hdim):
+        a = a1[j]
+        coef[12, r, j] = a
+        if a >= 0.0:
+            ex = math.exp(-a)
+            z[r, j] = 1.0 / (1.0 + ex)
+            zm[r, j] = ex / (1.0 + ex)
+        else:
+            ex = math.exp(a)
+            z[r, j] = ex / (1.0 + ex)
+            zm[r, j] = 1.0 / (1.0 + ex)
+    a2 = b2.copy()
+    for j in range(hdim):
+        zj = z[r, j]
+        for c in range(k):
+            a2[c] += zj * w2[j, c]
+    m = a2[0]
+    for c in range(1, k):
+        if a2[c] > m:
+            m = a2[c]
+    s = 0.0
+    for c in range(k):
+        q[r, c] = math.exp(a2[c] - m)
+        s += q[r, c]
+    for c in range(k):
+        q[r, c] /= s
+    p[r] = q[r, labels[r]]
+    _unit_coefficients(r, z, zm, q, labels, w2, coef)
+
+
 @kernel(parallel=True)
 def forward_cache(indptr, indices, values, w1, b1, w2, b2, labels):
     """Forward pass pieces from the nonzeros of x (CSR): z, 1 - z (accurate), softmax q, p.
@@ -242,41 +284,9 @@ def forward_cache(indptr, indices, values, w1, b1, w2, b2, labels):
     p = np.empty(n)
     coef = np.empty((13, n, hdim))
     for r in prange(n):
-        a1 = b1.copy()
-        for e in range(indptr[r], indptr[r + 1]):
-            i = indices[e]
-            if i < w1.shape[0]:  # the trailing bias entry of [x, 1] is b1, already in a1
-                xv = values[e]
-                for j in range(hdim):
-                    a1[j] += xv * w1[i, j]
-        for j in range(hdim):
-            a = a1[j]
-            coef[12, r, j] = a
-            if a >= 0.0:
-                ex = math.exp(-a)
-                z[r, j] = 1.0 / (1.0 + ex)
-                zm[r, j] = ex / (1.0 + ex)
-            else:
-                ex = math.exp(a)
-                z[r, j] = ex / (1.0 + ex)
-                zm[r, j] = 1.0 / (1.0 + ex)
-        a2 = b2.copy()
-        for j in range(hdim):
-            zj = z[r, j]
-            for c in range(k):
-                a2[c] += zj * w2[j, c]
-        m = a2[0]
-        for c in range(1, k):
-            if a2[c] > m:
-                m = a2[c]
-        s = 0.0
-        for c in range(k):
-            q[r, c] = math.exp(a2[c] - m)
-            s += q[r, c]
-        for c in range(k):
-            q[r, c] /= s
-        p[r] = q[r, labels[r]]
-        _unit_coefficients(r, z, zm, q, labels, w2, coef)
+        _forward_row(
+            np.int64(r), indptr, indices, values, w1, b1, w2, b2, labels, z, zm, q, p, coef
+        )
     return z, zm, q, p, coef
 
 
@@ -420,6 +430,104 @@ def _pixel_change(xv, dp, dm, a, sm, a1, m1, m2h, m3s, m4s, wt, wmax, pr, qr, w,
     return _loss_change(pr, et_m, phi_m, et_p, phi_p, delta)
 
 
+@kernel(fastmath=CONTRACT)
+def _grad_hidden_task(
+    c, indptr, indices, values, coef, q, p, w2, dplus, dminus, step, delta, bounds, out
+):
+    """Task ``c`` of :func:`grad_hidden`: hidden units ``bounds[c]:bounds[c + 1]``, every row.
+
+    A function of its own, called from the parallel loop: Numba's parallel
+    passes then see a loop of one call (they cost seconds of compile time on
+    this body, which has no array expression for them to parallelise), and
+    the body compiles once, in the serial pipeline, to the same code.
+    """
+    n = indptr.size - 1
+    rows, hdim = dplus.shape
+    ostride = out.shape[1]
+    dpf = dplus.reshape(-1)
+    dmf = dminus.reshape(-1)
+    of = out.reshape(-1)
+    j0 = bounds[c]
+    w = bounds[c + 1] - j0
+    # this task's flags, a cache line clear of anything another task writes: written for
+    # every pixel, a line shared with another task's small array would bounce between cores
+    bad = np.empty(w + 128, np.uint8)[64 : 64 + w]
+    for i in range(rows):
+        for jj in range(w):
+            of[np.uintp(i * ostride + j0 + jj)] = 0.0
+    for r in range(n):
+        # 1-d slices of C arrays along their last axis: contiguous (Numba knows it)
+        d1 = coef[0, r, j0 : j0 + w]
+        d2 = coef[1, r, j0 : j0 + w]
+        d3 = coef[2, r, j0 : j0 + w]
+        d4 = coef[3, r, j0 : j0 + w]
+        d5 = coef[4, r, j0 : j0 + w]
+        m1 = coef[5, r, j0 : j0 + w]
+        m2h = coef[6, r, j0 : j0 + w]
+        m3s = coef[7, r, j0 : j0 + w]
+        m4s = coef[8, r, j0 : j0 + w]
+        wt = coef[9, r, j0 : j0 + w]
+        wmax = coef[10, r, j0 : j0 + w]
+        sm = coef[11, r, j0 : j0 + w]
+        a1 = coef[12, r, j0 : j0 + w]
+        pr = p[r]
+        for e in range(indptr[r], indptr[r + 1]):
+            xv = values[e]
+            row = indices[e] * hdim + j0  # flat index of (pixel, first unit); unsigned below:
+            orow = indices[e] * ostride + j0  # no negative-index wraparound: LLVM sees
+            nbad = 0  # contiguous rows
+            for jj in range(w):
+                f = np.uintp(row + jj)
+                val, ok = _pixel_change_fast(
+                    xv,
+                    dpf[f],
+                    dmf[f],
+                    d1[jj],
+                    d2[jj],
+                    d3[jj],
+                    d4[jj],
+                    d5[jj],
+                    m1[jj],
+                    m2h[jj],
+                    m3s[jj],
+                    m4s[jj],
+                    wt[jj],
+                    wmax[jj],
+                    pr,
+                    delta,
+                )
+                of[np.uintp(orow + jj)] += val if ok else 0.0
+                bad[jj] = not ok
+                nbad += not ok
+            if nbad:  # rare on real data: the units whose arguments were out of range
+                for jj in range(w):
+                    if bad[jj]:
+                        f = np.uintp(row + jj)
+                        of[np.uintp(orow + jj)] += _pixel_change(
+                            xv,
+                            dpf[f],
+                            dmf[f],
+                            -d1[jj],
+                            sm[jj],
+                            a1[jj],
+                            m1[jj],
+                            m2h[jj],
+                            m3s[jj],
+                            m4s[jj],
+                            wt[jj],
+                            wmax[jj],
+                            pr,
+                            q[r],
+                            w2[j0 + jj],
+                            delta,
+                        )
+    stf = step.reshape(-1)
+    for i in range(rows):
+        for jj in range(w):
+            fo = np.uintp(i * ostride + j0 + jj)
+            of[fo] = of[fo] / (n * stf[np.uintp(i * hdim + j0 + jj)])
+
+
 @kernel(parallel=True, fastmath=CONTRACT)
 def grad_hidden(indptr, indices, values, coef, q, p, w2, dplus, dminus, step, delta, bounds, out):
     """Loss changes for W1 (rows 0..D-1 of ``out``) and b1 (row D).
@@ -439,92 +547,23 @@ def grad_hidden(indptr, indices, values, coef, q, p, w2, dplus, dminus, step, de
     then the rare unit outside their range recomputed exactly. Every sum runs
     over samples in order, whatever the bounds and thread count.
     """
-    n = indptr.size - 1
-    rows, hdim = dplus.shape
-    ostride = out.shape[1]
-    dpf = dplus.reshape(-1)
-    dmf = dminus.reshape(-1)
-    of = out.reshape(-1)
     for c in prange(bounds.size - 1):
-        j0 = bounds[c]
-        w = bounds[c + 1] - j0
-        # this task's flags, a cache line clear of anything another task writes: written for
-        # every pixel, a line shared with another task's small array would bounce between cores
-        bad = np.empty(w + 128, np.uint8)[64 : 64 + w]
-        for i in range(rows):
-            for jj in range(w):
-                of[np.uintp(i * ostride + j0 + jj)] = 0.0
-        for r in range(n):
-            # 1-d slices of C arrays along their last axis: contiguous (Numba knows it)
-            d1 = coef[0, r, j0 : j0 + w]
-            d2 = coef[1, r, j0 : j0 + w]
-            d3 = coef[2, r, j0 : j0 + w]
-            d4 = coef[3, r, j0 : j0 + w]
-            d5 = coef[4, r, j0 : j0 + w]
-            m1 = coef[5, r, j0 : j0 + w]
-            m2h = coef[6, r, j0 : j0 + w]
-            m3s = coef[7, r, j0 : j0 + w]
-            m4s = coef[8, r, j0 : j0 + w]
-            wt = coef[9, r, j0 : j0 + w]
-            wmax = coef[10, r, j0 : j0 + w]
-            sm = coef[11, r, j0 : j0 + w]
-            a1 = coef[12, r, j0 : j0 + w]
-            pr = p[r]
-            for e in range(indptr[r], indptr[r + 1]):
-                xv = values[e]
-                row = indices[e] * hdim + j0  # flat index of (pixel, first unit); unsigned below:
-                orow = indices[e] * ostride + j0  # no negative-index wraparound: LLVM sees
-                nbad = 0  # contiguous rows
-                for jj in range(w):
-                    f = np.uintp(row + jj)
-                    val, ok = _pixel_change_fast(
-                        xv,
-                        dpf[f],
-                        dmf[f],
-                        d1[jj],
-                        d2[jj],
-                        d3[jj],
-                        d4[jj],
-                        d5[jj],
-                        m1[jj],
-                        m2h[jj],
-                        m3s[jj],
-                        m4s[jj],
-                        wt[jj],
-                        wmax[jj],
-                        pr,
-                        delta,
-                    )
-                    of[np.uintp(orow + jj)] += val if ok else 0.0
-                    bad[jj] = not ok
-                    nbad += not ok
-                if nbad:  # rare on real data: the units whose arguments were out of range
-                    for jj in range(w):
-                        if bad[jj]:
-                            f = np.uintp(row + jj)
-                            of[np.uintp(orow + jj)] += _pixel_change(
-                                xv,
-                                dpf[f],
-                                dmf[f],
-                                -d1[jj],
-                                sm[jj],
-                                a1[jj],
-                                m1[jj],
-                                m2h[jj],
-                                m3s[jj],
-                                m4s[jj],
-                                wt[jj],
-                                wmax[jj],
-                                pr,
-                                q[r],
-                                w2[j0 + jj],
-                                delta,
-                            )
-        stf = step.reshape(-1)
-        for i in range(rows):
-            for jj in range(w):
-                fo = np.uintp(i * ostride + j0 + jj)
-                of[fo] = of[fo] / (n * stf[np.uintp(i * hdim + j0 + jj)])
+        _grad_hidden_task(  # int64(c): one compilation (the loop index is typed twice)
+            np.int64(c),
+            indptr,
+            indices,
+            values,
+            coef,
+            q,
+            p,
+            w2,
+            dplus,
+            dminus,
+            step,
+            delta,
+            bounds,
+            out,
+        )
 
 
 @kernel(inline="always")
@@ -572,6 +611,39 @@ def _output_change(zv, dp, dm, qc, rest, is_t, pr, delta):
     return _loss_change(pr, et_m, qc * em_m, et_p, qc * em_p, delta)
 
 
+@kernel
+def _grad_output_row(j, zt, qt, p, labels, dplus, dminus, step, delta, out):
+    """Row ``j`` of :func:`grad_output`: a function of its own (see :func:`_grad_hidden_task`)."""
+    kdim = out.shape[1]
+    n = zt.shape[1]
+    tmp = np.empty(n)
+    bad = np.empty(n, np.uint8)
+    for c in range(kdim):
+        dp = dplus[j, c]
+        dm = dminus[j, c]
+        nbad = 0
+        for r in range(n):
+            val, ok = _output_change_fast(zt[j, r], dp, dm, qt[c, r], labels[r] == c, p[r], delta)
+            tmp[r] = val
+            bad[r] = not ok
+            nbad += not ok
+        if nbad:
+            for r in range(n):
+                if bad[r]:
+                    rest = 0.0
+                    for o in range(kdim):
+                        if o != c:
+                            rest += qt[o, r]
+                    tmp[r] = _output_change(
+                        zt[j, r], dp, dm, qt[c, r], rest, labels[r] == c, p[r], delta
+                    )
+        acc = 0.0
+        for r in range(n):
+            if zt[j, r] != 0.0:
+                acc += tmp[r]
+        out[j, c] = acc / (n * step[j, c])
+
+
 @kernel(parallel=True)
 def grad_output(zt, qt, p, labels, dplus, dminus, step, delta, out):
     """Central differences for W2 (rows 0..H-1 of ``out``) and b2 (row H).
@@ -582,37 +654,8 @@ def grad_output(zt, qt, p, labels, dplus, dminus, step, delta, out):
     samples (polynomials, then the rare sample outside their range exactly) and
     summed in sample order, samples with z == 0 skipped.
     """
-    rows, kdim = out.shape
-    n = zt.shape[1]
-    for j in prange(rows):
-        tmp = np.empty(n)
-        bad = np.empty(n, np.uint8)
-        for c in range(kdim):
-            dp = dplus[j, c]
-            dm = dminus[j, c]
-            nbad = 0
-            for r in range(n):
-                val, ok = _output_change_fast(
-                    zt[j, r], dp, dm, qt[c, r], labels[r] == c, p[r], delta
-                )
-                tmp[r] = val
-                bad[r] = not ok
-                nbad += not ok
-            if nbad:
-                for r in range(n):
-                    if bad[r]:
-                        rest = 0.0
-                        for o in range(kdim):
-                            if o != c:
-                                rest += qt[o, r]
-                        tmp[r] = _output_change(
-                            zt[j, r], dp, dm, qt[c, r], rest, labels[r] == c, p[r], delta
-                        )
-            acc = 0.0
-            for r in range(n):
-                if zt[j, r] != 0.0:
-                    acc += tmp[r]
-            out[j, c] = acc / (n * step[j, c])
+    for j in prange(out.shape[0]):
+        _grad_output_row(np.int64(j), zt, qt, p, labels, dplus, dminus, step, delta, out)
 
 
 # ------------------------------------------------- the book's API: forward and backprop
