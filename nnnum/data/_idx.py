@@ -165,10 +165,7 @@ def _read_idx(
     data = np.empty(count, dtype=np.uint8)
     got = _read_into(f, data)
     if got < count:
-        raise DataFormatError(
-            f"{path}: truncated: the IDX header declares shape {dims} ({count} data bytes) but "
-            f"the file holds only {got}; {_damaged_hint(path)}"
-        )
+        raise _truncated(path, dims, count, got)
     if f.read(1):
         raise DataFormatError(
             f"{path}: extra bytes after the {count} data bytes the IDX header declares for shape "
@@ -238,12 +235,17 @@ def _declared_size(dims: tuple[int, ...], path: Path, max_bytes: int) -> int:
     return count
 
 
+def _truncated(path: Path, dims: tuple[int, ...], count: int, held: int) -> DataFormatError:
+    """The error for a file that holds ``held`` of the ``count`` data bytes its header declares."""
+    return DataFormatError(
+        f"{path}: truncated: the IDX header declares shape {dims} ({count} data bytes) but "
+        f"the file holds only {held}; {_damaged_hint(path)}"
+    )
+
+
 def _check_plain_size(path: Path, dims: tuple[int, ...], count: int, available: int) -> None:
     if available < count:
-        raise DataFormatError(
-            f"{path}: truncated: the IDX header declares shape {dims} ({count} data bytes) but "
-            f"the file holds only {available}; {_damaged_hint(path)}"
-        )
+        raise _truncated(path, dims, count, available)
     if available > count:
         raise DataFormatError(
             f"{path}: {available - count} extra bytes after the {count} data bytes the IDX "
