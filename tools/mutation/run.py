@@ -92,7 +92,10 @@ MODULES: dict[str, tuple[str, str, float, list[str] | None]] = {
          "_declared_size", "_check_plain_size", "_read_into"],
     ),
     "data.mnist": (
-        "nnnum/data/_mnist.py", f"{I13} tests/test_datasets.py", 90, ["_shape", "_change_one_hot_label"]
+        "nnnum/data/_mnist.py",
+        f"{I13} tests/test_datasets.py",
+        90,
+        ["_shape", "_change_one_hot_label"],
     ),
 }
 
