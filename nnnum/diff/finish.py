@@ -639,6 +639,12 @@ def _fit(
         p = np.linalg.pinv(np.vander(s[:, i], distinct, increasing=True))
         beta[:, i] = p @ v[:, i]
         lam[:, i] = np.sqrt(np.sum(p * p, axis=1))
+    # every value the same (f does not depend on the element: a structural zero): exactly a
+    # constant, not the pseudo-inverse's rounding read as a top coefficient (status 1)
+    const = (v == v[:1]).all(axis=0)
+    if const.any():
+        beta[:, const] = 0.0
+        beta[0, const] = v[0, const]
     return beta, lam
 
 
