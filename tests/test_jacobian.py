@@ -88,7 +88,8 @@ def test_sparse_plan_colours_and_results():
     r = nnnum.numerical_jacobian(
         broyden, X, sparsity=plan, full_output=True, h="auto", richardson=1
     )
-    assert r.nfev == 1 + 7 * 4 and r.error.shape == (J.nnz,)
+    # f(x), 7 colours at 4 points, and the estimate's probe beyond the stencil per colour
+    assert r.nfev == 1 + 7 * 5 and r.error.shape == (J.nnz,)
 
 
 @settings(max_examples=30, deadline=None)
@@ -137,11 +138,9 @@ def test_workers_equal_serial_bit_for_bit():
     import concurrent.futures as cf
 
     kw = dict(h="auto", richardson=1, full_output=True)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", nnnum.EstimateWarning)  # the structural zeros
-        ref = nnnum.numerical_jacobian(broyden, X, **kw)
-        with cf.ThreadPoolExecutor(2) as ex:
-            r = nnnum.numerical_jacobian(broyden, X, workers=ex, **kw)
+    ref = nnnum.numerical_jacobian(broyden, X, **kw)
+    with cf.ThreadPoolExecutor(2) as ex:
+        r = nnnum.numerical_jacobian(broyden, X, workers=ex, **kw)
     np.testing.assert_array_equal(r.status, ref.status)
     np.testing.assert_array_equal(r.df, ref.df)
     np.testing.assert_array_equal(r.error, ref.error)
@@ -159,3 +158,46 @@ def test_vector_finish_equals_one_column_per_output():
         for k in (0, 17, 59):
             row = nnnum.numerical_jacobian(lambda x, k=k: broyden(x)[k], X, **kw)
             np.testing.assert_allclose(J[k], row, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("kw", [{"h": "auto", "richardson": 1}, {"h": 1e-3, "richardson": 2}])
+def test_structural_zeros_not_flagged(kw):
+    # an element whose values are all the same has derivative exactly 0, its error f's rounding:
+    # no status 1, no EstimateWarning (filterwarnings=error), dense and coloured alike
+    r = nnnum.numerical_jacobian(broyden, X, full_output=True, batched=True, **kw)
+    zero = JT == 0
+    assert not r.status.any() and (r.df[zero] == 0).all()
+    assert (np.abs(r.df - JT) <= r.error).mean() >= 0.99
+    rs = nnnum.numerical_jacobian(broyden, X, full_output=True, sparsity=JT != 0, **kw)
+    np.testing.assert_array_equal(rs.status, r.status)
+    np.testing.assert_array_equal(rs.df, r.df)
+    # outside the pattern: not evaluated; inside, the estimate's BLAS fits round by layout
+    np.testing.assert_allclose(rs.error[~zero], r.error[~zero], rtol=1e-3)
+    for x in (np.ones(3), np.array([0.3, 0.7, 1.9])):  # ones: values float32 holds (its eps)
+        g = nnnum.numerical_gradient(lambda v: float(v[0] ** 2), x, full_output=True, **kw)
+        np.testing.assert_array_equal(g.status, [0, 0, 0])
+    assert g.df[1] == g.df[2] == 0.0 and (g.error[1:] < 1e-9).all()
+
+
+_F = lambda v: float(np.sum(np.sin(3 * v) * np.cosh(v)))  # noqa: E731
+
+
+@pytest.mark.parametrize(
+    "method,order", [("forward", 1), ("forward", 2), ("backward", 2), ("central", 2)]
+)
+@pytest.mark.parametrize("h,richardson", [(0.1, 1), ("auto", 1), ("auto", 2)])
+def test_estimate_is_the_gradients(method, order, h, richardson):
+    # the gradient's estimate per column: its probe beyond the stencil (one-sided orders 1-2,
+    # central 2) and every check, so a scalar f's Jacobian has the gradient's error and status
+    x = np.array([np.pi / 2, 0.3, -1.1, 2.0])  # sin(3x) near its extremum: a vanishing jump
+    kw = dict(method=method, order=order, h=h, richardson=richardson, full_output=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", nnnum.EstimateWarning)
+        g = nnnum.numerical_gradient(_F, x, **kw)
+        J = nnnum.numerical_jacobian(_F, x, **kw)
+    np.testing.assert_array_equal(J.df, g.df)
+    np.testing.assert_array_equal(J.error, g.error)
+    np.testing.assert_array_equal(J.status, g.status)
+    # the probe counted in both; the Jacobian's f(x) (its shape) where the gradient needs none
+    extra = J.nfev - g.nfev
+    assert extra == 0 if method != "central" else extra in (0, 1)

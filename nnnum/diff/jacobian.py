@@ -376,11 +376,12 @@ def _finite(
     cols = Columns(n, outputs=m) if plan.dense else Columns(n, elem=plan.elem)
     count = [0]
 
-    def evaluate_cols(points: np.ndarray, labels: list[str]) -> np.ndarray:
+    def evaluate_cols(points: np.ndarray, labels: list[str], check: bool = True) -> np.ndarray:
         pert = _perturbations(plan, points, labels, shape, per_element=True)
         F = evaluate(f, xa, pert, out_shape, **ev)
-        check_finite_values(F, pert, out_shape)
         count[0] += pert.count
+        if check:  # the estimate's probe: a non-finite value flags its columns instead
+            check_finite_values(F, pert, out_shape)
         rows = points.shape[0]
         if plan.dense:  # perturbation r * n + i, output k: already (rows, n, m)
             return F.reshape(rows, n, m)
@@ -406,7 +407,17 @@ def _finite(
         if not exact:  # said once above, for x itself
             warnings.simplefilter("ignore", StepRoundingWarning)
         out = differentiate_columns(
-            flat, shape, hv, st, levels, evaluate_cols, f_at_x, cols, estimate=estimate, name=name
+            flat,
+            shape,
+            hv,
+            st,
+            levels,
+            evaluate_cols,
+            f_at_x,
+            cols,
+            estimate=estimate,
+            name=name,
+            evaluate_probe=lambda p, lab: evaluate_cols(p, lab, check=False),
         )
     df, err, status = out.df, out.error, out.status
     if plan.dense:  # (n, m) -> the nonzeros row by row, (m * n,)

@@ -30,9 +30,11 @@ from .checks import NonFiniteError
 from .finish import (
     RATIO,
     Outcome,
+    Probe,
     _estimate,
     _jump_degree,
     _over_actual_points,
+    _probe,
     _probe_needs_f0,
     _rounding_noise,
     _row_labels,
@@ -101,6 +103,7 @@ def differentiate_columns(
     *,
     estimate: bool = True,
     name: Callable[[int], str] | None = None,
+    evaluate_probe: Callable[[np.ndarray, list[str]], np.ndarray] | None = None,
 ) -> Outcome:
     """:func:`.finish.differentiate` for values of shape ``(rows, *cols.shape)``.
 
@@ -110,6 +113,13 @@ def differentiate_columns(
     returns ``f(x)`` per column (broadcastable to ``cols.shape``). ``name(c)``
     names flat column ``c`` in messages. The result's ``df``, ``error`` and
     ``status`` have shape ``cols.shape``; ``step`` is the gradient's.
+
+    With ``estimate`` and Richardson levels, the estimate evaluates the
+    gradient's probe (:func:`.finish._probe`: one point beyond the stencil
+    per element, for one-sided orders 1-2 and central 2-4) through
+    ``evaluate_probe`` (default ``evaluate``), which must return non-finite
+    values as they are: a column whose probe value is not finite is flagged
+    (status 1), as the gradient flags an element.
     """
     n, cshape = x.size, cols.shape
     ncol = int(np.prod(cshape, dtype=np.int64))
@@ -174,6 +184,9 @@ def differentiate_columns(
         tab,
         **{fl.name: _per_column(getattr(tab, fl.name), cshape) for fl in dataclasses.fields(tab)},
     )
+    probe = _probe_columns(
+        x, hv, st, levels, plan, evaluate_probe or evaluate, f0 is not None, cols, ncol
+    )
     error, status = _estimate(
         cols.full(x),
         values.reshape(values.shape[0], ncol),
@@ -182,10 +195,36 @@ def differentiate_columns(
         flat_tab,
         eps_x,
         _jump_degree(st, levels),
+        probe=probe,
     )
-    return Outcome(
-        df, error.reshape(cshape), values.shape[0], n, extra, step, order, status.reshape(cshape)
-    )
+    rows = values.shape[0] + (0 if probe is None else 1)
+    return Outcome(df, error.reshape(cshape), rows, n, extra, step, order, status.reshape(cshape))
+
+
+def _probe_columns(
+    x: np.ndarray,
+    hv: Any,
+    st: Stencil,
+    levels: int,
+    plan: Plan,
+    evaluate: Callable[[np.ndarray, list[str]], np.ndarray],
+    has_f0: bool,
+    cols: Columns,
+    ncol: int,
+) -> Probe | None:
+    """The gradient's probe (:func:`.finish._probe`, its point and checks), per column."""
+    got: dict[str, np.ndarray] = {}
+
+    def per_element(points: np.ndarray, labels: list[str]) -> np.ndarray:
+        got["v"] = np.asarray(evaluate(points, labels), dtype=np.float64).reshape(-1)
+        return np.zeros(points.shape[1])  # the element's checks; the values are per column
+
+    p = _probe(x, hv, st, levels, plan, per_element, has_f0)
+    if p is None:
+        return None
+    value = got.get("v", np.full(ncol, np.nan))  # f raised there: every column flagged
+    ok = cols.full(p.ok) & np.isfinite(value)
+    return Probe(p.t, value, cols.full(p.offset), ok)
 
 
 def _combine(st: Stencil, rows: np.ndarray, fs: np.ndarray | None) -> np.ndarray:
