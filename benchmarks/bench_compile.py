@@ -53,3 +53,40 @@ class FirstCall:
         return _run(self.dir)[0]
 
     track_import_seconds.unit = "seconds"
+
+
+class ColdStart:
+    """The first calls of benchmarks/coldstart.py, fresh process and empty Numba cache each.
+
+    Slow (tens of seconds a sample: everything compiles): not in CI's smoke list.
+    """
+
+    timeout = 900
+    repeat = 1
+    number = 1
+
+    def setup(self) -> None:
+        try:
+            from . import coldstart
+        except ImportError:  # an old commit without the script
+            raise NotImplementedError from None
+        self.cs = coldstart
+
+    def track_net_numerical_gradient_cold_seconds(self) -> float:
+        """The first ``TwoLayerNet(784, 50, 10).numerical_gradient``, batch 100 (target <= 4 s)."""
+        return self.cs.cold_and_cached(self.cs._NET)[0]["first"]
+
+    track_net_numerical_gradient_cold_seconds.unit = "seconds"
+
+    def track_jitted_f_first_call_extra_seconds(self) -> float:
+        """The first ``numerical_gradient`` of a new jitted f beyond compiling f (target <= 1 s)."""
+        return self.cs.cold_and_cached(self.cs._JIT)[0]["first_extra"]
+
+    track_jitted_f_first_call_extra_seconds.unit = "seconds"
+
+    def track_train_cold_over_cached(self) -> float:
+        """``python -m nnnum train`` with an empty cache over a cached run (target <= 1.5)."""
+        cold, cached = self.cs.train_cold_and_cached()
+        return cold / cached
+
+    track_train_cold_over_cached.unit = "ratio"
