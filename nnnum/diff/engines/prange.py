@@ -27,7 +27,7 @@ from ..checks import scalar_result
 #: How many jitted functions keep their compiled gradient kernels.
 CACHE_SIZE = 16
 #: Parallel chunks at most (4 per thread): the size of every kernel's ``done`` flags.
-_MAX_CHUNKS = 4 * numba.config.NUMBA_NUM_THREADS
+_MAX_CHUNKS = 4 * int(numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
 
 _CACHE: collections.OrderedDict[int, _Entry] = collections.OrderedDict()
 _LOCK = threading.Lock()
