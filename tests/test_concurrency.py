@@ -3,7 +3,7 @@
 numerical_gradient perturbs ``x`` in place (the book's idiom relies on it), so
 two threads on the *same* ``x`` are the hostile case: each must still get the
 right gradient and ``x`` must end bit-identical.  Fork after a parallel kernel
-lives in ``test_robust_subprocess.py`` (it needs a fresh process).
+lives in ``test_crashes_in_subprocesses.py`` (it needs a fresh process).
 """
 
 from __future__ import annotations

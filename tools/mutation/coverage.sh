@@ -16,7 +16,7 @@ NUMBA_DISABLE_JIT=1 python -m pytest "${common[@]}" --cov-report= "$@" || status
 python -m pytest "${common[@]}" --cov-append --cov-report= -m jit_only "$@" || status=$?
 python -m pytest "${common[@]}" --cov-append \
     --cov-report=term-missing:skip-covered --cov-report=json:tools/mutation/coverage.json \
-    tests/test_gradient.py tests/test_diff_engine.py tests/test_issue13.py "$@" || status=$?
+    tests/diff/test_api.py tests/test_diff_engine.py tests/test_issue13.py "$@" || status=$?
 python - <<'PY'
 import json
 t = json.load(open("tools/mutation/coverage.json"))["totals"]

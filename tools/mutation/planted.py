@@ -93,14 +93,14 @@ BUGS = [
 # --existing: the test files that cover each bug's code, without tests/test_issue13.py
 SLOW = ["-k", "not test_loop_prange_and_batched_engines_agree and not test_kernels_of_dropped"]
 EXISTING = {
-    "nnnum/diff/api.py": ["tests/test_gradient.py", "tests/test_diff_engine.py",
+    "nnnum/diff/api.py": ["tests/diff/test_api.py", "tests/test_diff_engine.py",
                           "tests/test_hardening.py", "tests/test_robustness.py", *SLOW],
-    "nnnum/diff/finish.py": ["tests/test_gradient.py", "tests/test_diff_engine.py",
+    "nnnum/diff/finish.py": ["tests/diff/test_api.py", "tests/test_diff_engine.py",
                              "tests/test_hardening.py", "tests/test_robustness.py", *SLOW],
-    "nnnum/nets/_kernels.py": ["tests/test_network.py", "tests/test_batched.py", *SLOW],
-    "nnnum/learn/descent.py": ["tests/test_optimize.py", "tests/test_robustness.py"],
+    "nnnum/nets/_kernels.py": ["tests/test_network.py", "tests/nets/test_batched.py", *SLOW],
+    "nnnum/learn/descent.py": ["tests/learn/test_descent.py", "tests/test_robustness.py"],
     "nnnum/data/_idx.py": ["tests/test_datasets.py"],
-    "nnnum/learn/train.py": ["tests/test_train.py"],
+    "nnnum/learn/train.py": ["tests/learn/test_train.py"],
 }
 
 

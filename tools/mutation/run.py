@@ -51,8 +51,8 @@ HERE = Path(__file__).resolve().parent
 # test_issue13.py has a fast twin of the engines-agree test).
 I13 = "tests/test_issue13.py"
 SLOW = '-k "not test_loop_prange_and_batched_engines_agree and not test_kernels_of_dropped"'
-DIFF = f"{I13} tests/test_diff_engine.py tests/test_gradient.py {SLOW}"
-NETS = f"{I13} tests/test_network.py tests/test_batched.py {SLOW}"
+DIFF = f"{I13} tests/test_diff_engine.py tests/diff/test_api.py {SLOW}"
+NETS = f"{I13} tests/test_network.py tests/nets/test_batched.py {SLOW}"
 MODULES: dict[str, tuple[str, str, float, list[str] | None]] = {
     "diff.steps": ("nnnum/diff/steps.py", DIFF, 120, None),
     "diff.stencils": ("nnnum/diff/stencils.py", DIFF, 120, None),
@@ -69,8 +69,8 @@ MODULES: dict[str, tuple[str, str, float, list[str] | None]] = {
     "diff.complex_step": (
         "nnnum/diff/complex_step.py", f"{I13} tests/test_complex_step.py {SLOW}", 120, None
     ),
-    "diff.engines.batched": ("nnnum/diff/engines/batched.py", f"{DIFF} tests/test_batched.py", 150, None),
-    "backends._cpu_kernels": ("nnnum/backends/_cpu_kernels.py", "tests/test_losses.py tests/test_functions.py tests/test_batched.py", 150, None),
+    "diff.engines.batched": ("nnnum/diff/engines/batched.py", f"{DIFF} tests/nets/test_batched.py", 150, None),
+    "backends._cpu_kernels": ("nnnum/backends/_cpu_kernels.py", "tests/test_losses.py tests/test_functions.py tests/nets/test_batched.py", 150, None),
     "backends._simd": (
         "nnnum/backends/_simd.py",
         "tests/test_perf_kernels.py tests/test_vectorisation.py tests/test_losses.py",
@@ -83,7 +83,7 @@ MODULES: dict[str, tuple[str, str, float, list[str] | None]] = {
     "nets._structured": ("nnnum/nets/_structured.py", NETS, 150, None),
     "nets._batched": ("nnnum/nets/_batched.py", NETS, 150, None),
     "nets.network": ("nnnum/nets/network.py", NETS, 150, None),
-    "learn.descent": ("nnnum/learn/descent.py", f"{I13} tests/test_optimize.py", 90, None),
+    "learn.descent": ("nnnum/learn/descent.py", f"{I13} tests/learn/test_descent.py", 90, None),
     "data.idx": (
         "nnnum/data/_idx.py",
         f"{I13} tests/test_datasets.py",

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 import nnnum
 
-from . import naive
+from .. import naive
 
 
 def sum_sq(x):

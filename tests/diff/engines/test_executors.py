@@ -24,7 +24,7 @@ cloudpickle = pytest.importorskip("cloudpickle")
 # functions and classes of this module travel by value (workers need not import the tests)
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 
 # distributed leaves a socket to the garbage collector after a worker dies or a cluster closes;
 # the ResourceWarning then surfaces in whichever test runs at that moment

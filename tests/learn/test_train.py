@@ -7,7 +7,7 @@ import nnnum
 from nnnum.data import load_digits, train_test_split
 from nnnum.learn.train import TrainingDivergedError
 
-MNIST_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+MNIST_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "mnist"
 
 
 @pytest.fixture(scope="module")
