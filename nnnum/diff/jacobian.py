@@ -20,7 +20,7 @@ import numpy as np
 from .. import backends as _backend
 from .._jit import is_jitted
 from .._regions import REGIONS
-from .checks import check_flag, check_real_dtype
+from .checks import NonFiniteError, check_flag, check_real_dtype
 from .colouring import Pattern, as_pattern, colour_columns
 from .finish import DiffResult, _steps2, is_book_default
 from .perturb import Perturbations, check_finite_values, evaluate, values_of
@@ -80,6 +80,22 @@ class JacobianPlan:
         self._elem = pattern.indices  # the element of each nonzero (CSR order)
         self._out = pattern.rows  # its output
         self.gather = self.colours[self._elem] * m + self._out
+
+    def layout(self, rows: int) -> tuple[np.ndarray, np.ndarray]:
+        """``ptr``, ``idx`` of :class:`.perturb.Perturbations` for ``rows`` points per colour.
+
+        They do not depend on ``x``: made once per ``rows`` and kept (read-only).
+        """
+        cache = self.__dict__.setdefault("_layouts", {})
+        hit = cache.get(rows)
+        if hit is None:
+            size = self.members.size
+            ptr = (np.arange(rows)[:, None] * size + self.member_ptr[None, :-1]).reshape(-1)
+            ptr = np.append(ptr, rows * size).astype(np.int64)
+            idx = np.tile(self.members, rows)
+            ptr.flags.writeable = idx.flags.writeable = False
+            hit = cache[rows] = (ptr, idx)
+        return hit
 
     @property
     def elem(self) -> np.ndarray:
@@ -205,10 +221,7 @@ def _perturbations(
     """Row ``r`` of ``points`` and colour ``c``: colour ``c``'s elements at their points."""
     rows, C = points.shape[0], plan.ncolours
     members = plan.members
-    size = members.size
-    ptr = (np.arange(rows)[:, None] * size + plan.member_ptr[None, :-1]).reshape(-1)
-    ptr = np.append(ptr, rows * size).astype(np.int64)
-    idx = np.tile(members, rows)
+    ptr, idx = plan.layout(rows)
     val = (points[:, members] if per_element else points[:, plan.rep[members]]).reshape(-1)
 
     def label(p: int) -> str:
@@ -375,12 +388,18 @@ def _finite(
     m, n = plan.shape
     cols = Columns(n, outputs=m) if plan.dense else Columns(n, elem=plan.elem)
     count = [0]
+    # the dense book difference: any non-finite value makes its column's difference non-finite,
+    # which the finish checks; the values are checked (for the message) only then
+    book = plan.dense and is_book_default(st, levels) and hv != "auto"
+    last: list[Any] = []
 
     def evaluate_cols(points: np.ndarray, labels: list[str], check: bool = True) -> np.ndarray:
         pert = _perturbations(plan, points, labels, shape, per_element=True)
         F = evaluate(f, xa, pert, out_shape, **ev)
         count[0] += pert.count
-        if check:  # the estimate's probe: a non-finite value flags its columns instead
+        if book:
+            last[:] = [F, pert]
+        elif check:  # the estimate's probe: a non-finite value flags its columns instead
             check_finite_values(F, pert, out_shape)
         rows = points.shape[0]
         if plan.dense:  # perturbation r * n + i, output k: already (rows, n, m)
@@ -406,24 +425,29 @@ def _finite(
     with warnings.catch_warnings():
         if not exact:  # said once above, for x itself
             warnings.simplefilter("ignore", StepRoundingWarning)
-        out = differentiate_columns(
-            flat,
-            shape,
-            hv,
-            st,
-            levels,
-            evaluate_cols,
-            f_at_x,
-            cols,
-            estimate=estimate,
-            name=name,
-            evaluate_probe=lambda p, lab: evaluate_cols(p, lab, check=False),
-        )
+        try:
+            out = differentiate_columns(
+                flat,
+                shape,
+                hv,
+                st,
+                levels,
+                evaluate_cols,
+                f_at_x,
+                cols,
+                estimate=estimate,
+                name=name,
+                evaluate_probe=lambda p, lab: evaluate_cols(p, lab, check=False),
+            )
+        except NonFiniteError:
+            if last:  # f itself returned NaN or inf: say where (else the difference overflowed)
+                check_finite_values(last[0], last[1], out_shape)
+            raise
     df, err, status = out.df, out.error, out.status
-    if plan.dense:  # (n, m) -> the nonzeros row by row, (m * n,)
-        df, err, status = (
-            np.ascontiguousarray(np.transpose(a)).reshape(-1) for a in (df, err, status)
-        )
+    if plan.dense:  # (n, m) -> the nonzeros row by row, (m * n,); without full_output, df only
+        df = np.ascontiguousarray(np.transpose(df)).reshape(-1)
+        if estimate:
+            err, status = (np.ascontiguousarray(np.transpose(a)).reshape(-1) for a in (err, status))
     step = np.asarray(out.step)
     return df, err, status, step, 1 + count[0], out.order
 

@@ -36,9 +36,9 @@ from .finish import (
     _over_actual_points,
     _probe,
     _probe_needs_f0,
-    _rounding_noise,
     _row_labels,
     _steps2,
+    _value_eps,
     is_book_default,
 )
 from .stencils import Stencil, richardson_table
@@ -130,8 +130,12 @@ def differentiate_columns(
         with np.errstate(over="ignore", invalid="ignore"):
             df = (values[0] - values[1]) / cols.expand(step)
         _check_finite(df, label_of, "f(x + h) - f(x - h) overflows")
-        nan = np.full(cshape, np.nan)
-        return Outcome(df, nan, 2, n, 0, np.array([float(h)]), 2)
+        # one step: no estimate (NaN); without full_output nobody reads it: no m * n arrays
+        if estimate:
+            nan, zero = np.full(cshape, np.nan), None
+        else:
+            nan, zero = np.broadcast_to(np.nan, cshape), np.broadcast_to(np.int8(0), cshape)
+        return Outcome(df, nan, 2, n, 0, np.array([float(h)]), 2, zero)
     hv = auto_step(x, st, levels - 1, RATIO) if h == "auto" else float(h)
     plan = make_plan(x, shape, hv, st, levels, RATIO)
     labels = _row_labels(st, levels)
@@ -161,15 +165,17 @@ def differentiate_columns(
         estimates.append(d)
     w = float(np.sqrt(np.sum(np.square(st.weights)) + st.center_weight**2))
     unit = [w / steps[j] for j in range(levels)]
-    tab = richardson_table(
-        estimates, RATIO, st.error_powers, _rounding_noise(values, fs, st, steps), unit
-    )
+    tab = richardson_table(estimates, RATIO, st.error_powers, _noise(values, fs, st, steps), unit)
     df = tab.value
     _check_finite(df, label_of, "the difference of f overflows")
     eps_x = float(np.finfo(x.dtype).eps)
     step = plan.steps[:, 0].copy() if np.ndim(hv) == 0 else plan.steps.reshape((levels,) + shape)
     extra = 0 if f0 is None else 1
-    if levels == 1 or not estimate:
+    if not estimate:  # no full_output: nobody reads the error
+        zero = np.broadcast_to(np.int8(0), cshape)
+        nan = np.broadcast_to(np.nan, cshape)
+        return Outcome(df, nan, values.shape[0], n, extra, step, order, zero)
+    if levels == 1:
         error = np.broadcast_to(tab.error + 0.5 * eps_x * np.abs(df), cshape)
         return Outcome(df, error, values.shape[0], n, extra, step, order)
     # the gradient's estimate, per column: the plan's per-element arrays made per column
@@ -225,6 +231,24 @@ def _probe_columns(
     value = got.get("v", np.full(ncol, np.nan))  # f raised there: every column flagged
     ok = cols.full(p.ok) & np.isfinite(value)
     return Probe(p.t, value, cols.full(p.offset), ok)
+
+
+def _noise(
+    values: np.ndarray, fs: np.ndarray | None, st: Stencil, steps: np.ndarray
+) -> list[np.ndarray]:
+    """:func:`.finish._rounding_noise`, the same numbers with fewer passes over the values.
+
+    ``max |v|`` as ``max(max v, -min v)`` (no ``|values|`` temporary of the
+    values' size) and ``eps * fmax * w`` once for every level (the same
+    left-to-right products).
+    """
+    eps = _value_eps(values)
+    fmax = np.maximum(values.max(axis=0), -values.min(axis=0))
+    if fs is not None:
+        fmax = np.maximum(fmax, np.abs(fs))
+    w = float(np.sqrt(np.sum(np.square(st.weights)) + st.center_weight**2))
+    scaled = eps * fmax * w
+    return [scaled / steps[j] for j in range(steps.shape[0])]
 
 
 def _combine(st: Stencil, rows: np.ndarray, fs: np.ndarray | None) -> np.ndarray:
