@@ -30,6 +30,9 @@ from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
 import nnnum
 
+#: every non-finite value f can return (ids: inf, -inf, nan)
+NONFINITE = [np.inf, -np.inf, np.nan]
+
 #: Warnings nnnum documents; anything else raised from inside a call is a defect.
 DOCUMENTED_WARNINGS = (nnnum.StepRoundingWarning, nnnum.DivergenceWarning)
 ALLOWED_ERRORS = (TypeError, ValueError, FloatingPointError)

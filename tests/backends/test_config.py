@@ -1,3 +1,5 @@
+from __future__ import annotations
+
 import os
 import subprocess
 import sys
@@ -131,3 +133,9 @@ def test_cupy_without_device_says_which(monkeypatch, count):
     monkeypatch.setitem(sys.modules, "cupy", fake)
     with pytest.raises(nnnum.BackendUnavailableError, match="no CUDA device"):
         nnnum.backends._gpu_imports.require_cupy()
+
+
+def test_backend_name_must_be_a_string():
+    with pytest.raises(TypeError, match="backend name must be a str, not int"):
+        with nnnum.use_backend(3):
+            pass

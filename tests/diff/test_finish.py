@@ -1,6 +1,8 @@
 """The error estimate bounds the error, or its status says it cannot (issue: estimates that do not
 bound the error); the automatic step at large |x|; the step named in a resolution error."""
 
+from __future__ import annotations
+
 import warnings
 
 import numpy as np
@@ -327,3 +329,21 @@ def test_any_stencil_bounded_or_flagged(name, x0, logh, method, order, richardso
     bounded, hidden = _tally(r, d(x))
     assert not hidden.any()
     assert np.mean(bounded | (r.status != 0)) >= 0.95
+
+
+@pytest.mark.parametrize("options", [{"order": 4}, {"richardson": 2}, {"method": "forward"}])
+def test_overflowing_difference_on_the_general_path(options):
+    # |f| ~ 1e308: the difference overflows; a FloatingPointError, and no stray RuntimeWarning
+    # (the rounding-noise variances overflowed to a "overflow encountered in square" once)
+    def f(w):
+        return 1.7e308 if w[0] > 0 else -1.7e308
+
+    with pytest.raises(FloatingPointError, match=r"overflows at x\[0\]"):
+        nnnum.numerical_gradient(f, np.array([0.0]), **options)
+
+
+def test_huge_but_finite_f_gives_an_infinite_error_estimate_quietly():
+    r = nnnum.numerical_gradient(
+        lambda v: 1e200 * float(v[0]), np.array([1.0]), order=4, full_output=True
+    )
+    np.testing.assert_allclose(r.df, [1e200], rtol=1e-6)

@@ -1,9 +1,13 @@
+from __future__ import annotations
+
 import warnings
 
 import numpy as np
 import pytest
 
 import nnnum
+
+from ..robust_strategies import NONFINITE
 
 
 def f2(x):
@@ -203,3 +207,31 @@ def test_bad_differentiation_options_fail_before_any_step(options, match):
 def test_complex_step_needs_an_f_for_complex_input():
     with pytest.raises(TypeError):
         nnnum.gradient_descent(lambda x: np.sum(x.real**2), [1.0, 2.0], 0.1, 3, method="complex")
+
+
+# ---- gradient_descent: every failure of f after the start is a divergence --------------------
+def test_descent_overflowing_exp_warns_divergence():
+    def f(v):
+        with np.errstate(over="ignore"):
+            return float(np.exp(v[0] ** 2))
+
+    with pytest.warns(nnnum.DivergenceWarning, match="diverged at step"):
+        x, xs = nnnum.gradient_descent(f, np.array([3.0]), lr=0.1, history=True)
+    assert np.isfinite(x).all() and np.isfinite(xs).all() and len(xs) < 100
+
+
+@pytest.mark.parametrize("value", NONFINITE, ids=["inf", "-inf", "nan"])
+def test_descent_nonfinite_f_after_the_start_is_divergence(value):
+    def f(v):
+        return value if v[0] > 5.0 else float(v[0] ** 2)
+
+    with pytest.warns(nnnum.DivergenceWarning):
+        x = nnnum.gradient_descent(f, np.array([1.0]), lr=-1.0, step_num=20)
+    # x = 1, 3, 9: the gradient at 9 needs f beyond 5; the last point is returned
+    np.testing.assert_allclose(x, [9.0], rtol=1e-9)
+
+
+@pytest.mark.parametrize("value", NONFINITE, ids=["inf", "-inf", "nan"])
+def test_descent_nonfinite_f_at_the_start_raises(value):
+    with pytest.raises(FloatingPointError):
+        nnnum.gradient_descent(lambda v: value, np.array([1.0]))

@@ -1,3 +1,6 @@
+from __future__ import annotations
+
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -6,6 +9,7 @@ import pytest
 import nnnum
 from nnnum.data import load_digits, train_test_split
 from nnnum.learn.train import TrainingDivergedError
+from nnnum.nets import TwoLayerNet
 
 MNIST_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "mnist"
 
@@ -269,3 +273,54 @@ def test_real_mnist_digits_train():
         net, x[:8000], t[:8000], x[8000:], t[8000:], iters=400, lr=1.0, progress=False
     )
     assert hist.test_acc[-1] > 0.85
+
+
+# ---- training: batches from the whole set, accuracy at the last iteration --------------------
+def _train_data(n=60, d=4, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.random((n, d))
+    x[:, 0] = np.arange(n) / n
+    return x, rng.integers(0, 3, n)
+
+
+def test_train_batches_cover_the_training_set():
+    x, t = _train_data()
+    net = TwoLayerNet(4, 3, 3, seed=0)
+    real = net.gradient
+    seen = []
+
+    def spy(xb, tb):
+        seen.append(np.rint(np.asarray(xb)[:, 0] * 60).astype(int))
+        return real(xb, tb)
+
+    net.gradient = spy
+    nnnum.train(net, x, t, iters=6, batch_size=6, lr=0.1, gradient="backprop", progress=False)
+    touched = set(np.concatenate(seen).tolist())
+    assert max(touched) >= 30 and len(touched) > 12, sorted(touched)
+
+
+@pytest.mark.parametrize(
+    ("iters", "evals"),
+    [(1, [0]), (2, [0, 1]), (11, [0, 10]), (21, [0, 10, 20]), (23, [0, 10, 20, 22])],
+)
+def test_train_accuracy_recorded_at_the_last_iteration(iters, evals):
+    x, t = _train_data(n=60)
+    xt, tt = _train_data(n=20, seed=1)
+    net = TwoLayerNet(4, 3, 3, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        hist = nnnum.train(
+            net,
+            x,
+            t,
+            xt,
+            tt,
+            iters=iters,
+            batch_size=6,
+            lr=0.1,
+            gradient="backprop",
+            progress=False,
+        )
+    assert hist.eval_iters == evals
+    assert len(hist.train_acc) == len(hist.test_acc) == len(evals)
+    assert hist.train_acc[-1] == net.accuracy(x, t) and hist.test_acc[-1] == net.accuracy(xt, tt)

@@ -6,7 +6,7 @@ subset fails. Exit status 1 if any bug passes.
 
     python tools/mutation/planted.py            # all eight
     python tools/mutation/planted.py 3 4        # only bugs 3 and 4 (1-based)
-    python tools/mutation/planted.py --existing # against the suite without tests/test_issue13.py
+    python tools/mutation/planted.py --existing # against the other test files of each bug's code
 """
 
 from __future__ import annotations
@@ -27,28 +27,28 @@ BUGS = [
         "nnnum/diff/finish.py",
         "df = (values[0] - values[1]) / step",
         "df = (values[0] - values[1]) / (2.0 * float(h))",
-        "tests/test_issue13.py -k step_taken",
+        "tests/diff/test_steps.py -k step_taken",
     ),
     (
         "numerical_diff (its own fast path) divides by 2h instead of the step actually taken",
         "nnnum/diff/api.py",
         "d = (fp - fm) / step  # NaN",
         "d = (fp - fm) / (2.0 * hf)  # NaN",
-        "tests/test_issue13.py -k step_taken",
+        "tests/diff/test_steps.py -k step_taken",
     ),
     (
         "the gradient's finiteness check narrowed to NaN only",
         "nnnum/diff/finish.py",
         "        if not np.isfinite(df).all():\n            _check_values(values, shape, labels)",
         "        if np.isnan(df).any():\n            _check_values(values, shape, labels)",
-        "tests/test_issue13.py -k nonfinite",
+        "tests/diff/test_checks.py -k nonfinite",
     ),
     (
         "structured TwoLayerNet gradient skips x <= 0 instead of x == 0",
         "nnnum/nets/_kernels.py",
         ["cnt += x[r, i] != 0.0", "if v != 0.0:"],
         ["cnt += x[r, i] > 0.0", "if v > 0.0:"],
-        "tests/test_issue13.py -k structured",
+        "tests/nets/test_structured_gradient.py -k structured",
     ),
     (
         "structured gradient's Taylor cut-over ignores the size of W2",
@@ -57,40 +57,41 @@ BUGS = [
          "if max(abs(dz_p), abs(dz_m)) * wmax <= SMALL_U:"],
         ["& (abs(dz_p) <= SMALL_U)", "& (abs(dz_m) <= SMALL_U)",
          "if max(abs(dz_p), abs(dz_m)) <= SMALL_U:"],
-        "tests/test_issue13.py -k structured",
+        "tests/nets/test_structured_gradient.py -k structured",
     ),
     (
         "gradient_descent catches only StepResolutionError",
         "nnnum/learn/descent.py",
         "except (StepResolutionError, FloatingPointError) as exc:",
         "except StepResolutionError as exc:",
-        "tests/test_issue13.py -k descent",
+        "tests/learn/test_descent.py -k descent",
     ),
     (
         "the IDX size check accepts extra bytes",
         "nnnum/data/_idx.py",
         ["    if available > count:", "    if f.read(1):"],
         ["    if False:", "    if False:"],
-        "tests/test_issue13.py -k idx",
+        "tests/data/test_idx.py -k idx",
     ),
     (
         "training batches drawn from the first batch_size samples only",
         "nnnum/learn/train.py",
         "rng.choice(n_train, batch_size, replace=False)",
         "rng.choice(batch_size, batch_size, replace=False)",
-        "tests/test_issue13.py -k train",
+        "tests/learn/test_train.py -k train",
     ),
     (
         "no accuracy recorded at the last iteration",
         "nnnum/learn/train.py",
         "if i % iter_per_epoch == 0 or i == iters - 1:",
         "if i % iter_per_epoch == 0:",
-        "tests/test_issue13.py -k train",
+        "tests/learn/test_train.py -k train",
     ),
 ]
 
 
-# --existing: the test files that cover each bug's code, without tests/test_issue13.py
+# --existing: the test files that cover each bug's code, other than the planted-bug tests' own
+# (once tests/test_issue13.py; learn/test_descent.py and learn/test_train.py now hold both)
 SLOW = ["-k", "not test_loop_prange_and_batched_engines_agree and not test_kernels_of_dropped"]
 EXISTING = {
     "nnnum/diff/api.py": ["tests/diff/test_api.py", "tests/test_diff_engine.py",

@@ -9,6 +9,8 @@ import pytest
 import nnnum
 from nnnum.diff.engines import prange
 
+from ...naive import cubic
+
 pytestmark = pytest.mark.skipif(numba.config.DISABLE_JIT, reason="signatures need the JIT")
 
 
@@ -63,3 +65,45 @@ def test_a_matching_x_still_works():
     x = np.array([1.0, -2.0, 0.5])
     assert np.allclose(nnnum.numerical_gradient(sq_sum, x), 2 * x)
     assert np.allclose(nnnum.numerical_gradient(sq_sum, x, order=4), 2 * x)
+
+
+# ---- the prange engine's kernel cache ------------------------------------------------------
+@pytest.mark.jit_only
+def test_prange_kernels_are_reused_and_never_cached_on_disk():
+    from nnnum.diff.engines import prange
+
+    jf = nnnum.jit(cubic)
+    par, ser = prange.kernels(jf)
+    again = prange.kernels(jf)
+    assert again[0] is par and again[1] is ser  # compiled once per f
+    # specialised to f (a compile-time constant): an on-disk copy could be served to another f
+    # of the same name in a later process
+    for k in (par, ser):
+        assert type(k._cache).__name__ == "NullCache"
+
+
+@pytest.mark.parametrize(("parallel", "which"), [(False, 1), (None, 0), (True, 0)])
+def test_prange_engine_picks_the_serial_kernel_only_when_asked(kernel_calls, parallel, which):
+    from nnnum.diff.engines import prange
+
+    jf = nnnum.jit(cubic)
+    kernels = prange.kernels(jf)
+    used = kernel_calls
+    x = np.array([1.0, 2.0, 3.0])
+    prange.evaluate(jf, x.copy(), np.stack([x + 1e-3, x - 1e-3]), parallel)
+    assert len(used) == 1 and used[0] is kernels[which]
+
+
+@pytest.mark.jit_only
+def test_prange_kernel_cache_keeps_the_most_recent_functions(monkeypatch):
+    from nnnum.diff.engines import prange
+
+    assert prange.CACHE_SIZE == 16  # documented: the kernels of 16 functions are kept
+    monkeypatch.setattr(prange, "CACHE_SIZE", 2)
+    fs = [nnnum.jit(lambda v, k=k: np.sum(v) * k) for k in (1.0, 2.0, 3.0)]
+    for f in fs:
+        prange.kernels(f)
+    cached = prange.cached_functions()
+    assert cached[-2:] == fs[1:] and fs[0] not in cached  # the oldest is dropped
+    par, ser = prange.kernels(fs[2])
+    assert par.targetoptions.get("parallel") is True and not ser.targetoptions.get("parallel")
