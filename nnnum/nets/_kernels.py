@@ -42,6 +42,7 @@ any thread count.
 from __future__ import annotations
 
 import math
+import types
 
 import numpy as np
 from numba import prange
@@ -430,9 +431,8 @@ def _pixel_change(xv, dp, dm, a, sm, a1, m1, m2h, m3s, m4s, wt, wmax, pr, qr, w,
     return _loss_change(pr, et_m, phi_m, et_p, phi_p, delta)
 
 
-@kernel(fastmath=CONTRACT)
-def _grad_hidden_task(
-    c, indptr, indices, values, coef, q, p, w2, dplus, dminus, step, delta, bounds, out
+def _grad_hidden_task_py(
+    c, indptr, indices, values, coef, q, p, w2, dplus, dminus, step, delta, bounds, out, status
 ):
     """Task ``c`` of :func:`grad_hidden`: hidden units ``bounds[c]:bounds[c + 1]``, every row.
 
@@ -440,6 +440,10 @@ def _grad_hidden_task(
     passes then see a loop of one call (they cost seconds of compile time on
     this body, which has no array expression for them to parallelise), and
     the body compiles once, in the serial pipeline, to the same code.
+
+    Compiled twice (see :func:`_fast_and_exact`): the fast variant stops at the
+    first unit outside the polynomials' range and sets ``status[c]``; the exact
+    one recomputes such units with :func:`_pixel_change`.
     """
     n = indptr.size - 1
     rows, hdim = dplus.shape
@@ -500,6 +504,9 @@ def _grad_hidden_task(
                 bad[jj] = not ok
                 nbad += not ok
             if nbad:  # rare on real data: the units whose arguments were out of range
+                if not _EXACT:
+                    status[c] = 1
+                    return
                 for jj in range(w):
                     if bad[jj]:
                         f = np.uintp(row + jj)
@@ -528,8 +535,9 @@ def _grad_hidden_task(
             of[fo] = of[fo] / (n * stf[np.uintp(i * hdim + j0 + jj)])
 
 
-@kernel(parallel=True, fastmath=CONTRACT)
-def grad_hidden(indptr, indices, values, coef, q, p, w2, dplus, dminus, step, delta, bounds, out):
+def _grad_hidden_py(
+    indptr, indices, values, coef, q, p, w2, dplus, dminus, step, delta, bounds, out, status
+):
     """Loss changes for W1 (rows 0..D-1 of ``out``) and b1 (row D).
 
     ``indptr/indices/values`` hold the nonzeros of ``[x, 1]`` per sample (CSR);
@@ -546,6 +554,9 @@ def grad_hidden(indptr, indices, values, coef, q, p, w2, dplus, dminus, step, de
     in one loop over contiguous rows, which LLVM vectorises: polynomials only,
     then the rare unit outside their range recomputed exactly. Every sum runs
     over samples in order, whatever the bounds and thread count.
+
+    ``status`` (one byte per task) is set where the fast variant met a unit
+    outside the polynomials' range: the caller then runs ``grad_hidden_exact``.
     """
     for c in prange(bounds.size - 1):
         _grad_hidden_task(  # int64(c): one compilation (the loop index is typed twice)
@@ -563,6 +574,7 @@ def grad_hidden(indptr, indices, values, coef, q, p, w2, dplus, dminus, step, de
             delta,
             bounds,
             out,
+            status,
         )
 
 
@@ -611,9 +623,11 @@ def _output_change(zv, dp, dm, qc, rest, is_t, pr, delta):
     return _loss_change(pr, et_m, qc * em_m, et_p, qc * em_p, delta)
 
 
-@kernel
-def _grad_output_row(j, zt, qt, p, labels, dplus, dminus, step, delta, out):
-    """Row ``j`` of :func:`grad_output`: a function of its own (see :func:`_grad_hidden_task`)."""
+def _grad_output_row_py(j, zt, qt, p, labels, dplus, dminus, step, delta, out, status):
+    """Row ``j`` of :func:`grad_output`: a function of its own (see :func:`_grad_hidden_task`).
+
+    Fast and exact variants as :func:`_grad_hidden_task`'s (``status[j]``).
+    """
     kdim = out.shape[1]
     n = zt.shape[1]
     tmp = np.empty(n)
@@ -628,6 +642,9 @@ def _grad_output_row(j, zt, qt, p, labels, dplus, dminus, step, delta, out):
             bad[r] = not ok
             nbad += not ok
         if nbad:
+            if not _EXACT:
+                status[j] = 1
+                return
             for r in range(n):
                 if bad[r]:
                     rest = 0.0
@@ -644,18 +661,65 @@ def _grad_output_row(j, zt, qt, p, labels, dplus, dminus, step, delta, out):
         out[j, c] = acc / (n * step[j, c])
 
 
-@kernel(parallel=True)
-def grad_output(zt, qt, p, labels, dplus, dminus, step, delta, out):
+def _grad_output_py(zt, qt, p, labels, dplus, dminus, step, delta, out, status):
     """Central differences for W2 (rows 0..H-1 of ``out``) and b2 (row H).
 
     ``zt`` is ``[z, 1]`` transposed (H+1, N), ``qt`` the softmax transposed
     (K, N); ``dplus``/``dminus``/``step``/``out`` are (H+1, K). For each
     parameter the per-sample changes are evaluated in one vectorised loop over
     samples (polynomials, then the rare sample outside their range exactly) and
-    summed in sample order, samples with z == 0 skipped.
+    summed in sample order, samples with z == 0 skipped; ``status`` as
+    :func:`grad_hidden`'s, one byte per row.
     """
     for j in prange(out.shape[0]):
-        _grad_output_row(np.int64(j), zt, qt, p, labels, dplus, dminus, step, delta, out)
+        _grad_output_row(np.int64(j), zt, qt, p, labels, dplus, dminus, step, delta, out, status)
+
+
+#: Set to True in the exact variants' globals (:func:`_fast_and_exact`); False is never read
+_EXACT = False
+
+
+def _fast_and_exact(func, name, **options):
+    """(fast, exact) kernels from one body, ``_EXACT`` a constant False / True in each.
+
+    Numba prunes the branch on a global constant before typing, so the fast
+    variant never compiles the exact recomputation (:func:`_pixel_change`,
+    :func:`_output_change` and their log-sum-exp: over a second of a cold start)
+    and the exact one is the body as it was, bit for bit; the exact variant is
+    compiled only for a batch that needs it. ``overrides`` names the globals
+    (the task a parallel loop calls) that differ per variant.
+    """
+    overrides = options.pop("overrides", ({}, {}))
+    out = []
+    for suffix, exact, extra in (("", False, overrides[0]), ("_exact", True, overrides[1])):
+        glob = dict(func.__globals__, _EXACT=exact, **extra)
+        clone = types.FunctionType(
+            func.__code__, glob, name + suffix, func.__defaults__, func.__closure__
+        )
+        clone.__qualname__ = name + suffix
+        clone.__doc__ = func.__doc__
+        clone.__module__ = func.__module__
+        out.append(kernel(clone, **options))
+    return out[0], out[1]
+
+
+_grad_hidden_task, _grad_hidden_task_exact = _fast_and_exact(
+    _grad_hidden_task_py, "_grad_hidden_task", fastmath=CONTRACT
+)
+grad_hidden, grad_hidden_exact = _fast_and_exact(
+    _grad_hidden_py,
+    "grad_hidden",
+    parallel=True,
+    fastmath=CONTRACT,
+    overrides=({}, {"_grad_hidden_task": _grad_hidden_task_exact}),
+)
+_grad_output_row, _grad_output_row_exact = _fast_and_exact(_grad_output_row_py, "_grad_output_row")
+grad_output, grad_output_exact = _fast_and_exact(
+    _grad_output_py,
+    "grad_output",
+    parallel=True,
+    overrides=({}, {"_grad_output_row": _grad_output_row_exact}),
+)
 
 
 # ------------------------------------------------- the book's API: forward and backprop

@@ -65,9 +65,14 @@ def _structured_numba(params: dict[str, Any], x: np.ndarray, labels: np.ndarray,
     # hidden layer: [W1; b1] as one (D+1, H) block
     dp1, dm1, st1 = _steps(w1, b1, h, "W1/b1")
     g1 = _cache_line_rows(d + 1, hdim)
-    _kernels_net.grad_hidden(
-        indptr, indices, values, coef, q, p, w2, dp1, dm1, st1, CE_DELTA, _unit_bounds(hdim), g1
-    )
+    bounds = _unit_bounds(hdim)
+    args = (indptr, indices, values, coef, q, p, w2, dp1, dm1, st1, CE_DELTA, bounds, g1)
+    # the polynomials first; a batch with a unit outside their range (raw pixels, a large h)
+    # is done again by the exact variant, compiled only then (see _kernels._fast_and_exact)
+    status = np.zeros(bounds.size - 1, np.uint8)
+    _kernels_net.grad_hidden(*args, status)
+    if status.any():
+        _kernels_net.grad_hidden_exact(*args, status)
     g1 = g1[:, :hdim]
 
     # output layer: [W2; b2] as one (H+1, K) block; z gets a row of ones (transposed)
@@ -76,7 +81,11 @@ def _structured_numba(params: dict[str, Any], x: np.ndarray, labels: np.ndarray,
     zt[:hdim] = z.T
     zt[hdim] = 1.0
     g2 = np.empty(dp2.shape)
-    _kernels_net.grad_output(zt, np.ascontiguousarray(q.T), p, labels, dp2, dm2, st2, CE_DELTA, g2)
+    args2 = (zt, np.ascontiguousarray(q.T), p, labels, dp2, dm2, st2, CE_DELTA, g2)
+    status = np.zeros(g2.shape[0], np.uint8)
+    _kernels_net.grad_output(*args2, status)
+    if status.any():
+        _kernels_net.grad_output_exact(*args2, status)
     return {
         "W1": np.ascontiguousarray(g1[:d]),
         "b1": g1[d].copy(),
