@@ -260,12 +260,15 @@ def breakdown(net: Any, x: np.ndarray, t: np.ndarray) -> None:
             (
                 "grad_hidden (W1, b1)",
                 lambda: N.grad_hidden(
-                    indptr, indices, values, coef, q, pr, w2, dp1, dm1, st1, CE_DELTA, bounds, g1
+                    indptr, indices, values, coef, q, pr, w2, dp1, dm1, st1, CE_DELTA, bounds, g1,
+                    np.zeros(bounds.size - 1, np.uint8),
                 ),
             ),
             (
                 "grad_output (W2, b2)",
-                lambda: N.grad_output(zt, qt, pr, labels, dp2, dm2, st2, CE_DELTA, g2),
+                lambda: N.grad_output(
+                    zt, qt, pr, labels, dp2, dm2, st2, CE_DELTA, g2, np.zeros(g2.shape[0], np.uint8)
+                ),
             ),
         ]
         rows = [(name, cpu_time(fn)) for name, fn in steps]
