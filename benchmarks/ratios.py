@@ -32,7 +32,8 @@ import os
 import sys
 import time
 import warnings
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numba
 import numpy as np
@@ -260,7 +261,19 @@ def breakdown(net: Any, x: np.ndarray, t: np.ndarray) -> None:
             (
                 "grad_hidden (W1, b1)",
                 lambda: N.grad_hidden(
-                    indptr, indices, values, coef, q, pr, w2, dp1, dm1, st1, CE_DELTA, bounds, g1,
+                    indptr,
+                    indices,
+                    values,
+                    coef,
+                    q,
+                    pr,
+                    w2,
+                    dp1,
+                    dm1,
+                    st1,
+                    CE_DELTA,
+                    bounds,
+                    g1,
                     np.zeros(bounds.size - 1, np.uint8),
                 ),
             ),
