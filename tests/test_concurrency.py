@@ -195,3 +195,78 @@ def test_use_backend_is_thread_local():
 
     _run_threads(2, call)
     assert seen == {0: "numba", 1: "numpy"}
+
+
+# ------------------------------------------------------------------ 1. concurrency
+def _slow_sq(w):
+    time.sleep(0.001)
+    return float(np.sum(w**2))
+
+
+def _in_threads(fn, n=2):
+    results, errors = [None] * n, []
+
+    def work(i):
+        try:
+            results[i] = fn(i)
+        except BaseException as exc:  # pragma: no cover (reported below)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    return results
+
+
+def test_two_threads_on_the_same_array_take_turns():
+    w = np.array([1.0, 2.0, 3.0])
+    for _ in range(3):
+        grads = _in_threads(lambda i: nnnum.numerical_gradient(_slow_sq, w))
+        for g in grads:
+            np.testing.assert_allclose(g, [2.0, 4.0, 6.0], atol=1e-6)
+        np.testing.assert_array_equal(w, [1.0, 2.0, 3.0])
+
+
+def test_threads_on_overlapping_views_take_turns():
+    base = np.arange(1.0, 7.0)
+    views = [base[:4], base[2:]]  # share base[2:4]
+
+    def f(i):
+        return nnnum.numerical_gradient(lambda w: _slow_sq(base), views[i])
+
+    g0, g1 = _in_threads(f)
+    np.testing.assert_allclose(g0, 2 * base[:4], atol=1e-6)
+    np.testing.assert_allclose(g1, 2 * base[2:], atol=1e-6)
+    np.testing.assert_array_equal(base, np.arange(1.0, 7.0))
+
+
+def test_threads_on_separate_arrays_run_concurrently_and_agree():
+    arrays = [np.array([1.0, 2.0]), np.array([3.0, 4.0])]
+    g = _in_threads(lambda i: nnnum.numerical_gradient(_slow_sq, arrays[i]))
+    np.testing.assert_allclose(g[0], [2.0, 4.0], atol=1e-6)
+    np.testing.assert_allclose(g[1], [6.0, 8.0], atol=1e-6)
+
+
+def test_brute_network_gradient_from_two_threads_on_one_net():
+    net = nnnum.TwoLayerNet(4, 3, 2, weight_init_std=0.5, seed=0)
+    rng = np.random.default_rng(0)
+    x, t = rng.standard_normal((5, 4)), np.array([0, 1, 1, 0, 1])
+    before = {k: v.copy() for k, v in net.params.items()}
+    ref = net.numerical_gradient(x, t, method="brute")
+    got = _in_threads(lambda i: net.numerical_gradient(x, t, method="brute"), n=3)
+    for g in got:
+        for k in ref:
+            np.testing.assert_array_equal(g[k], ref[k])
+    for k in before:
+        np.testing.assert_array_equal(net.params[k], before[k])
+
+
+def test_jitted_f_from_four_threads_equals_the_serial_kernel():
+    f = nnnum.jit(lambda v: np.sum(v**3))
+    x = np.linspace(-1, 1, 500)
+    ref = nnnum.numerical_gradient(f, x, parallel=False)
+    for g in _in_threads(lambda i: nnnum.numerical_gradient(f, x), n=4):
+        np.testing.assert_array_equal(g, ref)

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from .fresh_python import run_python
+
 ROOT = Path(__file__).resolve().parents[1]
 
 MALFORMED = {
@@ -309,3 +311,68 @@ def test_fork_after_parallel_kernel_threadsafe_layer(tmp_path):
 
 
 _ = textwrap  # kept for readers extending the child scripts
+
+
+@pytest.mark.jit_only
+def test_fork_after_parallel_kernels_in_the_default_configuration():
+    # NUMBA_THREADING_LAYER is removed from the child's environment: nnnum's own default
+    out = run_python(
+        """
+        import multiprocessing as mp, numpy as np, numba, nnnum
+        f = nnnum.jit(lambda v: np.sum(v ** 2))
+        g = nnnum.numerical_gradient(f, np.ones(10_000))
+        z = np.random.default_rng(0).standard_normal((200_000, 10))
+        nnnum.softmax_cross_entropy(z, np.zeros(200_000, dtype=np.int64))
+        def work(i):
+            return float(nnnum.numerical_gradient(f, np.full(2000, float(i))).sum())
+        with mp.get_context("fork").Pool(2) as pool:
+            print(pool.map(work, [1, 2, 3]), numba.threading_layer())
+        """
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "[4000" in out.stdout
+
+
+# ------------------------------------------------------------ 8. no writable cache
+@pytest.mark.jit_only
+def test_import_and_work_without_any_cache_location():
+    out = run_python(
+        """
+        import warnings
+        from numba.core import caching
+        caching.CacheImpl._locator_classes = []  # as on a read-only install with no home
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            import nnnum
+            import numpy as np
+            print(float(nnnum.cross_entropy_error(np.array([0.1, 0.9]), 1)))
+            print(nnnum.numerical_gradient(nnnum.jit(lambda v: np.sum(v**2)), np.ones(3)).tolist())
+        cache_warnings = [w for w in caught if "cache" in str(w.message)]
+        print("warned", len(cache_warnings))
+        """
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "0.10536" in out.stdout and "[2.0" in out.stdout
+    assert "warned 1" in out.stdout  # said once, not once per kernel
+
+
+# ------------------------------------------------- 10. parallel f, object-mode f
+@pytest.mark.jit_only
+def test_parallel_jitted_f_under_workqueue_layer():
+    out = run_python(
+        """
+        import numpy as np, numba, nnnum
+        @numba.njit(parallel=True)
+        def f(x):
+            s = 0.0
+            for i in numba.prange(x.size):
+                s += x[i] ** 2
+            return s
+        x = np.linspace(0.0, 1.0, 2000)
+        g = nnnum.numerical_gradient(f, x)
+        print(np.allclose(g, 2 * x, atol=1e-6), numba.threading_layer())
+        """,
+        env={"NUMBA_THREADING_LAYER": "workqueue"},
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["True", "workqueue"]

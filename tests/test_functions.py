@@ -1,3 +1,5 @@
+from __future__ import annotations
+
 import numpy as np
 import pytest
 
@@ -58,3 +60,25 @@ def test_noncontiguous_inputs(backend, rng):
         nnnum.softmax(view), naive.softmax(np.ascontiguousarray(view)), atol=1e-15
     )
     np.testing.assert_array_equal(nnnum.sigmoid(z.T), nnnum.sigmoid(np.ascontiguousarray(z.T)))
+
+
+# ------------------------------------------------------------------- 18. float16
+@pytest.mark.parametrize(
+    "fn",
+    [
+        nnnum.sigmoid,
+        nnnum.relu,
+        nnnum.step_function,
+        nnnum.softmax,
+        lambda y: nnnum.cross_entropy_error(nnnum.softmax(y), np.array([1, 0])),
+        lambda y: nnnum.mean_squared_error(y, np.array([1, 0])),
+        lambda y: nnnum.softmax_cross_entropy(y, np.array([1, 0])),
+    ],
+)
+def test_float16_computes_like_the_reference(fn):
+    y = np.array([[0.5, -1.0, 2.0], [3.0, 0.25, -0.5]], dtype=np.float16)
+    got = fn(y)
+    with nnnum.use_backend("numpy"):
+        ref = fn(y)
+    assert np.asarray(got).dtype == np.asarray(ref).dtype
+    np.testing.assert_allclose(np.asarray(got, float), np.asarray(ref, float), rtol=1e-6)

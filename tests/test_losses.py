@@ -1,3 +1,5 @@
+from __future__ import annotations
+
 import warnings
 
 import numpy as np
@@ -8,6 +10,7 @@ from hypothesis import strategies as st
 import nnnum
 
 from . import naive
+from .fresh_python import run_python
 
 T = np.array([0, 0, 1, 0, 0, 0, 0, 0, 0, 0])
 Y_GOOD = np.array([0.1, 0.05, 0.6, 0.0, 0.05, 0.1, 0.0, 0.1, 0.0, 0.0])
@@ -268,7 +271,9 @@ def test_t_none_names_both_accepted_shapes(backend):
             fn(y, None)
 
 
-@pytest.mark.parametrize("t", [np.array([1 + 0j, 2j]), np.array(["a", "b"]), np.array([b"a", b"b"])])
+@pytest.mark.parametrize(
+    "t", [np.array([1 + 0j, 2j]), np.array(["a", "b"]), np.array([b"a", b"b"])]
+)
 def test_non_real_targets_named_before_the_shape_checks(backend, t):
     y = np.full((2, 4), 0.25)
     with pytest.raises(TypeError, match="t must be integer labels or real targets"):
@@ -277,7 +282,9 @@ def test_non_real_targets_named_before_the_shape_checks(backend, t):
         nnnum.cross_entropy_error(y, np.stack([t, t, t, t], axis=1))  # dense-shaped too
 
 
-@pytest.mark.parametrize(("labels", "bad"), [([0, 5], 5), ([4, 0], 4), ([-1, 9], -1), ([-3, 1], -3)])
+@pytest.mark.parametrize(
+    ("labels", "bad"), [([0, 5], 5), ([4, 0], 4), ([-1, 9], -1), ([-3, 1], -3)]
+)
 def test_out_of_range_message_names_the_bad_label(backend, labels, bad):
     y = np.full((2, 4), 0.25)
     with pytest.raises(ValueError, match=rf"label {bad} is out of range for 4 classes"):
@@ -302,3 +309,35 @@ def test_relu_of_negative_zero_is_positive_zero_on_both_backends():
             out = nnnum.relu(x)
         assert not np.signbit(out[:3]).any(), name
         assert np.isnan(out[3]) and out[4] == 2.0
+
+
+# ------------------------------------------------------------ 13. wide softmax CE
+def test_softmax_ce_with_a_million_classes_needs_little_memory():
+    out = run_python(
+        """
+        import resource, numpy as np, nnnum
+        z = np.random.default_rng(0).standard_normal((1, 1_000_000))
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        got = nnnum.softmax_cross_entropy(z, np.array([3]))
+        extra_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+        with nnnum.use_backend("numpy"):
+            ref = nnnum.softmax_cross_entropy(z, np.array([3]))
+        print(abs(got - ref) <= 1e-12 * abs(ref), extra_mib < 200, round(extra_mib))
+        """
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    ok_value, ok_memory, _ = out.stdout.split()
+    assert ok_value == "True" and ok_memory == "True", out.stdout
+
+
+@pytest.mark.parametrize("shape", [(3, 513), (700, 600), (2, 5000)])
+def test_wide_softmax_ce_matches_the_reference(shape):
+    rng = np.random.default_rng(1)
+    z = 30 * rng.standard_normal(shape)
+    labels = rng.integers(0, shape[1], shape[0])
+    dense = rng.random(shape)
+    for t in (labels, dense):
+        got = nnnum.softmax_cross_entropy(z, t, reduction="none")
+        with nnnum.use_backend("numpy"):
+            ref = nnnum.softmax_cross_entropy(z, t, reduction="none")
+        np.testing.assert_allclose(got, ref, rtol=1e-13, atol=1e-14)

@@ -95,9 +95,9 @@ BUGS = [
 SLOW = ["-k", "not test_loop_prange_and_batched_engines_agree and not test_kernels_of_dropped"]
 EXISTING = {
     "nnnum/diff/api.py": ["tests/diff/test_api.py", "tests/test_diff_engine.py",
-                          "tests/test_hardening.py", "tests/test_robustness.py", *SLOW],
+                          "tests/test_misuse.py", "tests/test_robustness.py", *SLOW],
     "nnnum/diff/finish.py": ["tests/diff/test_api.py", "tests/test_diff_engine.py",
-                             "tests/test_hardening.py", "tests/test_robustness.py", *SLOW],
+                             "tests/test_misuse.py", "tests/test_robustness.py", *SLOW],
     "nnnum/nets/_kernels.py": ["tests/test_network.py", "tests/nets/test_batched.py", *SLOW],
     "nnnum/learn/descent.py": ["tests/learn/test_descent.py", "tests/test_robustness.py"],
     "nnnum/data/_idx.py": ["tests/test_datasets.py"],

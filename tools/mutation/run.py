@@ -61,7 +61,7 @@ NETS = f"tests/nets/test_structured_gradient.py tests/test_network.py tests/nets
 MODULES: dict[str, tuple[str, str, float, list[str] | None]] = {
     "diff.steps": ("nnnum/diff/steps.py", DIFF, 120, None),
     "diff.stencils": ("nnnum/diff/stencils.py", DIFF, 120, None),
-    "diff.checks": ("nnnum/diff/checks.py", f"{DIFF} tests/test_hardening.py", 150, None),
+    "diff.checks": ("nnnum/diff/checks.py", f"{DIFF} tests/test_misuse.py", 150, None),
     "diff.api": ("nnnum/diff/api.py", DIFF, 120, None),
     "diff.finish": ("nnnum/diff/finish.py", DIFF, 120, None),
     "diff.engines.loop": ("nnnum/diff/engines/loop.py", DIFF, 120, None),

@@ -1,5 +1,9 @@
 """The in-place Python loop: the same bits as a plain element-by-element loop, x restored always."""
 
+from __future__ import annotations
+
+import tracemalloc
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -118,3 +122,22 @@ def test_nonfinite_value_named_in_a_later_block():
     with pytest.raises(nnnum.NonFiniteError, match=r"x\[4321\] \+ h"):
         nnnum.numerical_gradient(f, x)
     assert not x.any()
+
+
+# ------------------------------------------------------------------ 16. lazy loop
+def test_strided_loop_builds_no_index_list():
+    x = np.zeros((4000, 5000))[:, ::2]  # 10^7 elements, not contiguous
+
+    def f(w):
+        raise KeyError("stop")
+
+    tracemalloc.start()
+    try:
+        with pytest.raises(KeyError):
+            nnnum.numerical_gradient(f, x)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # x + h, x - h and the steps (80 MB each) are needed; a list of 10^7 index tuples
+    # would add more than 1 GB
+    assert peak < 700e6, peak

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 import numba
 import numpy as np
 import pytest
 
 import nnnum
+from nnnum import _jit
 from nnnum.diff.engines import prange
+from nnnum.diff.engines import prange as _kernels_diff
 
 from ...naive import cubic
 
@@ -107,3 +112,46 @@ def test_prange_kernel_cache_keeps_the_most_recent_functions(monkeypatch):
     assert cached[-2:] == fs[1:] and fs[0] not in cached  # the oldest is dropped
     par, ser = prange.kernels(fs[2])
     assert par.targetoptions.get("parallel") is True and not ser.targetoptions.get("parallel")
+
+
+# ------------------------------------------------------------- 14. kernel cache
+@pytest.mark.jit_only
+def test_kernels_of_dropped_functions_are_freed():
+    refs = []
+    for k in range(_kernels_diff.CACHE_SIZE + 5):
+        f = nnnum.jit(lambda v, k=k: np.sum(v**2) + k)
+        nnnum.numerical_gradient(f, np.ones(3))
+        refs.append(weakref.ref(f))
+    del f
+    gc.collect()
+    assert len(_kernels_diff.cached_functions()) == _kernels_diff.CACHE_SIZE
+    assert refs[0]() is None  # the oldest function (and its kernels) are gone
+    g = nnnum.jit(lambda v: np.sum(v**3))
+    x = np.array([1.0, 2.0])
+    np.testing.assert_array_equal(nnnum.numerical_gradient(g, x), nnnum.numerical_gradient(g, x))
+
+
+# ---------------------------------------------------- 17. exceptions as themselves
+def test_exception_in_a_jitted_f_inside_the_parallel_kernel():
+    @numba.njit
+    def f(x):
+        if x[3] > 3.00005:
+            raise ValueError("boom")
+        return np.sum(x**2)
+
+    x = np.arange(100.0)
+    for parallel in (None, False):
+        with pytest.raises(ValueError, match="boom"):
+            nnnum.numerical_gradient(f, x, parallel=parallel)
+    np.testing.assert_array_equal(x, np.arange(100.0))
+
+
+def test_call_kernel_unwraps_an_interrupt():
+    def fake_kernel():
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as exc:
+            raise SystemError("returned a result with an exception set") from exc
+
+    with pytest.raises(KeyboardInterrupt):
+        _jit.call_kernel(fake_kernel)
