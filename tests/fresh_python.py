@@ -1,4 +1,4 @@
-"""Run a snippet in a fresh interpreter: for cases that could crash, fork or need a clean process."""
+"""Run a snippet in a fresh interpreter: for cases that could crash, fork or need a new process."""
 
 from __future__ import annotations
 
