@@ -257,8 +257,8 @@ def _finish(f: Callable[[np.ndarray], Any], x: np.ndarray, scalar: bool, **opts:
     Until nnnum.diff.api passes ``Outcome.status`` on to ``DiffResult``, the
     status is read here from the finish itself, with the same evaluations.
     """
-    from nnnum.diff.api import _options
     from nnnum.diff.finish import differentiate
+    from nnnum.diff.options import check_options as _options
 
     x = np.atleast_1d(np.asarray(x, dtype=np.float64))
     hv, st, levels, _ = _options(

@@ -23,15 +23,15 @@ from .._jit import is_jitted
 from .._regions import REGIONS
 from .checks import (
     NonFiniteError,
-    check_flag,
     check_real_dtype,
     check_x,
     require_ndim,
     scalar_result,
 )
 from .finish import DiffResult, Outcome, differentiate, is_book_default
-from .stencils import Stencil, stencil
-from .steps import StepResolutionError, check_finite, check_h, remedy, where
+from .options import check_engine, check_flag, check_options, check_parallel_applies
+from .stencils import Stencil
+from .steps import StepResolutionError, check_finite, remedy, where
 
 __all__ = [
     "DiffResult",
@@ -48,28 +48,6 @@ Method = Literal["central", "forward", "backward", "complex"]
 
 
 # ----------------------------------------------------------------- option checks
-def _options(
-    h: Any, order: Any, method: Any, richardson: Any
-) -> tuple[float | str, Stencil, int, bool]:
-    """The checked step, stencil, number of levels, and whether ``method`` is the complex step.
-
-    ``h=None`` is the method's default: the book's ``1e-4``, or ``"auto"`` for the complex step.
-    """
-    if isinstance(method, str) and method == "complex":
-        _complex_options(order, richardson)
-        hc = check_h("auto" if h is None else h, allow_auto=True)
-        return hc, stencil(2, "central"), 1, True
-    st = stencil(order, method)
-    hv = check_h(h, allow_auto=True)
-    if (
-        isinstance(richardson, (bool, np.bool_))
-        or not isinstance(richardson, (int, np.integer))
-        or not 0 <= richardson <= 6
-    ):
-        raise ValueError(f"richardson must be an integer from 0 to 6, got {richardson!r}")
-    return hv, st, int(richardson) + 1, False
-
-
 def _result(out: Outcome, df: Any, st: Stencil, full_output: bool) -> Any:
     if not full_output:
         return df
@@ -148,7 +126,7 @@ def numerical_diff(
     >>> nnnum.numerical_diff(np.exp, 1.0, method="complex") == np.e
     True
     """
-    hv, st, levels, is_complex = _options(h, order, method, richardson)
+    hv, st, levels, is_complex = check_options(h, order, method, richardson)
     full_output = check_flag(full_output, "full_output")
     if not callable(f):
         raise TypeError(f"f must be callable, got {type(f).__name__}")
@@ -417,11 +395,11 @@ def numerical_gradient(
         df = _book_default(f, x, 1e-4 if h is None else h)
         if df is not None:
             return df
-    hv, st, levels, is_complex = _options(h, order, method, richardson)
+    hv, st, levels, is_complex = check_options(h, order, method, richardson)
     full_output, batched = check_flag(full_output, "full_output"), check_flag(batched, "batched")
     parallel = check_flag(parallel, "parallel", allow_none=True)
     progress = check_flag(progress, "progress", allow_none=True)
-    _check_engine_options(is_complex, batched, parallel, workers, progress)
+    check_engine(is_complex, batched, parallel, workers, progress)
     if batched:
         return batched_numerical_gradient(
             f, x, h=h, order=order, method=method, richardson=richardson, full_output=full_output
@@ -503,62 +481,6 @@ def numerical_gradient(
         return df
     out.error = out.error.reshape(shape)
     return _result(out, df, st, True)
-
-
-def _check_engine_options(
-    is_complex: bool, batched: bool, parallel: bool | None, workers: Any, progress: bool | None
-) -> None:
-    """The engine options that cannot go together: an error, never silently ignored."""
-    if workers is not None:
-        from .engines import executors
-
-        executors.check_workers(workers)
-        if is_complex:
-            raise ValueError(
-                "workers= distributes the finite-difference methods; method='complex' runs in "
-                "this process (a jitted f in the parallel kernel, or batched=True)"
-            )
-        if batched:
-            raise ValueError(
-                "batched=True evaluates the perturbations in batches in this process (or on "
-                "the device); workers= spreads single evaluations over processes: choose one"
-            )
-        if parallel is not None:
-            raise ValueError(
-                "parallel= chooses the prange kernel for a jitted f in this process; workers= "
-                "evaluates f on other processes: leave parallel unset"
-            )
-    elif progress is not None:
-        raise ValueError("progress= draws the progress bar of workers=; pass it with workers=")
-    if batched and parallel is not None:
-        raise ValueError(
-            "parallel= chooses the prange kernel for a jitted f; batched=True evaluates f on "
-            "batches instead: leave parallel unset"
-        )
-
-
-def check_parallel_applies(f: Any, parallel: bool | None) -> None:
-    """``parallel=True`` asks for the prange kernel, which only a jitted ``f`` runs in."""
-    if parallel is True and not is_jitted(f):
-        raise ValueError(
-            "parallel=True runs a Numba-compiled f in the parallel prange kernel, but f is a "
-            "plain Python function (its calls run one after another): compile it with "
-            "@numba.njit or nnnum.jit, or leave parallel unset"
-        )
-
-
-def _complex_options(order: Any, richardson: Any) -> None:
-    if isinstance(order, (bool, np.bool_)) or order != 2:
-        raise ValueError(
-            "method='complex' has one order (2: with the automatic step its truncation "
-            "error, h**2 times the third derivative / 6, is far below rounding), got "
-            f"order={order!r}; the orders 4, 6, 8 are for the finite-difference methods"
-        )
-    if isinstance(richardson, (bool, np.bool_)) or richardson != 0:
-        raise ValueError(
-            "method='complex' needs no Richardson extrapolation (its step leaves no truncation "
-            f"error to cancel), got richardson={richardson!r}"
-        )
 
 
 def _complex_gradient(
@@ -759,7 +681,7 @@ def batched_numerical_gradient(
     """
     from .engines import batched
 
-    hv, st, levels, is_complex = _options(h, order, method, richardson)
+    hv, st, levels, is_complex = check_options(h, order, method, richardson)
     full_output = check_flag(full_output, "full_output")
     if not callable(f):
         raise TypeError(f"f must be callable, got {type(f).__name__}")

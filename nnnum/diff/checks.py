@@ -12,7 +12,6 @@ from .._regions import has_internal_overlap
 
 __all__ = [
     "NonFiniteError",
-    "check_flag",
     "check_x",
     "check_real_dtype",
     "scalar_result",
@@ -26,20 +25,6 @@ class NonFiniteError(FloatingPointError):
     A :class:`FloatingPointError`, so code catching that still catches it; an
     exception that ``f`` raises itself is never turned into this one.
     """
-
-
-def check_flag(value: Any, name: str, *, allow_none: bool = False) -> Any:
-    """``value`` if it is a bool (``np.bool_`` included, or None when allowed), else a TypeError.
-
-    The one check of every on/off option: ``full_output="yes"`` or
-    ``history=1`` is an error, never read as true.
-    """
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if value is None and allow_none:
-        return None
-    expected = "True, False or None" if allow_none else "True or False"
-    raise TypeError(f"{name} must be {expected}, got {value!r}")
 
 
 def scalar_result(value: Any, where: str | Callable[[], str]) -> float:

@@ -13,9 +13,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .checks import check_flag
 from .finish import DiffResult, differentiate
 from .jacobian import _x_of
+from .options import check_flag, check_options
 from .perturb import values_of
 from .steps import auto_step
 
@@ -63,9 +63,7 @@ def directional_derivative(
     >>> bool(np.allclose(d, [2 - 4, 2 - 1]))
     True
     """
-    from .api import _options
-
-    hv, st, levels, is_complex = _options(h, order, method, richardson)
+    hv, st, levels, is_complex = check_options(h, order, method, richardson)
     full_output, batched = check_flag(full_output, "full_output"), check_flag(batched, "batched")
     if not callable(f):
         raise TypeError(f"f must be callable, got {type(f).__name__}")

@@ -27,9 +27,10 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .checks import NonFiniteError, check_flag
+from .checks import NonFiniteError
 from .finish import OK, RATIO, SAFETY, UNRESOLVED, DiffResult, _inconsistent, _value_eps
 from .jacobian import _engine, _x_of, f_at, numerical_jacobian
+from .options import check_engine, check_flag
 from .perturb import Perturbations, check_finite_values, evaluate
 from .stencils import Stencil, richardson_table
 from .steps import StepResolutionError, auto_step, check_h, where
@@ -231,7 +232,6 @@ def _hessian(
     diag_only: bool,
     who: str,
 ) -> Any:
-    from .api import _check_engine_options
 
     is_complex = isinstance(method, str) and method == "complex"
     if not is_complex and method != "central":
@@ -246,7 +246,7 @@ def _hessian(
     hv = check_h("auto" if h is None else h, allow_auto=True)
     full_output, batched = check_flag(full_output, "full_output"), check_flag(batched, "batched")
     parallel = check_flag(parallel, "parallel", allow_none=True)
-    _check_engine_options(False, batched, parallel, workers, None)
+    check_engine(False, batched, parallel, workers, None)
     if not callable(f):
         raise TypeError(f"f must be callable, got {type(f).__name__}")
     xa = _x_of(x, who)

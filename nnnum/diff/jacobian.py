@@ -20,9 +20,10 @@ import numpy as np
 from .. import backends as _backend
 from .._jit import is_jitted
 from .._regions import REGIONS
-from .checks import NonFiniteError, check_flag, check_real_dtype
+from .checks import NonFiniteError, check_real_dtype
 from .colouring import Pattern, as_pattern, colour_columns
 from .finish import DiffResult, _steps2, is_book_default
+from .options import check_engine, check_flag, check_options
 from .perturb import Perturbations, check_finite_values, evaluate, values_of
 from .steps import StepRoundingWarning, auto_step, check_finite, make_plan, where
 from .vector_finish import Columns, differentiate_columns
@@ -313,12 +314,10 @@ def numerical_jacobian(
     >>> bool(np.all(np.abs(r.df - [[4.0, 1.0], [5.0, np.cos(2.0)]]) <= r.error))
     True
     """
-    from .api import _check_engine_options, _options
-
-    hv, st, levels, is_complex = _options(h, order, method, richardson)
+    hv, st, levels, is_complex = check_options(h, order, method, richardson)
     full_output, batched = check_flag(full_output, "full_output"), check_flag(batched, "batched")
     parallel = check_flag(parallel, "parallel", allow_none=True)
-    _check_engine_options(is_complex, batched, parallel, workers, None)
+    check_engine(is_complex, batched, parallel, workers, None)
     if not callable(f):
         raise TypeError(f"f must be callable, got {type(f).__name__}")
     xa = _x_of(x, "numerical_jacobian")

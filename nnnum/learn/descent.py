@@ -11,17 +11,12 @@ import numpy as np
 
 from .. import backends as _backend
 from .._jit import is_jitted
-from ..diff.api import (
-    Method,
-    _check_engine_options,
-    _options,
-    check_parallel_applies,
-    numerical_gradient,
-)
-from ..diff.checks import NonFiniteError, check_flag
+from ..diff.api import Method, numerical_gradient
+from ..diff.checks import NonFiniteError
 from ..diff.checks import scalar_result as _scalar_result
 from ..diff.engines.loop import float_view
 from ..diff.finish import raise_not_finite2
+from ..diff.options import check_engine, check_flag, check_options, check_parallel_applies
 from ..diff.steps import DEFAULT_H, StepResolutionError, where
 
 __all__ = ["gradient_descent", "DescentHistory", "DivergenceWarning"]
@@ -150,10 +145,10 @@ def gradient_descent(
     if not callable(f):
         raise TypeError(f"f must be callable, got {type(f).__name__}")
     # bad options fail here, before the first step (even for step_num=0)
-    _, _, _, is_complex = _options(h, order, method, richardson)
+    _, _, _, is_complex = check_options(h, order, method, richardson)
     batched = check_flag(batched, "batched")
     parallel = check_flag(parallel, "parallel", allow_none=True)
-    _check_engine_options(is_complex, batched, parallel, workers, None)
+    check_engine(is_complex, batched, parallel, workers, None)
     check_parallel_applies(f, parallel)
     x0 = np.asarray(init_x)
     if np.issubdtype(x0.dtype, np.complexfloating) or not (

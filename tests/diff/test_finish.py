@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import nnnum
-from nnnum.diff.api import _options
 from nnnum.diff.finish import NOISY, UNRESOLVED, DiffResult, EstimateWarning, differentiate
+from nnnum.diff.options import check_options as _options
 
 
 def _diff(f, x, **opts):
