@@ -16,7 +16,7 @@ NUMBA_DISABLE_JIT=1 python -m pytest "${common[@]}" --cov-report= "$@" || status
 python -m pytest "${common[@]}" --cov-append --cov-report= -m jit_only "$@" || status=$?
 python -m pytest "${common[@]}" --cov-append \
     --cov-report=term-missing:skip-covered --cov-report=json:tools/mutation/coverage.json \
-    tests/diff/test_api.py tests/test_diff_engine.py tests/diff/test_steps.py tests/diff/test_checks.py \
+    tests/diff/test_api.py tests/diff/engines/test_plan_and_engines.py tests/diff/test_steps.py tests/diff/test_checks.py \
     tests/diff/test_stencils.py tests/diff/test_finish.py tests/diff/engines/test_engines_agree.py \
     tests/diff/engines/test_batched.py tests/diff/engines/test_prange.py \
     tests/nets/test_structured_gradient.py tests/data/test_idx.py tests/learn/test_descent.py \

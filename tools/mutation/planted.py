@@ -94,13 +94,13 @@ BUGS = [
 # (once tests/test_issue13.py; learn/test_descent.py and learn/test_train.py now hold both)
 SLOW = ["-k", "not test_loop_prange_and_batched_engines_agree and not test_kernels_of_dropped"]
 EXISTING = {
-    "nnnum/diff/api.py": ["tests/diff/test_api.py", "tests/test_diff_engine.py",
+    "nnnum/diff/api.py": ["tests/diff/test_api.py", "tests/diff/engines/test_plan_and_engines.py",
                           "tests/test_misuse.py", "tests/test_robustness.py", *SLOW],
-    "nnnum/diff/finish.py": ["tests/diff/test_api.py", "tests/test_diff_engine.py",
+    "nnnum/diff/finish.py": ["tests/diff/test_api.py", "tests/diff/engines/test_plan_and_engines.py",
                              "tests/test_misuse.py", "tests/test_robustness.py", *SLOW],
     "nnnum/nets/_kernels.py": ["tests/test_network.py", "tests/nets/test_batched.py", *SLOW],
     "nnnum/learn/descent.py": ["tests/learn/test_descent.py", "tests/test_robustness.py"],
-    "nnnum/data/_idx.py": ["tests/test_datasets.py"],
+    "nnnum/data/_idx.py": ["tests/data/test_mnist.py"],
     "nnnum/learn/train.py": ["tests/learn/test_train.py"],
 }
 

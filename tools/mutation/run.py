@@ -56,7 +56,7 @@ I13 = (
     "tests/diff/engines/test_prange.py"
 )
 SLOW = '-k "not test_loop_prange_and_batched_engines_agree and not test_kernels_of_dropped"'
-DIFF = f"{I13} tests/test_diff_engine.py tests/diff/test_api.py tests/diff/test_finish.py {SLOW}"
+DIFF = f"{I13} tests/diff/engines/test_plan_and_engines.py tests/diff/test_api.py tests/diff/test_finish.py {SLOW}"
 NETS = f"tests/nets/test_structured_gradient.py tests/test_network.py tests/nets/test_batched.py {SLOW}"
 MODULES: dict[str, tuple[str, str, float, list[str] | None]] = {
     "diff.steps": ("nnnum/diff/steps.py", DIFF, 120, None),
@@ -67,12 +67,12 @@ MODULES: dict[str, tuple[str, str, float, list[str] | None]] = {
     "diff.engines.loop": ("nnnum/diff/engines/loop.py", DIFF, 120, None),
     "diff.engines.prange": (
         "nnnum/diff/engines/prange.py",
-        f"{DIFF} tests/test_default_call.py tests/test_complex_step.py",
+        f"{DIFF} tests/diff/test_default_call.py tests/diff/test_complex_step.py",
         240,
         None,
     ),
     "diff.complex_step": (
-        "nnnum/diff/complex_step.py", f"{I13} tests/test_complex_step.py {SLOW}", 120, None
+        "nnnum/diff/complex_step.py", f"{I13} tests/diff/test_complex_step.py {SLOW}", 120, None
     ),
     "diff.engines.batched": ("nnnum/diff/engines/batched.py", f"{DIFF} tests/nets/test_batched.py", 150, None),
     "backends._cpu_kernels": ("nnnum/backends/_cpu_kernels.py", "tests/test_losses.py tests/test_functions.py tests/nets/test_batched.py", 150, None),
@@ -91,14 +91,14 @@ MODULES: dict[str, tuple[str, str, float, list[str] | None]] = {
     "learn.descent": ("nnnum/learn/descent.py", "tests/learn/test_descent.py", 90, None),
     "data.idx": (
         "nnnum/data/_idx.py",
-        "tests/data/test_idx.py tests/test_datasets.py",
+        "tests/data/test_idx.py tests/data/test_mnist.py",
         90,
         ["load_idx", "_open_existing", "_read_idx", "_read_exact", "_read_header", "_check_magic",
          "_declared_size", "_check_plain_size", "_read_into"],
     ),
     "data.mnist": (
         "nnnum/data/_mnist.py",
-        "tests/data/test_idx.py tests/test_datasets.py",
+        "tests/data/test_idx.py tests/data/test_mnist.py",
         90,
         ["_shape", "_change_one_hot_label"],
     ),

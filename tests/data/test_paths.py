@@ -24,8 +24,8 @@ from nnnum.data import (
     _mnist,
 )
 
-from .loopback_http import LoopbackServer, closed_port_url
-from .test_datasets import make_split
+from ..loopback_http import LoopbackServer, closed_port_url
+from .test_mnist import make_split
 
 LABELS = "t10k-labels-idx1-ubyte.gz"
 

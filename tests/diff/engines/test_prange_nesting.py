@@ -20,7 +20,7 @@ import pytest
 
 import nnnum
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 
 HELPER = """
 import numba, numpy as np

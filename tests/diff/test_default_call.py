@@ -21,8 +21,8 @@ from nnnum._regions import REGIONS
 from nnnum.diff import StepRoundingWarning
 from nnnum.diff.engines import prange
 
-from .naive import rosen_jit as rosen
-from .robust_strategies import same_bits
+from ..naive import rosen_jit as rosen
+from ..robust_strategies import same_bits
 
 pytestmark = pytest.mark.jit_only
 

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 import nnnum
 
-from .naive import rosen_jit
-from .robust_strategies import same_bits
+from ..naive import rosen_jit
+from ..robust_strategies import same_bits
 
 
 def rosen_py(x):

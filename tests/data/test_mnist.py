@@ -10,7 +10,7 @@ import pytest
 import nnnum.data as ds
 from nnnum.data import _download, _mnist  # the mirror, checksums and sizes: patched there
 
-from .loopback_http import LoopbackServer, closed_port_url
+from ..loopback_http import LoopbackServer, closed_port_url
 
 
 @pytest.fixture(autouse=True)
