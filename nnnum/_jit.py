@@ -19,7 +19,8 @@ from __future__ import annotations
 import functools
 import types
 import warnings
-from typing import Any, Callable, Literal
+from collections.abc import Callable
+from typing import Any, Literal
 
 import numba
 
