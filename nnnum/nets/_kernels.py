@@ -34,9 +34,12 @@ log-sum-exp over ``log q + u`` (see :func:`_hidden_change`,
 :func:`_hidden_change_exact`, :func:`_output_change`).  None of this runs on
 normalised inputs with the default step.
 
-Every ``prange`` iteration owns one hidden unit (one column of ``W1``, one
-row of ``W2``) and sums over samples in order: results are bit-identical for
-any thread count.
+The kernels here are serial. The host (``_structured``) splits the work into
+one task per thread (``numba.get_num_threads()``) on a thread pool: each task
+owns its hidden units (columns of ``W1``, rows of ``W2``), or its samples in
+the forward pass, writes only its own outputs and sums over samples in order:
+results are bit-identical for any thread count. (Parallel loops compiled here
+would cost seconds of Numba's parallel passes on every cold start.)
 """
 
 from __future__ import annotations
@@ -224,54 +227,60 @@ def actual_steps_stacked(a, b, h):
 
 
 @kernel
-def _forward_row(r, indptr, indices, values, w1, b1, w2, b2, labels, z, zm, q, p, coef):
-    """Row ``r`` of :func:`forward_cache`: a function of its own (see :func:`_grad_hidden_task`)."""
+def forward_rows(lo, hi, indptr, indices, values, w1, b1, w2, b2, labels, z, zm, q, p, coef):
+    """Rows ``lo:hi`` of :func:`forward_cache` into its arrays ``z, zm, q, p, coef``.
+
+    One task of the host's thread pool (``_structured``): each task owns its
+    rows, so the result is the same for any split and thread count.
+    """
     hdim = w1.shape[1]
     k = w2.shape[1]
-    a1 = b1.copy()
-    for e in range(indptr[r], indptr[r + 1]):
-        i = indices[e]
-        if i < w1.shape[0]:  # the trailing bias entry of [x, 1] is b1, already in a1
-            xv = values[e]
-            for j in range(hdim):
-                a1[j] += xv * w1[i, j]
-    for j in range(hdim):
-        a = a1[j]
-        coef[12, r, j] = a
-        if a >= 0.0:
-            ex = math.exp(-a)
-            z[r, j] = 1.0 / (1.0 + ex)
-            zm[r, j] = ex / (1.0 + ex)
-        else:
-            ex = math.exp(a)
-            z[r, j] = ex / (1.0 + ex)
-            zm[r, j] = 1.0 / (1.0 + ex)
-    a2 = b2.copy()
-    for j in range(hdim):
-        zj = z[r, j]
+    for r in range(lo, hi):
+        a1 = b1.copy()
+        for e in range(indptr[r], indptr[r + 1]):
+            i = indices[e]
+            if i < w1.shape[0]:  # the trailing bias entry of [x, 1] is b1, already in a1
+                xv = values[e]
+                for j in range(hdim):
+                    a1[j] += xv * w1[i, j]
+        for j in range(hdim):
+            a = a1[j]
+            coef[12, r, j] = a
+            if a >= 0.0:
+                ex = math.exp(-a)
+                z[r, j] = 1.0 / (1.0 + ex)
+                zm[r, j] = ex / (1.0 + ex)
+            else:
+                ex = math.exp(a)
+                z[r, j] = ex / (1.0 + ex)
+                zm[r, j] = 1.0 / (1.0 + ex)
+        a2 = b2.copy()
+        for j in range(hdim):
+            zj = z[r, j]
+            for c in range(k):
+                a2[c] += zj * w2[j, c]
+        m = a2[0]
+        for c in range(1, k):
+            if a2[c] > m:
+                m = a2[c]
+        s = 0.0
         for c in range(k):
-            a2[c] += zj * w2[j, c]
-    m = a2[0]
-    for c in range(1, k):
-        if a2[c] > m:
-            m = a2[c]
-    s = 0.0
-    for c in range(k):
-        q[r, c] = math.exp(a2[c] - m)
-        s += q[r, c]
-    for c in range(k):
-        q[r, c] /= s
-    p[r] = q[r, labels[r]]
-    _unit_coefficients(r, z, zm, q, labels, w2, coef)
+            q[r, c] = math.exp(a2[c] - m)
+            s += q[r, c]
+        for c in range(k):
+            q[r, c] /= s
+        p[r] = q[r, labels[r]]
+        _unit_coefficients(r, z, zm, q, labels, w2, coef)
 
 
-@kernel(parallel=True)
+@kernel
 def forward_cache(indptr, indices, values, w1, b1, w2, b2, labels):
     """Forward pass pieces from the nonzeros of x (CSR): z, 1 - z (accurate), softmax q, p.
 
     And the per-(sample, hidden unit) constants of :func:`grad_hidden` (see
-    :func:`hidden_coefficients`), in the same parallel loop over samples: one
-    parallel region fewer.
+    :func:`hidden_coefficients`), in the same loop over samples. All rows in
+    one thread: the library runs :func:`forward_rows` on its thread pool
+    instead (this kernel is for a one-thread breakdown, ``benchmarks.ratios``).
 
     Loops instead of BLAS: no BLAS thread pool spins against the kernels that follow,
     and zero pixels cost nothing.
@@ -284,10 +293,7 @@ def forward_cache(indptr, indices, values, w1, b1, w2, b2, labels):
     q = np.empty((n, k))
     p = np.empty(n)
     coef = np.empty((13, n, hdim))
-    for r in prange(n):
-        _forward_row(
-            np.int64(r), indptr, indices, values, w1, b1, w2, b2, labels, z, zm, q, p, coef
-        )
+    forward_rows(0, n, indptr, indices, values, w1, b1, w2, b2, labels, z, zm, q, p, coef)
     return z, zm, q, p, coef
 
 
@@ -436,10 +442,9 @@ def _grad_hidden_task_py(
 ):
     """Task ``c`` of :func:`grad_hidden`: hidden units ``bounds[c]:bounds[c + 1]``, every row.
 
-    A function of its own, called from the parallel loop: Numba's parallel
-    passes then see a loop of one call (they cost seconds of compile time on
-    this body, which has no array expression for them to parallelise), and
-    the body compiles once, in the serial pipeline, to the same code.
+    A function of its own, called by :func:`grad_hidden` for each of its
+    tasks; the host's thread pool runs one :func:`grad_hidden` per thread on
+    its own slice ``bounds[c:c + 2]`` (and ``status[c:c + 1]``).
 
     Compiled twice (see :func:`_fast_and_exact`): the fast variant stops at the
     first unit outside the polynomials' range and sets ``status[c]``; the exact
@@ -557,9 +562,10 @@ def _grad_hidden_py(
 
     ``status`` (one byte per task) is set where the fast variant met a unit
     outside the polynomials' range: the caller then runs ``grad_hidden_exact``.
+    The tasks run here one after the other; the host gives each thread its own.
     """
-    for c in prange(bounds.size - 1):
-        _grad_hidden_task(  # int64(c): one compilation (the loop index is typed twice)
+    for c in range(bounds.size - 1):
+        _grad_hidden_task(  # int64(c), the signature the tests compile the task with
             np.int64(c),
             indptr,
             indices,
@@ -624,7 +630,7 @@ def _output_change(zv, dp, dm, qc, rest, is_t, pr, delta):
 
 
 def _grad_output_row_py(j, zt, qt, p, labels, dplus, dminus, step, delta, out, status):
-    """Row ``j`` of :func:`grad_output`: a function of its own (see :func:`_grad_hidden_task`).
+    """Row ``j`` of :func:`grad_output`: a function of its own (as :func:`_grad_hidden_task`).
 
     Fast and exact variants as :func:`_grad_hidden_task`'s (``status[j]``).
     """
@@ -669,9 +675,10 @@ def _grad_output_py(zt, qt, p, labels, dplus, dminus, step, delta, out, status):
     parameter the per-sample changes are evaluated in one vectorised loop over
     samples (polynomials, then the rare sample outside their range exactly) and
     summed in sample order, samples with z == 0 skipped; ``status`` as
-    :func:`grad_hidden`'s, one byte per row.
+    :func:`grad_hidden`'s, one byte per row. Rows one after the other; the host
+    gives each thread its own rows (slices of ``zt``, the steps, ``out``, ``status``).
     """
-    for j in prange(out.shape[0]):
+    for j in range(out.shape[0]):
         _grad_output_row(np.int64(j), zt, qt, p, labels, dplus, dminus, step, delta, out, status)
 
 
@@ -687,7 +694,7 @@ def _fast_and_exact(func, name, **options):
     :func:`_output_change` and their log-sum-exp: over a second of a cold start)
     and the exact one is the body as it was, bit for bit; the exact variant is
     compiled only for a batch that needs it. ``overrides`` names the globals
-    (the task a parallel loop calls) that differ per variant.
+    (the task the wrapper calls) that differ per variant.
     """
     overrides = options.pop("overrides", ({}, {}))
     out = []
@@ -709,7 +716,6 @@ _grad_hidden_task, _grad_hidden_task_exact = _fast_and_exact(
 grad_hidden, grad_hidden_exact = _fast_and_exact(
     _grad_hidden_py,
     "grad_hidden",
-    parallel=True,
     fastmath=CONTRACT,
     overrides=({}, {"_grad_hidden_task": _grad_hidden_task_exact}),
 )
@@ -717,7 +723,6 @@ _grad_output_row, _grad_output_row_exact = _fast_and_exact(_grad_output_row_py, 
 grad_output, grad_output_exact = _fast_and_exact(
     _grad_output_py,
     "grad_output",
-    parallel=True,
     overrides=({}, {"_grad_output_row": _grad_output_row_exact}),
 )
 

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import wait as _wait
 from typing import Any
 
 import numba
@@ -31,6 +36,85 @@ def _unit_bounds(hdim: int) -> np.ndarray:
     return np.array(bounds, dtype=np.int64)
 
 
+def _row_ranges(rows: int) -> list[tuple[int, int]]:
+    """Contiguous row ranges, one per thread (``numba.get_num_threads()``), none empty."""
+    tasks = max(1, min(numba.get_num_threads(), rows))
+    return [(c * rows // tasks, (c + 1) * rows // tasks) for c in range(tasks)]
+
+
+_pool_lock = threading.Lock()
+_pool: ThreadPoolExecutor | None = None
+_pool_size = 0
+_pool_pid = 0
+
+
+def _executor(workers: int) -> ThreadPoolExecutor:
+    """The module's thread pool, created on first use, grown to ``workers`` when it is smaller.
+
+    A pool from before ``os.fork`` is not used in the child (its threads did not
+    survive); a replaced pool is dropped, not shut down (a caller that holds it
+    may still submit), and its idle threads exit when it is collected.
+    """
+    global _pool, _pool_size, _pool_pid
+    with _pool_lock:
+        if _pool is None or _pool_pid != os.getpid() or _pool_size < workers:
+            _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="nnnum-net")
+            _pool_size, _pool_pid = workers, os.getpid()
+        return _pool
+
+
+def _run_tasks(calls: list[tuple[Callable[..., Any], tuple[Any, ...]]]) -> None:
+    """Run kernel calls ``fn(*args)`` concurrently: the caller runs the first, the pool the rest.
+
+    The kernels release the GIL (``nogil``) and each writes only its own outputs;
+    every call has returned before this does (also when one raised).
+    """
+    if len(calls) == 1:
+        fn, args = calls[0]
+        fn(*args)
+        return
+    futures = [_executor(len(calls) - 1).submit(fn, *args) for fn, args in calls[1:]]
+    try:
+        fn, args = calls[0]
+        fn(*args)
+    finally:
+        _wait(futures)
+    for fut in futures:
+        fut.result()
+
+
+def _forward(indptr, indices, values, w1, b1, w2, b2, labels):
+    """``forward_cache``, its rows split over the threads (:func:`_kernels.forward_rows`)."""
+    n = indptr.size - 1
+    hdim, k = w1.shape[1], w2.shape[1]
+    z, zm = np.empty((n, hdim)), np.empty((n, hdim))
+    q, p = np.empty((n, k)), np.empty(n)
+    coef = np.empty((13, n, hdim))
+    rest = (indptr, indices, values, w1, b1, w2, b2, labels, z, zm, q, p, coef)
+    _run_tasks([(_kernels_net.forward_rows, (lo, hi, *rest)) for lo, hi in _row_ranges(n)])
+    return z, zm, q, p, coef
+
+
+def _grad_hidden(
+    kern, indptr, indices, values, coef, q, p, w2, dp, dm, st, delta, bounds, g, status
+):
+    """``kern`` (``grad_hidden`` or its exact variant), one task per thread on its own bounds."""
+    head = (indptr, indices, values, coef, q, p, w2, dp, dm, st, delta)
+    _run_tasks(
+        [(kern, (*head, bounds[c : c + 2], g, status[c : c + 1])) for c in range(bounds.size - 1)]
+    )
+
+
+def _grad_output(kern, zt, qt, p, labels, dp, dm, st, delta, g, status):
+    """``kern`` (``grad_output`` or its exact variant), each thread on its own rows."""
+    _run_tasks(
+        [
+            (kern, (zt[a:b], qt, p, labels, dp[a:b], dm[a:b], st[a:b], delta, g[a:b], status[a:b]))
+            for a, b in _row_ranges(g.shape[0])
+        ]
+    )
+
+
 def _cache_line_rows(rows: int, cols: int) -> np.ndarray:
     """An empty (rows, >= cols) array, 64-byte aligned, rows a multiple of 64 bytes long."""
     width = -(-cols // 8) * 8
@@ -58,7 +142,7 @@ def _structured_numba(params: dict[str, Any], x: np.ndarray, labels: np.ndarray,
     hdim = w1.shape[1]
     # the nonzeros of [x, 1] per sample (CSR): the trailing 1 carries the bias b1
     indptr, indices, values = _kernels_net.sparse_rows(x)
-    z, zm, q, p, coef = _kernels_net.forward_cache(indptr, indices, values, w1, b1, w2, b2, labels)
+    z, zm, q, p, coef = _forward(indptr, indices, values, w1, b1, w2, b2, labels)
     if not q.min() >= Q_TINY:  # never on a sane net; NaN logits (inf weights x) land here too
         return batched_structured_gradient(params, x, labels, h)
 
@@ -70,9 +154,9 @@ def _structured_numba(params: dict[str, Any], x: np.ndarray, labels: np.ndarray,
     # the polynomials first; a batch with a unit outside their range (raw pixels, a large h)
     # is done again by the exact variant, compiled only then (see _kernels._fast_and_exact)
     status = np.zeros(bounds.size - 1, np.uint8)
-    _kernels_net.grad_hidden(*args, status)
+    _grad_hidden(_kernels_net.grad_hidden, *args, status)
     if status.any():
-        _kernels_net.grad_hidden_exact(*args, status)
+        _grad_hidden(_kernels_net.grad_hidden_exact, *args, status)
     g1 = g1[:, :hdim]
 
     # output layer: [W2; b2] as one (H+1, K) block; z gets a row of ones (transposed)
@@ -83,9 +167,9 @@ def _structured_numba(params: dict[str, Any], x: np.ndarray, labels: np.ndarray,
     g2 = np.empty(dp2.shape)
     args2 = (zt, np.ascontiguousarray(q.T), p, labels, dp2, dm2, st2, CE_DELTA, g2)
     status = np.zeros(g2.shape[0], np.uint8)
-    _kernels_net.grad_output(*args2, status)
+    _grad_output(_kernels_net.grad_output, *args2, status)
     if status.any():
-        _kernels_net.grad_output_exact(*args2, status)
+        _grad_output(_kernels_net.grad_output_exact, *args2, status)
     return {
         "W1": np.ascontiguousarray(g1[:d]),
         "b1": g1[d].copy(),
