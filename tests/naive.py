@@ -54,5 +54,64 @@ def softmax_cross_entropy(z, labels):
     return np.array(out)
 
 
+def ref_sigmoid(x64):
+    with np.errstate(all="ignore"):
+        pos = 1.0 / (1.0 + np.exp(-x64))
+        e = np.exp(x64)
+        neg = e / (1.0 + e)
+    return np.where(x64 >= 0, pos, np.where(np.isnan(x64), np.nan, neg))
+
+
+def ref_relu(x64):
+    return np.where(np.isnan(x64), np.nan, np.where(x64 > 0, x64, 0.0))
+
+
+def ref_step(x64):
+    return (x64 > 0).astype(np.int64)
+
+
+def ref_softmax(x64):
+    if x64.ndim == 0:
+        return np.float64(1.0) if np.isfinite(x64) else np.float64(np.nan)
+    with np.errstate(all="ignore"):
+        m = x64.max(axis=-1, keepdims=True) if x64.size else x64
+        e = np.exp(x64 - m)
+        return e / e.sum(axis=-1, keepdims=True)
+
+
+def ref_loss(name, y, t):
+    """Independent float64 reference, from the docstrings' formulas."""
+    y = np.asarray(y, dtype=np.float64)
+    k = y.shape[-1]
+    y2 = y.reshape(-1, k)
+    t = np.asarray(t)
+    if t.shape == y.shape:
+        t2 = t.astype(np.float64).reshape(-1, k)
+    else:
+        t2 = np.zeros_like(y2)
+        t2[np.arange(y2.shape[0]), t.reshape(-1)] = 1.0
+    n = y2.shape[0]
+    with np.errstate(all="ignore"):
+        if name == "mean_squared_error":
+            return 0.5 * float(np.sum((y2 - t2) ** 2))
+        if name == "cross_entropy_error":
+            return float(-np.sum(np.where(t2 != 0, t2 * np.log(y2 + 1e-7), 0.0)) / n)
+        m = y2.max(axis=1, keepdims=True)
+        lse = m[:, 0] + np.log(np.exp(y2 - m).sum(axis=1))
+        return float(np.sum(np.where(t2 != 0, t2 * (lse[:, None] - y2), 0.0)) / n)
+
+
+def naive_gradient(f, x, h=1e-4):
+    """The textbook loop on a float64 copy (independent of nnnum)."""
+    x64 = np.array(x, dtype=np.float64)
+    g = np.zeros_like(x64)
+    for idx in np.ndindex(x64.shape):
+        xp, xm = x64.copy(), x64.copy()
+        xp[idx] += h
+        xm[idx] -= h
+        g[idx] = (f(xp) - f(xm)) / (xp[idx] - xm[idx])
+    return g
+
+
 # the book's loop lives in the package, shared with the benchmarks
 from nnnum.testing import book_numerical_gradient  # noqa: E402, F401

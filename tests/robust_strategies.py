@@ -1,4 +1,4 @@
-"""Shared pieces of the robustness suite (issue #8): hostile arrays and the outcome check.
+"""Shared pieces of the robustness tests: hostile arrays, the outcome check, settings and f's.
 
 Every call in the suite goes through :func:`run_call`, which takes a bit-level
 snapshot of every input array (and of the memory it views), makes the call,
@@ -20,10 +20,13 @@ from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
+import numba
 import numpy as np
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from numpy.lib.stride_tricks import as_strided, sliding_window_view
@@ -290,3 +293,49 @@ def int_or_bool_arrays(draw, shape_strategy=shapes_nd):
         )
     layout = draw(st.sampled_from(("C", "F", "strided", "negative", "readonly")))
     return place(base, layout), layout
+
+
+# --------------------------------------------------------------------------- settings and objects
+#: the CPU backends every robustness test runs on
+BACKENDS = ("numba", "numpy")
+FAST = settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    derandomize=True,
+    # no shrinking: a failing compile (e.g. float16 under numba) costs seconds per example,
+    # and the first failing example is reported as drawn
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+)
+FEW = settings(FAST, max_examples=20)
+
+
+def as_matrix(a):
+    """``np.matrix(a)`` without its PendingDeprecationWarning."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        return np.matrix(a)
+
+
+class MyArray(np.ndarray):
+    """A trivial ndarray subclass."""
+
+
+# --------------------------------------------------------------------------- shared f's
+def f_sq(w):
+    return float(np.sum(np.asarray(w, dtype=np.float64) ** 2))
+
+
+def loop_f(w):
+    r = w.ravel()
+    s = 0.0
+    for i in range(r.size):
+        v = np.float64(r[i])
+        s += v * v + 0.5 * v * (i + 1)
+    return s
+
+
+j_loop = numba.njit(loop_f)
+
+WRITABLE_LAYOUTS = ("C", "F", "strided", "negative", "view")
+SMALL = hnp.array_shapes(min_dims=0, max_dims=3, min_side=1, max_side=3)

@@ -1,16 +1,34 @@
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 import nnnum
 
 from . import naive
 from .fresh_python import run_python
+from .naive import ref_loss
+from .robust_strategies import (
+    BACKENDS,
+    FEW,
+    MyArray,
+    as_matrix,
+    assert_clear_error,
+    assert_ok_or_clear,
+    assert_unmodified,
+    close,
+    finite_floats,
+    float_arrays,
+    place,
+    run_call,
+    stray_warnings,
+)
 
 T = np.array([0, 0, 1, 0, 0, 0, 0, 0, 0, 0])
 Y_GOOD = np.array([0.1, 0.05, 0.6, 0.0, 0.05, 0.1, 0.0, 0.1, 0.0, 0.0])
@@ -341,3 +359,162 @@ def test_wide_softmax_ce_matches_the_reference(shape):
         with nnnum.use_backend("numpy"):
             ref = nnnum.softmax_cross_entropy(z, t, reduction="none")
         np.testing.assert_allclose(got, ref, rtol=1e-13, atol=1e-14)
+
+
+# -------------------------------------------- any dtype, layout and target, both backends
+LOSSES = {
+    "mean_squared_error": (nnnum.mean_squared_error, "y"),
+    "cross_entropy_error": (nnnum.cross_entropy_error, "y"),
+    "softmax_cross_entropy": (nnnum.softmax_cross_entropy, "logits"),
+}
+
+
+@st.composite
+def loss_inputs(draw, dtype, dense, finite):
+    lead = draw(hnp.array_shapes(min_dims=0, max_dims=2, min_side=1, max_side=4))
+    k = draw(st.integers(1, 5))
+    shape = lead + (k,)
+    elems = finite_floats(dtype, -30, 30) if finite else None
+    y, _ = draw(float_arrays(dtype, st.just(shape), elements=elems))
+    if dense:
+        t = draw(hnp.arrays(np.float64, shape, elements=st.sampled_from([0.0, 0.25, 0.5, 1.0])))
+    else:
+        t = draw(hnp.arrays(np.int64, lead, elements=st.integers(0, k - 1)))
+    layout = draw(st.sampled_from(("C", "F", "negative", "readonly", "strided")))
+    return y, place(t, layout)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dense", [False, True], ids=["labels", "dense"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.float16])
+@pytest.mark.parametrize("name", list(LOSSES))
+@FEW
+@given(data=st.data())
+def test_loss_matches_reference(name, dtype, dense, backend, data):
+    y, t = data.draw(loss_inputs(dtype, dense, finite=True))
+    if name == "cross_entropy_error":
+        y = np.abs(y) / (1.0 + np.abs(y)) if y.dtype != np.float16 else np.abs(y) / (1 + np.abs(y))
+    fn, argname = LOSSES[name]
+    with nnnum.use_backend(backend):
+        out = run_call(lambda: fn(y, t), y, t)
+    want = ref_loss(name, y, t)
+
+    def check(res):
+        assert np.ndim(res) == 0
+        assert close(res, want, rtol=1e-10, atol=1e-12), f"{res!r} != {want!r}"
+
+    assert_ok_or_clear(out, (argname, "t"), check)
+    assert out.error is None, f"refused valid input: {out.describe()}"
+
+
+@pytest.mark.jit_only
+@pytest.mark.parametrize("dense", [False, True], ids=["labels", "dense"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("name", list(LOSSES))
+@FEW
+@given(data=st.data())
+def test_loss_numba_matches_numpy_on_hostile_values(name, dtype, dense, data):
+    y, t = data.draw(loss_inputs(dtype, dense, finite=False))
+    fn, _ = LOSSES[name]
+    with nnnum.use_backend("numpy"):
+        want = run_call(lambda: fn(y, t), y, t)
+    with nnnum.use_backend("numba"):
+        got = run_call(lambda: fn(y, t), y, t)
+    assert_unmodified(got)
+    assert_unmodified(want)
+    assert (got.error is None) == (want.error is None), (got.describe(), want.describe())
+    if got.error is None:
+        assert close(got.result, want.result, rtol=1e-12), (got.result, want.result)
+    assert not stray_warnings(got), stray_warnings(got)
+    assert not stray_warnings(want), stray_warnings(want)
+
+
+@pytest.mark.jit_only
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softmax_cross_entropy_huge_logits(backend, dtype):
+    z = np.array([[1e8, -1e8, 0.0], [-1e8, 1e8, 0.0], [1e8, 1e8, -1e8]], dtype=dtype)
+    t = np.array([0, 0, 1])
+    with nnnum.use_backend(backend):
+        out = run_call(lambda: nnnum.softmax_cross_entropy(z, t, reduction="none"), z, t)
+    assert_unmodified(out)
+    assert out.error is None and not stray_warnings(out), out.describe()
+    assert close(out.result, [0.0, 2e8, math.log(2.0)], rtol=1e-12)
+
+
+BAD_TARGETS = {
+    "None": lambda y: None,
+    "float labels": lambda y: np.zeros(y.shape[:-1]),
+    "bool labels": lambda y: np.zeros(y.shape[:-1], dtype=bool),
+    "label K": lambda y: np.full(y.shape[:-1], y.shape[-1]),
+    "label -1": lambda y: np.full(y.shape[:-1], -1),
+    "huge uint64 label": lambda y: np.full(y.shape[:-1], 2**63, dtype=np.uint64),
+    "wrong shape": lambda y: np.zeros(y.shape[:-1] + (1, 2), dtype=int),
+    "too many labels": lambda y: np.zeros((y.shape[0] + 1,), dtype=int),
+    "complex dense": lambda y: np.zeros(y.shape, dtype=complex),
+    "object dense": lambda y: np.zeros(y.shape, dtype=object),
+    "str labels": lambda y: np.array(["0"] * y.shape[0]),
+    "nan float labels": lambda y: np.full(y.shape[:-1], np.nan),
+}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("bad", list(BAD_TARGETS))
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_loss_bad_targets(name, bad, backend):
+    y = np.array([[0.1, 0.7, 0.2], [0.3, 0.3, 0.4]])
+    t = BAD_TARGETS[bad](y)
+    fn, _ = LOSSES[name]
+    with nnnum.use_backend(backend):
+        out = run_call(lambda: fn(y, t), y, t)
+    assert_clear_error(out, ("t", "label"))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize(
+    "bad", ["complex", "object", "str", "0-d", "empty batch", "no classes", "empty 1-d"]
+)
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_loss_bad_predictions(name, bad, backend):
+    y, t = {
+        "complex": (np.array([[0.5 + 1j, 0.5]]), np.array([0])),
+        "object": (np.array([[0.5, 0.5]], dtype=object), np.array([0])),
+        "str": (np.array([["0.5", "0.5"]]), np.array([0])),
+        "0-d": (np.array(0.5), np.array(0)),
+        "empty batch": (np.zeros((0, 3)), np.zeros(0, dtype=int)),
+        "no classes": (np.zeros((2, 0)), np.zeros(2, dtype=int)),
+        "empty 1-d": (np.zeros(0), np.zeros(0)),
+    }[bad]
+    fn, argname = LOSSES[name]
+    with nnnum.use_backend(backend):
+        out = run_call(lambda: fn(y, t), y, t)
+    assert_clear_error(out, (argname,))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_loss_matrix_and_subclass(name, backend):
+    fn, _ = LOSSES[name]
+    y = np.array([[0.2, 0.8], [0.6, 0.4]])
+    t = np.array([1, 0])
+    want = ref_loss(name, y, t)
+    for yy, tt in [
+        (as_matrix(y), t),
+        (y, as_matrix(np.eye(2)[t])),
+        (y.view(MyArray), t.view(MyArray)),
+        (as_matrix(y[:1]), np.array([1])),
+    ]:
+        with nnnum.use_backend(backend):
+            out = run_call(lambda: fn(yy, tt), yy, tt)
+        w = ref_loss(name, np.asarray(yy), np.asarray(tt)) if yy.shape[0] == 1 else want
+        assert_ok_or_clear(out, ("y", "logits", "t"), lambda r: None)
+        assert out.error is None, out.describe()
+        assert close(out.result, w, rtol=1e-12), (type(yy), type(tt), out.result, w)
+
+
+@pytest.mark.parametrize("reduction", ["MEAN", None, 1, "avg"])
+def test_softmax_cross_entropy_bad_reduction(reduction):
+    out = run_call(
+        lambda: nnnum.softmax_cross_entropy(np.zeros((2, 3)), [0, 1], reduction=reduction)
+    )
+    assert_clear_error(out, ("reduction",))

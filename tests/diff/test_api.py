@@ -1,16 +1,36 @@
 from __future__ import annotations
 
 import threading
+import warnings
 
 import numba
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 import nnnum
 
 from .. import naive
+from ..naive import naive_gradient
+from ..robust_strategies import (
+    BACKENDS,
+    FAST,
+    FEW,
+    SMALL,
+    WRITABLE_LAYOUTS,
+    assert_unmodified,
+    close,
+    f_sq,
+    finite_floats,
+    float_arrays,
+    j_loop,
+    loop_f,
+    run_call,
+    same_bits,
+    stray_warnings,
+)
 
 
 def sum_sq(x):
@@ -332,3 +352,85 @@ def test_api_argument_errors():
     for bad in (0, -2, 1.5, True):
         with pytest.raises(ValueError, match="chunk must be a positive integer"):
             nnnum.batched_numerical_gradient(lambda X: X.sum(axis=1), x, chunk=bad)
+
+
+# ---------------------------------------------------------- properties over layouts and dtypes
+def f_smooth(w):
+    w = np.asarray(w, dtype=np.float64)
+    return float(np.sum(w**2) + np.sum(np.sin(3.0 * w)))
+
+
+@FAST
+@given(data=st.data())
+def test_numerical_gradient_python_f_vs_naive(data):
+    x, layout = data.draw(
+        float_arrays(
+            np.float64, SMALL, elements=finite_floats(np.float64, -10, 10), layouts=WRITABLE_LAYOUTS
+        )
+    )
+    want = naive_gradient(f_smooth, x)
+    out = run_call(lambda: nnnum.numerical_gradient(f_smooth, x), x)
+    assert_unmodified(out)
+    assert out.error is None and not stray_warnings(out), out.describe()
+    assert out.result.shape == x.shape and out.result.dtype == x.dtype
+    assert close(out.result, want, rtol=1e-7, atol=1e-6), (layout, out.result, want)
+    assert close(out.result, 2 * x + 3 * np.cos(3 * x), rtol=1e-6, atol=1e-5)
+
+
+@FAST
+@given(data=st.data())
+def test_numerical_gradient_float32_analytic(data):
+    x, layout = data.draw(
+        float_arrays(
+            np.float32, SMALL, elements=finite_floats(np.float32, -10, 10), layouts=WRITABLE_LAYOUTS
+        )
+    )
+    out = run_call(lambda: nnnum.numerical_gradient(f_sq, x), x)
+    assert_unmodified(out)
+    assert out.error is None and not stray_warnings(out), out.describe()
+    assert out.result.dtype == np.float32 and out.result.shape == x.shape
+    # exact central difference of a quadratic: 2x + (s+ - s-), |s+ - s-| <= ulp(x)
+    tol = 4 * np.spacing(np.abs(x).astype(np.float32)).astype(np.float64) + 1e-3
+    assert np.all(np.abs(out.result.astype(np.float64) - 2 * x.astype(np.float64)) <= tol)
+
+
+@FEW
+@given(data=st.data())
+def test_numerical_gradient_jitted_bit_identical_to_python(data):
+    dtype = data.draw(st.sampled_from([np.float64, np.float32]))
+    shape = data.draw(hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=4))
+    x, layout = data.draw(
+        float_arrays(
+            dtype, st.just(shape), elements=finite_floats(dtype, -5, 5), layouts=WRITABLE_LAYOUTS
+        )
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", nnnum.StepRoundingWarning)
+        py = nnnum.numerical_gradient(loop_f, x)
+    outs = {}
+    for par in (None, True, False):
+        o = run_call(lambda: nnnum.numerical_gradient(j_loop, x, parallel=par), x)
+        assert_unmodified(o)
+        assert o.error is None, o.describe()
+        outs[par] = o.result
+    for par, r in outs.items():
+        assert same_bits(r, py), (par, layout, r, py)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@FEW
+@given(data=st.data())
+def test_batched_numerical_gradient_analytic(backend, data):
+    x, layout = data.draw(
+        float_arrays(np.float64, SMALL, elements=finite_floats(np.float64, -10, 10))
+    )
+
+    def fb(X):
+        X = np.asarray(X, dtype=np.float64)
+        return (X**2).reshape(len(X), -1).sum(axis=1)
+
+    with nnnum.use_backend(backend):
+        out = run_call(lambda: nnnum.batched_numerical_gradient(fb, x), x)
+    assert_unmodified(out)
+    assert out.error is None and not stray_warnings(out), out.describe()
+    assert close(out.result, 2 * np.asarray(x), rtol=1e-7, atol=1e-6), (layout, out.result)

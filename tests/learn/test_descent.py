@@ -4,10 +4,22 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 import nnnum
 
-from ..robust_strategies import NONFINITE
+from ..robust_strategies import (
+    FEW,
+    NONFINITE,
+    assert_unmodified,
+    close,
+    f_sq,
+    finite_floats,
+    run_call,
+    stray_warnings,
+)
 
 
 def f2(x):
@@ -235,3 +247,16 @@ def test_descent_nonfinite_f_after_the_start_is_divergence(value):
 def test_descent_nonfinite_f_at_the_start_raises(value):
     with pytest.raises(FloatingPointError):
         nnnum.gradient_descent(lambda v: value, np.array([1.0]))
+
+
+@FEW
+@given(
+    x0=hnp.arrays(np.float64, st.integers(1, 4), elements=finite_floats(np.float64, -5, 5)),
+    lr=st.floats(0.01, 0.4),
+    steps=st.integers(0, 12),
+)
+def test_gradient_descent_quadratic_closed_form(x0, lr, steps):
+    out = run_call(lambda: nnnum.gradient_descent(f_sq, x0, lr=lr, step_num=steps), x0)
+    assert_unmodified(out)
+    assert out.error is None and not stray_warnings(out), out.describe()
+    assert close(out.result, x0 * (1 - 2 * lr) ** steps, rtol=1e-6, atol=1e-7)

@@ -95,11 +95,13 @@ BUGS = [
 SLOW = ["-k", "not test_loop_prange_and_batched_engines_agree and not test_kernels_of_dropped"]
 EXISTING = {
     "nnnum/diff/api.py": ["tests/diff/test_api.py", "tests/diff/engines/test_plan_and_engines.py",
-                          "tests/test_misuse.py", "tests/test_robustness.py", *SLOW],
+                          "tests/test_misuse.py", "tests/nets/test_network_misuse.py",
+                          "tests/learn/test_descent.py", *SLOW],
     "nnnum/diff/finish.py": ["tests/diff/test_api.py", "tests/diff/engines/test_plan_and_engines.py",
-                             "tests/test_misuse.py", "tests/test_robustness.py", *SLOW],
+                             "tests/test_misuse.py", "tests/nets/test_network_misuse.py",
+                             "tests/learn/test_descent.py", *SLOW],
     "nnnum/nets/_kernels.py": ["tests/test_network.py", "tests/nets/test_batched.py", *SLOW],
-    "nnnum/learn/descent.py": ["tests/learn/test_descent.py", "tests/test_robustness.py"],
+    "nnnum/learn/descent.py": ["tests/learn/test_descent.py", "tests/test_misuse.py"],
     "nnnum/data/_idx.py": ["tests/data/test_mnist.py"],
     "nnnum/learn/train.py": ["tests/learn/test_train.py"],
 }
