@@ -1,8 +1,11 @@
-"""Shared fixtures: seeded RNG, the CPU backends, the ``gpu`` and ``jit_only`` markers."""
+"""Shared fixtures: seeded RNG, the CPU backends, Numba's thread count, the ``gpu`` and ``jit_only``
+markers."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -65,6 +68,30 @@ def kernel_calls(monkeypatch: pytest.MonkeyPatch) -> list:
 
     monkeypatch.setattr(prange, "call_kernel", spy)
     return used
+
+
+@pytest.fixture
+def num_threads():
+    """``with num_threads(n):`` runs its block on ``n`` Numba threads, then restores the count.
+
+    Each block restores the count it found, so the fixture holds no state between uses (a
+    hypothesis test may use it across examples); teardown restores the test's starting count.
+    """
+    import numba
+
+    start = numba.get_num_threads()
+
+    @contextlib.contextmanager
+    def use(n: int) -> Iterator[int]:
+        before = numba.get_num_threads()
+        numba.set_num_threads(n)
+        try:
+            yield n
+        finally:
+            numba.set_num_threads(before)
+
+    yield use
+    numba.set_num_threads(start)
 
 
 @pytest.fixture

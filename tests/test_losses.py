@@ -233,7 +233,7 @@ def test_non_numeric_input(backend):
         nnnum.softmax_cross_entropy(np.zeros((2, 2)), np.zeros(2, dtype=int), reduction="avg")
 
 
-def test_serial_and_parallel_kernels_bit_identical(rng):
+def test_serial_and_parallel_kernels_bit_identical(rng, num_threads):
     import numba
 
     from nnnum.backends import _cpu_kernels as K
@@ -243,11 +243,9 @@ def test_serial_and_parallel_kernels_bit_identical(rng):
     onehot = np.eye(7)[labels]
     y = nnnum.softmax(z)
     no_labels, no_targets = np.zeros(0, dtype=np.int64), np.zeros((0, 0))
-    old = numba.get_num_threads()
     results = []
-    try:
-        for threads in sorted({1, numba.config.NUMBA_NUM_THREADS}):
-            numba.set_num_threads(threads)
+    for threads in sorted({1, numba.config.NUMBA_NUM_THREADS}):
+        with num_threads(threads):
             for kernels in (
                 (K._softmax_ce_serial, K._cross_entropy_labels_serial, K._sum_sq_serial),
                 (K._softmax_ce_parallel, K._cross_entropy_labels_parallel, K._sum_sq_parallel),
@@ -260,8 +258,6 @@ def test_serial_and_parallel_kernels_bit_identical(rng):
                 results.append(
                     (a, b, c, mse(y, onehot, no_labels, True), mse(y, no_targets, labels, False))
                 )
-    finally:
-        numba.set_num_threads(old)
     for r in results[1:]:
         for got, want in zip(r, results[0]):
             np.testing.assert_array_equal(got, want)

@@ -6,7 +6,7 @@ import warnings
 import numba
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -135,22 +135,21 @@ def test_zero_d_size_one_and_empty():
 
 # --------------------------------------------------------- parallel == serial
 @pytest.mark.jit_only
-@settings(max_examples=15, deadline=None)
+# num_threads holds no state between examples: each block restores the count it found
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     shape=st.sampled_from([(1,), (7,), (33,), (5, 9), (3, 4, 5)]), seed=st.integers(0, 2**32 - 1)
 )
-def test_parallel_bit_identical_to_serial_any_threads(shape, seed):
+def test_parallel_bit_identical_to_serial_any_threads(shape, seed, num_threads):
     x = np.random.default_rng(seed).normal(size=shape)
     serial = nnnum.numerical_gradient(rosenbrock, x, parallel=False)
     loop = nnnum.numerical_gradient(rosenbrock.py_func, x)
-    old = numba.get_num_threads()
-    try:
-        results = []
-        for threads in sorted({1, min(2, numba.config.NUMBA_NUM_THREADS)}):
-            numba.set_num_threads(threads)
+    results = []
+    for threads in sorted({1, min(2, numba.config.NUMBA_NUM_THREADS)}):
+        with num_threads(threads):
             results.append(nnnum.numerical_gradient(rosenbrock, x))
-    finally:
-        numba.set_num_threads(old)
     for r in results:
         np.testing.assert_array_equal(r, serial)
     # the same f run by the Python interpreter: f rounds differently (|f| ~ 1e4, eps|f|/h ~ 1e-8)

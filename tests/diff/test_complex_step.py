@@ -105,17 +105,13 @@ def test_analytic_functions_and_their_error_estimate():
 
 
 @pytest.mark.jit_only
-def test_parallel_equals_serial_for_any_thread_count():
+def test_parallel_equals_serial_for_any_thread_count(num_threads):
     x = np.random.default_rng(1).uniform(-2, 2, 333)
     want = nnnum.numerical_gradient(mixed_jit, x, method="complex", parallel=False)
-    before = numba.get_num_threads()
-    try:
-        for threads in range(1, numba.config.NUMBA_NUM_THREADS + 1):
-            numba.set_num_threads(threads)
+    for threads in range(1, numba.config.NUMBA_NUM_THREADS + 1):
+        with num_threads(threads):
             got = nnnum.numerical_gradient(mixed_jit, x, method="complex")
             assert same_bits(got, want), threads
-    finally:
-        numba.set_num_threads(before)
     # the same f in Python (NumPy's complex exp/sin/log): the loop engine agrees to rounding
     py = nnnum.numerical_gradient(lambda v: mixed_jit.py_func(v), x, method="complex")
     assert np.allclose(py, want, rtol=1e-14, atol=1e-14)

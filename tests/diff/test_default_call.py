@@ -99,16 +99,12 @@ def test_same_bits_as_general_path_and_book(f, shape, dtype):
 
 
 @pytest.mark.parametrize("h", [1e-4, 1e-3, 0.5, 1e-6])
-def test_same_bits_for_any_thread_count_and_h(h):
+def test_same_bits_for_any_thread_count_and_h(h, num_threads):
     x = np.random.default_rng(3).uniform(-2, 2, 257)
     want = nnnum.numerical_gradient(rosen, x, h=h, parallel=False)
-    before = numba.get_num_threads()
-    try:
-        for threads in range(1, numba.config.NUMBA_NUM_THREADS + 1):
-            numba.set_num_threads(threads)
+    for threads in range(1, numba.config.NUMBA_NUM_THREADS + 1):
+        with num_threads(threads):
             assert same_bits(nnnum.numerical_gradient(rosen, x, h=h), want), threads
-    finally:
-        numba.set_num_threads(before)
 
 
 def test_errors_and_warnings_are_the_general_paths():
