@@ -418,12 +418,11 @@ class TwoLayerNet:
         """
         with np.errstate(all="ignore"):  # NaN or inf in x: an error, not first matmul's warning
             a1 = x @ self.params["W1"]
-        kern = _nk()._hidden_parallel if a1.size >= _PARALLEL_MIN else _nk()._hidden_serial
-        if kern(a1, self.params["b1"]):
+        if _sigmoid_rows(a1, self.params["b1"]):
             if not np.isfinite(x).all():
                 return None
             a1 = x @ self.params["W1"]  # finite x overflowing: matmul warns, as it always did
-            kern(a1, self.params["b1"])
+            _sigmoid_rows(a1, self.params["b1"])
         return a1
 
     def numerical_gradient(
@@ -566,6 +565,26 @@ _PARALLEL_MIN = 1 << 16
 _PW_BLOCK = 128
 _NO_LABELS = np.zeros(0, dtype=np.int64)
 _NO_TARGETS = np.zeros((0, 0))
+
+
+def _sigmoid_rows(a1: np.ndarray, b1: np.ndarray) -> int:
+    """``_hidden_serial(a1, b1)``, a large ``a1`` split by rows over the threads.
+
+    No parallel loop to compile on a first call; each row is computed alone, so
+    the result is the parallel kernel's bit for bit, for any thread count.
+    """
+    if a1.size < _PARALLEL_MIN:
+        return int(_nk()._hidden_serial(a1, b1))
+    from ._structured import _row_ranges, _run_tasks
+
+    ranges = _row_ranges(a1.shape[0])
+    bad = [0] * len(ranges)
+
+    def task(c: int, lo: int, hi: int) -> None:
+        bad[c] = _nk()._hidden_serial(a1[lo:hi], b1)
+
+    _run_tasks([(task, (c, lo, hi)) for c, (lo, hi) in enumerate(ranges)])
+    return int(sum(bad))
 
 
 def _probabilities(a2: np.ndarray, b2: np.ndarray, labels: np.ndarray = _NO_LABELS) -> Any:
