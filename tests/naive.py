@@ -20,6 +20,20 @@ def rosen_jit(x):
     return s
 
 
+def rosen(x):
+    """Rosenbrock along the last axis: one point ``(n,)`` or a batch ``(B, n)`` (batched=True)."""
+    return np.sum(100.0 * (x[..., 1:] - x[..., :-1] ** 2) ** 2 + (1.0 - x[..., :-1]) ** 2, axis=-1)
+
+
+def rosen_grad(x):
+    """The analytic gradient of Rosenbrock over ``x``'s elements in C order, in ``x``'s shape."""
+    v = x.reshape(-1)
+    g = np.zeros_like(v)
+    g[:-1] = -400.0 * v[:-1] * (v[1:] - v[:-1] ** 2) - 2.0 * (1.0 - v[:-1])
+    g[1:] += 200.0 * (v[1:] - v[:-1] ** 2)
+    return g.reshape(x.shape)
+
+
 def cubic(v):
     """``sum(v**3 - v)``, derivative ``3 v**2 - 1``: a smooth f every stencil differentiates well."""
     return np.sum(v * v * v - v)

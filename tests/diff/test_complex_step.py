@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 import nnnum
 
-from ..naive import rosen_jit
+from ..naive import rosen_grad, rosen_jit
 from ..robust_strategies import same_bits
 
 
@@ -24,14 +24,6 @@ def rosen_batched(X):
     a = V[:, 1:] - V[:, :-1] * V[:, :-1]
     b = 1.0 - V[:, :-1]
     return np.sum(100.0 * a * a + b * b, axis=1)
-
-
-def rosen_grad(x):
-    v = x.reshape(-1)
-    g = np.zeros_like(v)
-    g[:-1] = -400.0 * v[:-1] * (v[1:] - v[:-1] ** 2) - 2.0 * (1.0 - v[:-1])
-    g[1:] += 200.0 * (v[1:] - v[:-1] ** 2)
-    return g.reshape(x.shape)
 
 
 @numba.njit

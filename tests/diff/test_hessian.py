@@ -6,10 +6,7 @@ from scipy.optimize import rosen_der, rosen_hess
 
 import nnnum
 
-
-def rosen(x):
-    return np.sum(100.0 * (x[..., 1:] - x[..., :-1] ** 2) ** 2 + (1 - x[..., :-1]) ** 2, axis=-1)
-
+from ..naive import rosen
 
 X = np.random.default_rng(1).uniform(0, 1.2, 12)
 HT = rosen_hess(X)

@@ -10,6 +10,7 @@ from hypothesis.extra import numpy as hnp
 
 import nnnum
 
+from ..naive import rosen
 from ..robust_strategies import (
     FEW,
     NONFINITE,
@@ -159,10 +160,6 @@ def test_full_history_after_a_divergence_has_one_row_per_point():
     assert len(hist.f) == len(hist.x) == 3
 
 
-def _rosen(x):  # one point (n,) or a batch (B, n): batched=True works too
-    return np.sum(100.0 * (x[..., 1:] - x[..., :-1] ** 2) ** 2 + (1.0 - x[..., :-1]) ** 2, axis=-1)
-
-
 @pytest.mark.parametrize(
     "options",
     [
@@ -178,14 +175,14 @@ def _rosen(x):  # one point (n,) or a batch (B, n): batched=True works too
 def test_differentiation_options_reach_every_step(options):
     # the descent is the book's loop with numerical_gradient(f, x, **options), bit for bit
     init = np.array([-1.2, 1.0, 0.5])
-    x, xs = nnnum.gradient_descent(_rosen, init, 1e-3, 15, history=True, **options)
+    x, xs = nnnum.gradient_descent(rosen, init, 1e-3, 15, history=True, **options)
     p = init.copy()
     for k in range(15):
         np.testing.assert_array_equal(xs[k], p)
-        p = p - 1e-3 * nnnum.numerical_gradient(_rosen, p, **options)
+        p = p - 1e-3 * nnnum.numerical_gradient(rosen, p, **options)
     np.testing.assert_array_equal(x, p)
     if "batched" not in options:  # another gradient, another path: the options were used
-        assert not np.array_equal(x, nnnum.gradient_descent(_rosen, init, 1e-3, 15))
+        assert not np.array_equal(x, nnnum.gradient_descent(rosen, init, 1e-3, 15))
 
 
 def test_default_is_the_books_step_and_jitted_f_takes_options():
