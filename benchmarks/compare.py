@@ -204,15 +204,15 @@ def training(iters: int) -> None:
 def machine_rows() -> list[tuple[str, str]]:
     """CPU model, vector extensions, Numba's target (asv imports this module at old commits too)."""
     try:
-        from nnnum._cpuinfo import info_rows
-    except ImportError:  # pragma: no cover - commits before nnnum._cpuinfo
+        from nnnum._core.cpuinfo import info_rows
+    except ImportError:  # pragma: no cover - commits before nnnum._core.cpuinfo
         return []
     return info_rows()
 
 
 def layer() -> str:
     try:
-        from nnnum._cpuinfo import threading_layer
+        from nnnum._core.cpuinfo import threading_layer
     except ImportError:  # pragma: no cover
         import numba
 

@@ -23,7 +23,7 @@ SECTIONS = (
     ("nnnum.learn", "Gradient descent, training, gradient checks", "梯度法、训练与梯度确认"),
     ("nnnum.data", "Data sets", "数据集"),
     ("nnnum.backends", "Backends", "后端"),
-    ("nnnum._jit", "Compiling f", "编译 f"),
+    ("nnnum._core.jit", "Compiling f", "编译 f"),
 )
 OTHER = ("Other", "其他")
 

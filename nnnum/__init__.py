@@ -10,11 +10,11 @@ Importing nnnum compiles nothing and never imports CuPy.
 
 from __future__ import annotations
 
-from . import _threading
+from ._core import threads as _threading
 
 _threading.configure()  # before any parallel kernel: a fork- and thread-safe layer (TBB)
 
-from ._jit import jit  # noqa: E402
+from ._core.jit import jit  # noqa: E402
 from .backends import (  # noqa: E402
     BACKENDS,
     BackendUnavailableError,

@@ -357,7 +357,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     import numba
 
     from . import __version__
-    from ._cpuinfo import info_rows
+    from ._core.cpuinfo import info_rows
     from .backends._gpu_imports import device_info
 
     try:

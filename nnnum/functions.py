@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import backends as _backend
-from ._validate import float_array
+from ._core.validate import float_array
 
 __all__ = [
     "identity_function",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from . import backends as _backend
-from ._validate import flat_rows, float_array, targets
+from ._core.validate import flat_rows, float_array, targets
 
 __all__ = [
     "mean_squared_error",

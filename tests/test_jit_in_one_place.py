@@ -1,4 +1,4 @@
-"""Every CPU kernel of nnnum compiles through the one jit wrapper (``_jit.py``), in any subpackage.
+"""Every CPU kernel of nnnum compiles through the one jit wrapper (``_core/jit.py``), anywhere.
 
 A guard like stumpy's ``check_fastmath``: it parses every ``.py`` file under ``nnnum/``, however
 deep (the kernels live in ``backends/``, ``nets/`` and ``diff/engines/``), so a kernel module that
@@ -15,14 +15,15 @@ from pathlib import Path
 import nnnum
 
 PKG = Path(nnnum.__file__).parent
-#: Numba's CPU compilers: only _jit.py may name them
+JIT = PKG / "_core" / "jit.py"
+#: Numba's CPU compilers: only _core/jit.py may name them
 COMPILERS = {"njit", "jit", "vectorize", "guvectorize", "cfunc", "generated_jit", "stencil"}
 NAMED_FASTMATH = ("CONTRACT", "fastmath", "fm")
 
 
 def _sources() -> list[Path]:
     """Every Python file of the package except the wrapper itself, wherever it lives."""
-    return sorted(p for p in PKG.rglob("*.py") if p.name != "_jit.py")
+    return sorted(p for p in PKG.rglob("*.py") if p != JIT)
 
 
 def _bypasses(tree: ast.AST) -> list[str]:
@@ -59,7 +60,9 @@ def _fastmath_values(tree: ast.AST) -> list[tuple[int, str]]:
 
 def test_the_walk_reaches_the_kernel_modules_of_the_subpackages():
     deep = [
-        p for p in _sources() if p.parent != PKG and "_jit import" in p.read_text(encoding="utf-8")
+        p
+        for p in _sources()
+        if p.parent != PKG and "_core.jit import" in p.read_text(encoding="utf-8")
     ]
     assert len(deep) >= 3, deep  # backends', nets' and the prange engine's kernels at least
 
@@ -67,11 +70,12 @@ def test_the_walk_reaches_the_kernel_modules_of_the_subpackages():
 def test_no_kernel_anywhere_bypasses_the_jit_wrapper():
     for path in _sources():
         found = _bypasses(ast.parse(path.read_text(encoding="utf-8")))
-        assert not found, f"{path.relative_to(PKG).as_posix()} compiles outside _jit: {found}"
+        where = path.relative_to(PKG).as_posix()
+        assert not found, f"{where} compiles outside _core/jit.py: {found}"
 
 
 def test_only_named_fastmath_sets_anywhere():
-    for path in [*_sources(), *PKG.rglob("_jit.py")]:
+    for path in [*_sources(), JIT]:
         for line, value in _fastmath_values(ast.parse(path.read_text(encoding="utf-8"))):
             where = f"{path.relative_to(PKG).as_posix()}:{line}"
             assert value != "True", f"{where} turns on every fastmath flag"

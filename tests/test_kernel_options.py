@@ -4,7 +4,7 @@ Where kernels may be compiled at all, and with which named flag sets, is the gua
 tests/test_jit_in_one_place.py (it walks every module of the package).
 """
 
-from nnnum import _jit
+from nnnum._core import jit as _jit
 
 
 def test_only_contract_is_ever_used():

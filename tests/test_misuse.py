@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import nnnum
-from nnnum._regions import has_internal_overlap
+from nnnum._core.regions import has_internal_overlap
 
 from .fresh_python import run_python
 from .robust_strategies import (

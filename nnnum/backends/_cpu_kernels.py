@@ -16,8 +16,8 @@ import math
 import numpy as np
 from numba import prange
 
-from .._bitcast import as_float64, as_int64, opaque
-from .._jit import CONTRACT, kernel, serial_and_parallel
+from .._core.jit import CONTRACT, kernel, serial_and_parallel
+from ._bitcast import as_float64, as_int64, opaque
 from ._simd import prefetch, transpose_rows
 
 #: Arrays at least this large use the parallel variant of elementwise kernels.
@@ -297,7 +297,7 @@ _EXP_CONSTANTS = (_EXP_FLOOR, _LOG2E, _ROUND, _LN2_HI, _LN2_LO) + _EXP_POLY + (1
 
 @kernel(inline="always")
 def _exp_constants():
-    """:data:`_EXP_CONSTANTS`, opaque to LLVM: for a hot loop (see :func:`nnnum._bitcast.opaque`).
+    """:data:`_EXP_CONSTANTS`, opaque to LLVM, for a hot loop (see :func:`._bitcast.opaque`).
 
     Taken before a vectorised loop, the coefficients are broadcast once and, on
     AVX2 (16 vector registers), spilled and read back as memory operands; as

@@ -19,8 +19,8 @@ from typing import Any, Literal
 import numpy as np
 
 from .. import backends as _backend
-from .._jit import is_jitted
-from .._regions import REGIONS
+from .._core.jit import is_jitted
+from .._core.regions import REGIONS
 from .checks import (
     NonFiniteError,
     check_real_dtype,

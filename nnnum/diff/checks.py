@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .._regions import has_internal_overlap
+from .._core.regions import has_internal_overlap
 
 __all__ = [
     "NonFiniteError",

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from .._jit import kernel
+from .._core.jit import kernel
 
 __all__ = ["Pattern", "as_pattern", "colour_columns"]
 

@@ -18,8 +18,8 @@ from typing import Any, Literal
 import numpy as np
 
 from .. import backends as _backend
-from .._jit import is_jitted
-from .._regions import REGIONS
+from .._core.jit import is_jitted
+from .._core.regions import REGIONS
 from .checks import NonFiniteError, check_real_dtype
 from .colouring import Pattern, as_pattern, colour_columns
 from .finish import DiffResult, _steps2, is_book_default

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .._jit import is_jitted
+from .._core.jit import is_jitted
 from .stencils import Stencil, stencil
 from .steps import check_h
 

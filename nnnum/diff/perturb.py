@@ -200,7 +200,7 @@ def _kernels(f: Any, scalar: bool) -> tuple[Any, Any]:
 def _build(f: Any, scalar: bool) -> tuple[Any, Any]:
     from numba import prange
 
-    from .._jit import kernel
+    from .._core.jit import kernel
     from .engines.prange import _split
 
     def sets_scalar(x, shape, ptr, idx, val, out, nchunks, done):
@@ -246,7 +246,7 @@ def _prange(
 ) -> np.ndarray:
     import numba
 
-    from .._threading import nests
+    from .._core.threads import nests
     from .engines.prange import _run, runs_parallel_regions
 
     cplx = np.issubdtype(base.dtype, np.complexfloating)

@@ -10,7 +10,7 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 
 from .. import backends as _backend
-from .._jit import is_jitted
+from .._core.jit import is_jitted
 from ..diff.api import Method, numerical_gradient
 from ..diff.checks import NonFiniteError
 from ..diff.checks import scalar_result as _scalar_result

@@ -50,7 +50,7 @@ import types
 import numpy as np
 from numba import prange
 
-from .._jit import CONTRACT, kernel, serial_and_parallel
+from .._core.jit import CONTRACT, kernel, serial_and_parallel
 
 SMALL_U = 2e-4  # degree-4 expm1: remainder |u|^4/120 <= 1.4e-17 relative, below rounding
 SMALL_R = 1e-3  # degree-6 log1p is exact to rounding below this

@@ -9,8 +9,8 @@ from typing import Any, Literal
 import numpy as np
 
 from .. import backends as _backend
-from .._regions import REGIONS
-from .._validate import targets
+from .._core.regions import REGIONS
+from .._core.validate import targets
 from ..diff.api import numerical_gradient as _numerical_gradient
 from ..diff.stencils import stencil
 from ..diff.steps import check_h
@@ -245,7 +245,7 @@ class TwoLayerNet:
         return x
 
     def _labels(self, x: Any, t: Any, name: str = "the network output") -> tuple[str, Any]:
-        """Classify and check ``t`` for the batch ``x`` (see ``nnnum._validate.targets``)."""
+        """Classify and check ``t`` for the batch ``x`` (see ``nnnum._core.validate.targets``)."""
         xp = _backend.current().xp
         if t is None:
             raise TypeError(

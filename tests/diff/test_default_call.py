@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import nnnum
-from nnnum._regions import REGIONS
+from nnnum._core.regions import REGIONS
 from nnnum.diff import StepRoundingWarning
 from nnnum.diff.engines import prange
 

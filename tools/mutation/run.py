@@ -83,7 +83,7 @@ MODULES: dict[str, tuple[str, str, float, list[str] | None]] = {
         None,
     ),
     "losses": ("nnnum/losses.py", "tests/test_losses.py tests/test_functions.py", 90, None),
-    "_validate": ("nnnum/_validate.py", "tests/test_losses.py tests/test_network.py", 120, None),
+    "_validate": ("nnnum/_core/validate.py", "tests/test_losses.py tests/test_network.py", 120, None),
     "nets._kernels": ("nnnum/nets/_kernels.py", NETS, 150, None),
     "nets._structured": ("nnnum/nets/_structured.py", NETS, 150, None),
     "nets._batched": ("nnnum/nets/_batched.py", NETS, 150, None),
@@ -107,7 +107,7 @@ MODULES: dict[str, tuple[str, str, float, list[str] | None]] = {
 # Modules with Numba kernels (or intrinsics compiled into them, backends._simd: Numba's cache
 # does not notice a change there): every mutant's tests get a fresh, empty Numba cache. The
 # others share one cache warmed on the unmutated source: their mutants cannot change a cached
-# kernel (the kernel modules import only nnnum._jit and nnnum._bitcast, which are not mutated,
+# kernel (the kernel modules import only nnnum._core.jit and nnnum.backends._bitcast, which are not mutated,
 # and backends._simd, and the prange engine's kernels are compiled per user function).
 FRESH_CACHE = {"backends._cpu_kernels", "backends._simd", "nets._kernels", "diff.engines.prange"}
 

@@ -14,7 +14,7 @@ What this module's code relies on:
 
 * ``f`` and the caller's ``x`` travel in **one** cloudpickle payload, so in a worker
   ``x`` is still the array ``f`` reads (views are rebuilt on one copy of their base);
-  it is pickled while ``x``'s memory is held (:data:`nnnum._regions.REGIONS`).
+  it is pickled while ``x``'s memory is held (:data:`nnnum._core.regions.REGIONS`).
 * The payload goes once per worker: the pool's initializer; on Dask a task of its
   own (``client.submit``) that every task depends on and that Dask can recompute; for
   an Executor, with the first wave of tasks, later tasks carrying only its token (a
@@ -52,7 +52,7 @@ from typing import Any
 
 import numpy as np
 
-from ..._regions import REGIONS
+from ..._core.regions import REGIONS
 from ..checks import scalar_result
 from ..steps import where
 

@@ -20,8 +20,8 @@ import numba
 import numpy as np
 from numba import prange
 
-from ..._jit import call_kernel, is_jitted, is_parallel, kernel
-from ..._threading import nests
+from ..._core.jit import call_kernel, is_jitted, is_parallel, kernel
+from ..._core.threads import nests
 from ..checks import scalar_result
 
 #: How many jitted functions keep their compiled gradient kernels.
@@ -113,7 +113,7 @@ def _parallel_ok(entry: _Entry, parallel: bool | None) -> bool:
 
     Not when asked not to, not for an ``f`` seen to run parallel regions of its
     own, and not at all under a threading layer that cannot nest parallel
-    regions (``workqueue``: see :func:`nnnum._threading.nests`), where an ``f``
+    regions (``workqueue``: see :func:`nnnum._core.threads.nests`), where an ``f``
     reaching a parallel function in a way the source scan cannot see (a module
     attribute, an argument) would abort the process. The serial kernel gives
     the same bits.

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import nnnum
-from nnnum import _jit
+from nnnum._core import jit as _jit
 from nnnum.diff.engines import prange
 from nnnum.diff.engines import prange as _kernels_diff
 

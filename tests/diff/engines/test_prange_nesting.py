@@ -38,7 +38,7 @@ import sys, numpy as np, numba
 sys.path[:0] = [ROOT, TMP]
 import nnnum
 import helper_mod
-from nnnum import _threading
+from nnnum._core import threads as _threading
 from nnnum.diff.engines import prange
 
 @numba.njit
@@ -118,7 +118,7 @@ def test_without_nesting_every_path_runs_the_serial_kernels(kernel_calls, monkey
 
 @pytest.mark.skipif(numba.config.DISABLE_JIT, reason="no kernels without the JIT")
 def test_with_nesting_the_parallel_kernels_run(kernel_calls):
-    from nnnum import _threading
+    from nnnum._core import threads as _threading
     from nnnum.diff.engines import prange
 
     if not _threading.nests():
@@ -137,7 +137,7 @@ def test_with_nesting_the_parallel_kernels_run(kernel_calls):
 
 
 def test_the_active_layer_is_one_numba_knows():
-    from nnnum import _threading
+    from nnnum._core import threads as _threading
 
     assert _threading.active_layer() in {"tbb", "omp", "workqueue"}
     assert _threading.nests() == (_threading.active_layer() != "workqueue")

@@ -121,7 +121,7 @@ def kernel_vectors() -> str:
     """
     import numpy as np
 
-    from ._jit import kernel
+    from .jit import kernel
 
     def axpy(a, b, out):  # pragma: no cover - compiled
         for i in range(out.size):
