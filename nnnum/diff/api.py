@@ -31,7 +31,7 @@ from .checks import (
 from .finish import DiffResult, Outcome, differentiate, is_book_default
 from .options import check_engine, check_flag, check_options, check_parallel_applies
 from .stencils import Stencil
-from .steps import StepResolutionError, check_finite, remedy, where
+from .steps import DEFAULT_H, StepResolutionError, check_finite, remedy, where
 
 __all__ = [
     "DiffResult",
@@ -126,6 +126,21 @@ def numerical_diff(
     >>> nnnum.numerical_diff(np.exp, 1.0, method="complex") == np.e
     True
     """
+    if (
+        (type(x) is float or type(x) is int or type(x) is np.float64)
+        and (h is None or type(h) is float)
+        and type(order) is int
+        and order == 2
+        and type(method) is str
+        and method == "central"
+        and type(richardson) is int
+        and richardson == 0
+        and full_output is False
+        and callable(f)
+    ):
+        d = _book_scalar(f, float(x), DEFAULT_H if h is None else h)
+        if d is not None:
+            return d
     hv, st, levels, is_complex = check_options(h, order, method, richardson)
     full_output = check_flag(full_output, "full_output")
     if not callable(f):
@@ -188,6 +203,33 @@ def numerical_diff(
     res.error = res.error.reshape(xa.shape)
     out = _result(res, df, st, True)
     return out if xa.ndim else dataclasses.replace(out, error=float(res.error))
+
+
+def _book_scalar(f: Callable[[Any], Any], x: float, h: float) -> float | None:
+    """The book's ``numerical_diff`` at one number in Python floats: the same bits as below.
+
+    ``f`` gets NumPy float64 scalars, as on the general path; None, before
+    ``f`` is called, where anything needs that path's checks (a step that
+    rounds away or overflows, a non-finite ``x`` or ``h``).
+    """
+    if not (0.0 < h < math.inf and math.isfinite(x)):
+        return None
+    xp, xm = x + h, x - h
+    step = xp - xm
+    if not (step != 0.0 and math.isfinite(step)):
+        return None
+    a, b = f(_F64(xp)), f(_F64(xm))
+    if a.__class__ is not float and a.__class__ is not _F64:
+        a = float(_elementwise_values(a, (), "x + h"))
+    if b.__class__ is not float and b.__class__ is not _F64:
+        b = float(_elementwise_values(b, (), "x - h"))
+    d = (float(a) - float(b)) / step
+    if not math.isfinite(d):
+        _not_finite(np.asarray(x), np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64))
+    return d
+
+
+_F64 = np.float64
 
 
 def _not_finite(xa: np.ndarray, fp: np.ndarray, fm: np.ndarray) -> None:

@@ -239,7 +239,7 @@ def _check_values(
         r, i = (int(v) for v in np.argwhere(~finite)[0])
         raise NonFiniteError(
             f"f returned {values[r, i]!r} at {where(shape, offset + i)} {labels[r]}; "
-            "the gradient is undefined there"
+            "the derivative is undefined there"
         )
 
 

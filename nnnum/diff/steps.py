@@ -147,7 +147,7 @@ def check_finite(x: np.ndarray, shape: tuple[int, ...]) -> None:
         i = int(np.flatnonzero(~finite)[0])
         raise ValueError(
             f"x is not finite at {where(shape, i)} = {float(x[i])!r}; "
-            "the gradient is undefined there"
+            "the derivative is undefined there"
         )
 
 

@@ -425,3 +425,21 @@ def test_batched_numerical_gradient_analytic(backend, data):
     assert_unmodified(out)
     assert out.error is None and not stray_warnings(out), out.describe()
     assert close(out.result, 2 * np.asarray(x), rtol=1e-7, atol=1e-6), (layout, out.result)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    x=st.one_of(
+        st.floats(-1e6, 1e6, allow_nan=False),
+        st.integers(-1000, 1000),
+        st.floats(-1e6, 1e6, allow_nan=False).map(np.float64),
+    ),
+    h=st.sampled_from([None, 1e-4, 1e-2, 0.5]),
+)
+def test_numerical_diff_of_a_number_is_the_general_paths_bits(x, h):
+    def f(v):
+        return 0.01 * v**2 + 0.1 * v + np.sin(v)
+
+    fast = nnnum.numerical_diff(f, x, h=h)
+    general = nnnum.numerical_diff(f, np.array(x, dtype=np.float64), h=h)  # an array: the other path
+    assert type(fast) is float and fast == general
