@@ -96,9 +96,8 @@ def _host_float(v: Any) -> float:
 
 def _check_data(net: Any, x: Any, t: Any, name: str) -> tuple[Any, Any]:
     """The network's own checks, naming the data set: whole batches only, no single sample."""
-    x = net._check_x(x, name, one_sample_ok=False)
-    net._labels(x, t, f"the labels of {name}")
-    return x, _backend.current().xp.asarray(t)
+    x, t = net.check_batch(x, t, name)
+    return x, t
 
 
 def _blas_single_thread() -> contextlib.AbstractContextManager[Any]:

@@ -219,6 +219,35 @@ class TwoLayerNet:
                     "place (pass writable copies, or use method='structured')"
                 )
 
+    def check_batch(self, x: Any, t: Any, name: str = "x") -> tuple[Any, Any]:
+        """A whole batch ``x`` and its targets ``t``, checked as every method checks them.
+
+        Parameters
+        ----------
+        x : array_like, shape (batch, input_size)
+            Inputs (one sample alone is refused: this is for data sets).
+        t : array_like
+            Integer labels ``(batch,)`` or one-hot targets ``(batch, output_size)``.
+        name : str
+            What to call ``x`` in an error message (e.g. ``"the training set"``).
+
+        Returns
+        -------
+        x, t : arrays of the backend
+            ``x`` as float64; ``t`` as given.
+
+        Examples
+        --------
+        >>> import numpy as np, nnnum
+        >>> net = nnnum.TwoLayerNet(4, 3, 2, seed=0)
+        >>> x, t = net.check_batch(np.ones((5, 4)), np.array([0, 1, 1, 0, 1]))
+        >>> x.dtype, x.shape
+        (dtype('float64'), (5, 4))
+        """
+        x = self._check_x(x, name, one_sample_ok=False)
+        self._labels(x, t, f"the labels of {name}")
+        return x, _backend.current().xp.asarray(t)
+
     def _check_x(self, x: Any, name: str = "x", *, one_sample_ok: bool = True) -> Any:
         """``x`` as float64 ``(batch, input_size)`` of the backend, or a clear error."""
         xp = _backend.current().xp
