@@ -19,7 +19,14 @@ from typing import Any
 
 import numpy as np
 
-from .common import BookTwoLayerNet, Table, book_cross_entropy_error, book_softmax, nnnum
+from .common import (
+    BookTwoLayerNet,
+    Table,
+    book_cross_entropy_error,
+    book_numerical_gradient,
+    book_softmax,
+    nnnum,
+)
 
 # ------------------------------------------------------------ book-style references
 
@@ -30,22 +37,9 @@ def book_numerical_diff(f: Callable[[float], float], x: float) -> float:
     return (f(x + h) - f(x - h)) / (2 * h)
 
 
-def book_gradient(f: Callable[[np.ndarray], float], x: np.ndarray) -> np.ndarray:
-    """``common/gradient.py``: every element perturbed in place through ``np.nditer``."""
-    h = 1e-4
-    grad = np.zeros_like(x)
-    it = np.nditer(x, flags=["multi_index"], op_flags=[["readwrite"]])
-    while not it.finished:
-        idx = it.multi_index
-        tmp = x[idx]
-        x[idx] = float(tmp) + h
-        fxh1 = f(x)
-        x[idx] = tmp - h
-        fxh2 = f(x)
-        grad[idx] = (fxh1 - fxh2) / (2 * h)
-        x[idx] = tmp
-        it.iternext()
-    return grad
+#: ``common/gradient.py``: every element perturbed in place through ``np.nditer``
+#: (one home: :func:`nnnum.testing.book_numerical_gradient`).
+book_gradient = book_numerical_gradient
 
 
 def book_gradient_rows(f: Callable[[np.ndarray], float], X: np.ndarray) -> np.ndarray:
