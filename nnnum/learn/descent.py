@@ -239,6 +239,8 @@ def _book_steps(
     ``stop`` is None when all steps ran, else ``(why, exception)`` for a
     divergence at step ``i`` (``x`` the last point); step ``i`` is then handed
     to the general path only where a step rounds (no ``f`` was called for it).
+    The perturbation loop is :func:`nnnum.diff.engines.loop.central2_floats`'s,
+    fused with the update: calling it per step cost a third more per step.
     """
     two_h, tol = 2.0 * h, 0.02 * h
     n = len(cur)
