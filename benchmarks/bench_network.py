@@ -76,11 +76,11 @@ class SmallNetBrute:
         self.net = nnnum.TwoLayerNet(64, 20, 10, seed=0)
         rng = np.random.default_rng(0)
         self.x, self.t = rng.random((50, 64)), rng.integers(0, 10, 50)
-        self.net.numerical_gradient(self.x, self.t, method="brute")
+        self.net.numerical_gradient(self.x, self.t, strategy="brute")
         self.net.numerical_gradient(self.x, self.t)
 
     def time_brute(self) -> None:
-        self.net.numerical_gradient(self.x, self.t, method="brute")
+        self.net.numerical_gradient(self.x, self.t, strategy="brute")
 
     def time_structured(self) -> None:
         self.net.numerical_gradient(self.x, self.t)

@@ -428,7 +428,7 @@ def test_two_layer_net_numerical_gradient_on_the_books_dummy_targets():
         "W2": (5, 10),
         "b2": (10,),
     }
-    brute = net.numerical_gradient(x, t, method="brute")
+    brute = net.numerical_gradient(x, t, strategy="brute")
     for k in grads:
         np.testing.assert_array_equal(grads[k], brute[k])
 

@@ -86,7 +86,7 @@ def test_two_threads_shared_net_brute(backend):
 
     def call(i):
         with nnnum.use_backend(backend):
-            return net.numerical_gradient(x, t, method="brute")
+            return net.numerical_gradient(x, t, strategy="brute")
 
     res = _run_threads(2, call)
     for status, val in res:
@@ -106,12 +106,12 @@ def test_threads_shared_net_structured_and_losses(backend):
     x = np.random.default_rng(1).random((30, 5))
     t = np.arange(30) % 4
     with nnnum.use_backend(backend):
-        want = net.numerical_gradient(x, t, method="structured")
+        want = net.numerical_gradient(x, t, strategy="structured")
         want_loss = net.loss(x, t)
 
     def call(i):
         with nnnum.use_backend(backend):
-            return net.numerical_gradient(x, t, method="structured"), net.loss(x, t)
+            return net.numerical_gradient(x, t, strategy="structured"), net.loss(x, t)
 
     for status, val in _run_threads(4, call):
         assert status == "ok", val
@@ -255,8 +255,8 @@ def test_brute_network_gradient_from_two_threads_on_one_net():
     rng = np.random.default_rng(0)
     x, t = rng.standard_normal((5, 4)), np.array([0, 1, 1, 0, 1])
     before = {k: v.copy() for k, v in net.params.items()}
-    ref = net.numerical_gradient(x, t, method="brute")
-    got = _in_threads(lambda i: net.numerical_gradient(x, t, method="brute"), n=3)
+    ref = net.numerical_gradient(x, t, strategy="brute")
+    got = _in_threads(lambda i: net.numerical_gradient(x, t, strategy="brute"), n=3)
     for g in got:
         for k in ref:
             np.testing.assert_array_equal(g[k], ref[k])

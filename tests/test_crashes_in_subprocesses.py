@@ -97,8 +97,8 @@ for name, (stmt, names) in cases.items():
             "loss": lambda n: n.loss(x, t),
             "accuracy": lambda n: n.accuracy(x, t),
             "gradient": lambda n: n.gradient(x, t),
-            "structured": lambda n: n.numerical_gradient(x, t, method="structured"),
-            "brute": lambda n: n.numerical_gradient(x, t, method="brute"),
+            "structured": lambda n: n.numerical_gradient(x, t, strategy="structured"),
+            "brute": lambda n: n.numerical_gradient(x, t, strategy="brute"),
             "gradcheck": lambda n: bool(nnnum.gradcheck(n, x, t)),
         }[method]
         with nnnum.use_backend(backend):

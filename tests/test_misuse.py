@@ -90,7 +90,7 @@ BAD_H = [
 def test_network_gradient_checks_h(h, exc, method, backend):
     net = nnnum.TwoLayerNet(3, 2, 2, seed=0)
     with pytest.raises(exc, match="h"):
-        net.numerical_gradient(np.ones((2, 3)), np.array([0, 1]), method=method, h=h)
+        net.numerical_gradient(np.ones((2, 3)), np.array([0, 1]), strategy=method, h=h)
 
 
 @pytest.mark.parametrize("h, exc", BAD_H)
@@ -119,8 +119,8 @@ def test_h_none_is_the_default_step_everywhere():
     net = nnnum.TwoLayerNet(3, 2, 2, seed=0)
     xs, t = np.ones((2, 3)), np.array([0, 1])
     for method in ("structured", "brute"):
-        a = net.numerical_gradient(xs, t, method=method, h=None)
-        b = net.numerical_gradient(xs, t, method=method, h=1e-4)
+        a = net.numerical_gradient(xs, t, strategy=method, h=None)
+        b = net.numerical_gradient(xs, t, strategy=method, h=1e-4)
         assert all(np.array_equal(a[k], b[k]) for k in a)
 
 
@@ -131,14 +131,14 @@ def test_gradcheck_never_swallows_errors():
         nnnum.gradcheck(net, x, t, h="1e-3")
     with pytest.raises(TypeError, match="h"):
         nnnum.gradcheck(net, x, t, method="brute", h="1e-3")
-    with pytest.raises(ValueError, match="method"):
+    with pytest.raises(ValueError, match="strategy"):  # the net's name for it
         nnnum.gradcheck(net, x, t, method="fast")
 
 
 def test_gradcheck_on_a_net_without_options():
     class Plain(nnnum.TwoLayerNet):
         def numerical_gradient(self, x, t):  # the book's signature
-            return super().numerical_gradient(x, t, method="brute")
+            return super().numerical_gradient(x, t, strategy="brute")
 
     net = Plain(5, 4, 3, weight_init_std=0.5, seed=0)
     x, t = np.random.default_rng(0).random((4, 5)), np.array([0, 1, 2, 0])
@@ -209,7 +209,7 @@ def test_inconsistent_params_are_rejected_before_any_kernel():
                             elif method in ("loss", "gradient", "accuracy"):
                                 getattr(net, method)(x, t)
                             else:
-                                net.numerical_gradient(x, t, method=method)
+                                net.numerical_gradient(x, t, strategy=method)
                         except (ValueError, TypeError) as exc:
                             ok = key in str(exc) or (key == "W1" and "inputs per sample" in str(exc))
                             assert ok, (name, method, str(exc))
@@ -326,7 +326,7 @@ def _h_callers():
             net = nnnum.TwoLayerNet(3, 2, 3, weight_init_std=0.5, seed=0)
             with nnnum.use_backend(backend):
                 return run_call(
-                    lambda: net.numerical_gradient(net_x, net_t, method=method, h=h),
+                    lambda: net.numerical_gradient(net_x, net_t, strategy=method, h=h),
                     net_x,
                     net_t,
                     net.params,
@@ -391,7 +391,7 @@ def test_net_h_below_resolution(method, backend):
     x, t = np.array([[0.5, 0.2, 0.1]]), np.array([1])
     with nnnum.use_backend(backend):
         out = run_call(
-            lambda: net.numerical_gradient(x, t, method=method, h=1e-300), x, t, net.params
+            lambda: net.numerical_gradient(x, t, strategy=method, h=1e-300), x, t, net.params
         )
     assert_clear_error(out, ("h",))
 

@@ -58,8 +58,8 @@ def test_simple_net_book_idiom():
 def test_structured_matches_brute_force(seed, d, h, k, n, onehot, sparsity):
     net, x, t = small_problem(seed, d, h, k, n, sparsity=sparsity)
     tt = np.eye(k)[t] if onehot else t
-    fast = net.numerical_gradient(x, tt, method="structured")
-    brute = net.numerical_gradient(x, tt, method="brute")
+    fast = net.numerical_gradient(x, tt, strategy="structured")
+    brute = net.numerical_gradient(x, tt, strategy="brute")
     for key in net.params:
         assert fast[key].shape == net.params[key].shape
         np.testing.assert_allclose(fast[key], brute[key], rtol=0, atol=1e-9)
@@ -78,8 +78,8 @@ def test_structured_with_large_inputs_uses_exact_fallbacks():
     # small-argument polynomials: the libm paths must give the same answer
     net, x, t = small_problem(1, d=8, h=6, k=4, n=9, std=2.0)
     x = x * 255.0
-    fast = net.numerical_gradient(x, t, method="structured")
-    brute = net.numerical_gradient(x, t, method="brute")
+    fast = net.numerical_gradient(x, t, strategy="structured")
+    brute = net.numerical_gradient(x, t, strategy="brute")
     for key in net.params:
         np.testing.assert_allclose(fast[key], brute[key], rtol=1e-6, atol=1e-9)
 
@@ -139,10 +139,10 @@ def test_overridden_loss_uses_brute_force():
     net = L2Net(3, 2, 2, weight_init_std=0.5, seed=0)
     x = np.array([[0.1, 0.2, 0.3]])
     g = net.numerical_gradient(x, np.array([1]))
-    base = TwoLayerNet.numerical_gradient(net, x, np.array([1]), method="brute")
+    base = TwoLayerNet.numerical_gradient(net, x, np.array([1]), strategy="brute")
     np.testing.assert_allclose(g["W1"], base["W1"], atol=1e-12)
     with pytest.raises(ValueError, match="overridden"):
-        net.numerical_gradient(x, np.array([1]), method="structured")
+        net.numerical_gradient(x, np.array([1]), strategy="structured")
 
 
 def test_bad_input():
@@ -159,9 +159,9 @@ def test_bad_input():
     with pytest.raises(ValueError, match="NaN"):
         net.predict(bad)
     with pytest.raises(ValueError, match="soft targets"):
-        net.numerical_gradient(x, np.array([[0.5, 0.5], [1.0, 0.0]]), method="structured")
-    with pytest.raises(ValueError, match="method"):
-        net.numerical_gradient(x, np.array([0, 1]), method="fast")
+        net.numerical_gradient(x, np.array([[0.5, 0.5], [1.0, 0.0]]), strategy="structured")
+    with pytest.raises(ValueError, match="strategy"):
+        net.numerical_gradient(x, np.array([0, 1]), strategy="fast")
     with pytest.raises(ValueError, match="positive integer"):
         TwoLayerNet(0, 3, 2)
     net.params["W2"][1, 0] = np.inf
@@ -203,7 +203,7 @@ def test_structured_gradient_takes_the_stencil_order(order, backend):
     h = 1e-2  # large enough that order 2 is visibly truncated
     g2 = net.numerical_gradient(x, t, h=h)
     gp = net.numerical_gradient(x, t, h=h, order=order)
-    brute = net.numerical_gradient(x, t, h=h, order=order, method="brute")
+    brute = net.numerical_gradient(x, t, h=h, order=order, strategy="brute")
     for k in bp:
         err2 = np.abs(g2[k] - bp[k]).max()
         errp = np.abs(gp[k] - bp[k]).max()
@@ -261,7 +261,7 @@ def test_brute_force_needs_writable_parameters():
     net = TwoLayerNet(3, 4, 2, seed=0)
     net.params["W1"].flags.writeable = False
     with pytest.raises(ValueError, match=r"params\['W1'\] is read-only"):
-        net.numerical_gradient(np.ones((2, 3)), np.array([0, 1]), method="brute")
+        net.numerical_gradient(np.ones((2, 3)), np.array([0, 1]), strategy="brute")
 
 
 def test_simple_net_x_none():
@@ -274,5 +274,77 @@ def test_gradient_options_are_keyword_only():
     x, t = np.ones((2, 3)), np.array([0, 1])
     with pytest.raises(TypeError):
         net.numerical_gradient(x, t, "brute")
-    g = net.numerical_gradient(x=x, t=t, method="brute")  # x and t by name too
+    g = net.numerical_gradient(x=x, t=t, strategy="brute")  # x and t by name too
     assert g["W1"].shape == (3, 4)
+
+
+# ------------------------------------- strategy=: structured vs brute force (method= before 0.2.0)
+STRATEGY_PROBLEM = dict(seed=2, d=4, h=3, k=3, n=5)
+
+
+def _same(a, b):
+    return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def test_strategy_names_structured_vs_brute_force():
+    net, x, t = small_problem(**STRATEGY_PROBLEM)
+    fast = net.numerical_gradient(x, t, strategy="structured")
+    brute = net.numerical_gradient(x, t, strategy="brute")
+    assert _same(net.numerical_gradient(x, t), fast)  # "auto" on the book's loss: structured
+    assert _same(net.numerical_gradient(x, t, strategy="auto"), fast)
+    assert not _same(fast, brute)  # two evaluations: the same differences, other rounding
+    for key in net.params:
+        np.testing.assert_allclose(fast[key], brute[key], rtol=0, atol=1e-9)
+
+    class Overridden(TwoLayerNet):
+        def loss(self, x, t):
+            return super().loss(x, t)
+
+    over = Overridden(4, 3, 3, weight_init_std=0.5, seed=2)
+    over.params = net.params
+    assert _same(over.numerical_gradient(x, t), brute)  # "auto" on an overridden loss: brute
+
+
+@pytest.mark.parametrize("strategy", ["structured", "brute", "auto"])
+def test_method_is_a_deprecated_alias_of_strategy(strategy):
+    net, x, t = small_problem(**STRATEGY_PROBLEM)
+    want = net.numerical_gradient(x, t, strategy=strategy)
+    with pytest.warns(DeprecationWarning, match=f"use strategy='{strategy}'") as record:
+        got = net.numerical_gradient(x, t, method=strategy)
+    assert _same(got, want)
+    assert len(record) == 1 and record[0].filename == __file__  # the caller's line
+    with pytest.warns(DeprecationWarning), pytest.raises(ValueError, match="strategy must be"):
+        net.numerical_gradient(x, t, method="fast")
+
+
+@pytest.mark.parametrize("strategy", ["auto", "structured", "brute"])
+def test_strategy_and_method_together_is_a_type_error(strategy):
+    net, x, t = small_problem(**STRATEGY_PROBLEM)
+    # an error, not a warning first: pytest turns any warning into an error
+    with pytest.raises(TypeError, match="both strategy= and method=.*give strategy= only"):
+        net.numerical_gradient(x, t, strategy=strategy, method="brute")
+
+
+@pytest.mark.parametrize("word", ["central", "forward", "backward", "complex"])
+def test_a_stencil_is_not_an_option_of_the_nets_gradient(word):
+    net, x, t = small_problem(**STRATEGY_PROBLEM)
+    with pytest.raises(TypeError, match=f"takes no stencil \\(method='{word}'.*always central"):
+        net.numerical_gradient(x, t, method=word)
+    with pytest.raises(ValueError, match="a stencil is not an option.*order="):
+        net.numerical_gradient(x, t, strategy=word)
+
+
+def test_gradcheck_passes_its_method_as_the_nets_strategy():
+    net, x, t = small_problem(**STRATEGY_PROBLEM)
+    # no DeprecationWarning (an error here): gradcheck calls the net by its new name
+    assert nnnum.gradcheck(net, x, t, method="brute")
+    seen = []
+
+    class OwnMethod(TwoLayerNet):  # a net of its own whose option is still called method
+        def numerical_gradient(self, x, t, *, method="auto", h=1e-4):
+            seen.append(method)
+            return super().numerical_gradient(x, t, strategy=method, h=h)
+
+    own = OwnMethod(4, 3, 3, weight_init_std=0.5, seed=2)
+    assert nnnum.gradcheck(own, x, t, method="brute")
+    assert seen == ["brute"]

@@ -108,7 +108,7 @@ def test_structured_matches_brute_force_at_any_scale_and_step(
     h = 10.0**log_h
     with nnnum.use_backend(backend):
         fast = net.numerical_gradient(x, t, h=h, order=order)
-        brute = net.numerical_gradient(x, t, h=h, order=order, method="brute")
+        brute = net.numerical_gradient(x, t, h=h, order=order, strategy="brute")
     for key in brute:
         assert np.isfinite(brute[key]).all()
     _assert_close(fast, brute, _noise(net, x, t, h), (backend, order))
@@ -145,7 +145,7 @@ def test_the_reported_inputs_give_no_nan(backend, order, scale, h):
     x0 = x.copy()
     with nnnum.use_backend(backend):
         fast = net.numerical_gradient(x, t, h=h, order=order)
-        brute = net.numerical_gradient(x, t, h=h, order=order, method="brute")
+        brute = net.numerical_gradient(x, t, h=h, order=order, strategy="brute")
     np.testing.assert_array_equal(x, x0)
     _assert_close(fast, brute, _noise(net, x, t, h), (backend, order))
 
@@ -222,7 +222,7 @@ def test_vanishing_class_probabilities_take_the_full_logits(backend):
     h = 1000.0
     with nnnum.use_backend(backend):
         fast = net.numerical_gradient(x, t, h=h)
-        brute = net.numerical_gradient(x, t, h=h, method="brute")
+        brute = net.numerical_gradient(x, t, h=h, strategy="brute")
     _assert_close(fast, brute, _noise(net, x, t, h), backend)
 
 

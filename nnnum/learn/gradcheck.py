@@ -29,7 +29,7 @@ def _supported(fn: Any, **options: Any) -> dict[str, Any]:
         return options
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
         return options
-    defaults = {"method": "auto", "h": 1e-4}
+    defaults = {"strategy": "auto", "method": "auto", "h": 1e-4}
     out = {}
     for name, value in options.items():
         if name in params:
@@ -40,6 +40,14 @@ def _supported(fn: Any, **options: Any) -> dict[str, Any]:
                 f".numerical_gradient takes no {name!r} argument, but {name}={value!r} was asked"
             )
     return out
+
+
+def _takes(fn: Any, name: str) -> bool:
+    """Whether ``fn``'s signature names the parameter ``name``."""
+    try:
+        return name in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def _host(a: Any) -> np.ndarray:
@@ -115,7 +123,9 @@ def gradcheck(
     rtol, atol : float
         Tolerances of the pass/fail check.
     method : str
-        Passed to ``numerical_gradient`` when it takes a ``method``.
+        Structured vs brute force: passed to ``numerical_gradient`` as its
+        ``strategy`` (``TwoLayerNet``'s name), or as ``method`` to a net
+        whose ``numerical_gradient`` takes that instead.
     h : float
         Step of the numerical gradient.
     floor : float
@@ -141,7 +151,9 @@ def gradcheck(
             raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
     if floor == 0:
         raise ValueError("floor must be > 0 (the smallest denominator of a relative difference)")
-    num = net.numerical_gradient(x, t, **_supported(net.numerical_gradient, method=method, h=h))
+    fn = net.numerical_gradient
+    choice = {"strategy" if _takes(fn, "strategy") else "method": method}
+    num = fn(x, t, **_supported(fn, **choice, h=h))
     bp = net.gradient(x, t)
     for what, grads in (("numerical_gradient", num), ("gradient", bp)):
         missing = [name for name in net.params if name not in grads]

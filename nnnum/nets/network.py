@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any, Final, Literal, cast
 
 import numpy as np
 
@@ -12,15 +13,28 @@ from .. import backends as _backend
 from .._core.regions import REGIONS
 from .._core.validate import targets
 from ..diff.api import numerical_gradient as _numerical_gradient
-from ..diff.stencils import stencil
+from ..diff.stencils import KINDS, stencil
 from ..diff.steps import check_h
 from ..functions import sigmoid, softmax
 from ..losses import CE_DELTA, cross_entropy_error
 
 __all__ = ["SimpleNet", "TwoLayerNet", "simpleNet"]
 
-GradMethod = Literal["auto", "structured", "brute"]
+GradStrategy = Literal["auto", "structured", "brute"]
 PARAM_NAMES = ("W1", "b1", "W2", "b2")
+STRATEGIES = ("auto", "structured", "brute")
+#: the words of :func:`nnnum.numerical_gradient`'s ``method=``: not an option of the net's gradient
+STENCIL_WORDS = (*KINDS, "complex")
+
+
+class _Default(str):
+    """A default string that ``is`` tells apart from the same word passed explicitly."""
+
+    __slots__ = ()
+
+
+#: ``strategy``'s default: ``"auto"``, but ``strategy is _AUTO`` only when it was not given
+_AUTO: Final = cast(GradStrategy, _Default("auto"))
 
 
 class SimpleNet:
@@ -215,8 +229,8 @@ class TwoLayerNet:
                 raise ValueError(f"params[{key!r}] contains NaN or inf: the gradient is undefined")
             if writable and not v.flags.writeable:
                 raise ValueError(
-                    f"params[{key!r}] is read-only; method='brute' perturbs the parameters in "
-                    "place (pass writable copies, or use method='structured')"
+                    f"params[{key!r}] is read-only; strategy='brute' perturbs the parameters in "
+                    "place (pass writable copies, or use strategy='structured')"
                 )
 
     def check_batch(self, x: Any, t: Any, name: str = "x") -> tuple[Any, Any]:
@@ -460,10 +474,11 @@ class TwoLayerNet:
         x: Any,
         t: Any,
         *,
-        method: GradMethod = "auto",
+        strategy: GradStrategy = _AUTO,
         h: float = 1e-4,
         order: int = 2,
         workers: Any = None,
+        method: GradStrategy | None = None,
     ) -> dict[str, Any]:
         """Central-difference gradient of :meth:`loss`, keyed like ``params``.
 
@@ -472,15 +487,16 @@ class TwoLayerNet:
         x : array_like, shape (batch, input_size)
         t : array_like
             Integer labels (batch,) or one-hot targets (batch, output_size).
-        method : {"auto", "structured", "brute"}
-            ``"structured"`` recomputes, for every perturbation of every
-            parameter, only what it changes (one hidden unit or one logit),
-            per sample, skipping samples a ``W1`` perturbation cannot reach
-            (``x[n, i] == 0``): the same central differences, same ``h``, same
-            perturbations as ``"brute"``, which is the book's loop (a full
-            forward pass per perturbation) and works for any overridden
-            :meth:`loss`. ``"auto"`` picks ``"structured"`` unless ``loss`` or
-            ``predict`` is overridden.
+        strategy : {"auto", "structured", "brute"}
+            How the differences are evaluated. ``"structured"`` recomputes,
+            for every perturbation of every parameter, only what it changes
+            (one hidden unit or one logit), per sample, skipping samples a
+            ``W1`` perturbation cannot reach (``x[n, i] == 0``): the same
+            central differences, same ``h``, same perturbations as
+            ``"brute"``, which is the book's loop (a full forward pass per
+            perturbation) and works for any overridden :meth:`loss`.
+            ``"auto"`` picks ``"structured"`` unless ``loss`` or ``predict``
+            is overridden or the targets are soft.
         h : float
             Step, default ``1e-4``.
         order : {2, 4, 6, 8}
@@ -489,14 +505,33 @@ class TwoLayerNet:
             with the stencil's weights; ``order`` evaluations per parameter for
             ``"brute"``.
         workers : int, callable, Executor or dask.distributed.Client, optional
-            ``method="brute"`` only: evaluate the forward passes on other
+            ``strategy="brute"`` only: evaluate the forward passes on other
             processes or machines (see :func:`nnnum.numerical_gradient`); the
             net travels with its parameters, and the result is bit-identical.
+        method : {"auto", "structured", "brute"}, optional
+            Deprecated alias of ``strategy`` (its name before 0.2.0; removed in
+            0.3.0): it warns ``DeprecationWarning``. Giving both is a
+            ``TypeError``, and so is a stencil (``"central"``, ``"forward"``,
+            ...): the differences are always central, ``order`` picks their
+            order.
 
         Returns
         -------
         dict
             Arrays shaped like ``params``.
+
+        Raises
+        ------
+        ValueError
+            An unknown ``strategy``; ``"structured"`` on an overridden
+            ``loss`` or ``predict`` or on soft targets; ``workers`` without
+            ``"brute"``.
+        TypeError
+            ``method`` with ``strategy``, or ``method`` given a stencil.
+
+        See Also
+        --------
+        nnnum.numerical_gradient : the gradient of any ``f``, whose ``method=`` picks a stencil.
 
         Notes
         -----
@@ -505,29 +540,49 @@ class TwoLayerNet:
         ``h`` up to 1e3): a perturbation that pushes a hidden unit or a logit
         past the range of the fast formulas is recomputed exactly for that
         sample and parameter.
+
+        Examples
+        --------
+        >>> import numpy as np, nnnum
+        >>> net = nnnum.TwoLayerNet(4, 5, 3, seed=0)
+        >>> x = np.random.default_rng(1).random((6, 4)); t = np.array([0, 1, 2, 0, 1, 2])
+        >>> fast = net.numerical_gradient(x, t, strategy="structured")
+        >>> brute = net.numerical_gradient(x, t, strategy="brute")  # the book's loop
+        >>> all(np.allclose(fast[k], brute[k], rtol=0, atol=1e-9) for k in net.params)
+        True
         """
-        if method not in ("auto", "structured", "brute"):
-            raise ValueError(f"method must be 'auto', 'structured' or 'brute', not {method!r}")
+        if method is not None:
+            strategy = _strategy_from_method(method, strategy)
+        if strategy not in STRATEGIES:
+            hint = (
+                ": a stencil is not an option of TwoLayerNet.numerical_gradient (its differences "
+                "are central; order= picks their order)"
+                if strategy in STENCIL_WORDS
+                else ""
+            )
+            raise ValueError(
+                f"strategy must be 'auto', 'structured' or 'brute', not {strategy!r}{hint}"
+            )
         h = float(check_h(h))
         stencil(order, "central")  # an unknown order is an error before any work
-        self._check_perturbable(writable=method == "brute")
+        self._check_perturbable(writable=strategy == "brute")
         x = self._check_x(x)
         kind, tt = self._labels(x, t)
         book_loss = (
             type(self).loss is TwoLayerNet.loss and type(self).predict is TwoLayerNet.predict
         )
-        if method == "auto":
+        if strategy == "auto":
             # the structured kernels know the book's loss on labels or one-hot rows; soft
             # targets (the book's 4.5.1 dummy t = np.random.rand(...)) take the brute force
-            method = "structured" if book_loss and _is_label_like(kind, tt) else "brute"
-        if workers is not None and method != "brute":
-            raise ValueError(f"workers= needs method='brute' (got method={method!r})")
-        if method == "brute":
+            strategy = "structured" if book_loss and _is_label_like(kind, tt) else "brute"
+        if workers is not None and strategy != "brute":
+            raise ValueError(f"workers= needs strategy='brute' (got strategy={strategy!r})")
+        if strategy == "brute":
             return self._brute_gradient(x, t, h, order, workers)
         if not book_loss:
             raise ValueError(
                 "the structured gradient knows only the book's loss, but loss() or predict() is "
-                "overridden: use method='brute'"
+                "overridden: use strategy='brute'"
             )
         labels = _as_labels(kind, tt)
         from ._structured import structured_gradient
@@ -540,7 +595,9 @@ class TwoLayerNet:
         self, x: Any, t: Any, h: float, order: int = 2, workers: Any = None
     ) -> dict[str, Any]:
         if _backend.current().DEVICE:
-            raise TypeError("method='brute' runs on the CPU backends; use 'structured' on the GPU")
+            raise TypeError(
+                "strategy='brute' runs on the CPU backends; use 'structured' on the GPU"
+            )
 
         def f(_: Any) -> float:
             return float(self.loss(x, t))
@@ -683,6 +740,28 @@ def _is_label_like(kind: str, t: Any) -> bool:
     return bool(((t == 0) | (t == 1)).all()) and bool((t.sum(axis=1) == 1).all())
 
 
+def _strategy_from_method(method: Any, strategy: Any) -> Any:
+    """``strategy`` from the deprecated ``method=`` (its name before 0.2.0), or a clear error."""
+    if isinstance(method, str) and method in STENCIL_WORDS:
+        raise TypeError(
+            f"TwoLayerNet.numerical_gradient takes no stencil (method={method!r} is one of "
+            "nnnum.numerical_gradient's): its differences are always central, order= picks "
+            "their order; structured vs brute force is strategy="
+        )
+    if strategy is not _AUTO:
+        raise TypeError(
+            "TwoLayerNet.numerical_gradient got both strategy= and method=, its deprecated "
+            f"alias (strategy={strategy!r}, method={method!r}): give strategy= only"
+        )
+    warnings.warn(
+        "TwoLayerNet.numerical_gradient(method=...) is deprecated since 0.2.0 and will be "
+        f"removed in 0.3.0: use strategy={method!r}",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return method
+
+
 def _as_labels(kind: str, t: Any) -> Any:
     """Integer labels from labels or exactly one-hot rows (else a clear error)."""
     if kind == "labels":
@@ -694,6 +773,6 @@ def _as_labels(kind: str, t: Any) -> Any:
     if not bool((onehot == t).all()):
         raise ValueError(
             "the structured gradient needs integer labels or exactly one-hot targets; "
-            "for soft targets use method='brute'"
+            "for soft targets use strategy='brute'"
         )
     return labels

@@ -61,8 +61,8 @@ def test_two_layer_net_all_gradients_agree(case):
         with nnnum.use_backend(be):
             for what, call in {
                 "gradient": lambda: net.gradient(x, t),
-                "structured": lambda: net.numerical_gradient(x, t, method="structured"),
-                "brute": lambda: net.numerical_gradient(x, t, method="brute"),
+                "structured": lambda: net.numerical_gradient(x, t, strategy="structured"),
+                "brute": lambda: net.numerical_gradient(x, t, strategy="brute"),
             }.items():
                 out = run_call(call, x, t, net.params)
                 assert_unmodified(out)
@@ -117,8 +117,8 @@ def _net_call(net, method, x, t):
         "loss": lambda: net.loss(x, t),
         "accuracy": lambda: net.accuracy(x, t),
         "gradient": lambda: net.gradient(x, t),
-        "structured": lambda: net.numerical_gradient(x, t, method="structured"),
-        "brute": lambda: net.numerical_gradient(x, t, method="brute"),
+        "structured": lambda: net.numerical_gradient(x, t, strategy="structured"),
+        "brute": lambda: net.numerical_gradient(x, t, strategy="brute"),
         "gradcheck": lambda: nnnum.gradcheck(net, x, t),
     }[method]
 
@@ -163,16 +163,16 @@ def test_two_layer_net_bad_t(bad, method, backend):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("method", ["auto", "BRUTE", None, 1])
-def test_two_layer_net_bad_method(method, backend):
+@pytest.mark.parametrize("strategy", ["auto", "BRUTE", None, 1])
+def test_two_layer_net_bad_strategy(strategy, backend):
     net = nnnum.TwoLayerNet(3, 4, 3, seed=0)
     x, t = np.ones((2, 3)), np.array([0, 1])
     with nnnum.use_backend(backend):
-        out = run_call(lambda: net.numerical_gradient(x, t, method=method), x, t, net.params)
-    if method == "auto":
+        out = run_call(lambda: net.numerical_gradient(x, t, strategy=strategy), x, t, net.params)
+    if strategy == "auto":
         assert out.error is None, out.describe()
         return
-    assert_clear_error(out, ("method",))
+    assert_clear_error(out, ("strategy",))
 
 
 @pytest.mark.parametrize(

@@ -69,7 +69,7 @@ def test_structured_gradient_matches_the_books_brute_force(case, backend):
     net, x, t = _problem(1, **STRUCTURED_CASES[case])
     want = _brute(net, x, t)
     with nnnum.use_backend(backend):
-        got = net.numerical_gradient(x, t, method="structured")
+        got = net.numerical_gradient(x, t, strategy="structured")
     for key in net.params:
         scale = max(1.0, float(np.abs(want[key]).max()))
         np.testing.assert_allclose(got[key], want[key], rtol=0, atol=1e-9 * scale, err_msg=key)
@@ -78,7 +78,7 @@ def test_structured_gradient_matches_the_books_brute_force(case, backend):
 def test_structured_gradient_one_hot_labels_and_single_sample():
     net, x, t = _problem(2, n=1, xdist="normal")
     want = _brute(net, x, t)
-    got = net.numerical_gradient(x, np.eye(4)[t], method="structured")
+    got = net.numerical_gradient(x, np.eye(4)[t], strategy="structured")
     for key in net.params:
         np.testing.assert_allclose(got[key], want[key], rtol=0, atol=1e-9, err_msg=key)
 
@@ -110,7 +110,7 @@ def test_structured_gradient_matches_an_extended_precision_reference(case):
     # the moments' Taylor terms sit at ~1e-9 relative near the cut-over: float64 brute force
     # (noise ~1e-12 / h) cannot see a wrong coefficient there, a long-double one can
     net, x, t = _problem(4, d=4, h=3, k=3, n=5, **STRUCTURED_CASES[case])
-    got = net.numerical_gradient(x, t, method="structured")
+    got = net.numerical_gradient(x, t, strategy="structured")
     for key, p in net.params.items():
         want = np.empty_like(p)
         for i in np.ndindex(p.shape):
