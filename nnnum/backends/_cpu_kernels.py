@@ -282,15 +282,6 @@ _SQRT2_MANTISSA_COMPLEMENT = 0x00095F6400000000
 _BIT52 = 0x0010000000000000
 
 
-@kernel(inline="always")
-def _horner(t, coeffs):
-    """sum_i coeffs[i] * t**(n - 1 - i), highest power first (a fixed-length, unrolled loop)."""
-    p = 0.0
-    for c in coeffs:
-        p = p * t + c
-    return p
-
-
 #: The constants of :func:`_exp_nonpos_c`: floor, 1/ln2, 1.5 * 2**52, ln2 (hi, lo), polynomial, 1
 _EXP_CONSTANTS = (_EXP_FLOOR, _LOG2E, _ROUND, _LN2_HI, _LN2_LO) + _EXP_POLY + (1.0,)
 

@@ -67,12 +67,6 @@ def cross_entropy_rows(y2: Any, kind: str, t2: Any, delta: float, xp: Any) -> An
         return -xp.sum(xp.where(t != 0, t * xp.log(y + delta), 0.0), axis=-1)
 
 
-def logsumexp_rows(z: Any, xp: Any) -> Any:
-    """Stable log-sum-exp over the last axis, any leading shape."""
-    m, ls = max_and_log_sum(z, xp)
-    return m + ls
-
-
 def max_and_log_sum(z: Any, xp: Any) -> tuple[Any, Any]:
     """Row max ``m`` and ``log(sum(exp(z - m)))`` over the last axis, kept apart.
 
