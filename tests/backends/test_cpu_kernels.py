@@ -1,16 +1,13 @@
-"""Accuracy and determinism of the fast kernels (issue #12), tested against libm and brute force.
+"""Accuracy and determinism of the CPU backend's fast kernels (issue #12), against libm.
 
 No timing here (``python -m benchmarks.ratios`` measures); these pin what the
 speed-ups must not cost: the hand-written exp and log stay within their
 documented accuracy at the same points as libm, the fused loss is
-bit-identical for every thread count and blocking, and the structured
-gradient agrees with the brute-force central difference on real digits.
+bit-identical for every thread count and blocking, and the SIMD helpers
+transpose and refuse wrong types. The networks' kernels: tests/nets/test_kernels.py.
 """
 
 from __future__ import annotations
-
-import os
-from pathlib import Path
 
 import numba
 import numpy as np
@@ -19,13 +16,6 @@ import pytest
 import nnnum
 from nnnum.backends import _cpu_kernels as K
 from nnnum.backends._simd import transpose_rows
-from nnnum.nets import _kernels as N
-
-# as benchmarks/common.py: $NNNUM_MNIST_DIR, else shared/data/mnist next to the checkout
-MNIST = Path(
-    os.environ.get("NNNUM_MNIST_DIR")
-    or Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
-)
 
 
 @numba.njit(fastmath={"contract"})  # as in _lse_block
@@ -184,108 +174,3 @@ def test_fused_ce_nan_inf_rows() -> None:
     rows = nnnum.softmax_cross_entropy(z, np.array([0, 0, 0, 0]), reduction="none")
     assert np.isnan(rows[0]) and np.isnan(rows[1])
     assert rows[2] == pytest.approx(np.log(4.0)) and rows[3] == pytest.approx(np.log(5.0))
-
-
-def test_hidden_unit_taylor_coefficients() -> None:
-    # dz(eps) = sigmoid(a + eps) - sigmoid(a) from the coefficients, against the exact
-    # difference in extended precision, over saturated and central units
-    a = np.array([-30.0, -8.0, -2.0, -0.3, 0.0, 0.7, 3.0, 12.0, 35.0])
-    s = 1.0 / (1.0 + np.exp(-a))
-    sm = 1.0 / (1.0 + np.exp(a))
-    q = np.full((a.size, 3), 1 / 3)
-    coef = N.hidden_coefficients(
-        s[:, None], sm[:, None], q, np.zeros(a.size, dtype=np.int64), np.ones((1, 3))
-    )
-    d = coef[:5, :, 0]
-    la = np.longdouble(a)
-    ls, lsm = 1 / (1 + np.exp(-la)), 1 / (1 + np.exp(la))
-    for eps in (2e-4, -2e-4, 3e-5, -1e-7):
-        dz = eps * (d[0] + eps * (d[1] + eps * (d[2] + eps * (d[3] + eps * d[4]))))
-        # sigmoid(a + eps) - sigmoid(a) without cancellation, in extended precision where
-        # the platform has it: -s (1 - s) em / (1 + (1 - s) em), em = expm1(-eps)
-        em = np.expm1(-np.longdouble(eps))
-        exact = (-ls * lsm * em / (1 + lsm * em)).astype(np.float64)
-        np.testing.assert_allclose(dz, exact, rtol=4e-15)
-
-
-def _threads_equal(net: nnnum.TwoLayerNet, x: np.ndarray, t: np.ndarray) -> None:
-    old = numba.get_num_threads()
-    try:
-        numba.set_num_threads(1)
-        one = net.numerical_gradient(x, t)
-        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
-        many = net.numerical_gradient(x, t)
-    finally:
-        numba.set_num_threads(old)
-    for key in one:
-        np.testing.assert_array_equal(one[key], many[key])
-
-
-@pytest.mark.parametrize("hidden", [50, 37, 64])
-def test_structured_gradient_same_bits_for_any_thread_count(hidden: int) -> None:
-    # hidden >= 16: the hidden units are split between tasks, and a unit's lane in the
-    # vector loop (or the scalar remainder) depends on the split
-    rng = np.random.default_rng(hidden)
-    net = nnnum.TwoLayerNet(60, hidden, 10, seed=hidden)
-    x = rng.random((30, 60))
-    x[rng.random(x.shape) < 0.8] = 0.0
-    _threads_equal(net, x, rng.integers(0, 10, 30))
-
-
-def _real_digits(n: int) -> tuple[np.ndarray, np.ndarray]:
-    if not (MNIST / "t10k-images-idx3-ubyte.gz").is_file():
-        pytest.skip(f"real MNIST digits not found in {MNIST}")
-    from nnnum.data import load_mnist
-
-    x, t = load_mnist(MNIST, split="test")
-    idx = np.random.default_rng(0).choice(len(x), n, replace=False)
-    return x[idx].astype(np.float64), t[idx]
-
-
-def test_structured_gradient_on_real_digits_matches_brute_force() -> None:
-    x, t = _real_digits(100)
-    net = nnnum.TwoLayerNet(784, 50, 10, seed=0)
-    fast = net.numerical_gradient(x, t)
-    _threads_equal(net, x, t)
-    rng = np.random.default_rng(1)
-    picks = [
-        ("W1", (int(i), int(j)))
-        for i, j in zip(np.flatnonzero(x.any(axis=0))[::97], range(0, 50, 6))
-    ]
-    picks += [("b1", (int(j),)) for j in rng.integers(0, 50, 3)]
-    picks += [
-        ("W2", (int(i), int(j))) for i, j in zip(rng.integers(0, 50, 3), rng.integers(0, 10, 3))
-    ]
-    picks += [("b2", (int(j),)) for j in rng.integers(0, 10, 2)]
-    for key, idx in picks:
-        p = net.params[key]
-        orig = p[idx]
-        p[idx] = orig + 1e-4
-        lp = net.loss(x, t)
-        p[idx] = orig - 1e-4
-        lm = net.loss(x, t)
-        p[idx] = orig
-        assert abs(fast[key][idx] - (lp - lm) / ((orig + 1e-4) - (orig - 1e-4))) < 1e-9, (key, idx)
-    # and against backprop, which it approximates to O(h^2)
-    exact = net.gradient(x, t)
-    for key in fast:
-        np.testing.assert_allclose(fast[key], exact[key], rtol=0, atol=1e-8)
-
-
-@pytest.mark.parametrize("hidden", [1, 9, 50, 64, 100])
-def test_hidden_tasks_never_share_a_cache_line(hidden: int) -> None:
-    # grad_hidden's tasks walk the same pixels at the same time: a cache line written by
-    # two of them would bounce between the cores on every pixel (measured: 2x slower)
-    from nnnum.nets._structured import _cache_line_rows, _unit_bounds
-
-    out = _cache_line_rows(785, hidden)
-    assert out.ctypes.data % 64 == 0 and out.strides[0] % 64 == 0 and out.shape[1] >= hidden
-    old = numba.get_num_threads()
-    try:
-        for nt in range(1, numba.config.NUMBA_NUM_THREADS + 1):
-            numba.set_num_threads(nt)
-            bounds = _unit_bounds(hidden)
-            assert bounds[0] == 0 and bounds[-1] == hidden and np.all(np.diff(bounds) > 0)
-            assert np.all(bounds[1:-1] % 8 == 0)
-    finally:
-        numba.set_num_threads(old)
