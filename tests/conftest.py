@@ -1,11 +1,19 @@
 """Shared fixtures: seeded RNG, the CPU backends, Numba's thread count, the ``gpu`` and ``jit_only``
-markers."""
+markers; and the test-data writers that several files use (IDX files, a small MNIST).
+
+The writers are plain functions (``from tests.conftest import write_mnist``): parametrisations
+build IDX bytes at collection time, where no fixture reaches.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import gzip
+import math
 import os
+import struct
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -119,3 +127,56 @@ def _backend_choice_restored():
     before = _config._global_choice
     yield
     _config._global_choice = before
+
+
+# ------------------------------------------------------------------ IDX files (MNIST's format)
+#: IDX magic numbers: unsigned bytes, 3 dimensions (images) and 1 dimension (labels)
+IMAGES_MAGIC, LABELS_MAGIC = 2051, 2049
+
+
+def idx_bytes(magic: int, *dims: int, data: bytes | None = None) -> bytes:
+    """An IDX file's bytes: ``magic``, the dimension sizes ``dims``, then ``data``.
+
+    ``data=None`` is a zero byte per element (a well-formed file of unsigned bytes); pass
+    ``data=b""`` for a header alone.
+    """
+    header = struct.pack(">I", magic) + struct.pack(">" + "I" * len(dims), *dims)
+    return header + (bytes(math.prod(dims) if dims else 0) if data is None else data)
+
+
+def write_idx(path: Path, arr: np.ndarray, magic: int, gz: bool = True) -> None:
+    """``arr`` (its shape and bytes) as an IDX file at ``path``; gzip unless ``gz=False``."""
+    payload = idx_bytes(magic, *arr.shape, data=arr.tobytes())
+    path.write_bytes(gzip.compress(payload) if gz else payload)
+
+
+def write_mnist_split(
+    folder: Path, prefix: str, n: int, rng: int | np.random.Generator = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` random digits in ``folder``: ``{prefix}-images-idx3-ubyte.gz``, ``-labels-idx1-``.
+
+    Pixels (n, 28, 28) and labels (n,), uint8, drawn in that order from ``rng`` (a seed or a
+    Generator); returns them.
+    """
+    rng = np.random.default_rng(rng)
+    images = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
+    labels = rng.integers(0, 10, size=n, dtype=np.uint8)
+    write_idx(folder / f"{prefix}-images-idx3-ubyte.gz", images, IMAGES_MAGIC)
+    write_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", labels, LABELS_MAGIC)
+    return images, labels
+
+
+def write_mnist(
+    folder: Path, n_train: int, n_test: int, seed: int = 0, splits=("train", "t10k")
+) -> Path:
+    """A small MNIST in the book's format in ``folder`` (made if missing); returns ``folder``.
+
+    The ``splits`` (``"train"`` with ``n_train`` digits, ``"t10k"`` with ``n_test``) are drawn
+    in that order from one Generator seeded ``seed``.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        if prefix in splits:
+            write_mnist_split(folder, prefix, n, rng)
+    return folder

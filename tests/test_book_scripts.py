@@ -16,8 +16,6 @@ where a script would stop or print something else, the test is an ``xfail`` nami
 
 from __future__ import annotations
 
-import gzip
-import struct
 from contextlib import nullcontext
 from pathlib import Path
 from types import SimpleNamespace
@@ -41,6 +39,7 @@ from nnnum import (
 from nnnum.data import load_mnist
 
 from . import book_reference as R
+from .conftest import write_mnist_split
 
 MNIST_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 needs_mnist = pytest.mark.skipif(not MNIST_DIR.is_dir(), reason="../shared/data/mnist is absent")
@@ -638,22 +637,11 @@ def test_gradient_check_on_three_mnist_digits(one_blas_thread):
 
 
 # =========================================================================== dataset/mnist.py
-def write_idx(folder: Path, n: int, prefix: str) -> np.ndarray:
-    rng = np.random.default_rng(len(prefix))
-    images = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
-    labels = rng.integers(0, 10, size=n, dtype=np.uint8)
-    with gzip.open(folder / f"{prefix}-images-idx3-ubyte.gz", "wb") as f:
-        f.write(struct.pack(">IIII", 2051, n, 28, 28) + images.tobytes())
-    with gzip.open(folder / f"{prefix}-labels-idx1-ubyte.gz", "wb") as f:
-        f.write(struct.pack(">II", 2049, n) + labels.tobytes())
-    return labels
-
-
 def test_load_mnist_as_the_scripts_call_it(tmp_path, monkeypatch):
     # `from dataset.mnist import load_mnist` -> `from nnnum.data import load_mnist`; the
     # default folder (NNNUM_DATA_DIR here) holds both splits, so nothing is downloaded
-    labels_train = write_idx(tmp_path, 6, "train")
-    labels_test = write_idx(tmp_path, 4, "t10k")
+    _, labels_train = write_mnist_split(tmp_path, "train", 6, rng=5)
+    _, labels_test = write_mnist_split(tmp_path, "t10k", 4, rng=4)
     monkeypatch.setenv("NNNUM_DATA_DIR", str(tmp_path))
     (x_train, t_train), (x_test, t_test) = load_mnist(normalize=True, one_hot_label=True)
     assert x_train.shape == (6, 784) and x_test.shape == (4, 784)

@@ -1,20 +1,19 @@
 import argparse
-import gzip
 import importlib
 import json
 import os
 import re
-import struct
 import subprocess
 import sys
 import urllib.error
 import urllib.request
 
-import numpy as np
 import pytest
 
 import nnnum
 from nnnum.cli import build_parser, main
+
+from .conftest import write_mnist
 
 train_module = importlib.import_module("nnnum.learn.train")
 
@@ -28,29 +27,6 @@ def _error_line(err: str) -> str:
     assert len(lines) == 1, err
     assert lines[0].startswith("error: "), err
     return lines[0]
-
-
-def _write_idx(path, magic, dims, data):
-    header = struct.pack(">I" + "I" * len(dims), magic, *dims)
-    with gzip.open(path, "wb") as f:
-        f.write(header + bytes(data))
-
-
-def _fake_mnist(folder, n_train=60, n_test=20, splits=("train", "t10k")):
-    rng = np.random.default_rng(0)
-    folder.mkdir(parents=True, exist_ok=True)
-    for split, n in (("train", n_train), ("t10k", n_test)):
-        if split not in splits:
-            continue
-        images = rng.integers(0, 256, n * 28 * 28).astype(np.uint8)
-        _write_idx(folder / f"{split}-images-idx3-ubyte.gz", 2051, (n, 28, 28), images)
-        _write_idx(
-            folder / f"{split}-labels-idx1-ubyte.gz",
-            2049,
-            (n,),
-            (np.arange(n) % 10).astype(np.uint8),
-        )
-    return folder
 
 
 @pytest.mark.jit_only
@@ -151,7 +127,7 @@ def test_missing_or_bad_data_is_one_error_line(tmp_path, capsys, command):
     a_file.write_text("x")
     empty = tmp_path / "empty"
     empty.mkdir()
-    corrupt = _fake_mnist(tmp_path / "corrupt")
+    corrupt = write_mnist(tmp_path / "corrupt", 60, 20)
     (corrupt / "train-labels-idx1-ubyte.gz").write_bytes(b"not gzip at all")
     cases = [
         (["--dataset", "mnist", "--data-dir", str(tmp_path / "nope")], "no such folder"),
@@ -170,12 +146,12 @@ def test_missing_or_bad_data_is_one_error_line(tmp_path, capsys, command):
 
 
 def test_data_dir_implies_mnist_and_one_split_is_explained(tmp_path, capsys):
-    both = _fake_mnist(tmp_path / "both")
+    both = write_mnist(tmp_path / "both", 60, 20)
     rc = main(["train", "--data-dir", str(both), *QUICK, "--output-dir", str(tmp_path / "o1")])
     out, err = capsys.readouterr()
     assert rc == 0 and "data: MNIST train/t10k: 60 train, 20 test, 784 inputs" in out
     assert err == ""
-    only_train = _fake_mnist(tmp_path / "only_train", splits=("train",))
+    only_train = write_mnist(tmp_path / "only_train", 60, 20, splits=("train",))
     rc = main(
         ["train", "--data-dir", str(only_train), *QUICK, "--output-dir", str(tmp_path / "o2")]
     )
@@ -186,7 +162,7 @@ def test_data_dir_implies_mnist_and_one_split_is_explained(tmp_path, capsys):
 
 
 def test_batch_size_larger_than_the_training_set_is_said(tmp_path, capsys):
-    data = _fake_mnist(tmp_path / "mnist", n_train=30, n_test=10)
+    data = write_mnist(tmp_path / "mnist", 30, 10)
     rc = main(
         ["train", "--data-dir", str(data), *QUICK, "--batch-size", "500"]
         + ["--output-dir", str(tmp_path / "out")]

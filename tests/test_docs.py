@@ -5,10 +5,8 @@ name of nnnum has an API page."""
 from __future__ import annotations
 
 import ast
-import gzip
 import os
 import re
-import struct
 import subprocess
 import sys
 import textwrap
@@ -18,6 +16,8 @@ import numpy as np
 import pytest
 
 import nnnum
+
+from .conftest import write_mnist
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -143,18 +143,6 @@ def test_the_tutorial_shows_the_chapters_numbers():
 
 
 # ------------------------------------------------------------------ the book's scripts
-def write_mnist(folder: Path, n_train: int, n_test: int) -> None:
-    """A small MNIST in the book's format (gzip IDX), random pixels and labels."""
-    rng = np.random.default_rng(0)
-    for prefix, n in (("train", n_train), ("t10k", n_test)):
-        images = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
-        labels = rng.integers(0, 10, size=n, dtype=np.uint8)
-        with gzip.open(folder / f"{prefix}-images-idx3-ubyte.gz", "wb") as f:
-            f.write(struct.pack(">IIII", 2051, n, 28, 28) + images.tobytes())
-        with gzip.open(folder / f"{prefix}-labels-idx1-ubyte.gz", "wb") as f:
-            f.write(struct.pack(">II", 2049, n) + labels.tobytes())
-
-
 def floats(text: str) -> list[float]:
     return [float(v) for v in re.findall(r"-?\d+\.\d+(?:e[-+]\d+)?", text)]
 

@@ -1,6 +1,5 @@
 import gzip
 import hashlib
-import struct
 import time
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import pytest
 import nnnum.data as ds
 from nnnum.data import _download, _mnist  # the mirror, checksums and sizes: patched there
 
+from ..conftest import idx_bytes, write_idx, write_mnist_split
 from ..loopback_http import LoopbackServer, closed_port_url
 
 
@@ -20,25 +20,9 @@ def _no_internet_no_home(tmp_path, monkeypatch):
     monkeypatch.setenv("NNNUM_DATA_DIR", str(tmp_path / "default-data-dir"))
 
 
-def write_idx(path: Path, arr: np.ndarray, magic: int, gz: bool = True) -> None:
-    payload = (
-        struct.pack(">I", magic) + struct.pack(">" + "I" * arr.ndim, *arr.shape) + arr.tobytes()
-    )
-    path.write_bytes(gzip.compress(payload) if gz else payload)
-
-
-def make_split(root: Path, prefix: str, n: int, seed: int = 0):
-    rng = np.random.default_rng(seed)
-    images = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
-    labels = rng.integers(0, 10, size=n, dtype=np.uint8)
-    write_idx(root / f"{prefix}-images-idx3-ubyte.gz", images, 2051)
-    write_idx(root / f"{prefix}-labels-idx1-ubyte.gz", labels, 2049)
-    return images, labels
-
-
 def test_idx_round_trip_and_book_shapes(tmp_path):
-    images, labels = make_split(tmp_path, "train", 5)
-    timages, tlabels = make_split(tmp_path, "t10k", 3, seed=1)
+    images, labels = write_mnist_split(tmp_path, "train", 5)
+    timages, tlabels = write_mnist_split(tmp_path, "t10k", 3, rng=1)
     (x, t), (xt, tt) = ds.load_mnist(tmp_path)
     assert x.shape == (5, 784) and x.dtype == np.float32 and x.max() <= 1.0
     np.testing.assert_array_equal((x * 255).round().astype(np.uint8).reshape(5, 28, 28), images)
@@ -74,7 +58,7 @@ def test_missing_files_are_named(tmp_path):
 
 
 def test_corrupt_truncated_wrong_magic_mismatched(tmp_path):
-    make_split(tmp_path, "t10k", 4)
+    write_mnist_split(tmp_path, "t10k", 4)
     lab = tmp_path / "t10k-labels-idx1-ubyte.gz"
     img = tmp_path / "t10k-images-idx3-ubyte.gz"
     good = lab.read_bytes()
@@ -95,7 +79,7 @@ def test_corrupt_truncated_wrong_magic_mismatched(tmp_path):
     with pytest.raises(ds.DataFormatError, match="wrong magic number 1234"):
         ds.load_idx(lab)
 
-    lab.write_bytes(gzip.compress(struct.pack(">II", 2049, 10) + bytes(3)))  # header says 10
+    lab.write_bytes(gzip.compress(idx_bytes(2049, 10, data=bytes(3))))  # header says 10
     with pytest.raises(ds.DataFormatError, match="truncated"):
         ds.load_idx(lab)
 
@@ -122,7 +106,7 @@ def loopback_server(server):
 
 def test_download_verifies_and_writes_atomically(tmp_path, loopback_server):
     served, url = loopback_server
-    make_split(served, "t10k", 6)
+    write_mnist_split(served, "t10k", 6)
     files = {p.name: hashlib.md5(p.read_bytes()).hexdigest() for p in served.iterdir()}
     dest = tmp_path / "dl"
     paths = ds.download_mnist(dest, base_url=url, files=files, timeout=10)
@@ -155,8 +139,8 @@ def test_cli_download(tmp_path, loopback_server, capsys, monkeypatch):
     from nnnum.cli import main
 
     served, url = loopback_server
-    make_split(served, "train", 3)
-    make_split(served, "t10k", 2, seed=1)
+    write_mnist_split(served, "train", 3)
+    write_mnist_split(served, "t10k", 2, rng=1)
     files = {p.name: hashlib.md5(p.read_bytes()).hexdigest() for p in served.iterdir()}
     monkeypatch.setattr(_download, "MNIST_FILES", files)  # the checksums of the files served here
     assert main(["download", str(tmp_path / "m"), "--mirror", url]) == 0
@@ -170,7 +154,7 @@ def test_cli_trains_on_idx_files(tmp_path, capsys, splits):
     from nnnum.cli import main
 
     for i, prefix in enumerate(splits):
-        make_split(tmp_path, prefix, 60, seed=i)
+        write_mnist_split(tmp_path, prefix, 60, rng=i)
     out_dir = tmp_path / "out"
     rc = main(
         [
@@ -221,27 +205,47 @@ GZIP_BAD_BLOCK = bytes.fromhex("1f8b0800000000000003") + b"\x07" + bytes(20)  # 
 GZIP_BAD_METHOD = b"\x1f\x8b\x09" + bytes(30)  # compression method 9 does not exist
 
 
-def idx(magic: int, *dims: int, data: bytes = b"") -> bytes:
-    return struct.pack(f">I{len(dims)}I", magic, *dims) + data
-
-
 @pytest.mark.parametrize("gz", [True, False], ids=["gzip", "plain"])
 @pytest.mark.parametrize(
     ("payload", "expect", "message"),
     [
-        (idx(1234, 3, data=bytes(3)), None, r"wrong magic number 1234 \(expected 2051 for images"),
-        (idx(2049, 3, data=bytes(3)), 2051, r"wrong magic number 2049 .*2049 marks labels"),
-        (idx(2051, 1, 1, 1, data=bytes(1)), 2049, r"expected 2049 for labels\); 2051 marks"),
-        (idx(0x0D01, 3, data=bytes(12)), None, r"magic number 3329 .*float32 .*not supported"),
+        (
+            idx_bytes(1234, 3, data=bytes(3)),
+            None,
+            r"wrong magic number 1234 \(expected 2051 for images",
+        ),
+        (idx_bytes(2049, 3, data=bytes(3)), 2051, r"wrong magic number 2049 .*2049 marks labels"),
+        (idx_bytes(2051, 1, 1, 1, data=bytes(1)), 2049, r"expected 2049 for labels\); 2051 marks"),
+        (
+            idx_bytes(0x0D01, 3, data=bytes(12)),
+            None,
+            r"magic number 3329 .*float32 .*not supported",
+        ),
         (b"PK\x03\x04" + bytes(20), None, r"starts with b'PK\\x03\\x04': not an IDX file"),
         (b"\x00\x00", None, r"truncated IDX header: 2 of the 4 bytes of the magic number"),
-        (idx(2051, 5), None, r"truncated IDX header: 4 of the 12 bytes of the 3 dimension sizes"),
-        (idx(2049, 0), None, r"declares shape \(0,\), an empty array"),
-        (idx(2051, 5, 0, 28), None, r"declares shape \(5, 0, 28\), an empty array"),
-        (idx(2051, 2**31, 2**31, 4), None, r"18446744073709551616 bytes .*more than int64 .*limit"),
-        (idx(2051, 2**32 - 1, 2**32 - 1, 2**32 - 1), None, r"more than the limit of 17179869184"),
-        (idx(2049, 10, data=bytes(3)), None, r"truncated: .*shape \(10,\) \(10 data bytes\) but"),
-        (idx(2049, 3, data=bytes(5)), None, r"extra bytes after the 3 data bytes"),
+        (
+            idx_bytes(2051, 5, data=b""),
+            None,
+            r"truncated IDX header: 4 of the 12 bytes of the 3 dimension sizes",
+        ),
+        (idx_bytes(2049, 0, data=b""), None, r"declares shape \(0,\), an empty array"),
+        (idx_bytes(2051, 5, 0, 28, data=b""), None, r"declares shape \(5, 0, 28\), an empty array"),
+        (
+            idx_bytes(2051, 2**31, 2**31, 4, data=b""),
+            None,
+            r"18446744073709551616 bytes .*more than int64 .*limit",
+        ),
+        (
+            idx_bytes(2051, 2**32 - 1, 2**32 - 1, 2**32 - 1, data=b""),
+            None,
+            r"more than the limit of 17179869184",
+        ),
+        (
+            idx_bytes(2049, 10, data=bytes(3)),
+            None,
+            r"truncated: .*shape \(10,\) \(10 data bytes\) but",
+        ),
+        (idx_bytes(2049, 3, data=bytes(5)), None, r"extra bytes after the 3 data bytes"),
     ],
     ids=[
         "magic",
@@ -272,8 +276,14 @@ def test_idx_header_fields(tmp_path, gz, payload, expect, message):
     [
         (GZIP_BAD_BLOCK, r"corrupt gzip data \(.*invalid block type"),
         (GZIP_BAD_METHOD, r"corrupt gzip data \(Unknown compression method\)"),
-        (gzip.compress(idx(2049, 3000, data=bytes(3000)))[:-30], r"truncated: the gzip stream"),
-        (gzip.compress(idx(2049, 3, data=bytes(3)))[:-8] + bytes(8), r"corrupt gzip data \(CRC"),
+        (
+            gzip.compress(idx_bytes(2049, 3000, data=bytes(3000)))[:-30],
+            r"truncated: the gzip stream",
+        ),
+        (
+            gzip.compress(idx_bytes(2049, 3, data=bytes(3)))[:-8] + bytes(8),
+            r"corrupt gzip data \(CRC",
+        ),
     ],
     ids=["deflate", "method", "eof", "crc"],
 )
@@ -318,7 +328,7 @@ def test_idx_gzip_bomb_fails_fast_in_little_memory(tmp_path):
     # a 2 MB gzip file: 10 labels, then 2 GiB of zeros the header does not declare
     zeros = gzip.compress(bytes(16 * 2**20), compresslevel=9, mtime=0)
     bomb = tmp_path / "t10k-labels-idx1-ubyte.gz"
-    bomb.write_bytes(gzip.compress(idx(2049, 10, data=bytes(10)), mtime=0) + zeros * 128)
+    bomb.write_bytes(gzip.compress(idx_bytes(2049, 10, data=bytes(10)), mtime=0) + zeros * 128)
     assert bomb.stat().st_size < 3 * 2**20
 
     def check():
@@ -335,7 +345,7 @@ def test_idx_gzip_bomb_fails_fast_in_little_memory(tmp_path):
 def test_idx_impossible_sizes_fail_before_allocating(tmp_path, gz):
     # 60000 images of 28x28 (47 MB) declared in a file of a few dozen bytes
     path = tmp_path / "train-images-idx3-ubyte.gz"
-    payload = idx(2051, 60000, 28, 28, data=bytes(100))
+    payload = idx_bytes(2051, 60000, 28, 28, data=bytes(100))
     path.write_bytes(gzip.compress(payload) if gz else payload)
     message = "cannot hold more than" if gz else r"truncated: .*holds only 100"
 
@@ -462,7 +472,7 @@ def test_download_connection_refused(tmp_path):
 def test_download_mirror_without_trailing_slash(tmp_path, server):
     mirror = server.folder / "mnist"
     mirror.mkdir()
-    make_split(mirror, "t10k", 2)
+    write_mnist_split(mirror, "t10k", 2)
     files = {p.name: hashlib.md5(p.read_bytes()).hexdigest() for p in mirror.iterdir()}
     for base in (server.url + "mnist", server.url + "mnist/"):
         dest = tmp_path / f"dl{len(base)}"
@@ -471,7 +481,7 @@ def test_download_mirror_without_trailing_slash(tmp_path, server):
 
 
 def test_download_default_folder_and_kept_files(tmp_path, server, monkeypatch):
-    make_split(server.folder, "t10k", 2)
+    write_mnist_split(server.folder, "t10k", 2)
     files = {p.name: hashlib.md5(p.read_bytes()).hexdigest() for p in server.folder.iterdir()}
     monkeypatch.setenv("NNNUM_DATA_DIR", str(tmp_path / "env-dir"))
     paths = ds.download_mnist(base_url=server.url, files=files)
@@ -512,8 +522,8 @@ def test_default_data_dir(tmp_path, monkeypatch):
 
 
 def test_load_mnist_book_calls(tmp_path, monkeypatch):
-    images, labels = make_split(tmp_path, "train", 4)
-    make_split(tmp_path, "t10k", 3, seed=1)
+    images, labels = write_mnist_split(tmp_path, "train", 4)
+    write_mnist_split(tmp_path, "t10k", 3, rng=1)
     monkeypatch.setenv("NNNUM_DATA_DIR", str(tmp_path))  # the default folder, files present
     (x, t), (xt, tt) = ds.load_mnist(normalize=True, one_hot_label=True)
     assert x.shape == (4, 784) and x.dtype == np.float32 and t.shape == (4, 10)
@@ -552,8 +562,8 @@ def test_load_mnist_argument_errors(args, kwargs, message):
 
 
 def test_load_mnist_downloads_into_the_default_folder(tmp_path, server, monkeypatch):
-    make_split(server.folder, "train", 3)
-    make_split(server.folder, "t10k", 2, seed=1)
+    write_mnist_split(server.folder, "train", 3)
+    write_mnist_split(server.folder, "t10k", 2, rng=1)
     files = {p.name: hashlib.md5(p.read_bytes()).hexdigest() for p in server.folder.iterdir()}
     monkeypatch.setattr(_download, "MNIST_FILES", files)
     monkeypatch.setattr(_download, "MNIST_MIRROR", server.url.rstrip("/"))
@@ -578,7 +588,7 @@ def test_load_mnist_default_folder_offline(tmp_path, monkeypatch, env):
         monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
         folder = tmp_path / "xdg" / "nnnum" / "mnist"
     folder.mkdir(parents=True)
-    make_split(folder, "t10k", 2)  # the test split only
+    write_mnist_split(folder, "t10k", 2)  # the test split only
     assert ds.load_mnist(split="test")[0].shape == (2, 784)  # present: no download asked
     with pytest.raises(ds.DataNotFoundError) as info:
         ds.load_mnist()  # the mirror is a closed port (the autouse fixture)
@@ -601,7 +611,7 @@ def test_load_mnist_default_folder_offline(tmp_path, monkeypatch, env):
 
 
 def test_one_split_missing_is_an_error_that_says_what_to_do(tmp_path):
-    make_split(tmp_path, "t10k", 4)
+    write_mnist_split(tmp_path, "t10k", 4)
     with pytest.raises(ds.DataNotFoundError) as info:
         (x_train, t_train), (x_test, t_test) = ds.load_mnist(tmp_path)
     assert str(info.value) == (
@@ -615,7 +625,7 @@ def test_one_split_missing_is_an_error_that_says_what_to_do(tmp_path):
     with pytest.raises(ds.DataNotFoundError, match=r"MNIST training files train-images.* missing"):
         ds.load_mnist(tmp_path, split="train")
 
-    make_split(tmp_path, "train", 2)
+    write_mnist_split(tmp_path, "train", 2)
     (tmp_path / "t10k-labels-idx1-ubyte.gz").unlink()
     with pytest.raises(ds.DataNotFoundError) as info:
         ds.load_mnist(tmp_path, one_hot_label=True)
@@ -627,8 +637,8 @@ def test_one_split_missing_is_an_error_that_says_what_to_do(tmp_path):
 
 
 def test_split_keyword_checks(tmp_path):
-    make_split(tmp_path, "train", 3)
-    make_split(tmp_path, "t10k", 2, seed=1)
+    write_mnist_split(tmp_path, "train", 3)
+    write_mnist_split(tmp_path, "t10k", 2, rng=1)
     (x, t), (xt, tt) = ds.load_mnist(tmp_path, split="both")
     x1, t1 = ds.load_mnist(tmp_path, split="train")
     xt1, tt1 = ds.load_mnist(tmp_path, split="test", one_hot_label=True)
@@ -641,7 +651,7 @@ def test_split_keyword_checks(tmp_path):
 
 
 def test_split_downloads_only_its_files_into_the_default_folder(tmp_path, server, monkeypatch):
-    make_split(server.folder, "t10k", 2)
+    write_mnist_split(server.folder, "t10k", 2)
     files = {p.name: hashlib.md5(p.read_bytes()).hexdigest() for p in server.folder.iterdir()}
     monkeypatch.setattr(_download, "MNIST_FILES", {**ds.MNIST_FILES, **files})
     monkeypatch.setattr(_download, "MNIST_MIRROR", server.url)

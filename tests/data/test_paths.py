@@ -24,8 +24,8 @@ from nnnum.data import (
     _mnist,
 )
 
+from ..conftest import write_mnist_split
 from ..loopback_http import LoopbackServer, closed_port_url
-from .test_mnist import make_split
 
 LABELS = "t10k-labels-idx1-ubyte.gz"
 
@@ -47,7 +47,7 @@ def server(tmp_path):
 
 
 def _served_test_split(server):
-    make_split(server.folder, "t10k", 3)
+    write_mnist_split(server.folder, "t10k", 3)
     return {p.name: hashlib.md5(p.read_bytes()).hexdigest() for p in server.folder.iterdir()}
 
 
@@ -298,7 +298,7 @@ def test_explicit_folder_that_cannot_be_found(tmp_path, make):
 
 
 def test_unreadable_files(tmp_path, monkeypatch):
-    make_split(tmp_path, "t10k", 2)
+    write_mnist_split(tmp_path, "t10k", 2)
 
     def denied(path, *args, **kwargs):
         raise PermissionError(errno.EACCES, "Permission denied", os.fspath(path))
