@@ -303,8 +303,8 @@ def test_gradient_descent_with_workers():
 
 def test_brute_network_gradient_with_workers():
     net, x, t = book_net()
-    ref = net.numerical_gradient(x, t, method="brute")
-    got = net.numerical_gradient(x, t, method="brute", workers=2)
+    ref = net.numerical_gradient(x, t, strategy="brute")
+    got = net.numerical_gradient(x, t, strategy="brute", workers=2)
     assert ref.keys() == got.keys()
     for key in ref:
         assert np.array_equal(got[key], ref[key]), key
