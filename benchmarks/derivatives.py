@@ -85,6 +85,7 @@ def best(fn: Callable[[], Any], repeat: int = 5) -> tuple[float, Any]:
 
 
 def _err(a: Any, b: np.ndarray) -> float:
+    a = getattr(a, "df", a)
     a = a.toarray() if hasattr(a, "toarray") else np.asarray(a)
     return float(np.abs(a - b).max())
 
@@ -97,6 +98,10 @@ def jacobians(n: int, slow: bool) -> list[Row]:
         ("Jacobian dense batched", dict(batched=True)),
         ("Jacobian dense batched order=4 richardson=1", dict(order=4, richardson=1, h="auto")),
         ("Jacobian dense batched complex", dict(method="complex")),
+        (
+            "Jacobian dense batched order=4 richardson=1 full_output",
+            dict(order=4, richardson=1, full_output=True),
+        ),
     ):
         kw = {"batched": True, **kw}
         t, J = best(lambda kw=kw: nnnum.numerical_jacobian(broyden, x, **kw), 3)

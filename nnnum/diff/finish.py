@@ -16,7 +16,16 @@ from typing import Any
 import numpy as np
 
 from .checks import NonFiniteError
-from .stencils import Stencil, entry_moments, lagrange_weights, richardson_table
+from .estimate import (
+    NOISY,
+    OK,
+    SAFETY,
+    UNRESOLVED,
+    Probe,
+    _estimate,
+    _rounding_noise,
+)
+from .stencils import RATIO, Stencil, lagrange_weights, richardson_table
 from .steps import (
     StepResolutionError,
     StepRoundingWarning,
@@ -39,21 +48,6 @@ __all__ = [
     "differentiate",
     "is_book_default",
 ]
-
-#: Each Richardson level divides the step by this.
-RATIO = 2.0
-#: Standard deviations of ``f``'s noise counted in the estimate: a bound, not a 1-sigma guess.
-SAFETY = 3.0
-#: ``DiffResult.status``: the estimate bounds the error as far as the values can tell.
-OK = 0
-#: ``DiffResult.status``: ``f`` is not resolved at this step (the values do not follow a
-#: polynomial: aliasing, a kink, a step too large) or the Richardson table is inconsistent.
-UNRESOLVED = 1
-#: ``DiffResult.status``: ``f``'s values are far noisier than their rounding (noise, float32
-#: or cancellation inside ``f``); the estimate rests on the noise measured from the values.
-NOISY = 2
-#: Measured noise beyond this multiple of the rounding model counts as noise (status 2).
-_NOISE_RATIO = 100.0
 
 
 class EstimateWarning(RuntimeWarning):
@@ -375,21 +369,6 @@ def differentiate(
     return Outcome(df, error, rows, n, extra, step, order, status)
 
 
-@dataclass(frozen=True)
-class Probe:
-    """One more value of ``f`` per element, beyond the stencil on its side (for the estimate).
-
-    ``t``: the nominal offset in units of the first step; ``value`` and
-    ``offset`` (actual) per element; ``ok`` where the value can be used (finite,
-    beyond every point of the plan).
-    """
-
-    t: float
-    value: np.ndarray
-    offset: np.ndarray
-    ok: np.ndarray
-
-
 def _probe_offset(st: Stencil, levels: int, has_f0: bool) -> float | None:
     """Where the estimate needs one more value of ``f``: a one-sided stencil's next point.
 
@@ -469,288 +448,6 @@ def _jump_degree(st: Stencil, levels: int) -> int:
 def _distinct_nodes(st: Stencil, levels: int) -> np.ndarray:
     nodes = [t / RATIO**j for j in range(levels) for t in st.offsets]
     return np.unique(np.asarray(nodes))
-
-
-def _estimate(
-    x: np.ndarray,
-    values: np.ndarray,
-    f0: np.ndarray | None,
-    plan: Any,
-    tab: Any,
-    eps_x: float,
-    jump_degree: int,
-    *,
-    probe: Probe | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Error estimate and status per element of the chosen entry (see :class:`DiffResult`).
-
-    ``probe``: the extra value of one-sided stencils (:func:`_probe`).
-    """
-    eps = _value_eps(values)
-    fmax = np.abs(values).max(axis=0)
-    if f0 is not None:
-        fmax = np.maximum(fmax, np.abs(f0))
-    with np.errstate(over="ignore", invalid="ignore"):
-        # rounding of the values and of f's argument (sin(20 x) loses eps |20 x| in it)
-        model = eps * (fmax + np.abs(x.astype(np.float64)) * np.abs(tab.first[-1]))
-        nominal = np.array([t / RATIO**j for j in range(plan.levels) for t in plan.stencil.offsets])
-        measured, spread = _measured_noise(
-            values, plan.offsets, plan.steps[0], f0, nominal, jump_degree
-        )
-        # the entry's own error terms, fitted from every value (the probe's too), each counted
-        # at its size: the table's jump can vanish by a coincidence of two terms
-        tail, unresolved, noise_top, quiet = _truncation(values, f0, plan, tab, model, probe)
-        # a top coefficient within the rounding of the values bounds their noise: the scatter
-        # about a lower degree is then f's next even term (sin at large |x|), not noise
-        measured = np.maximum(np.where(quiet < 0, measured, np.minimum(measured, quiet)), noise_top)
-        # the scatter also holds f's next-order smooth terms: a step resolving f makes them
-        # no larger (carried to the derivative) than the table's jump, counted already
-        excess = np.maximum(measured - tab.jump / np.maximum(tab.gain, _TINY), 0.0)
-        sigma = np.maximum(model, excess)
-        # noise is the rule where a share of the elements shows it (not a few elements whose
-        # next smooth term is large: a float32 x and its large automatic step); one element's
-        # few values can then look quiet by chance (a staircase fits some exactly), and the
-        # median over the noisy elements is a floor for all, every element flagged
-        noisy = excess > _NOISE_RATIO * model
-        pooled = bool(excess.size) and float(np.mean(noisy)) >= _NOISE_SHARE
-        if pooled:
-            sigma = np.maximum(sigma, _POOL * float(np.median(excess[noisy])) / _MEDIAN_1DOF)
-        error = (
-            tab.jump + _TAIL * tail + SAFETY * sigma * tab.gain + 0.5 * eps_x * np.abs(tab.value)
-        )
-        status = np.full(x.size, NOISY if pooled else OK, dtype=np.int8)
-        status[unresolved] = UNRESOLVED
-        # the values do not follow a polynomial in the offset at all
-        status[measured > 0.05 * spread] = UNRESOLVED
-        status[_inconsistent(tab.first, sigma, plan.steps)] = UNRESOLVED
-        status[~np.isfinite(error)] = UNRESOLVED
-    return error, status
-
-
-_TINY = float(np.finfo(np.float64).tiny)
-#: The fitted error terms of the chosen entry count this many times their size: the fit's top
-#: coefficients also hold the terms beyond it.
-_TAIL = 2.0
-#: The top coefficient of the fit (offsets scaled to [-1, 1]) beyond this share of the largest
-#: lower one: the values do not follow a converging expansion, ``f`` is not resolved.
-_UNRESOLVED_TOP = 0.5
-#: The top coefficient in units of its noise beyond this share of the largest lower one (degree
-#: 2 and up): it is noise, not a term of a converging expansion.
-_NOISE_TOP = 0.3
-#: A top coefficient within the rounding bounds the values' noise by this many times the noise
-#: it implies (one value of a noise can be small by chance).
-_QUIET = 10.0
-#: ``|A_k|`` below this is an entry exact for degree ``k`` (to rounding).
-_EXACT = 1e-9
-
-
-def _truncation(
-    values: np.ndarray,
-    f0: np.ndarray | None,
-    plan: Any,
-    tab: Any,
-    sigma: np.ndarray,
-    probe: Probe | None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    r"""The chosen entry's error terms from the values; where they do not converge; noise.
-
-    Every value of one element (all levels, ``f(x)`` and the probe where
-    evaluated) is fitted by a polynomial :math:`\sum_k b_k s^k` in the offset
-    ``s`` (units of the first step ``h``) through its ``N`` distinct offsets
-    (least squares over repeated points). The chosen entry's error on
-    :math:`s^k` is :math:`A_k` (:func:`.stencils.entry_moments`), so its
-    truncation error is about :math:`\sum_k A_k b_k / h`; returned is
-    :math:`\sum_k |A_k b_k| / h`, which no cancellation between terms can
-    make small. ``unresolved``: where the fit's top coefficient, the offsets
-    scaled to ``[-1, 1]``, is above its noise and not small against the
-    largest lower one (the expansion does not converge at this step), where
-    the probe could not be evaluated. ``noise``: where the top coefficient,
-    counted in units of its own noise, is not small against the lower ones
-    (beyond the first), it is noise rather than a term of ``f``'s expansion:
-    the standard deviation of the values it implies, else zero. ``sigma`` is
-    the rounding model of the values' noise. ``quiet``: where the top
-    coefficient is within that rounding, a bound on the values' noise it
-    allows (10 times the noise it implies), elsewhere -1. Zeros (``quiet``
-    -1) where the table lacks its choice.
-    """
-    n = values.shape[1]
-    tail, unresolved, noise = np.zeros(n), np.zeros(n, dtype=bool), np.zeros(n)
-    quiet = np.full(n, -1.0)
-    if tab.choice is None or n == 0:
-        return tail, unresolved, noise, quiet
-    st, levels, h0 = plan.stencil, plan.levels, plan.steps[0]
-    nominal = [t / RATIO**j for j in range(levels) for t in st.offsets]
-    s, v = plan.offsets / h0, values
-    if f0 is not None:
-        nominal = [0.0] + nominal
-        s = np.vstack([np.zeros((1, n)), s])
-        v = np.vstack([np.asarray(f0, dtype=np.float64)[None, :], v])
-    groups = [(np.ones(n, dtype=bool), nominal, s, v)]
-    if probe is not None:
-        unresolved |= ~probe.ok
-        groups = [
-            (
-                probe.ok,
-                nominal + [probe.t],
-                np.vstack([s, (probe.offset / h0)[None, :]]),
-                np.vstack([v, probe.value[None, :]]),
-            )
-        ]
-    for mask, nom, sg, vg in groups:
-        if not mask.any():
-            continue
-        nodes = np.asarray(nom)
-        distinct = np.unique(nodes).size
-        scale = float(np.max(np.abs(nodes)))
-        moments = entry_moments(st, levels, RATIO, distinct - 1)[tab.choice[mask]].T
-        moments[np.abs(moments) < _EXACT] = 0.0
-        beta, lam = _fit(nodes / scale, sg[:, mask] / scale, vg[:, mask], distinct)
-        powers = scale ** np.arange(distinct)[:, None]
-        tail[mask] = np.sum(np.abs(moments * beta) / powers, axis=0) / h0[mask]
-        top, lower = np.abs(beta[-1]), np.abs(beta[1:-1]).max(axis=0, initial=0.0)
-        significant = top > SAFETY * sigma[mask] * lam[-1]
-        unresolved[mask] |= significant & (top > _UNRESOLVED_TOP * lower)
-        z = np.abs(beta[2:]) / lam[2:]  # each coefficient in units of its noise
-        # against two lower ones at least: one alone vanishes where f's derivative does
-        if z.shape[0] >= 3:
-            noisy = significant & (z[-1] > _NOISE_TOP * z[:-1].max(axis=0))
-            noise[mask] = np.where(noisy, z[-1], 0.0)
-        quiet[mask] = np.where(significant, -1.0, _QUIET * top / lam[-1])
-    return tail, unresolved, noise, quiet
-
-
-def _fit(
-    nominal: np.ndarray, s: np.ndarray, v: np.ndarray, distinct: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Coefficients ``(distinct, n)`` of each column's polynomial in ``s``; their noise gains.
-
-    ``nominal`` are the offsets planned (shared), ``s`` those actually taken
-    (per column); ``lam[k]`` is the standard deviation of coefficient ``k``
-    per unit standard deviation of each value.
-    """
-    n = v.shape[1]
-    beta, lam = np.empty((distinct, n)), np.empty((distinct, n))
-    same = (s == nominal[:, None]).all(axis=0)
-    if same.any():
-        p = np.linalg.pinv(np.vander(nominal, distinct, increasing=True))
-        beta[:, same] = p @ v[:, same]
-        lam[:, same] = np.sqrt(np.sum(p * p, axis=1))[:, None]
-    for i in np.flatnonzero(~same):  # rounding moved the points (large |x|, float32)
-        p = np.linalg.pinv(np.vander(s[:, i], distinct, increasing=True))
-        beta[:, i] = p @ v[:, i]
-        lam[:, i] = np.sqrt(np.sum(p * p, axis=1))
-    # every value the same (f does not depend on the element: a structural zero): exactly a
-    # constant, not the pseudo-inverse's rounding read as a top coefficient (status 1)
-    const = (v == v[:1]).all(axis=0)
-    if const.any():
-        beta[:, const] = 0.0
-        beta[0, const] = v[0, const]
-    return beta, lam
-
-
-#: Noise is the rule, not a few elements whose next smooth term is large, where this share of
-#: the elements shows it (a staircase fits some elements' few values exactly).
-_NOISE_SHARE = 0.25
-#: The pooled noise is measured from 1-3 values per element, of a noise that need not be
-#: random (a float32 staircase): its floor is this many times the median scatter.
-_POOL = 3.0
-#: The median of ``|z|``, ``z`` standard normal: a one-value scatter over its median.
-_MEDIAN_1DOF = 0.6745
-
-
-def _inconsistent(first: list[np.ndarray], sigma: np.ndarray, steps: np.ndarray) -> np.ndarray:
-    """Where successive differences of the first column grow instead of shrinking.
-
-    ``D(h/r^{j+1}) - D(h/r^j)`` shrinks like ``r^{-p}`` while truncation
-    dominates; a later difference larger than the one before, both above the
-    noise, means the steps are not in the asymptotic range.
-    """
-    bad = np.zeros(first[0].shape, dtype=bool)
-    for j in range(2, len(first)):
-        d1, d2 = first[j - 1] - first[j - 2], first[j] - first[j - 1]
-        noise = 2.0 * SAFETY * sigma / steps[j]
-        bad |= (np.abs(d2) > np.abs(d1)) & (np.abs(d1) > noise) & (np.abs(d2) > noise)
-    return bad
-
-
-def _measured_noise(
-    values: np.ndarray,
-    offsets: np.ndarray,
-    h0: np.ndarray,
-    f0: np.ndarray | None,
-    nominal: np.ndarray,
-    jump_degree: int,
-) -> tuple[np.ndarray, np.ndarray]:
-    """The scatter of each element's values about a polynomial in the offset; their spread.
-
-    Every value of one element (all levels, ``f(x)`` where evaluated, points
-    evaluated twice) is fitted by least squares with a polynomial of degree
-    ``N - 2`` in the offset (``N`` distinct offsets); the residual's RMS per
-    degree of freedom estimates the standard deviation of ``f``'s noise. Where
-    there is no degree of freedom, zeros.
-    """
-    s = offsets / h0
-    v = values
-    if f0 is not None:
-        s = np.vstack([np.zeros((1, s.shape[1])), s])
-        v = np.vstack([np.asarray(f0, dtype=np.float64)[None, :], v])
-        nominal = np.concatenate([[0.0], nominal])
-    rows, n = s.shape
-    spread = v.max(axis=0) - v.min(axis=0)
-    distinct = np.unique(nominal).size
-    # the scatter about degree N - 2 is f's N - 1-th difference: a check of its own only
-    # where that is of a higher order than the result's; else only repeated points speak
-    deg = distinct - 2 if distinct - 1 > jump_degree else distinct - 1
-    dof = rows - (deg + 1)
-    if n == 0 or deg < 0 or dof < 1:
-        return np.zeros(n), spread
-    scale = float(np.max(np.abs(nominal))) or 1.0
-    vc = v - v.mean(axis=0)
-    out = np.empty(n)
-    same = (s == nominal[:, None]).all(axis=0)
-    if same.any():
-        out[same] = _scatter(np.vander(nominal / scale, deg + 1), vc[:, same], dof)
-    for i in np.flatnonzero(~same):  # rounding moved the points (large |x|, float32)
-        out[i] = _scatter(np.vander(s[:, i] / scale, deg + 1), vc[:, i : i + 1], dof)[0]
-    return out, spread
-
-
-def _scatter(a: np.ndarray, v: np.ndarray, dof: int) -> np.ndarray:
-    """RMS per degree of freedom of the residual of ``v``'s columns fitted by ``a``'s."""
-    q, _ = np.linalg.qr(a)
-    r = v - q @ (q.T @ v)
-    return np.sqrt(np.sum(r * r, axis=0) / dof)
-
-
-def _value_eps(values: np.ndarray) -> float:
-    """The resolution of ``f``'s values: float32's epsilon when every value is a float32.
-
-    An ``f`` that computes in float32 returns values that float32 holds exactly;
-    one that computes in float64 almost never does.
-    """
-    with np.errstate(over="ignore"):
-        # a few values first: one that float32 does not hold settles it (the usual float64 f)
-        head = values.reshape(-1)[:64]
-        if not np.array_equal(head.astype(np.float32).astype(np.float64), head):
-            return float(np.finfo(np.float64).eps)
-        as32 = values.astype(np.float32).astype(np.float64)
-    return float(np.finfo(np.float32 if np.array_equal(as32, values) else np.float64).eps)
-
-
-def _rounding_noise(
-    values: np.ndarray, f0: np.ndarray | None, st: Stencil, steps: np.ndarray
-) -> list[np.ndarray]:
-    """Standard deviation of each level's estimate from the rounding of ``f``'s values.
-
-    Each value is taken as off by about ``eps |f|``, independently: the errors
-    add in quadrature through the stencil's weights (an estimate, not a bound).
-    """
-    eps = _value_eps(values)
-    fmax = np.abs(values).max(axis=0)
-    if f0 is not None:
-        fmax = np.maximum(fmax, np.abs(f0))
-    w = float(np.sqrt(np.sum(np.square(st.weights)) + st.center_weight**2))
-    return [eps * fmax * w / steps[j] for j in range(steps.shape[0])]
 
 
 def _over_actual_points(

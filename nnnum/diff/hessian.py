@@ -28,11 +28,12 @@ from typing import Any, Literal
 import numpy as np
 
 from .checks import NonFiniteError
-from .finish import OK, RATIO, SAFETY, UNRESOLVED, DiffResult, _inconsistent, _value_eps
+from .estimate import OK, SAFETY, UNRESOLVED, _inconsistent, _value_eps
+from .finish import DiffResult
 from .jacobian import _engine, _x_of, f_at, numerical_jacobian
 from .options import check_engine, check_flag
 from .perturb import Perturbations, check_finite_values, evaluate
-from .stencils import Stencil, richardson_table
+from .stencils import RATIO, Stencil, richardson_table
 from .steps import StepResolutionError, auto_step, check_h, where
 
 __all__ = ["numerical_hessian", "numerical_hessian_diag"]

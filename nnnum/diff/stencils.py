@@ -25,6 +25,7 @@ from fractions import Fraction
 import numpy as np
 
 __all__ = [
+    "RATIO",
     "Stencil",
     "Table",
     "stencil",
@@ -35,6 +36,9 @@ __all__ = [
     "richardson",
     "richardson_table",
 ]
+
+#: Each Richardson level divides the step by this.
+RATIO = 2.0
 
 #: Stencil kinds: ``central`` (symmetric, even orders), ``forward``/``backward`` (one-sided).
 KINDS = ("central", "forward", "backward")

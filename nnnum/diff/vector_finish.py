@@ -27,21 +27,18 @@ from typing import Any
 import numpy as np
 
 from .checks import NonFiniteError
+from .estimate import Probe, _estimate, _value_eps
 from .finish import (
-    RATIO,
     Outcome,
-    Probe,
-    _estimate,
     _jump_degree,
     _over_actual_points,
     _probe,
     _probe_needs_f0,
     _row_labels,
     _steps2,
-    _value_eps,
     is_book_default,
 )
-from .stencils import Stencil, richardson_table
+from .stencils import RATIO, Stencil, richardson_table
 from .steps import Plan, auto_step, make_plan, where
 
 __all__ = ["Columns", "differentiate_columns"]
