@@ -1,8 +1,9 @@
 """Shared fixtures: seeded RNG, the CPU backends, Numba's thread count, the ``gpu`` and ``jit_only``
-markers; and the test-data writers that several files use (IDX files, a small MNIST).
+markers; and the builders that several files use (small networks and their batches, IDX files,
+a small MNIST).
 
-The writers are plain functions (``from tests.conftest import write_mnist``): parametrisations
-build IDX bytes at collection time, where no fixture reaches.
+The builders are plain functions (``from ..conftest import small_problem``): hypothesis tests
+and parametrisations use them where no function-scoped fixture reaches.
 """
 
 from __future__ import annotations
@@ -127,6 +128,50 @@ def _backend_choice_restored():
     before = _config._global_choice
     yield
     _config._global_choice = before
+
+
+# ------------------------------------------------------------------------------ small networks
+def small_net(
+    seed: int,
+    d: int,
+    h: int,
+    k: int,
+    std: float = 0.5,
+    bias: float = 0.3,
+    rng: int | np.random.Generator | None = None,
+) -> nnnum.TwoLayerNet:
+    """``TwoLayerNet(d, h, k, weight_init_std=std, seed=seed)`` with nonzero biases.
+
+    ``b1`` then ``b2`` are standard normal times ``bias``, drawn from ``rng`` (a seed or a
+    Generator; ``seed`` by default), so that no test sees only the zero biases of the book.
+    """
+    rng = np.random.default_rng(seed if rng is None else rng)
+    net = nnnum.TwoLayerNet(d, h, k, weight_init_std=std, seed=seed)
+    net.params["b1"] = rng.normal(size=h) * bias
+    net.params["b2"] = rng.normal(size=k) * bias
+    return net
+
+
+def small_problem(
+    seed: int,
+    d: int = 6,
+    h: int = 5,
+    k: int = 4,
+    n: int = 7,
+    std: float = 0.5,
+    sparsity: float = 0.5,
+    scale: float = 1.0,
+) -> tuple[nnnum.TwoLayerNet, np.ndarray, np.ndarray]:
+    """A :func:`small_net`, a batch ``x`` (n, d) and integer labels ``t``, from one Generator.
+
+    ``x`` is uniform in ``[0, scale)`` with about a ``sparsity`` fraction of zeros (as MNIST's
+    blank pixels, which the structured gradient skips).
+    """
+    rng = np.random.default_rng(seed)
+    net = small_net(seed, d, h, k, std=std, rng=rng)
+    x = rng.random((n, d)) * scale
+    x[rng.random((n, d)) < sparsity] = 0.0
+    return net, x, rng.integers(0, k, size=n)
 
 
 # ------------------------------------------------------------------ IDX files (MNIST's format)

@@ -16,13 +16,12 @@ from hypothesis import strategies as st
 import nnnum
 from nnnum import SimpleNet, TwoLayerNet
 
+from ..conftest import small_net
+
 
 def _net(seed: int, d: int, h: int, k: int, std: float) -> TwoLayerNet:
-    rng = np.random.default_rng(seed + 1)
-    net = TwoLayerNet(d, h, k, weight_init_std=std, seed=seed)
-    net.params["b1"] = rng.normal(size=h) * std
-    net.params["b2"] = rng.normal(size=k) * std
-    return net
+    """A small net whose biases are as large as its weights (drawn from seed + 1)."""
+    return small_net(seed, d, h, k, std=std, bias=std, rng=seed + 1)
 
 
 def _targets(rng: np.random.Generator, kind: str, n: int, k: int):

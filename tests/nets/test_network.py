@@ -6,16 +6,7 @@ from hypothesis import strategies as st
 import nnnum
 from nnnum.nets import TwoLayerNet
 
-
-def small_problem(seed, d=6, h=5, k=4, n=7, std=0.5, sparsity=0.5):
-    rng = np.random.default_rng(seed)
-    net = TwoLayerNet(d, h, k, weight_init_std=std, seed=seed)
-    net.params["b1"] = rng.normal(size=h) * 0.3
-    net.params["b2"] = rng.normal(size=k) * 0.3
-    x = rng.random((n, d))
-    x[rng.random((n, d)) < sparsity] = 0.0
-    t = rng.integers(0, k, size=n)
-    return net, x, t
+from ..conftest import small_problem
 
 
 def test_book_shapes_and_seed():

@@ -18,21 +18,11 @@ from hypothesis import strategies as st
 import nnnum
 from nnnum.nets import TwoLayerNet, _batched
 from nnnum.nets import _kernels as N
-from tests.conftest import CPU_BACKENDS
+from tests.conftest import CPU_BACKENDS, small_problem
 
 EPS = np.finfo(np.float64).eps
 LD = np.longdouble
 DELTA = 1e-7
-
-
-def _problem(seed, d, hdim, k, n, scale, sparsity, std=0.5):
-    rng = np.random.default_rng(seed)
-    net = TwoLayerNet(d, hdim, k, weight_init_std=std, seed=seed)
-    net.params["b1"] = rng.normal(size=hdim) * 0.3
-    net.params["b2"] = rng.normal(size=k) * 0.3
-    x = rng.random((n, d)) * scale
-    x[rng.random((n, d)) < sparsity] = 0.0
-    return net, x, rng.integers(0, k, size=n)
 
 
 def _noise(net, x, t, h):
@@ -104,7 +94,7 @@ def _assert_close(got, want, noise, what):
 def test_structured_matches_brute_force_at_any_scale_and_step(
     seed, d, hdim, k, n, log_scale, log_h, order, sparsity, backend
 ):
-    net, x, t = _problem(seed, d, hdim, k, n, 10.0**log_scale, sparsity)
+    net, x, t = small_problem(seed, d, hdim, k, n, sparsity=sparsity, scale=10.0**log_scale)
     h = 10.0**log_h
     with nnnum.use_backend(backend):
         fast = net.numerical_gradient(x, t, h=h, order=order)
@@ -124,7 +114,7 @@ def test_structured_matches_brute_force_at_any_scale_and_step(
 def test_structured_matches_an_extended_precision_reference(seed, log_scale, log_h, backend):
     # brute force has noise of its own: the structured result is held to the exact central
     # difference (losses in long double) within that same noise
-    net, x, t = _problem(seed, 6, 5, 4, 7, 10.0**log_scale, 0.3)
+    net, x, t = small_problem(seed, 6, 5, 4, 7, sparsity=0.3, scale=10.0**log_scale)
     h = 10.0**log_h
     with nnnum.use_backend(backend):
         fast = net.numerical_gradient(x, t, h=h)
@@ -217,7 +207,7 @@ def test_vanishing_class_probabilities_take_the_full_logits(backend):
     # a logit gap over ~700 underflows q: log q cannot carry the recomputation (a step of
     # b2[0] by 1000 lifts the vanished class 0 over class 1: NaN from log q), the batch goes
     # through the full logits instead and agrees with brute force
-    net, x, t = _problem(4, 5, 4, 3, 6, 1.0, 0.0)
+    net, x, t = small_problem(4, 5, 4, 3, 6, sparsity=0.0)
     net.params["b2"] = np.array([0.0, 800.0, -5.0])
     h = 1000.0
     with nnnum.use_backend(backend):
@@ -230,7 +220,7 @@ def test_exact_recomputations_give_the_same_bits_for_any_thread_count():
     # the exact branches run inside the tasks, per element: still independent of the split
     import numba
 
-    net, x, t = _problem(9, 30, 20, 5, 12, 255.0, 0.5)
+    net, x, t = small_problem(9, 30, 20, 5, 12, sparsity=0.5, scale=255.0)
     old = numba.get_num_threads()
     try:
         numba.set_num_threads(1)
