@@ -67,7 +67,7 @@ def test_exp_and_log_special_values() -> None:
 
 @pytest.mark.parametrize("k", [1, 2, 3, 7, 10, 17])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_fused_ce_same_bits_for_any_blocking_and_threads(k: int, dtype: type) -> None:
+def test_fused_ce_same_bits_for_any_blocking_and_threads(k: int, dtype: type, num_threads) -> None:
     rng = np.random.default_rng(k)
     n = K.LSE_BLOCK * K.LSE_TASK_BLOCKS * 2 + 37  # several tasks, a partial block
     z = (rng.standard_normal((n, k)) * 4).astype(dtype)
@@ -77,14 +77,10 @@ def test_fused_ce_same_bits_for_any_blocking_and_threads(k: int, dtype: type) ->
     out = {}
     for name, fn in (("serial", K._softmax_ce_serial), ("parallel", K._softmax_ce_parallel)):
         for nt in (1, numba.config.NUMBA_NUM_THREADS):
-            old = numba.get_num_threads()
-            numba.set_num_threads(nt)
-            try:
-                rows, dense = np.empty(n), np.empty(n)
+            rows, dense = np.empty(n), np.empty(n)
+            with num_threads(nt):
                 fn(z, labels, none_t, False, rows)
                 fn(z, none_l, t, True, dense)
-            finally:
-                numba.set_num_threads(old)
             out[name, nt] = rows, dense
     first = next(iter(out.values()))
     for rows, dense in out.values():

@@ -49,28 +49,25 @@ def test_hidden_unit_taylor_coefficients() -> None:
         np.testing.assert_allclose(dz, exact, rtol=4e-15)
 
 
-def _threads_equal(net: nnnum.TwoLayerNet, x: np.ndarray, t: np.ndarray) -> None:
-    old = numba.get_num_threads()
-    try:
-        numba.set_num_threads(1)
+def _threads_equal(num_threads, net: nnnum.TwoLayerNet, x: np.ndarray, t: np.ndarray) -> None:
+    """One thread and all of them give the same bits (``num_threads``: the fixture)."""
+    with num_threads(1):
         one = net.numerical_gradient(x, t)
-        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    with num_threads(numba.config.NUMBA_NUM_THREADS):
         many = net.numerical_gradient(x, t)
-    finally:
-        numba.set_num_threads(old)
     for key in one:
         np.testing.assert_array_equal(one[key], many[key])
 
 
 @pytest.mark.parametrize("hidden", [50, 37, 64])
-def test_structured_gradient_same_bits_for_any_thread_count(hidden: int) -> None:
+def test_structured_gradient_same_bits_for_any_thread_count(hidden: int, num_threads) -> None:
     # hidden >= 16: the hidden units are split between tasks, and a unit's lane in the
     # vector loop (or the scalar remainder) depends on the split
     rng = np.random.default_rng(hidden)
     net = nnnum.TwoLayerNet(60, hidden, 10, seed=hidden)
     x = rng.random((30, 60))
     x[rng.random(x.shape) < 0.8] = 0.0
-    _threads_equal(net, x, rng.integers(0, 10, 30))
+    _threads_equal(num_threads, net, x, rng.integers(0, 10, 30))
 
 
 def _real_digits(n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -83,11 +80,11 @@ def _real_digits(n: int) -> tuple[np.ndarray, np.ndarray]:
     return x[idx].astype(np.float64), t[idx]
 
 
-def test_structured_gradient_on_real_digits_matches_brute_force() -> None:
+def test_structured_gradient_on_real_digits_matches_brute_force(num_threads) -> None:
     x, t = _real_digits(100)
     net = nnnum.TwoLayerNet(784, 50, 10, seed=0)
     fast = net.numerical_gradient(x, t)
-    _threads_equal(net, x, t)
+    _threads_equal(num_threads, net, x, t)
     rng = np.random.default_rng(1)
     picks = [
         ("W1", (int(i), int(j)))
@@ -114,19 +111,15 @@ def test_structured_gradient_on_real_digits_matches_brute_force() -> None:
 
 
 @pytest.mark.parametrize("hidden", [1, 9, 50, 64, 100])
-def test_hidden_tasks_never_share_a_cache_line(hidden: int) -> None:
+def test_hidden_tasks_never_share_a_cache_line(hidden: int, num_threads) -> None:
     # grad_hidden's tasks walk the same pixels at the same time: a cache line written by
     # two of them would bounce between the cores on every pixel (measured: 2x slower)
     from nnnum.nets._structured import _cache_line_rows, _unit_bounds
 
     out = _cache_line_rows(785, hidden)
     assert out.ctypes.data % 64 == 0 and out.strides[0] % 64 == 0 and out.shape[1] >= hidden
-    old = numba.get_num_threads()
-    try:
-        for nt in range(1, numba.config.NUMBA_NUM_THREADS + 1):
-            numba.set_num_threads(nt)
+    for nt in range(1, numba.config.NUMBA_NUM_THREADS + 1):
+        with num_threads(nt):
             bounds = _unit_bounds(hidden)
-            assert bounds[0] == 0 and bounds[-1] == hidden and np.all(np.diff(bounds) > 0)
-            assert np.all(bounds[1:-1] % 8 == 0)
-    finally:
-        numba.set_num_threads(old)
+        assert bounds[0] == 0 and bounds[-1] == hidden and np.all(np.diff(bounds) > 0)
+        assert np.all(bounds[1:-1] % 8 == 0)

@@ -99,18 +99,14 @@ def test_mnist_sized_net_matches_brute_on_a_sample():
         assert abs(fast[key][idx] - (lp - lm) / 2e-4) < 1e-9
 
 
-def test_structured_bit_identical_across_threads():
+def test_structured_bit_identical_across_threads(num_threads):
     import numba
 
     net, x, t = small_problem(5, d=30, h=9, k=5, n=16)
-    old = numba.get_num_threads()
-    try:
-        numba.set_num_threads(1)
+    with num_threads(1):
         one = net.numerical_gradient(x, t)
-        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    with num_threads(numba.config.NUMBA_NUM_THREADS):
         many = net.numerical_gradient(x, t)
-    finally:
-        numba.set_num_threads(old)
     for key in one:
         np.testing.assert_array_equal(one[key], many[key])
 

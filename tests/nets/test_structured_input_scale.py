@@ -216,19 +216,15 @@ def test_vanishing_class_probabilities_take_the_full_logits(backend):
     _assert_close(fast, brute, _noise(net, x, t, h), backend)
 
 
-def test_exact_recomputations_give_the_same_bits_for_any_thread_count():
+def test_exact_recomputations_give_the_same_bits_for_any_thread_count(num_threads):
     # the exact branches run inside the tasks, per element: still independent of the split
     import numba
 
     net, x, t = small_problem(9, 30, 20, 5, 12, sparsity=0.5, scale=255.0)
-    old = numba.get_num_threads()
-    try:
-        numba.set_num_threads(1)
+    with num_threads(1):
         one = net.numerical_gradient(x, t, h=5.0)
-        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    with num_threads(numba.config.NUMBA_NUM_THREADS):
         many = net.numerical_gradient(x, t, h=5.0)
-    finally:
-        numba.set_num_threads(old)
     for key in one:
         assert np.isfinite(one[key]).all()
         np.testing.assert_array_equal(one[key], many[key])
