@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -132,6 +133,11 @@ def book_sigmoid(x: np.ndarray) -> np.ndarray:
     return 1 / (1 + np.exp(-x))
 
 
+def book_sigmoid_grad(x: np.ndarray) -> np.ndarray:
+    """``common/functions.py``'s sigmoid_grad."""
+    return (1.0 - book_sigmoid(x)) * book_sigmoid(x)
+
+
 def book_softmax(x: np.ndarray) -> np.ndarray:
     """``common/functions.py``'s softmax (one sample or a batch)."""
     x = x - np.max(x, axis=-1, keepdims=True)
@@ -149,26 +155,65 @@ def book_cross_entropy_error(y: np.ndarray, t: np.ndarray) -> float:
     return -np.sum(np.log(y[np.arange(n), t] + 1e-7)) / n
 
 
+def _book_gradient(f: Callable[[np.ndarray], float], x: np.ndarray) -> np.ndarray:
+    """``common/gradient.py``'s loop (:func:`nnnum.testing.book_numerical_gradient`)."""
+    return book_numerical_gradient(f, x)  # looked up here: an old nnnum may lack it
+
+
+#: The functions the book's networks are built from (``common/functions.py`` and
+#: ``common/gradient.py``). A book script that changes only its imports runs its own classes
+#: on another library's functions: pass that library's as ``ops``.
+BOOK_OPS = SimpleNamespace(
+    sigmoid=book_sigmoid,
+    sigmoid_grad=book_sigmoid_grad,
+    softmax=book_softmax,
+    cross_entropy_error=book_cross_entropy_error,
+    numerical_gradient=_book_gradient,
+)
+
+BOOK_KEYS = ("W1", "b1", "W2", "b2")
+
+
+def book_init_params(
+    input_size: int, hidden_size: int, output_size: int, weight_init_std: float = 0.01
+) -> dict[str, np.ndarray]:
+    """The book's ``TwoLayerNet.__init__``: ``W1`` then ``W2`` from NumPy's global random state
+    (``weight_init_std * np.random.randn``), zero biases."""
+    return {
+        "W1": weight_init_std * np.random.randn(input_size, hidden_size),
+        "b1": np.zeros(hidden_size),
+        "W2": weight_init_std * np.random.randn(hidden_size, output_size),
+        "b2": np.zeros(output_size),
+    }
+
+
 class BookTwoLayerNet:
     """The book's TwoLayerNet in plain NumPy (``ch04/two_layer_net.py``), on given weights.
 
-    The honest reference for timing the book's code: no validation, no
-    dispatch, exactly the NumPy calls the book makes (``gradient`` is its
-    backprop with ``(y - t) / batch``, for one-hot ``t``).
+    The honest reference for timing the book's code and for checking nnnum against
+    it (``tests/book_reference.py`` builds on it): no validation, no dispatch,
+    exactly the NumPy calls the book makes, on the functions ``ops``
+    (:data:`BOOK_OPS`: the book's). ``gradient`` is its backprop with the output
+    error ``(y - t) / batch``, for one-hot ``t``: the derivative of the loss
+    without its ``1e-7`` guard; ``exact_gradient`` also differentiates the guard
+    (``-log(y_t + delta)``), term for term.
     """
 
-    def __init__(self, params: dict[str, np.ndarray]) -> None:
+    def __init__(self, params: dict[str, np.ndarray], ops: Any = BOOK_OPS) -> None:
         self.params = params  # shared with the nnnum net: same weights
+        self.ops = ops
 
-    _sigmoid = staticmethod(book_sigmoid)
-    _softmax = staticmethod(book_softmax)
+    def _forward(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        p, ops = self.params, self.ops
+        a1 = np.dot(x, p["W1"]) + p["b1"]
+        z1 = ops.sigmoid(a1)
+        return a1, z1, ops.softmax(np.dot(z1, p["W2"]) + p["b2"])
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        p = self.params
-        return book_softmax(book_sigmoid(np.dot(x, p["W1"]) + p["b1"]) @ p["W2"] + p["b2"])
+        return self._forward(x)[2]
 
     def loss(self, x: np.ndarray, t: np.ndarray) -> float:
-        return book_cross_entropy_error(self.predict(x), t)
+        return self.ops.cross_entropy_error(self.predict(x), t)
 
     def accuracy(self, x: np.ndarray, t: np.ndarray) -> float:
         y = np.argmax(self.predict(x), axis=1)
@@ -176,27 +221,32 @@ class BookTwoLayerNet:
         return np.sum(y == t) / float(x.shape[0])
 
     def numerical_gradient(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
-        from .book import book_gradient
-
         def loss_w(_: np.ndarray) -> float:
             return self.loss(x, t)
 
-        return {k: book_gradient(loss_w, self.params[k]) for k in ("W1", "b1", "W2", "b2")}
+        return {k: self.ops.numerical_gradient(loss_w, self.params[k]) for k in BOOK_KEYS}
+
+    def _backward(
+        self, x: np.ndarray, a1: np.ndarray, z1: np.ndarray, dy: np.ndarray
+    ) -> dict[str, np.ndarray]:
+        da1 = np.dot(dy, self.params["W2"].T)
+        dz1 = self.ops.sigmoid_grad(a1) * da1
+        return {
+            "W1": np.dot(x.T, dz1),
+            "b1": np.sum(dz1, axis=0),
+            "W2": np.dot(z1.T, dy),
+            "b2": np.sum(dy, axis=0),
+        }
 
     def gradient(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
-        p = self.params
-        batch_num = x.shape[0]
-        a1 = np.dot(x, p["W1"]) + p["b1"]
-        z1 = book_sigmoid(a1)
-        a2 = np.dot(z1, p["W2"]) + p["b2"]
-        y = book_softmax(a2)
-        dy = (y - t) / batch_num
-        grads = {"W2": np.dot(z1.T, dy), "b2": np.sum(dy, axis=0)}
-        da1 = np.dot(dy, p["W2"].T)
-        dz1 = (1.0 - book_sigmoid(a1)) * book_sigmoid(a1) * da1
-        grads["W1"] = np.dot(x.T, dz1)
-        grads["b1"] = np.sum(dz1, axis=0)
-        return grads
+        a1, z1, y = self._forward(x)
+        return self._backward(x, a1, z1, (y - t) / x.shape[0])
+
+    def exact_gradient(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
+        a1, z1, y = self._forward(x)
+        # d/da_j of -log(y_t + delta) = -(y_t / (y_t + delta)) * ([j == t] - y_j)
+        w = np.sum(t * y / (y + 1e-7), axis=1, keepdims=True)
+        return self._backward(x, a1, z1, w * (y - t) / x.shape[0])
 
 
 def book_net_gradient_sampled(

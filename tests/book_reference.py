@@ -8,18 +8,24 @@ targets into labels by ``argmax``, and its two-layer net (sigmoid hidden layer,
 softmax output, weights drawn from NumPy's global random state, backprop with
 ``(y - t) / batch`` at the output). Slow on purpose: every number here is what
 the book's scripts print, so that nnnum can be compared against it.
+
+The two-layer net is the benchmarks' :class:`benchmarks.common.BookTwoLayerNet`
+(one home for the book's network: the suite times nnnum against it), run here
+on this file's functions.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import SimpleNamespace
-from typing import Callable
 
 import numpy as np
 
+from benchmarks.common import BOOK_KEYS as KEYS
+from benchmarks.common import BookTwoLayerNet, book_init_params
+
 H = 1e-4
 DELTA = 1e-7
-KEYS = ("W1", "b1", "W2", "b2")
 
 
 # ----------------------------------------------------------------- differentiation
@@ -121,66 +127,22 @@ class SimpleNet:
         return self.ops.cross_entropy_error(self.ops.softmax(self.predict(x)), t)
 
 
-class TwoLayerNet:
-    """Sigmoid hidden layer, softmax output; one-hot targets, as the chapter's scripts use.
+class TwoLayerNet(BookTwoLayerNet):
+    """The book's two-layer net, built as its constructor builds it, on :data:`REFERENCE_OPS`.
 
-    ``gradient`` is backprop with the output error ``(y - t) / batch``: the
-    derivative of the loss without its ``1e-7`` guard. ``exact_gradient`` also
-    differentiates the guard (``-log(y_t + delta)``), term for term.
+    Sigmoid hidden layer, softmax output; one-hot targets, as the chapter's
+    scripts use. The network itself has one home,
+    :class:`benchmarks.common.BookTwoLayerNet` (``gradient``: backprop with
+    ``(y - t) / batch``; ``exact_gradient``: the ``1e-7`` guard differentiated
+    too); this adds the book's constructor: weights drawn from NumPy's global
+    random state.
     """
 
     def __init__(
         self, input_size, hidden_size, output_size, weight_init_std=0.01, ops=REFERENCE_OPS
     ):
-        self.ops = ops
-        self.params = {
-            "W1": weight_init_std * np.random.randn(input_size, hidden_size),
-            "b1": np.zeros(hidden_size),
-            "W2": weight_init_std * np.random.randn(hidden_size, output_size),
-            "b2": np.zeros(output_size),
-        }
-
-    def _forward(self, x):
-        p, ops = self.params, self.ops
-        a1 = np.dot(x, p["W1"]) + p["b1"]
-        z1 = ops.sigmoid(a1)
-        return a1, z1, ops.softmax(np.dot(z1, p["W2"]) + p["b2"])
-
-    def predict(self, x):
-        return self._forward(x)[2]
-
-    def loss(self, x, t):
-        return self.ops.cross_entropy_error(self.predict(x), t)
-
-    def accuracy(self, x, t):
-        hit = np.argmax(self.predict(x), axis=1) == np.argmax(t, axis=1)
-        return np.sum(hit) / float(x.shape[0])
-
-    def numerical_gradient(self, x, t):
-        def f(_):
-            return self.loss(x, t)
-
-        return {k: self.ops.numerical_gradient(f, self.params[k]) for k in KEYS}
-
-    def _backward(self, x, a1, z1, dy):
-        dz1 = np.dot(dy, self.params["W2"].T)
-        da1 = self.ops.sigmoid_grad(a1) * dz1
-        return {
-            "W1": np.dot(x.T, da1),
-            "b1": np.sum(da1, axis=0),
-            "W2": np.dot(z1.T, dy),
-            "b2": np.sum(dy, axis=0),
-        }
-
-    def gradient(self, x, t):
-        a1, z1, y = self._forward(x)
-        return self._backward(x, a1, z1, (y - t) / x.shape[0])
-
-    def exact_gradient(self, x, t):
-        a1, z1, y = self._forward(x)
-        # d/da_j of -log(y_t + delta) = -(y_t / (y_t + delta)) * ([j == t] - y_j)
-        w = np.sum(t * y / (y + DELTA), axis=1, keepdims=True)
-        return self._backward(x, a1, z1, w * (y - t) / x.shape[0])
+        params = book_init_params(input_size, hidden_size, output_size, weight_init_std)
+        super().__init__(params, ops)
 
 
 def training_loop(
