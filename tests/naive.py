@@ -35,7 +35,7 @@ def rosen_grad(x):
 
 
 def cubic(v):
-    """``sum(v**3 - v)``, derivative ``3 v**2 - 1``: a smooth f every stencil differentiates well."""
+    """``sum(v**3 - v)``, derivative ``3 v**2 - 1``: smooth, any stencil differentiates it well."""
     return np.sum(v * v * v - v)
 
 

@@ -92,7 +92,7 @@ def run_call(fn: Callable[[], Any], *inputs: Any) -> Outcome:
         except Exception as exc:  # noqa: BLE001 - classified by the caller
             out.error = exc
     out.warnings = list(rec)
-    for i, (a, b) in enumerate(zip(arrays, before)):
+    for i, (a, b) in enumerate(zip(arrays, before, strict=True)):
         if _bits(a) != b:
             out.modified.append(f"input array #{i} (shape {a.shape}, dtype {a.dtype})")
     return out

@@ -523,7 +523,7 @@ def compare_training(data, size, iters):
 
 def accuracy_steps(a, b, n):
     """How many samples apart two accuracy lists are, epoch by epoch."""
-    return [int(round(abs(u - v) * n)) for u, v in zip(a, b)]
+    return [int(round(abs(u - v) * n)) for u, v in zip(a, b, strict=True)]
 
 
 @pytest.mark.jit_only

@@ -65,7 +65,7 @@ def test_train_prints_the_books_line_per_epoch_without_a_terminal(tmp_path, caps
     lines = [ln for ln in out.splitlines() if ln.startswith("train acc, test acc | ")]
     assert lines == [
         "train acc, test acc | " + str(a) + ", " + str(b)
-        for a, b in zip(hist["train_acc"], hist["test_acc"])
+        for a, b in zip(hist["train_acc"], hist["test_acc"], strict=True)
     ]
     assert len(lines) == len(hist["eval_iters"]) == 4  # iterations 0, 14, 28, 29
 

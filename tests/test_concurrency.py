@@ -153,7 +153,7 @@ def test_jitted_f_from_four_threads(shared):
     for i, (status, val) in enumerate(res):
         assert status == "ok", val
         assert same_bits(val, serial[i]), i
-    for x, s in zip(xs, snaps):
+    for x, s in zip(xs, snaps, strict=True):
         assert same_bits(x, s)
 
 

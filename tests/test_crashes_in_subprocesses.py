@@ -55,14 +55,16 @@ MALFORMED = {
     # valid-but-unusual: the right answer (same as float64 C-ordered params) is expected
     "F-ordered": ("for k in list(P): P[k] = np.asfortranarray(P[k])", None),
     "negative strides": (
-        "for k in list(P): P[k] = P[k][::-1][::-1] if P[k].ndim == 1 else P[k][::-1, ::-1][::-1, ::-1]",
+        "for k in list(P): "
+        "P[k] = P[k][::-1][::-1] if P[k].ndim == 1 else P[k][::-1, ::-1][::-1, ::-1]",
         None,
     ),
     "float32": ("for k in list(P): P[k] = P[k].astype(np.float32)", None),
     "int": ("for k in list(P): P[k] = np.round(P[k] * 4).astype(np.int64)", "W1 b1 W2 b2"),
     "read-only": ("[P[k].setflags(write=False) for k in P]", "W1 b1 W2 b2"),
     "strided views": (
-        "for k in list(P): big = np.zeros(tuple(2 * s for s in P[k].shape)); v = big[tuple(slice(None, None, 2) for _ in P[k].shape)]; v[...] = P[k]; P[k] = v",
+        "for k in list(P): big = np.zeros(tuple(2 * s for s in P[k].shape)); "
+        "v = big[tuple(slice(None, None, 2) for _ in P[k].shape)]; v[...] = P[k]; P[k] = v",
         None,
     ),
 }
@@ -91,7 +93,8 @@ for name, (stmt, names) in cases.items():
         ref_net = nnnum.TwoLayerNet(3, 4, 3, weight_init_std=0.5, seed=0)
         P = net.params
         exec(stmt)
-        ref_net.params = {k: np.array(v, dtype=np.float64) for k, v in P.items()} if names is None or names.startswith("W1 b1") else None
+        usable = names is None or names.startswith("W1 b1")
+        ref_net.params = {k: np.array(v, np.float64) for k, v in P.items()} if usable else None
         call = {
             "predict": lambda n: n.predict(x),
             "loss": lambda n: n.loss(x, t),
@@ -102,7 +105,8 @@ for name, (stmt, names) in cases.items():
             "gradcheck": lambda n: bool(nnnum.gradcheck(n, x, t)),
         }[method]
         with nnnum.use_backend(backend):
-            out = run_call(lambda: call(net), x, t, [v for v in P.values() if isinstance(v, np.ndarray)])
+            arrays = [v for v in P.values() if isinstance(v, np.ndarray)]
+            out = run_call(lambda: call(net), x, t, arrays)
             status, detail = "ok", ""
             if out.modified:
                 status, detail = "modified", str(out.modified)
@@ -110,20 +114,30 @@ for name, (stmt, names) in cases.items():
                 status, detail = "warning", str(stray_warnings(out))
             elif out.error is not None:
                 why = is_clear_error(out.error, tuple((names or "params").split()) + ("params",))
-                status, detail = ("clear-error", str(out.error)) if why is None else ("bad-error", why)
+                status, detail = ("clear-error", str(out.error)) if why is None else (
+                    "bad-error", why
+                )
             elif ref_net.params is None:
-                status, detail = "silent", "returned a result for malformed parameters: " + repr(out.result)[:200]
+                status = "silent"
+                detail = "returned a result for malformed parameters: " + repr(out.result)[:200]
             else:
                 try:
                     want = call(ref_net)
                     if isinstance(want, dict):
-                        same = all(np.shape(out.result[k]) == np.shape(want[k]) and np.allclose(out.result[k], want[k], rtol=1e-6, atol=1e-9, equal_nan=True) for k in want)
+                        same = all(
+                            np.shape(out.result[k]) == np.shape(want[k])
+                            and np.allclose(
+                                out.result[k], want[k], rtol=1e-6, atol=1e-9, equal_nan=True
+                            )
+                            for k in want
+                        )
                     else:
                         same = np.allclose(out.result, want, rtol=1e-9, equal_nan=True)
                 except Exception as e:
                     same, want = False, f"(reference failed: {e!r})"
                 if not same:
-                    status, detail = "wrong", f"got {repr(out.result)[:200]} want {repr(want)[:200]}"
+                    status = "wrong"
+                    detail = f"got {repr(out.result)[:200]} want {repr(want)[:200]}"
         emit(event="end", case=name, method=method, status=status, detail=detail[:500])
 """
 
@@ -266,7 +280,7 @@ def f(w):
 def child(i):
     z = np.random.default_rng(i).standard_normal((20000, 10))
     t = np.arange(20000) % 10
-    a = float(nnnum.softmax_cross_entropy(z, t))                   # parallel kernel (>= 2**16 elements)
+    a = float(nnnum.softmax_cross_entropy(z, t))                   # parallel kernel (>= 2**16)
     g = nnnum.numerical_gradient(f, np.linspace(-1, 1, 2000))      # prange kernel
     s = nnnum.softmax(z)                                           # parallel softmax
     return a, float(g.sum()), float(s.sum())

@@ -259,7 +259,7 @@ def test_serial_and_parallel_kernels_bit_identical(rng, num_threads):
                     (a, b, c, mse(y, onehot, no_labels, True), mse(y, no_targets, labels, False))
                 )
     for r in results[1:]:
-        for got, want in zip(r, results[0]):
+        for got, want in zip(r, results[0], strict=True):
             np.testing.assert_array_equal(got, want)
 
 
@@ -279,7 +279,10 @@ def test_mean_squared_error_sums_as_numpy_does(backend, rng):
 # ------------------------------------------------- issue #13: mutants the suite let through
 def test_t_none_names_both_accepted_shapes(backend):
     y = np.full((2, 3, 4), 0.25)
-    msg = r"t is None; pass integer labels with shape \(2, 3\) or one-hot targets with shape \(2, 3, 4\)"
+    msg = (
+        r"t is None; pass integer labels with shape \(2, 3\) "
+        r"or one-hot targets with shape \(2, 3, 4\)"
+    )
     for fn in (nnnum.cross_entropy_error, nnnum.softmax_cross_entropy, nnnum.mean_squared_error):
         with pytest.raises(TypeError, match=msg):
             fn(y, None)

@@ -200,7 +200,9 @@ def test_inconsistent_params_are_rejected_before_any_kernel():
         for backend in ("numba", "numpy"):
             with nnnum.use_backend(backend):
                 for name, (key, value) in cases.items():
-                    for method in ("predict", "loss", "gradient", "structured", "brute", "accuracy"):
+                    for method in (
+                        "predict", "loss", "gradient", "structured", "brute", "accuracy"
+                    ):
                         net = nnnum.TwoLayerNet(5, 4, 3, weight_init_std=0.5, seed=0)
                         net.params[key] = value
                         try:
@@ -211,7 +213,9 @@ def test_inconsistent_params_are_rejected_before_any_kernel():
                             else:
                                 net.numerical_gradient(x, t, strategy=method)
                         except (ValueError, TypeError) as exc:
-                            ok = key in str(exc) or (key == "W1" and "inputs per sample" in str(exc))
+                            ok = key in str(exc) or (
+                                key == "W1" and "inputs per sample" in str(exc)
+                            )
                             assert ok, (name, method, str(exc))
                         else:
                             raise SystemExit(f"no error for {name} / {method} / {backend}")

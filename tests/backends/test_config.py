@@ -36,7 +36,8 @@ def test_unknown_env_value_lists_valid_ones():
 def test_import_compiles_nothing_and_never_imports_cupy():
     # (import time itself is a benchmark: bench_compile.FirstCall.track_import_seconds)
     code = (
-        "import sys, nnnum; from nnnum.backends import _cpu_kernels as K; from nnnum.nets import _kernels as N; "
+        "import sys, nnnum; from nnnum.backends import _cpu_kernels as K; "
+        "from nnnum.nets import _kernels as N; "
         "print(sum(len(k.signatures) for k in (K._softmax_serial, K._softmax_ce_parallel, "
         "N.grad_hidden)), 'cupy' in sys.modules)"
     )

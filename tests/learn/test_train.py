@@ -215,9 +215,9 @@ def test_verbose_prints_the_books_line_per_epoch(digits, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines == [
         "train acc, test acc | " + str(a) + ", " + str(b)
-        for a, b in zip(hist.train_acc, hist.test_acc)
+        for a, b in zip(hist.train_acc, hist.test_acc, strict=True)
     ]
-    assert calls == list(zip(hist.eval_iters, hist.train_acc))
+    assert calls == list(zip(hist.eval_iters, hist.train_acc, strict=True))
     nnnum.train(net, xtr, ttr, iters=3, lr=1.0, progress=False, verbose=True)
     assert capsys.readouterr().out.startswith("train acc | 0.")
 

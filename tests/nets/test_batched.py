@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 import nnnum
-from nnnum.backends import _xp_ops
 from nnnum import batched_numerical_gradient
+from nnnum.backends import _xp_ops
 from nnnum.nets import TwoLayerNet
 from nnnum.nets import _batched as _net_batched
 

@@ -88,11 +88,12 @@ def test_structured_gradient_on_real_digits_matches_brute_force(num_threads) -> 
     rng = np.random.default_rng(1)
     picks = [
         ("W1", (int(i), int(j)))
-        for i, j in zip(np.flatnonzero(x.any(axis=0))[::97], range(0, 50, 6))
+        for i, j in zip(np.flatnonzero(x.any(axis=0))[::97], range(0, 50, 6), strict=False)
     ]
     picks += [("b1", (int(j),)) for j in rng.integers(0, 50, 3)]
     picks += [
-        ("W2", (int(i), int(j))) for i, j in zip(rng.integers(0, 50, 3), rng.integers(0, 10, 3))
+        ("W2", (int(i), int(j)))
+        for i, j in zip(rng.integers(0, 50, 3), rng.integers(0, 10, 3), strict=True)
     ]
     picks += [("b2", (int(j),)) for j in rng.integers(0, 10, 2)]
     for key, idx in picks:

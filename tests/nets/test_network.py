@@ -211,8 +211,12 @@ def test_structured_order_2_is_the_default_bit_for_bit():
 # ---- issue #13: every parameter check, in process (test_robust_subprocess runs them in a child)
 def _params(**change):
     rng = np.random.default_rng(0)
-    p = {"W1": rng.normal(size=(3, 4)), "b1": np.zeros(4), "W2": rng.normal(size=(4, 2)),
-         "b2": np.zeros(2)}
+    p = {
+        "W1": rng.normal(size=(3, 4)),
+        "b1": np.zeros(4),
+        "W2": rng.normal(size=(4, 2)),
+        "b2": np.zeros(2),
+    }
     p.update(change)
     return p
 
@@ -225,16 +229,44 @@ def _params(**change):
         (_params(b1=[0.0] * 4), TypeError, r"params\['b1'\] must be a numpy array, got list"),
         (_params(W2=np.zeros((4, 2), dtype=bool)), TypeError, r"params\['W2'\] must hold real"),
         (_params(W2=np.zeros((4, 2), dtype=complex)), TypeError, r"params\['W2'\] must hold real"),
-        (_params(b2=np.zeros((1, 2))), ValueError, r"params\['b2'\] must be 1-D, got shape \(1, 2\)"),
-        (_params(b1=np.zeros(5)), ValueError, r"params\['b1'\] has shape \(5,\) but W1 .*expected \(4,\)"),
+        (
+            _params(b2=np.zeros((1, 2))),
+            ValueError,
+            r"params\['b2'\] must be 1-D, got shape \(1, 2\)",
+        ),
+        (
+            _params(b1=np.zeros(5)),
+            ValueError,
+            r"params\['b1'\] has shape \(5,\) but W1 .*expected \(4,\)",
+        ),
         (_params(W2=np.zeros((5, 2))), ValueError, r"params\['W2'\] has shape \(5, 2\)"),
-        (_params(b2=np.zeros(3)), ValueError, r"params\['b2'\] .* and W2 \(4, 2\): expected \(2,\)"),
+        (
+            _params(b2=np.zeros(3)),
+            ValueError,
+            r"params\['b2'\] .* and W2 \(4, 2\): expected \(2,\)",
+        ),
         (_params(W1=np.zeros((0, 4))), ValueError, "params have an empty layer"),
-        (_params(W1=np.zeros((3, 4), dtype=np.int64)), TypeError, r"params\['W1'\] has dtype int64"),
+        (
+            _params(W1=np.zeros((3, 4), dtype=np.int64)),
+            TypeError,
+            r"params\['W1'\] has dtype int64",
+        ),
         (_params(b2=np.array([0.0, np.inf])), ValueError, r"params\['b2'\] contains NaN or inf"),
     ],
-    ids=["not-dict", "missing", "list", "bool", "complex", "ndim", "b1-shape", "W2-shape",
-         "b2-shape", "empty", "int", "inf"],
+    ids=[
+        "not-dict",
+        "missing",
+        "list",
+        "bool",
+        "complex",
+        "ndim",
+        "b1-shape",
+        "W2-shape",
+        "b2-shape",
+        "empty",
+        "int",
+        "inf",
+    ],
 )
 def test_every_parameter_check_names_the_parameter(params, error, message):
     net = TwoLayerNet(3, 4, 2, seed=0)
