@@ -22,7 +22,7 @@ from .._core.jit import is_jitted
 from .._core.regions import REGIONS
 from .checks import NonFiniteError, check_real_dtype
 from .colouring import Pattern, as_pattern, colour_columns
-from .finish import DiffResult, _steps2, is_book_default
+from .finish import DiffResult, is_book_default
 from .options import check_engine, check_flag, check_options
 from .perturb import Perturbations, check_finite_values, evaluate, values_of
 from .steps import StepRoundingWarning, auto_step, check_finite, make_plan, where
@@ -82,21 +82,40 @@ class JacobianPlan:
         self._out = pattern.rows  # its output
         self.gather = self.colours[self._elem] * m + self._out
 
-    def layout(self, rows: int) -> tuple[np.ndarray, np.ndarray]:
-        """``ptr``, ``idx`` of :class:`.perturb.Perturbations` for ``rows`` points per colour.
+    def layout(self, rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+        """Where ``rows`` points per colour go, and where their values are read back.
 
-        They do not depend on ``x``: made once per ``rows`` and kept (read-only).
+        ``ptr``, ``idx`` and ``scatter`` of :class:`.perturb.Perturbations`;
+        ``gather``, the flat positions in ``f``'s values ``(rows * colours, m)``
+        of each row's nonzeros (``None`` for a dense plan, whose values are read
+        as they are). None of them depends on ``x``: made once per ``rows`` and
+        kept (read-only).
         """
         cache = self.__dict__.setdefault("_layouts", {})
         hit = cache.get(rows)
         if hit is None:
             size = self.members.size
+            m, n = self.shape
             ptr = (np.arange(rows)[:, None] * size + self.member_ptr[None, :-1]).reshape(-1)
             ptr = np.append(ptr, rows * size).astype(np.int64)
             idx = np.tile(self.members, rows)
-            ptr.flags.writeable = idx.flags.writeable = False
-            hit = cache[rows] = (ptr, idx)
+            scatter = np.repeat(np.arange(rows * self.ncolours, dtype=np.int64), np.diff(ptr)) * n
+            scatter += idx
+            gather = None
+            if not self.dense:
+                span = self.ncolours * m
+                gather = (np.arange(rows)[:, None] * span + self.gather[None, :]).reshape(-1)
+            for a in (ptr, idx, scatter, gather):
+                if a is not None:
+                    a.flags.writeable = False
+            hit = cache[rows] = (ptr, idx, scatter, gather)
         return hit
+
+    def read(self, F: np.ndarray, rows: int) -> np.ndarray:
+        """The nonzeros' values ``(rows, nnz)`` from ``f``'s values ``(rows * colours, m)``."""
+        gather = self.layout(rows)[3]
+        assert gather is not None, "a dense plan's values are read as they are"
+        return F.reshape(-1).take(gather).reshape(rows, -1)
 
     @property
     def elem(self) -> np.ndarray:
@@ -222,7 +241,7 @@ def _perturbations(
     """Row ``r`` of ``points`` and colour ``c``: colour ``c``'s elements at their points."""
     rows, C = points.shape[0], plan.ncolours
     members = plan.members
-    ptr, idx = plan.layout(rows)
+    ptr, idx, scatter, _ = plan.layout(rows)
     val = (points[:, members] if per_element else points[:, plan.rep[members]]).reshape(-1)
 
     def label(p: int) -> str:
@@ -232,7 +251,7 @@ def _perturbations(
         more = f" (and {el.size - 1} more of colour {c})" if el.size > 1 else ""
         return f"{first} {labels[r]}{more}"
 
-    return Perturbations(ptr, idx, val, label)
+    return Perturbations(ptr, idx, val, label, scatter)
 
 
 def _gather(plan: JacobianPlan, F: np.ndarray, rows: int) -> np.ndarray:
@@ -240,7 +259,7 @@ def _gather(plan: JacobianPlan, F: np.ndarray, rows: int) -> np.ndarray:
     m, n = plan.shape
     if plan.dense:
         return F.reshape(rows, n, m).transpose(0, 2, 1).reshape(rows, m * n)
-    return F.reshape(rows, plan.ncolours * m)[:, plan.gather]
+    return plan.read(F, rows)
 
 
 def numerical_jacobian(
@@ -377,10 +396,10 @@ def _finite(
     shape = xa.shape
     flat = xa.reshape(-1)
     out_shape = fx.shape
-    # the step rule's errors and warnings named for x itself, once
+    # the step rule's errors and warnings named for x itself, once (the book's difference
+    # takes its steps once: its own warning is that one)
     if is_book_default(st, levels) and hv != "auto":
-        _, step2 = _steps2(flat, shape, float(hv))
-        exact = bool((np.abs(step2 - 2.0 * float(hv)) <= 0.02 * float(hv)).all())
+        exact = True
     else:
         hx = auto_step(flat, st, levels - 1, 2.0) if hv == "auto" else float(hv)
         exact = bool(make_plan(flat, shape, hx, st, levels).exact.all())
@@ -403,7 +422,7 @@ def _finite(
         rows = points.shape[0]
         if plan.dense:  # perturbation r * n + i, output k: already (rows, n, m)
             return F.reshape(rows, n, m)
-        return F.reshape(rows, plan.ncolours * m)[:, plan.gather]
+        return plan.read(F, rows)
 
     fxf = fx.reshape(-1).astype(np.float64)
 

@@ -40,12 +40,15 @@ class Perturbations:
     """``P`` perturbations of a flat ``x``: CSR rows of (element, new value) pairs.
 
     ``label(p)`` says in words where perturbation ``p`` is (for messages).
+    ``scatter``, optional: ``p * x.size + idx`` for every pair (the positions in a
+    ``(P, x.size)`` batch), where the caller keeps it from call to call.
     """
 
     ptr: np.ndarray
     idx: np.ndarray
     val: np.ndarray
     label: Callable[[int], str]
+    scatter: np.ndarray | None = None
 
     @property
     def count(self) -> int:
@@ -151,14 +154,18 @@ def _batched(
     chunk = max(1, min(int(chunk), total))
     out = np.empty((total, m), dtype=np.complex128 if cplx else np.float64)
     flat = base.reshape(-1)
-    counts = np.diff(pert.ptr)
+    counts = np.diff(pert.ptr) if pert.scatter is None or chunk < total else None
     for lo in range(0, total, chunk):
         hi = min(total, lo + chunk)
         b = hi - lo
         s, e = int(pert.ptr[lo]), int(pert.ptr[hi])
-        batch = np.broadcast_to(flat, (b, n)).copy()
-        rows = np.repeat(np.arange(b), counts[lo:hi])
-        batch[rows, pert.idx[s:e]] = pert.val[s:e]
+        batch = np.empty((b, n), dtype=base.dtype)
+        batch[...] = flat
+        if counts is None:  # one batch, its positions kept by the caller
+            batch.reshape(-1)[pert.scatter] = pert.val
+        else:
+            rows = np.repeat(np.arange(b), counts[lo:hi])
+            batch[rows, pert.idx[s:e]] = pert.val[s:e]
         v = f(batch.reshape((b,) + shape))
         arr = np.asarray(v if not hasattr(v, "get") else v.get())
         if arr.shape != (b,) + out_shape:

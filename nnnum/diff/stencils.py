@@ -284,16 +284,30 @@ def richardson_table(
     estimates: list[np.ndarray],
     ratio: float,
     powers: tuple[int, ...],
-    noise: list[np.ndarray],
-    unit: list[np.ndarray],
+    noise: list[np.ndarray] | None,
+    unit: list[np.ndarray] | None,
+    *,
+    estimate: bool = True,
 ) -> Table:
     """:func:`richardson`, keeping the chosen entry's jump and its noise gain.
 
     ``noise`` chooses the entry (as :func:`richardson`); ``unit[j]`` is the
     standard deviation of ``D(h_j)`` per unit standard deviation of ``f``'s
-    values, carried through the table to the chosen entry (``gain``).
+    values, carried through the table to the chosen entry (``gain``). With
+    ``estimate=False`` and two levels (one entry to choose from: ``T[1][1]``)
+    only ``value`` is computed, the same numbers; ``noise`` and ``unit`` may
+    then be ``None``, and ``error``, ``jump`` and ``gain`` are NaN.
     """
     table = [[np.asarray(e, dtype=np.float64)] for e in estimates]
+    if not estimate and len(table) == 2:
+        with np.errstate(over="ignore", invalid="ignore"):
+            factor = ratio ** powers[0] - 1.0
+            prev, coarse = table[1][0], table[0][0]
+            value = prev + (prev - coarse) / factor
+        nan = np.broadcast_to(np.nan, value.shape)
+        first = [row[0] for row in table]
+        return Table(value, nan, nan, nan, first, np.zeros(value.shape, dtype=np.intp))
+    assert noise is not None and unit is not None
     with np.errstate(over="ignore", invalid="ignore"):
         value, error, choice = _choose(table, noise, ratio, powers)
         first = [row[0] for row in table]

@@ -139,6 +139,36 @@ class Plan:
         """Step sizes in the plan (1 + the Richardson levels)."""
         return self.steps.shape[0]
 
+    def shared(self) -> tuple[np.ndarray, np.ndarray]:
+        """The rows to evaluate once each, and where each row's values are among them.
+
+        Richardson levels share points (central order 4 at ``h`` and ``h/2`` both
+        take ``x +- h``): a row whose points equal an earlier row's, bit for bit,
+        need not be evaluated again. Returns ``keep`` (row indices, increasing)
+        and ``source`` (per row, its position in ``keep``).
+        """
+        rows = self.points.shape[0]
+        source = np.arange(rows)
+        if self.points.shape[1] == 0:
+            return source, source
+        # each row's offset in units of the first step (the levels' ratio is a power of two)
+        unit = [
+            t * float(self.steps[j, 0] / self.steps[0, 0])
+            for j in range(self.levels)
+            for t in self.stencil.offsets
+        ]
+        for r in range(1, rows):
+            for q in range(r):
+                if (
+                    source[q] == q
+                    and unit[r] == unit[q]
+                    and np.array_equal(self.points[r], self.points[q])
+                ):
+                    source[r] = q
+                    break
+        keep = np.flatnonzero(source == np.arange(rows))
+        return keep, np.searchsorted(keep, source)
+
 
 def check_finite(x: np.ndarray, shape: tuple[int, ...]) -> None:
     """A ``ValueError`` naming the first element of ``x`` that is NaN or inf."""

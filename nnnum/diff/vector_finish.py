@@ -136,7 +136,12 @@ def differentiate_columns(
     hv = auto_step(x, st, levels - 1, RATIO) if h == "auto" else float(h)
     plan = make_plan(x, shape, hv, st, levels, RATIO)
     labels = _row_labels(st, levels)
-    values = evaluate(plan.points, labels)
+    if estimate:  # every row: a noisy f's repeated points are part of the estimate
+        values = evaluate(plan.points, labels)
+        source = np.arange(values.shape[0])
+    else:  # the derivative alone: a point shared by two levels evaluated once
+        keep, source = plan.shared()
+        values = evaluate(plan.points[keep], [labels[r] for r in keep])
     order = st.error_powers[min(levels - 1, len(st.error_powers) - 1)]
     probe_f0 = estimate and levels > 1 and _probe_needs_f0(st, levels, order)
     f0 = None
@@ -153,16 +158,21 @@ def differentiate_columns(
     steps = cols.expand(plan.steps)  # (levels, *broadcastable)
     estimates = []
     for j in range(levels):
-        rows = values[j * mst : (j + 1) * mst]
+        rows = [values[q] for q in source[j * mst : (j + 1) * mst]]
         with np.errstate(over="ignore", invalid="ignore"):
             d = _combine(st, rows, fs) / steps[j]
             inexact = ~plan.exact[j]
             if inexact.any():
-                _over_actual(d, rows, plan.offsets[j * mst : (j + 1) * mst], fs, inexact, cols)
+                offs = plan.offsets[j * mst : (j + 1) * mst]
+                _over_actual(d, np.stack(rows), offs, fs, inexact, cols)
         estimates.append(d)
-    w = float(np.sqrt(np.sum(np.square(st.weights)) + st.center_weight**2))
-    unit = [w / steps[j] for j in range(levels)]
-    tab = richardson_table(estimates, RATIO, st.error_powers, _noise(values, fs, st, steps), unit)
+    if not estimate and levels == 2:  # T[1][1], nothing to choose: no noise, no gains
+        tab = richardson_table(estimates, RATIO, st.error_powers, None, None, estimate=False)
+    else:
+        w = float(np.sqrt(np.sum(np.square(st.weights)) + st.center_weight**2))
+        unit = [w / steps[j] for j in range(levels)]
+        noise = _noise(values, fs, st, steps)
+        tab = richardson_table(estimates, RATIO, st.error_powers, noise, unit)
     df = tab.value
     _check_finite(df, label_of, "the difference of f overflows")
     eps_x = float(np.finfo(x.dtype).eps)
@@ -248,7 +258,7 @@ def _noise(
     return [scaled / steps[j] for j in range(steps.shape[0])]
 
 
-def _combine(st: Stencil, rows: np.ndarray, fs: np.ndarray | None) -> np.ndarray:
+def _combine(st: Stencil, rows: list[np.ndarray], fs: np.ndarray | None) -> np.ndarray:
     """``sum_k w_k rows[k]`` (+ the centre's ``f(x)``), elementwise, in the stencil's order."""
     d = st.weights[0] * rows[0]
     for wk, rk in zip(st.weights[1:], rows[1:], strict=True):

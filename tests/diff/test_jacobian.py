@@ -201,3 +201,33 @@ def test_estimate_is_the_gradients(method, order, h, richardson):
     # the probe counted in both; the Jacobian's f(x) (its shape) where the gradient needs none
     extra = J.nfev - g.nfev
     assert extra == 0 if method != "central" else extra in (0, 1)
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(order=4, richardson=1),
+        dict(order=4, richardson=1, h="auto"),
+        dict(order=2, richardson=2),
+        dict(method="forward", order=2, richardson=1),
+    ],
+)
+def test_shared_points_evaluated_once_without_full_output(kw):
+    # Richardson levels share points (central order 4: x +- h at h and at h/2): without
+    # full_output they are evaluated once, and the Jacobian is the full_output one bit for bit
+    calls = [0]
+
+    def f(z):
+        calls[0] += 1
+        return np.array([np.sin(z[0]) * z[1], z[1] ** 3 + z[2], np.exp(z[0] - z[2])])
+
+    x = np.array([0.3, -1.2, 0.7])
+    J = nnnum.numerical_jacobian(f, x, **kw)
+    n_lean = calls[0]
+    r = nnnum.numerical_jacobian(f, x, full_output=True, **kw)
+    assert np.array_equal(J, r.df)
+    assert n_lean <= r.nfev
+    shared = {(4, 1): 2, (2, 2): 0}.get((kw.get("order", 2), kw["richardson"]), 1)
+    if kw.get("method", "central") == "central":
+        stencil_rows = kw.get("order", 2) * (kw["richardson"] + 1)
+        assert n_lean == 1 + (stencil_rows - shared) * x.size

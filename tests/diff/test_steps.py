@@ -99,3 +99,32 @@ def test_duplicate_points_of_a_higher_order_stencil_are_a_resolution_error():
             nnnum.numerical_gradient(
                 lambda v: float(v[1]), np.array([0.0, 1e12]), order=4, h=6.2e-5
             )
+
+
+@pytest.mark.parametrize(
+    ("order", "kind", "levels", "shared"),
+    [
+        (4, "central", 2, 2),
+        (2, "central", 2, 0),
+        (2, "central", 3, 0),
+        (4, "central", 3, 4),
+        (1, "forward", 2, 0),
+        (2, "forward", 2, 1),
+        (6, "central", 2, 2),
+    ],
+)
+@pytest.mark.parametrize("h", [1e-4, "auto"])
+def test_plan_shared_rows_are_the_same_points(order, kind, levels, shared, h):
+    from nnnum.diff.stencils import RATIO, stencil
+    from nnnum.diff.steps import auto_step, make_plan
+
+    x = np.random.default_rng(order).uniform(-3, 3, 40)
+    st = stencil(order, kind)
+    hv = auto_step(x, st, levels - 1, RATIO) if h == "auto" else h
+    plan = make_plan(x, x.shape, hv, st, levels, RATIO)
+    keep, source = plan.shared()
+    rows = plan.points.shape[0]
+    assert rows - keep.size == shared
+    assert np.array_equal(keep, np.unique(keep)) and source.shape == (rows,)
+    for r in range(rows):  # every row is the kept row it points to, bit for bit
+        assert np.array_equal(plan.points[r], plan.points[keep[source[r]]])
