@@ -478,9 +478,7 @@ def digits_data():
 
 def mnist_t10k(one_hot_label=True):
     """The shared MNIST test split (the only one there), through either load_mnist signature."""
-    return load_mnist(
-        normalize=True, one_hot_label=one_hot_label, data_dir=MNIST_DIR, split="test"
-    )
+    return load_mnist(normalize=True, one_hot_label=one_hot_label, data_dir=MNIST_DIR, split="test")
 
 
 class ExactBackpropReference(R.TwoLayerNet):

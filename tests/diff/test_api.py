@@ -161,7 +161,7 @@ def test_concurrent_calls_from_threads(rng):
         t.start()
     for t in threads:
         t.join()
-    for a, b in zip(out, expected):
+    for a, b in zip(out, expected, strict=True):
         np.testing.assert_array_equal(a, b)
 
 
@@ -441,5 +441,6 @@ def test_numerical_diff_of_a_number_is_the_general_paths_bits(x, h):
         return 0.01 * v**2 + 0.1 * v + np.sin(v)
 
     fast = nnnum.numerical_diff(f, x, h=h)
-    general = nnnum.numerical_diff(f, np.array(x, dtype=np.float64), h=h)  # an array: the other path
+    # an array takes the other path
+    general = nnnum.numerical_diff(f, np.array(x, dtype=np.float64), h=h)
     assert type(fast) is float and fast == general

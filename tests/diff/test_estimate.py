@@ -39,7 +39,7 @@ def test_polyfit_columns_merged_nodes_fall_back_to_pinv() -> None:
 
 
 def test_a_columns_fit_does_not_depend_on_its_neighbours() -> None:
-    # bit for bit: a coloured Jacobian's columns are fitted beside other columns than the dense one's
+    # bit for bit: a coloured Jacobian fits its columns beside others than the dense one does
     rng = np.random.default_rng(3)
     s, v = _nodes(rng, 6, 50, 1e-6), rng.normal(size=(6, 50))
     beta, lam = polyfit_columns(s, v, 4)

@@ -210,11 +210,14 @@ def test_float64_parameters_are_not_advised_to_float64_x():
     assert caught and not any("float64 parameters" in str(w.message) for w in caught)
 
 
-@pytest.mark.parametrize("call", [
-    lambda: nnnum.numerical_diff(np.sin, 1.0, h=1e308),
-    lambda: nnnum.numerical_diff(np.sin, 1.0, h=1e308, order=4),
-    lambda: nnnum.numerical_gradient(f_sq, np.array([1.0]), h=1e308),
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: nnnum.numerical_diff(np.sin, 1.0, h=1e308),
+        lambda: nnnum.numerical_diff(np.sin, 1.0, h=1e308, order=4),
+        lambda: nnnum.numerical_gradient(f_sq, np.array([1.0]), h=1e308),
+    ],
+)
 def test_a_step_that_overflows_is_an_error_not_zero(call):
     with warnings.catch_warnings():
         warnings.simplefilter("error")

@@ -78,8 +78,10 @@ def test_a_step_that_rounds_hands_over_to_the_general_path():
 
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            x = run(g, np.array([1e10]), lr=1e11, step_num=40) if run is general else run(
-                g, np.array([1e10]), lr=1e11, step_num=40
+            x = (
+                run(g, np.array([1e10]), lr=1e11, step_num=40)
+                if run is general
+                else run(g, np.array([1e10]), lr=1e11, step_num=40)
             )
         out.append((x.tobytes(), [str(w.message) for w in caught], len(calls)))
     assert out[0] == out[1]
