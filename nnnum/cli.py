@@ -314,9 +314,9 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
     idx = rng.choice(len(xtr), _batch_size(args.batch_size, len(xtr)), replace=False)
     net = _make_net(xtr.shape[1], args)
     t0 = time.perf_counter()
-    res = gradcheck(net, xtr[idx], ttr[idx], rtol=args.rtol, atol=args.atol, method=args.method)
+    res = gradcheck(net, xtr[idx], ttr[idx], rtol=args.rtol, atol=args.atol, strategy=args.strategy)
     print(
-        f"gradcheck on {desc}, batch {len(idx)}, method {args.method} "
+        f"gradcheck on {desc}, batch {len(idx)}, strategy {args.strategy} "
         f"({time.perf_counter() - t0:.2f} s)"
     )
     print(res.report())
@@ -505,10 +505,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="samples in the batch (at most the training set)",
     )
     g.add_argument(
-        "--method",
+        "--strategy",
         choices=("structured", "brute"),
         default="structured",
         help="structured: the fast numerical gradient; brute: the book's loop",
+    )
+    g.add_argument(  # its name before 0.2.0, kept working but no longer shown
+        "--method",
+        dest="strategy",
+        choices=("structured", "brute"),
+        default=argparse.SUPPRESS,
+        help=argparse.SUPPRESS,
     )
     g.add_argument(
         "--rtol", type=nonnegative_float, default=1e-4, help="relative tolerance of the check"

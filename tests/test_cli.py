@@ -73,7 +73,10 @@ def test_train_prints_the_books_line_per_epoch_without_a_terminal(tmp_path, caps
 def test_gradcheck_and_info(capsys):
     assert main(["gradcheck", "--batch-size", "20", "--hidden", "8"]) == 0
     out = capsys.readouterr().out
-    assert "PASS" in out and "W1" in out
+    assert "PASS" in out and "W1" in out and "strategy structured" in out
+    for flag in ("--strategy", "--method"):  # --method: its name before 0.2.0
+        assert main(["gradcheck", "--batch-size", "5", "--hidden", "3", flag, "brute"]) == 0
+        assert "strategy brute" in capsys.readouterr().out
     assert main(["info"]) == 0
     out = capsys.readouterr().out
     assert "numba" in out and "cupy" in out and "threads" in out
@@ -270,7 +273,8 @@ def test_every_option_has_help_and_shows_its_default(command):
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     sub = commands.choices[command]
     blocks = _option_blocks(sub.format_help())
-    options = [a for a in sub._actions if a.option_strings]
+    # every option but the hidden deprecated aliases (gradcheck's --method)
+    options = [a for a in sub._actions if a.option_strings and a.help != argparse.SUPPRESS]
     assert sorted(blocks) == sorted(a.option_strings[-1] for a in options)
     for action in options:
         text = blocks[action.option_strings[-1]]

@@ -130,9 +130,9 @@ def test_gradcheck_never_swallows_errors():
     with pytest.raises(TypeError, match="h"):
         nnnum.gradcheck(net, x, t, h="1e-3")
     with pytest.raises(TypeError, match="h"):
-        nnnum.gradcheck(net, x, t, method="brute", h="1e-3")
+        nnnum.gradcheck(net, x, t, strategy="brute", h="1e-3")
     with pytest.raises(ValueError, match="strategy"):  # the net's name for it
-        nnnum.gradcheck(net, x, t, method="fast")
+        nnnum.gradcheck(net, x, t, strategy="fast")
 
 
 def test_gradcheck_on_a_net_without_options():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import math
 import numbers
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +21,7 @@ def _supported(fn: Any, **options: Any) -> dict[str, Any]:
     """The ``options`` that ``fn`` accepts (by its signature); never by trial and error.
 
     A net whose ``numerical_gradient(x, t)`` takes no options gets none, but
-    only when they are left at their defaults: an explicit ``method`` or ``h``
+    only when they are left at their defaults: an explicit ``strategy`` or ``h``
     it cannot honour is an error, not silently dropped.
     """
     try:
@@ -106,9 +107,10 @@ def gradcheck(
     *,
     rtol: float = 1e-6,
     atol: float = 1e-9,
-    method: str = "auto",
+    strategy: str = "auto",
     h: float = 1e-4,
     floor: float = 1e-12,
+    method: str | None = None,
 ) -> GradCheckResult:
     """Check ``net.numerical_gradient`` against ``net.gradient`` (backprop).
 
@@ -122,7 +124,7 @@ def gradcheck(
         A batch and its labels or one-hot targets.
     rtol, atol : float
         Tolerances of the pass/fail check.
-    method : str
+    strategy : {"auto", "structured", "brute"}
         Structured vs brute force: passed to ``numerical_gradient`` as its
         ``strategy`` (``TwoLayerNet``'s name), or as ``method`` to a net
         whose ``numerical_gradient`` takes that instead.
@@ -130,6 +132,8 @@ def gradcheck(
         Step of the numerical gradient.
     floor : float
         Smallest denominator of the relative difference.
+    method : str, optional
+        Deprecated since 0.2.0 (removed in 0.3.0): the old name of ``strategy``.
 
     Returns
     -------
@@ -151,8 +155,21 @@ def gradcheck(
             raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
     if floor == 0:
         raise ValueError("floor must be > 0 (the smallest denominator of a relative difference)")
+    if method is not None:
+        if strategy != "auto":
+            raise TypeError(
+                "gradcheck got both strategy= and method=, its deprecated alias "
+                f"(strategy={strategy!r}, method={method!r}): give strategy= only"
+            )
+        warnings.warn(
+            "gradcheck(method=...) is deprecated since 0.2.0 and will be removed in 0.3.0: "
+            f"use strategy={method!r}",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        strategy = method
     fn = net.numerical_gradient
-    choice = {"strategy" if _takes(fn, "strategy") else "method": method}
+    choice = {"strategy" if _takes(fn, "strategy") else "method": strategy}
     num = fn(x, t, **_supported(fn, **choice, h=h))
     bp = net.gradient(x, t)
     for what, grads in (("numerical_gradient", num), ("gradient", bp)):

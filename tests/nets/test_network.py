@@ -353,10 +353,10 @@ def test_a_stencil_is_not_an_option_of_the_nets_gradient(word):
         net.numerical_gradient(x, t, strategy=word)
 
 
-def test_gradcheck_passes_its_method_as_the_nets_strategy():
+def test_gradcheck_passes_its_strategy_as_the_nets_strategy():
     net, x, t = small_problem(**STRATEGY_PROBLEM)
     # no DeprecationWarning (an error here): gradcheck calls the net by its new name
-    assert nnnum.gradcheck(net, x, t, method="brute")
+    assert nnnum.gradcheck(net, x, t, strategy="brute")
     seen = []
 
     class OwnMethod(TwoLayerNet):  # a net of its own whose option is still called method
@@ -365,5 +365,15 @@ def test_gradcheck_passes_its_method_as_the_nets_strategy():
             return super().numerical_gradient(x, t, strategy=method, h=h)
 
     own = OwnMethod(4, 3, 3, weight_init_std=0.5, seed=2)
-    assert nnnum.gradcheck(own, x, t, method="brute")
+    assert nnnum.gradcheck(own, x, t, strategy="brute")
     assert seen == ["brute"]
+
+
+def test_gradcheck_method_is_a_deprecated_alias_of_strategy():
+    net, x, t = small_problem(**STRATEGY_PROBLEM)
+    with pytest.warns(DeprecationWarning, match="strategy='brute'"):
+        old = nnnum.gradcheck(net, x, t, method="brute")
+    new = nnnum.gradcheck(net, x, t, strategy="brute")
+    assert old.params == new.params and old.passed and new.passed
+    with pytest.raises(TypeError, match="both strategy= and method="):
+        nnnum.gradcheck(net, x, t, strategy="brute", method="structured")
