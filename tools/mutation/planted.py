@@ -91,7 +91,7 @@ BUGS = [
 
 
 # --existing: the test files that cover each bug's code, other than the planted-bug tests' own
-# (once tests/test_issue13.py; learn/test_descent.py and learn/test_train.py now hold both)
+# (learn/test_descent.py and learn/test_train.py hold both)
 SLOW = ["-k", "not test_loop_prange_and_batched_engines_agree and not test_kernels_of_dropped"]
 EXISTING = {
     "nnnum/diff/api.py": ["tests/diff/test_api.py", "tests/diff/engines/test_plan_and_engines.py",
@@ -100,7 +100,7 @@ EXISTING = {
     "nnnum/diff/finish.py": ["tests/diff/test_api.py", "tests/diff/engines/test_plan_and_engines.py",
                              "tests/test_misuse.py", "tests/nets/test_network_misuse.py",
                              "tests/learn/test_descent.py", *SLOW],
-    "nnnum/nets/_kernels.py": ["tests/test_network.py", "tests/nets/test_batched.py", *SLOW],
+    "nnnum/nets/_kernels.py": ["tests/nets/test_network.py", "tests/nets/test_batched.py", *SLOW],
     "nnnum/learn/descent.py": ["tests/learn/test_descent.py", "tests/test_misuse.py"],
     "nnnum/data/_idx.py": ["tests/data/test_mnist.py"],
     "nnnum/learn/train.py": ["tests/learn/test_train.py"],

@@ -47,7 +47,7 @@ HERE = Path(__file__).resolve().parent
 
 # module group -> (module path, test subset, timeout s, functions to mutate or None for all).
 # Subsets: the tests of the module, fastest-failing first (the planted-bug tests of planted.py,
-# once tests/test_issue13.py, now in their subjects' files: I13), without the two slowest tests
+# in their subjects' files: I13), without the two slowest tests
 # of the suite (SLOW: 30 s each, compile a kernel per example or per function;
 # diff/engines/test_engines_agree.py has a fast twin of the engines-agree test).
 I13 = (
@@ -57,7 +57,7 @@ I13 = (
 )
 SLOW = '-k "not test_loop_prange_and_batched_engines_agree and not test_kernels_of_dropped"'
 DIFF = f"{I13} tests/diff/engines/test_plan_and_engines.py tests/diff/test_api.py tests/diff/test_finish.py {SLOW}"
-NETS = f"tests/nets/test_structured_gradient.py tests/test_network.py tests/nets/test_batched.py {SLOW}"
+NETS = f"tests/nets/test_structured_gradient.py tests/nets/test_network.py tests/nets/test_batched.py {SLOW}"
 MODULES: dict[str, tuple[str, str, float, list[str] | None]] = {
     "diff.steps": ("nnnum/diff/steps.py", DIFF, 120, None),
     "diff.stencils": ("nnnum/diff/stencils.py", DIFF, 120, None),
@@ -78,12 +78,12 @@ MODULES: dict[str, tuple[str, str, float, list[str] | None]] = {
     "backends._cpu_kernels": ("nnnum/backends/_cpu_kernels.py", "tests/test_losses.py tests/test_functions.py tests/nets/test_batched.py", 150, None),
     "backends._simd": (
         "nnnum/backends/_simd.py",
-        "tests/test_perf_kernels.py tests/test_vectorisation.py tests/test_losses.py",
+        "tests/backends/test_cpu_kernels.py tests/test_vectorisation.py tests/test_losses.py",
         150,
         None,
     ),
     "losses": ("nnnum/losses.py", "tests/test_losses.py tests/test_functions.py", 90, None),
-    "_validate": ("nnnum/_core/validate.py", "tests/test_losses.py tests/test_network.py", 120, None),
+    "_validate": ("nnnum/_core/validate.py", "tests/test_losses.py tests/nets/test_network.py", 120, None),
     "nets._kernels": ("nnnum/nets/_kernels.py", NETS, 150, None),
     "nets._structured": ("nnnum/nets/_structured.py", NETS, 150, None),
     "nets._batched": ("nnnum/nets/_batched.py", NETS, 150, None),
@@ -157,7 +157,7 @@ def copy_repo(dest: Path, without: list[str]) -> None:
         if src.is_file():
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dest / name)
-    for name in without:  # a run with the tests as they were before (--without tests/x.py)
+    for name in without:  # a run with the tests as they were before (--without followed by a test file)
         (dest / name).unlink()
 
 
