@@ -33,6 +33,22 @@ __all__ = ["JacobianPlan", "jacobian_plan", "numerical_jacobian"]
 Method = Literal["central", "forward", "backward", "complex"]
 
 
+#: The state of a ``scipy.sparse.csr_array`` that :meth:`JacobianPlan.csr` may copy: the
+#: arrays it replaces and immutable attributes (SciPy 1.17 keeps no other; a SciPy that keeps
+#: more gets its constructor).
+_CSR_STATE = frozenset(
+    {
+        "_shape",
+        "maxprint",
+        "indptr",
+        "indices",
+        "data",
+        "_has_sorted_indices",
+        "_has_canonical_format",
+    }
+)
+
+
 class JacobianPlan:
     """A sparsity pattern with its colouring, for repeated :func:`numerical_jacobian` calls.
 
@@ -111,6 +127,35 @@ class JacobianPlan:
             hit = cache[rows] = (ptr, idx, scatter, gather)
         return hit
 
+    def csr(self, data: np.ndarray) -> Any:
+        """A new ``scipy.sparse.csr_array`` of the pattern with the nonzeros ``data``.
+
+        Its index arrays are its own copies. SciPy's constructor checks the
+        pattern's indices on every call (~30 us at nnz = 7000, a tenth of a
+        reused plan's call); the pattern is the plan's, checked once: a new
+        array is made from that checked one, its state copied and its arrays
+        replaced, wherever that state holds nothing else (else, the constructor).
+        """
+        from scipy import sparse
+
+        template = self.__dict__.get("_csr")
+        if template is None:
+            assert self.pattern is not None and self.pattern.sparse
+            template = sparse.csr_array(
+                (np.zeros(self._nnz), self.pattern.indices, self.pattern.indptr),
+                shape=self.shape,
+            )
+            self.__dict__["_csr"] = template
+        state = getattr(template, "__dict__", None)
+        if state is None or not set(state) <= _CSR_STATE:  # a SciPy that keeps more: build it
+            return sparse.csr_array(
+                (data, template.indices.copy(), template.indptr.copy()), shape=self.shape
+            )
+        out = object.__new__(type(template))
+        out.__dict__.update(state)
+        out.data, out.indices, out.indptr = data, template.indices.copy(), template.indptr.copy()
+        return out
+
     def read(self, F: np.ndarray, rows: int) -> np.ndarray:
         """The nonzeros' values ``(rows, nnz)`` from ``f``'s values ``(rows * colours, m)``."""
         gather = self.layout(rows)[3]
@@ -185,12 +230,11 @@ def _x_of(x: Any, who: str) -> np.ndarray:
         raise TypeError(f"x is a GPU array; {who} runs on the host: pass a NumPy array")
     if x is None:
         raise TypeError(f"x is None; {who} needs a real number or array")
-    src = REGIONS.snapshot(x) if isinstance(x, np.ndarray) else np.asarray(x)
+    private = isinstance(x, np.ndarray)  # the snapshot is a C-ordered copy of its own
+    src = REGIONS.snapshot(x) if private else np.asarray(x)
     check_real_dtype(src.dtype, who)
-    if np.issubdtype(src.dtype, np.complexfloating):  # pragma: no cover (checked above)
-        raise TypeError(f"x is complex; {who} differentiates real functions of a real x")
     dt = src.dtype if src.dtype in (np.float32, np.float64) else np.dtype(np.float64)
-    xa = np.array(src, dtype=dt, order="C", copy=True)
+    xa = src if private and dt is src.dtype else np.array(src, dtype=dt, order="C", copy=True)
     check_finite(xa.reshape(-1), xa.shape)
     return xa
 
@@ -242,7 +286,8 @@ def _perturbations(
     rows, C = points.shape[0], plan.ncolours
     members = plan.members
     ptr, idx, scatter, _ = plan.layout(rows)
-    val = (points[:, members] if per_element else points[:, plan.rep[members]]).reshape(-1)
+    # take along an axis: ~7x faster than the fancy index points[:, members]
+    val = points.take(members if per_element else plan.rep[members], axis=1).reshape(-1)
 
     def label(p: int) -> str:
         r, c = divmod(p, C)
@@ -515,16 +560,7 @@ def _shape_result(
     if plan.dense:
         return vals.reshape(out_shape + x_shape).astype(dtype, copy=False)
     if plan.pattern is not None and plan.pattern.sparse:
-        from scipy import sparse
-
-        return sparse.csr_array(
-            (
-                vals.astype(dtype, copy=False),
-                plan.pattern.indices.copy(),
-                plan.pattern.indptr.copy(),
-            ),
-            shape=(m, n),
-        )
+        return plan.csr(vals.astype(dtype, copy=False))
     full = np.zeros(m * n, dtype=dtype)
     full[plan.out * n + plan.elem] = vals
     return full.reshape(out_shape + x_shape)

@@ -23,6 +23,7 @@ Engines, one evaluate signature (:func:`evaluate`):
 from __future__ import annotations
 
 import collections
+import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -56,6 +57,11 @@ class Perturbations:
         return int(self.ptr.size - 1)
 
 
+def _numbers(dt: np.dtype) -> bool:
+    """Whether values of dtype ``dt`` are numbers: not bool, str or object."""
+    return dt.kind in "iufc" or (dt != np.bool_ and np.issubdtype(dt, np.number))
+
+
 def values_of(value: Any, out_shape: tuple[int, ...] | None, at: str, complex_ok: bool) -> Any:
     """``f``'s value as a flat float64 (complex128) array, checked: numbers of ``out_shape``."""
     if value is None or isinstance(value, (str, bytes, bool, np.bool_)):
@@ -64,9 +70,9 @@ def values_of(value: Any, out_shape: tuple[int, ...] | None, at: str, complex_ok
             f"{type(value).__name__} {value!r} at {at}"
         )
     arr = np.asarray(value if not hasattr(value, "get") else value.get())
-    if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.number):
+    if not _numbers(arr.dtype):
         raise TypeError(f"f must return numbers; it returned dtype {arr.dtype} at {at}")
-    if np.issubdtype(arr.dtype, np.complexfloating) and not complex_ok:
+    if arr.dtype.kind == "c" and not complex_ok:
         raise TypeError(f"f must return real numbers; it returned dtype {arr.dtype} at {at}")
     if out_shape is not None and arr.shape != out_shape:
         raise ValueError(
@@ -104,8 +110,8 @@ def evaluate(
     ``base``: a private C-ordered copy of ``x`` (real, or complex for the
     complex step), shaped like ``x``; never modified.
     """
-    cplx = np.issubdtype(base.dtype, np.complexfloating)
-    m = int(np.prod(out_shape, dtype=np.int64))
+    cplx = base.dtype.kind == "c"
+    m = math.prod(out_shape)
     if pert.count == 0:
         return np.empty((0, m), dtype=np.complex128 if cplx else np.float64)
     if workers is not None:
@@ -121,8 +127,8 @@ def loop(
     f: Callable[[Any], Any], base: np.ndarray, pert: Perturbations, out_shape: tuple[int, ...]
 ) -> np.ndarray:
     """The Python engine: one private copy, perturbed and restored for every evaluation."""
-    cplx = np.issubdtype(base.dtype, np.complexfloating)
-    m = int(np.prod(out_shape, dtype=np.int64))
+    cplx = base.dtype.kind == "c"
+    m = math.prod(out_shape)
     out = np.empty((pert.count, m), dtype=np.complex128 if cplx else np.float64)
     xc = base.copy()
     flat = xc.reshape(-1)
@@ -145,9 +151,9 @@ def _batched(
 ) -> np.ndarray:
     from .engines.batched import HOST_BATCH_BYTES
 
-    cplx = np.issubdtype(base.dtype, np.complexfloating)
+    cplx = base.dtype.kind == "c"
     shape, n = base.shape, base.size
-    m = int(np.prod(out_shape, dtype=np.int64))
+    m = math.prod(out_shape)
     total = pert.count
     if chunk is None:
         chunk = max(1, HOST_BATCH_BYTES // max(1, n * base.dtype.itemsize))
@@ -174,9 +180,9 @@ def _batched(
                 f"{(b,) + out_shape} for a batch of {b} (f(x) has shape {out_shape}), "
                 f"got {arr.shape}"
             )
-        if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.number):
+        if not _numbers(arr.dtype):
             raise TypeError(f"a batched f must return numbers, got dtype {arr.dtype}")
-        if np.issubdtype(arr.dtype, np.complexfloating) and not cplx:
+        if arr.dtype.kind == "c" and not cplx:
             raise TypeError(f"a batched f must return real values, got dtype {arr.dtype}")
         out[lo:hi] = arr.reshape(b, m)
     return out
@@ -256,8 +262,8 @@ def _prange(
     from .._core.threads import nests
     from .engines.prange import _run, runs_parallel_regions
 
-    cplx = np.issubdtype(base.dtype, np.complexfloating)
-    m = int(np.prod(out_shape, dtype=np.int64))
+    cplx = base.dtype.kind == "c"
+    m = math.prod(out_shape)
     out = np.empty((pert.count, m), dtype=np.complex128 if cplx else np.float64)
     par, ser = _kernels(f, out_shape == ())
     flat = np.ascontiguousarray(base).reshape(-1)

@@ -20,6 +20,8 @@ Jacobian equals the dense one bit for bit.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -71,7 +73,7 @@ class Columns:
         if self.outputs is not None:
             return a[..., None]
         assert self.elem is not None
-        return a[..., self.elem]
+        return a.take(self.elem, axis=-1)
 
     def full(self, a: np.ndarray) -> np.ndarray:
         """A per-element array materialised per column, flattened: ``(..., prod(shape))``."""
@@ -86,6 +88,12 @@ class Columns:
             return i, k
         assert self.elem is not None
         return int(self.elem[c]), None
+
+
+@functools.lru_cache(maxsize=64)
+def _unread(cshape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """The error (NaN) and status (0) of a call whose estimate nobody reads: read-only views."""
+    return np.broadcast_to(np.nan, cshape), np.broadcast_to(np.int8(0), cshape)
 
 
 def differentiate_columns(
@@ -119,7 +127,7 @@ def differentiate_columns(
     (status 1), as the gradient flags an element.
     """
     n, cshape = x.size, cols.shape
-    ncol = int(np.prod(cshape, dtype=np.int64))
+    ncol = math.prod(cshape)
     label_of = name or (lambda c: where(shape, cols.element(c)[0]))
     if is_book_default(st, levels) and h != "auto":
         points, step = _steps2(x, shape, float(h))  # the book's rule, its errors, once
@@ -131,7 +139,7 @@ def differentiate_columns(
         if estimate:
             nan, zero = np.full(cshape, np.nan), None
         else:
-            nan, zero = np.broadcast_to(np.nan, cshape), np.broadcast_to(np.int8(0), cshape)
+            nan, zero = _unread(cshape)
         return Outcome(df, nan, 2, n, 0, np.array([float(h)]), 2, zero)
     hv = auto_step(x, st, levels - 1, RATIO) if h == "auto" else float(h)
     plan = make_plan(x, shape, hv, st, levels, RATIO)
@@ -179,8 +187,7 @@ def differentiate_columns(
     step = plan.steps[:, 0].copy() if np.ndim(hv) == 0 else plan.steps.reshape((levels,) + shape)
     extra = 0 if f0 is None else 1
     if not estimate:  # no full_output: nobody reads the error
-        zero = np.broadcast_to(np.int8(0), cshape)
-        nan = np.broadcast_to(np.nan, cshape)
+        nan, zero = _unread(cshape)
         return Outcome(df, nan, values.shape[0], n, extra, step, order, zero)
     if levels == 1:
         error = np.broadcast_to(tab.error + 0.5 * eps_x * np.abs(df), cshape)

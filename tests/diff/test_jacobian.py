@@ -231,3 +231,31 @@ def test_shared_points_evaluated_once_without_full_output(kw):
     if kw.get("method", "central") == "central":
         stencil_rows = kw.get("order", 2) * (kw["richardson"] + 1)
         assert n_lean == 1 + (stencil_rows - shared) * x.size
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_plans_sparse_results_are_scipys_and_their_own(monkeypatch, dtype):
+    import scipy.sparse as sp
+
+    from nnnum.diff import jacobian
+
+    plan = nnnum.jacobian_plan(sp.csr_array(JT != 0))
+    x = X.astype(dtype)
+    J1 = nnnum.numerical_jacobian(broyden, x, sparsity=plan, batched=True)
+    J2 = nnnum.numerical_jacobian(broyden, x, sparsity=plan, batched=True)
+    built = sp.csr_array((J1.data.copy(), J1.indices.copy(), J1.indptr.copy()), shape=J1.shape)
+    assert type(J1) is type(built) and J1.dtype == dtype and J1.shape == built.shape
+    J1.check_format(full_check=True)
+    for name in ("data", "indices", "indptr"):
+        a, b = getattr(J1, name), getattr(J2, name)
+        np.testing.assert_array_equal(a, getattr(built, name))
+        assert a.dtype == getattr(built, name).dtype and not np.shares_memory(a, b)
+    J1.indices[:] = 0  # a caller's edit of one result reaches neither the plan nor the next
+    J1.data[:] = 7.0
+    J3 = nnnum.numerical_jacobian(broyden, x, sparsity=plan, batched=True)
+    np.testing.assert_array_equal(J3.toarray(), J2.toarray())
+    # a SciPy whose arrays keep state beyond the known attributes: its own constructor
+    monkeypatch.setattr(jacobian, "_CSR_STATE", frozenset())
+    J4 = nnnum.numerical_jacobian(broyden, x, sparsity=plan, batched=True)
+    np.testing.assert_array_equal(J4.toarray(), J2.toarray())
+    assert type(J4) is type(J2) and J4.dtype == dtype
