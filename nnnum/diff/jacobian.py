@@ -365,7 +365,13 @@ def numerical_jacobian(
     -----
     ``f`` is evaluated ``1 + P`` times: once at ``x`` (its shape; a one-sided
     stencil's ``f(x)``) and ``P = order * (richardson + 1) * C`` perturbations
-    with ``C = x.size`` colours (dense) or the colouring's count.
+    with ``C = x.size`` colours (dense) or the colouring's count. Without
+    ``full_output``, a point that two Richardson levels share (the order-4
+    central stencil's ``x +- h/2`` at levels 0 and 1) is evaluated once, so
+    ``order=4, richardson=1`` costs ``6 * C`` perturbations instead of ``8 * C``.
+    With it, every point is evaluated (a noisy ``f``'s repeated values are part
+    of the estimate), and with Richardson levels the estimate adds a probe, one
+    point beyond the stencil per colour (central orders 2-4, one-sided 1-2).
 
     Examples
     --------
