@@ -43,6 +43,25 @@ def broyden(x: np.ndarray) -> np.ndarray:
     return out
 
 
+def broyden_jit() -> Callable[[np.ndarray], np.ndarray]:
+    """Broyden's banded function of one vector, compiled by Numba (nnnum's ``prange`` engine)."""
+    import numba
+
+    @numba.njit(cache=True)
+    def f(x: np.ndarray) -> np.ndarray:  # pragma: no cover (compiled)
+        n = x.size
+        out = np.empty(n)
+        for k in range(n):
+            out[k] = (3.0 - 2.0 * x[k]) * x[k] + 1.0
+        for k in range(n):
+            for j in range(max(0, k - 5), min(n, k + 2)):
+                if j != k:
+                    out[k] -= x[j] * (1.0 + x[j])
+        return out
+
+    return f
+
+
 def broyden_jac(x: np.ndarray) -> np.ndarray:
     J = np.diag(3 - 4 * x)
     for d in range(1, 6):
@@ -106,6 +125,16 @@ def jacobians(n: int, slow: bool) -> list[Row]:
         kw = {"batched": True, **kw}
         t, J = best(lambda kw=kw: nnnum.numerical_jacobian(broyden, x, **kw), 3)
         rows.append((label, t, _err(J, JT), ""))
+    import numba
+
+    fj = broyden_jit()
+    nnnum.numerical_jacobian(fj, x[:8])  # compiles f and the engine's kernels: not timed
+    for label, kw in (
+        ("Jacobian dense jitted f", {}),
+        ("Jacobian dense jitted f order=4 richardson=1", dict(order=4, richardson=1, h="auto")),
+    ):
+        t, J = best(lambda kw=kw: nnnum.numerical_jacobian(fj, x, **kw), 3)
+        rows.append((label, t, _err(J, JT), f"{numba.get_num_threads()} threads"))
     pat = JT != 0
     try:
         import scipy.sparse as sp
