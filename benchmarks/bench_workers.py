@@ -26,9 +26,11 @@ def _f():
 def _context():
     # nnnum's own start method: forkserver with nnnum preloaded (a server started without it
     # makes every new worker import nnnum, about 0.4 s)
-    from nnnum.diff.engines.executors import _mp_context
-
-    return _mp_context()
+    try:
+        from nnnum.diff.engines.executors import mp_context
+    except ImportError as exc:  # pragma: no cover (commits before the public name)
+        raise NotImplementedError("needs nnnum.diff.engines.executors.mp_context") from exc
+    return mp_context()
 
 
 class WorkersOverhead:
@@ -71,21 +73,24 @@ class WorkersPayload:
             import cloudpickle  # noqa: F401
         except ImportError as exc:  # pragma: no cover
             raise NotImplementedError("needs cloudpickle") from exc
+        try:
+            from nnnum.diff.engines.executors import make_payload
+        except ImportError as exc:  # pragma: no cover (commits before the public name)
+            raise NotImplementedError("needs nnnum.diff.engines.executors.make_payload") from exc
+        self.make_payload = make_payload
         self.net = nnnum.TwoLayerNet(784, 50, 10, seed=0)
         rng = np.random.default_rng(0)
         self.xb = rng.random((100, 784))
         self.tb = rng.integers(0, 10, 100)
 
     def time_pickle_net_closure(self) -> None:
-        from nnnum.diff.engines.executors import _payload
-
         net, xb, tb = self.net, self.xb, self.tb
-        _payload(lambda w: net.loss(xb, tb), net.params["W1"], net.params["W1"])
+        self.make_payload(lambda w: net.loss(xb, tb), net.params["W1"], net.params["W1"])
 
     def track_payload_bytes(self) -> int:
-        from nnnum.diff.engines.executors import _payload
-
         net, xb, tb = self.net, self.xb, self.tb
-        return len(_payload(lambda w: net.loss(xb, tb), net.params["W1"], net.params["W1"]))
+        return len(
+            self.make_payload(lambda w: net.loss(xb, tb), net.params["W1"], net.params["W1"])
+        )
 
     track_payload_bytes.unit = "bytes"  # type: ignore[attr-defined]

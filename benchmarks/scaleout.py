@@ -39,7 +39,7 @@ from typing import Any, Callable  # noqa: E402
 import numpy as np  # noqa: E402
 
 import nnnum  # noqa: E402
-from nnnum.diff.engines.executors import Workers, _mp_context  # noqa: E402
+from nnnum.diff.engines.executors import Workers, mp_context  # noqa: E402
 
 from .common import Table  # noqa: E402
 
@@ -78,7 +78,7 @@ def _spin(seconds: float) -> float:
 
 def cores_available(n: int = 2, seconds: float = 2.0) -> float:
     """CPU seconds per second that ``n`` spinning processes get now (others share the cores)."""
-    with ProcessPoolExecutor(n, mp_context=_mp_context()) as pool:
+    with ProcessPoolExecutor(n, mp_context=mp_context()) as pool:
         list(pool.map(_spin, [0.05] * n))  # start the workers
         return sum(pool.map(_spin, [seconds] * n)) / seconds
 
@@ -171,7 +171,7 @@ def section_cpu(args: argparse.Namespace, client: Any) -> None:
         ["engine", "workers", "time (s)", "speedup", "overhead / evaluation (ms)"],
     )
     t_cold = timed(lambda: nnnum.numerical_gradient(f, x, workers=2, progress=False), 1)
-    ctx = _mp_context()
+    ctx = mp_context()
     with ProcessPoolExecutor(2, mp_context=ctx) as pool:
         fns: dict[str, Callable[[], Any]] = {"serial loop": lambda: nnnum.numerical_gradient(f, x)}
         cases: dict[str, Any] = {
@@ -217,7 +217,7 @@ def section_overhead(args: argparse.Namespace, client: Any) -> None:
     tab.add(
         "workers=2", f"n = {x.size}, 8 tasks", t, f"{(t - t_serial / 2) / evals * 1e6:.1f}", "-"
     )
-    ctx = _mp_context()
+    ctx = mp_context()
     xt = np.linspace(-1.0, 1.0, 400)
     with ProcessPoolExecutor(2, mp_context=ctx) as pool:
         nnnum.numerical_gradient(trivial_f, x, workers=pool, progress=False)
@@ -327,7 +327,7 @@ def section_scipy(args: argparse.Namespace) -> None:
     x = np.linspace(-1.0, 1.0, 32)
     exact = cpu_grad(x)
     rep = args.repeat or (2 if args.quick else 3)
-    ctx = _mp_context()
+    ctx = mp_context()
     tab = Table(
         f"(3) Same pool (ProcessPoolExecutor(2)), same f (about 20 ms), n = {x.size}: SciPy "
         "approx_derivative vs nnnum, central differences with a relative step",

@@ -2,9 +2,11 @@
 
 * :mod:`.steps` - checks of ``h`` and ``x``, the automatic step, the points actually taken;
 * :mod:`.stencils` - stencils as data (offsets and weights), Richardson extrapolation;
-* :mod:`.engines` - how a plan of perturbations is evaluated (Python loop in place,
-  ``prange`` kernel for a jitted ``f``, batched on an array namespace);
-* :mod:`.api` - the public functions.
+* :mod:`.engines` - how a plan of perturbations is evaluated, one protocol (Python loop
+  in place, ``prange`` kernel for a jitted ``f``, batched on an array namespace, workers);
+* :mod:`.complex_step` - the complex step: its rule, checks and finish;
+* :mod:`.api` - the public functions (:mod:`.book` the book's names for them,
+  :mod:`.batched_gradient` the batched one).
 """
 
 from .api import (
@@ -13,10 +15,8 @@ from .api import (
     batched_numerical_gradient,
     numerical_diff,
     numerical_gradient,
-    numerical_gradient_1,
-    numerical_gradient_2,
-    numerical_gradient_2d,
 )
+from .book import numerical_gradient_1, numerical_gradient_2, numerical_gradient_2d
 from .check import GradCheck, assert_grad, check_grad
 from .checks import NonFiniteError
 from .directional import directional_derivative, hessian_vector_product

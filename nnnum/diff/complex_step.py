@@ -43,8 +43,9 @@ differences refuse the same points (``f`` is NaN on one side). Cost: two
 evaluations of ``f`` per element (three where the first two disagree), plus
 one at ``x``.
 
-This module holds the step rule, the checks of ``f``'s values and the two
-engines that need no compiler: the Python loop (``f`` gets a complex copy of
+This module holds the step rule, the checks of ``f``'s values, the public
+functions' glue (:func:`gradient`, :func:`derivative`) and the two engines that
+need no compiler: the Python loop (``f`` gets a complex copy of
 ``x``, perturbed one element at a time) and the batched one (array namespace,
 CPU or GPU). The ``prange`` kernel for a jitted ``f`` is in
 :mod:`.engines.prange`.
@@ -58,8 +59,11 @@ from typing import Any
 
 import numpy as np
 
+from .._core.jit import is_jitted
+from .._core.regions import REGIONS
 from .checks import NonFiniteError
-from .steps import check_h, where
+from .finish import DiffResult
+from .steps import check_finite, check_h, where
 
 __all__ = [
     "COMPLEX",
@@ -77,6 +81,8 @@ __all__ = [
     "elementwise",
     "batched",
     "finish",
+    "gradient",
+    "derivative",
 ]
 
 #: ``x``'s dtype -> the complex dtype ``f`` is evaluated in.
@@ -421,3 +427,49 @@ def finish(
         )
     err[third] += np.where(ratio <= 8.0, np.abs(g1), np.abs(g2))
     return df, err
+
+
+def gradient(
+    f: Any, arr: np.ndarray, fx: Any, hv: Any, be: Any, full_output: bool, parallel: Any
+) -> Any:
+    """``numerical_gradient(..., method="complex")`` on the checked, non-empty ``arr``.
+
+    ``fx`` is the caller's object (an ``np.matrix`` stays a matrix for ``f``),
+    ``be`` the backend; a jitted ``f`` runs in its ``prange`` kernel.
+    """
+    shape = arr.shape
+    base = REGIONS.snapshot(arr)  # f gets complex copies: x itself is never written
+    check_finite(base.reshape(-1), shape)
+    hs = steps(base.reshape(-1), hv)
+    if is_jitted(f) and arr.ndim > 0 and be.JIT:
+        from .engines import prange
+
+        im = prange.complex_step(f, base, hs, parallel)
+    else:
+        subclass = type(fx) if isinstance(fx, np.ndarray) and type(fx) is not np.ndarray else None
+        im = loop(f, base, hs, subclass)  # np.matrix stays a matrix, as for "central"
+    df, error = finish(im, hs, shape, arr.dtype)
+    out = df.reshape(shape).astype(arr.dtype, copy=False)
+    if not full_output:
+        return out
+    return DiffResult(
+        df=out,
+        error=error.reshape(shape),
+        nfev=nfev(im),
+        step=hs.reshape((1,) + shape),
+        order=2,
+        method="complex",
+    )
+
+
+def derivative(f: Callable[[Any], Any], xa: np.ndarray, h: Any, full_output: bool) -> Any:
+    """``numerical_diff(..., method="complex")``: ``Im f(x + ih) / h``, checked at 2h, 4h."""
+    check_finite(xa.reshape(-1), xa.shape)
+    hs = steps(xa.reshape(-1), h).reshape(xa.shape)
+    im, calls = elementwise(f, xa, hs)
+    df, error = finish(im, hs.reshape(-1), xa.shape, np.dtype(np.float64))
+    out = float(df[0]) if xa.ndim == 0 else df.reshape(xa.shape)
+    if not full_output:
+        return out
+    err: Any = float(error[0]) if xa.ndim == 0 else error.reshape(xa.shape)
+    return DiffResult(df=out, error=err, nfev=calls, step=hs[None], order=2, method="complex")

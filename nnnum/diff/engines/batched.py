@@ -12,7 +12,9 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["evaluate"]
+from .base import Options, Ready, Target
+
+__all__ = ["accepts", "prepare", "evaluate", "f_at_x", "batches", "HOST_BATCH_BYTES"]
 
 #: Bytes of perturbed copies per call of ``f`` on the host (the device uses its free memory):
 #: about one core's L2 cache, so that the temporaries of a NumPy ``f`` stay in cache. Measured
@@ -21,7 +23,43 @@ __all__ = ["evaluate"]
 HOST_BATCH_BYTES = 1 << 20
 
 
+# ------------------------------------------------------------------ the Engine protocol
+def accepts(f: Any, target: Target, options: Options) -> bool:
+    """``batched=True``: ``f`` maps a batch of parameter copies to one value each."""
+    return options.batched
+
+
+def prepare(f: Any, target: Target, options: Options) -> Ready:
+    """``x`` on the backend (``target.fx``, already a private copy) and its values on the host.
+
+    ``target.flat``, where the caller already took the host values, is kept.
+    """
+    flat = target.flat
+    if flat is None:
+        flat = np.asarray(options.backend.to_host(target.fx)).reshape(-1)
+    return Ready(target.ready(flat, target.fx))
+
+
 def evaluate(
+    f: Any, target: Target, points: np.ndarray, labels: list[str], options: Options
+) -> np.ndarray:
+    """:func:`batches` of copies of ``x`` on the backend, the perturbed values sent there."""
+    xp = options.backend.xp
+    xd = target.base
+    return batches(
+        f, xd.reshape(-1), target.shape, xp.asarray(points), options.chunk, options.backend
+    )
+
+
+def f_at_x(f: Any, target: Target, options: Options) -> float:
+    """``f`` of a batch of one: ``x`` itself."""
+    backend = options.backend
+    v = backend.xp.asarray(f(target.base.reshape((1,) + target.shape)))
+    return float(backend.to_host(v.reshape(-1))[0])
+
+
+# ------------------------------------------------------------------ the batches
+def batches(
     f: Callable[[Any], Any],
     flat: Any,
     shape: tuple[int, ...],

@@ -8,11 +8,13 @@ from typing import Any
 
 import numpy as np
 
+from ..._core.regions import REGIONS
 from ..checks import scalar_result
 from ..finish import raise_not_finite2
 from ..steps import where
+from .base import Options, Target
 
-__all__ = ["evaluate", "central2", "central2_floats"]
+__all__ = ["accepts", "prepare", "evaluate", "f_at_x", "in_place", "central2", "central2_floats"]
 
 #: Elements whose perturbed values are read into Python floats at a time: the loop runs on
 #: Python floats (no NumPy scalar per step) in a bounded amount of memory.
@@ -29,7 +31,53 @@ def float_view(a: np.ndarray) -> Any:
 _isfinite = math.isfinite
 
 
+# ------------------------------------------------------------------ the Engine protocol
+def accepts(f: Any, target: Target, options: Options) -> bool:
+    """Every ``f``: the engine of last resort (the book's semantics)."""
+    return True
+
+
+def prepare(f: Any, target: Target, options: Options) -> _Held:
+    """``x``'s memory held while the plan runs: ``f`` perturbs ``x`` itself, no one else does."""
+    return _Held(target)
+
+
+class _Held:
+    """The ``with`` block of :func:`prepare` (a plain class: cheaper than a generator)."""
+
+    __slots__ = ("_target", "_hold")
+
+    def __init__(self, target: Target) -> None:
+        self._target = target
+        self._hold = REGIONS.hold(target.arr)
+
+    def __enter__(self) -> Target:
+        self._hold.__enter__()
+        try:
+            arr = self._target.arr
+            return self._target.ready(arr.reshape(-1) if arr.flags.c_contiguous else arr.ravel())
+        except BaseException:
+            self._hold.__exit__()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        self._hold.__exit__(*exc)
+
+
 def evaluate(
+    f: Any, target: Target, points: np.ndarray, labels: list[str], options: Options
+) -> np.ndarray:
+    """:func:`in_place` on the caller's ``x``, ``f`` called with the caller's object."""
+    return in_place(f, target.arr, target.fx, points, labels)
+
+
+def f_at_x(f: Any, target: Target, options: Options) -> float:
+    """``f`` of the caller's object."""
+    return scalar_result(f(target.fx), "x")
+
+
+# ------------------------------------------------------------------ the loops
+def in_place(
     f: Callable[[Any], Any], x: np.ndarray, fx: Any, points: np.ndarray, row_labels: list[str]
 ) -> np.ndarray:
     """``F[r, i] = f(x with x_i = points[r, i])``, perturbing ``x`` in place.
@@ -206,7 +254,7 @@ def _evaluate_nd(
     row_labels: list[str],
     out: np.ndarray,
 ) -> None:
-    """:func:`evaluate` for a 0-d or strided ``x``: multi-indices, lazily (no list of n tuples)."""
+    """:func:`in_place` for a 0-d or strided ``x``: multi-indices, lazily (no list of n tuples)."""
     rows = points.shape[0]
     shape = x.shape
     index = np.ndindex(shape) if shape else iter([()])

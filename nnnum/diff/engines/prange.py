@@ -21,8 +21,10 @@ import numpy as np
 from numba import prange
 
 from ..._core.jit import call_kernel, is_jitted, is_parallel, kernel
+from ..._core.regions import REGIONS
 from ..._core.threads import nests
 from ..checks import scalar_result
+from .base import Options, Ready, Target
 
 #: How many jitted functions keep their compiled gradient kernels.
 CACHE_SIZE = 16
@@ -85,7 +87,38 @@ def _filled(cell: Any) -> bool:
     return True
 
 
-def evaluate(f: Any, base: np.ndarray, points: np.ndarray, parallel: bool | None) -> np.ndarray:
+# ------------------------------------------------------------------ the Engine protocol
+def accepts(f: Any, target: Target, options: Options) -> bool:
+    """A Numba-compiled ``f`` of an at least 1-d ``x``, on a backend that compiles."""
+    return bool(is_jitted(f) and target.arr.ndim > 0 and options.backend.JIT)
+
+
+def prepare(f: Any, target: Target, options: Options) -> Ready:
+    """A private C-ordered copy of ``x`` (``x`` as it is now), and ``f`` checked on it.
+
+    The check call (one evaluation, counted in ``nfev``) compiles ``f`` for
+    the copy's type and checks that it returns a real scalar.
+    """
+    with REGIONS.hold(target.arr):  # a consistent snapshot: no other thread's perturbation in it
+        base = np.ascontiguousarray(target.arr).copy()
+    scalar_result(check_call(f, base), "x")  # checks the return type, compiles f
+    return Ready(target.ready(base.reshape(-1), base, extra=1))
+
+
+def evaluate(
+    f: Any, target: Target, points: np.ndarray, labels: list[str], options: Options
+) -> np.ndarray:
+    """:func:`perturbed` on the engine's own copy of ``x``."""
+    return perturbed(f, target.base, points, options.parallel)
+
+
+def f_at_x(f: Any, target: Target, options: Options) -> float:
+    """``f`` of the engine's own copy of ``x``."""
+    return scalar_result(f(target.base), "x")
+
+
+# ------------------------------------------------------------------ the kernels
+def perturbed(f: Any, base: np.ndarray, points: np.ndarray, parallel: bool | None) -> np.ndarray:
     """``F[r, i] = f(base with base_i = points[r, i])``, in the kernel specialised to ``f``.
 
     ``base`` is a private C-ordered copy of ``x`` (shaped like it); each chunk
@@ -180,7 +213,7 @@ def central2(f: Any, base: np.ndarray, h: float) -> np.ndarray | None:
     """The book's default gradient of the jitted ``f`` in one parallel kernel, or None.
 
     ``(f(x + h e_i) - f(x - h e_i)) / ((x_i + h) - (x_i - h))``, bit-identical to
-    the general path (plan, :func:`evaluate`, finish) at about a third of its
+    the general path (plan, :func:`perturbed`, finish) at about a third of its
     per-call cost, which is most of the time for a small ``x``. ``base`` is a
     private C-ordered float32/float64 copy of ``x`` (at least 1-d, never
     modified). None when any element needs the general path: a step that

@@ -61,7 +61,71 @@ def test_prange_engine_matches_the_loop_engine(n, parallel):
     jf = nnnum.jit(cubic)
     x = np.random.default_rng(n).uniform(-2, 2, n)
     points = np.stack([x + 0.5, x - 0.25, x * 3])
-    got = prange.evaluate(jf, x.copy(), points, parallel)
+    got = prange.perturbed(jf, x.copy(), points, parallel)
     xx = x.copy()
-    want = loop.evaluate(lambda v: float(jf(v)), xx, xx, points, ["a", "b", "c"])
+    want = loop.in_place(lambda v: float(jf(v)), xx, xx, points, ["a", "b", "c"])
     np.testing.assert_array_equal(got, want)
+
+
+# ---- the four engines through the one protocol: select, run, the same bits -----------------
+@pytest.mark.parametrize(
+    ("order", "method", "richardson", "h"),
+    [(2, "central", 0, 1e-3), (4, "central", 1, "auto"), (2, "forward", 2, 1e-2)],
+)
+def test_the_four_engines_agree_bit_for_bit_through_the_protocol(order, method, richardson, h):
+    from nnnum import backends
+    from nnnum.diff import engines
+    from nnnum.diff.engines import batched, executors, loop, prange
+    from nnnum.diff.options import check_options
+
+    global _JCUBIC
+    if _JCUBIC is None:
+        _JCUBIC = nnnum.jit(cubic)
+    jf = _JCUBIC
+    py = lambda v: float(jf(v))  # noqa: E731  (the same arithmetic, called from Python)
+    rows = lambda X: np.array([jf(r) for r in X])  # noqa: E731  (one value per copy)
+    hv, st, levels, _ = check_options(h, order, method, richardson)
+    x = np.random.default_rng(order + richardson).uniform(-2, 2, 6)
+    be = backends.current()
+    cases = [
+        (py, engines.Options(backend=be), loop),
+        (jf, engines.Options(backend=be), prange if be.JIT else loop),
+        (py, engines.Options(workers=map, progress=False, backend=be), executors),
+        (rows, engines.Options(batched=True, chunk=4, backend=be), batched),
+    ]
+    got = []
+    for f, options, expected in cases:
+        before = x.copy()
+        target = engines.Target(x, x, x, x.shape)
+        engine = engines.select(f, target, options)
+        assert engine is expected
+        out = engines.run(engine, f, target, options, hv, st, levels, True)
+        assert np.array_equal(x, before)  # x never modified
+        got.append(out)
+    for out in got[1:]:
+        np.testing.assert_array_equal(out.df, got[0].df)
+        np.testing.assert_array_equal(out.error, got[0].error)
+        assert out.nfev - out.extra == got[0].nfev - got[0].extra
+    # and the public function gives the same bits
+    pub = nnnum.numerical_gradient(py, x, order=order, method=method, richardson=richardson, h=h)
+    np.testing.assert_array_equal(pub, got[0].df)
+
+
+def test_every_engine_implements_the_protocol():
+    import inspect
+
+    from nnnum.diff import engines
+
+    names = ["accepts", "prepare", "evaluate", "f_at_x"]
+    params = {
+        "accepts": ["f", "target", "options"],
+        "prepare": ["f", "target", "options"],
+        "evaluate": ["f", "target", "points", "labels", "options"],
+        "f_at_x": ["f", "target", "options"],
+    }
+    assert len(engines.ENGINES) == 4
+    for engine in engines.ENGINES:
+        for name in names:
+            fn = getattr(engine, name)
+            assert list(inspect.signature(fn).parameters) == params[name], (engine, name)
+    assert engines.ENGINES[-1] is engines.loop  # the engine of last resort comes last

@@ -263,10 +263,12 @@ def slow_sum_sq(w):
     return sum_sq(w)
 
 
-def test_executor_gets_the_payload_once_per_worker():
+def test_executor_gets_the_payload_once_per_worker(monkeypatch):
+    from nnnum.diff.engines.executors import worker
+
     made = []
 
-    class Counting(executors._State):
+    class Counting(worker.State):
         def __init__(self, payload):
             made.append(1)
             super().__init__(payload)
@@ -278,15 +280,12 @@ def test_executor_gets_the_payload_once_per_worker():
             CountingPool.sent += args[1] is not None
             return super().submit(fn, *args, **kwargs)
 
-    old = executors._State
-    executors._State = Counting
-    try:
-        with CountingPool(2) as ex:
-            x = np.linspace(0, 1, 30)
-            w = Workers(ex, chunk=1)
-            got = nnnum.numerical_gradient(slow_sum_sq, x, workers=w, progress=False)
-    finally:
-        executors._State = old
+    monkeypatch.setattr(worker, "State", Counting)  # where the worker side makes its copies
+    with CountingPool(2) as ex:
+        x = np.linspace(0, 1, 30)
+        w = Workers(ex, chunk=1)
+        got = nnnum.numerical_gradient(slow_sum_sq, x, workers=w, progress=False)
+    monkeypatch.undo()
     assert np.array_equal(got, nnnum.numerical_gradient(slow_sum_sq, x))
     assert len(made) <= 2  # one unpickled copy per worker thread, for 30 tasks
     # the first wave (one per worker), plus a resend per miss (a worker that came late)
@@ -418,7 +417,7 @@ def test_a_broken_user_executor_is_reported_not_restarted():
             os.kill(os.getpid(), signal.SIGKILL)
         return 0.0
 
-    with ProcessPoolExecutor(1, mp_context=executors._mp_context()) as ex:
+    with ProcessPoolExecutor(1, mp_context=executors.mp_context()) as ex:
         with pytest.raises(BrokenProcessPool) as info:
             nnnum.numerical_gradient(f, np.ones(3), workers=ex, progress=False)
     assert "restarts only the pools it owns" in "\n".join(info.value.__notes__)
@@ -574,3 +573,15 @@ def test_dask_without_workers_or_scheduler():
     finally:
         c.close()
         cluster.close()
+
+
+def test_the_split_modules_names_stay_importable_from_executors():
+    from nnnum.diff.engines.executors import guard, options, payload, worker
+
+    assert executors._kind is options.kind is executors.kind
+    assert executors._payload is payload.make_payload is executors.make_payload
+    assert executors._unguarded_main is guard.unguarded_main is executors.unguarded_main
+    assert executors._guard_message is guard.guard_message is executors.guard_message
+    assert executors._mp_context is guard.mp_context is executors.mp_context
+    assert executors._State is worker.State
+    assert executors.TASKS_PER_WORKER == 4 and executors.check_workers is options.check_workers

@@ -15,7 +15,7 @@ from nnnum.diff.engines import loop
 
 
 def reference(f, x, points):
-    """One element at a time through NumPy indexing: what loop.evaluate must equal."""
+    """One element at a time through NumPy indexing: what loop.in_place must equal."""
     out = np.empty(points.shape)
     flat = x.reshape(-1)
     for i in range(flat.size):
@@ -45,7 +45,7 @@ def test_loop_equals_the_plain_loop_bit_for_bit(x, rows):
     rng = np.random.default_rng(x.size)
     points = (x.reshape(1, -1) + rng.normal(size=(rows, x.size))).astype(x.dtype)
     before = x.copy()
-    got = loop.evaluate(weighted, x, x, points, [f"row {r}" for r in range(rows)])
+    got = loop.in_place(weighted, x, x, points, [f"row {r}" for r in range(rows)])
     np.testing.assert_array_equal(x, before)
     want = reference(weighted, x.copy(), points)
     np.testing.assert_array_equal(got, want)

@@ -95,7 +95,7 @@ def test_prange_engine_picks_the_serial_kernel_only_when_asked(kernel_calls, par
     kernels = prange.kernels(jf)
     used = kernel_calls
     x = np.array([1.0, 2.0, 3.0])
-    prange.evaluate(jf, x.copy(), np.stack([x + 1e-3, x - 1e-3]), parallel)
+    prange.perturbed(jf, x.copy(), np.stack([x + 1e-3, x - 1e-3]), parallel)
     assert len(used) == 1 and used[0] is kernels[which]
 
 

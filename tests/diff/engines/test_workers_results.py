@@ -61,7 +61,7 @@ def test_a_map_returning_results_in_another_order(fmap, chunk):
 @pytest.mark.parametrize("chunk", [1, None])
 def test_imap_unordered_of_a_process_pool(chunk):
     ref = serial()
-    ctx = multiprocessing.get_context(executors._mp_context().get_start_method())
+    ctx = multiprocessing.get_context(executors.mp_context().get_start_method())
     with ctx.Pool(2) as pool:
         got = run(Workers(pool.imap_unordered, chunk=chunk))
     assert np.array_equal(got, ref)
@@ -120,7 +120,7 @@ def test_a_map_that_raises_itself():
 
 
 def test_a_closed_process_pool_map():
-    ctx = multiprocessing.get_context(executors._mp_context().get_start_method())
+    ctx = multiprocessing.get_context(executors.mp_context().get_start_method())
     pool = ctx.Pool(1)
     pool.close()
     pool.join()
