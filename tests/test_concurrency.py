@@ -270,3 +270,32 @@ def test_jitted_f_from_four_threads_equals_the_serial_kernel():
     ref = nnnum.numerical_gradient(f, x, parallel=False)
     for g in _in_threads(lambda i: nnnum.numerical_gradient(f, x), n=4):
         np.testing.assert_array_equal(g, ref)
+
+
+def _layouts():
+    a = np.zeros((4, 5))
+    ro = np.zeros(4)
+    ro.flags.writeable = False
+    return [
+        np.zeros(3),
+        a[1:3],
+        a[:, 1],
+        a.T,
+        np.zeros(7, dtype=">f4"),
+        np.zeros(1),
+        np.zeros((3, 4), order="F"),
+        np.zeros(10)[::-1],
+        np.frombuffer(bytearray(80)),
+        np.zeros(5, np.float32)[2:],
+        ro,
+        np.lib.stride_tricks.sliding_window_view(np.zeros(6), 3),
+    ]
+
+
+@pytest.mark.parametrize("i", range(12))
+def test_the_locked_span_is_numpys_byte_bounds(i):
+    from nnnum._core.regions import _byte_bounds as byte_bounds  # NumPy's, either version
+    from nnnum._core.regions import _span
+
+    a = _layouts()[i]
+    assert _span(a) == byte_bounds(a)

@@ -9,6 +9,7 @@ bytes, while calls on separate arrays run concurrently.
 
 from __future__ import annotations
 
+import ctypes
 import threading
 from typing import Any
 
@@ -102,7 +103,23 @@ class RegionLocks:
         with self._cond:
             for e in entries:
                 self._held.remove(e)
-            self._cond.notify_all()
+            if self._waiting:  # a waiter registers before it waits: none, nobody to wake
+                self._cond.notify_all()
+
+
+def _span(a: np.ndarray) -> tuple[int, int]:
+    """The bytes ``a`` spans, ``(low, high)``: NumPy's ``byte_bounds``, ~4x faster when contiguous.
+
+    A writable C-contiguous array's first byte is read through the buffer
+    protocol (``ctypes``: ~0.45 us; ``byte_bounds`` and ``a.ctypes.data`` build
+    a dictionary or an object first, ~1.4-1.8 us); any other layout takes
+    ``byte_bounds``.
+    """
+    flags = a.flags
+    if flags.c_contiguous and flags.writeable:
+        low = ctypes.addressof(ctypes.c_char.from_buffer(a))  # type: ignore[arg-type]
+        return low, low + a.nbytes
+    return _byte_bounds(a)
 
 
 class _Hold:
@@ -112,7 +129,7 @@ class _Hold:
 
     def __init__(self, locks: RegionLocks, arrays: tuple[Any, ...]) -> None:
         self._locks = locks
-        self._spans = [_byte_bounds(a) for a in arrays if isinstance(a, np.ndarray) and a.size]
+        self._spans = [_span(a) for a in arrays if isinstance(a, np.ndarray) and a.size]
         me = threading.get_ident()
         self._entries = [(lo, hi, me) for lo, hi in self._spans]
 
