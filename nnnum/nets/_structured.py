@@ -13,6 +13,7 @@ import numba
 import numpy as np
 
 from .. import backends as _backend
+from ..diff.stencils import stencil
 from ..losses import CE_DELTA
 from . import _kernels as _kernels_net
 from ._batched import actual_steps, batched_structured_gradient
@@ -176,3 +177,23 @@ def _structured_numba(params: dict[str, Any], x: np.ndarray, labels: np.ndarray,
         "W2": g2[:hdim],
         "b2": g2[hdim].copy(),
     }
+
+
+def structured_with_stencil(
+    central: Callable[[float], dict[str, Any]], h: float, order: int
+) -> dict[str, Any]:
+    """A central stencil of ``order`` from the structured two-point differences at ``t h``.
+
+    With ``D_t`` the two-point central difference over the step actually taken
+    at ``t h``, the stencil is ``sum_t 2 t w_t D_t`` (``w_t`` its weight at
+    offset ``+t``): order 2 is ``D_1`` itself, bit for bit.
+    """
+    st = stencil(order, "central")
+    if order == 2:
+        return central(h)
+    total: dict[str, Any] = {}
+    for t in range(1, order // 2 + 1):
+        c = 2.0 * t * st.weights[st.offsets.index(t)]
+        for key, g in central(t * h).items():
+            total[key] = total[key] + c * g if key in total else c * g
+    return total
