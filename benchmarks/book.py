@@ -20,11 +20,10 @@ from typing import Any
 import numpy as np
 
 from .common import (
+    BookSimpleNet,
     BookTwoLayerNet,
     Table,
-    book_cross_entropy_error,
     book_numerical_gradient,
-    book_softmax,
     nnnum,
 )
 
@@ -68,16 +67,6 @@ def function_2(x: np.ndarray) -> float:
 def function_field(x: np.ndarray) -> float:
     """Figure 4-9's function written for one point: ``np.sum(x**2)``."""
     return np.sum(x**2)
-
-
-class BookSimpleNet:
-    """``ch04/gradient_simplenet.py``."""
-
-    def __init__(self, w: np.ndarray) -> None:
-        self.W = w
-
-    def loss(self, x: np.ndarray, t: np.ndarray) -> float:
-        return book_cross_entropy_error(book_softmax(np.dot(x, self.W)), t)
 
 
 def book_train(net: Any, x_train, t_train, iters: int, batch: int = 100, lr: float = 0.1):

@@ -187,6 +187,25 @@ def book_init_params(
     }
 
 
+class BookSimpleNet:
+    """The book's simpleNet in plain NumPy (``ch04/gradient_simplenet.py``), on given weights.
+
+    ``predict`` is ``np.dot(x, W)``, ``loss`` the book's
+    ``cross_entropy_error(softmax(predict(x)), t)`` on the functions ``ops``
+    (:data:`BOOK_OPS`: the book's); ``tests/book_reference.py`` builds on it.
+    """
+
+    def __init__(self, w: np.ndarray, ops: Any = BOOK_OPS) -> None:
+        self.W = w
+        self.ops = ops
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return np.dot(x, self.W)
+
+    def loss(self, x: np.ndarray, t: np.ndarray) -> float:
+        return self.ops.cross_entropy_error(self.ops.softmax(self.predict(x)), t)
+
+
 class BookTwoLayerNet:
     """The book's TwoLayerNet in plain NumPy (``ch04/two_layer_net.py``), on given weights.
 

@@ -1,17 +1,20 @@
 """Plain-NumPy oracles for chapter 4 of *Deep Learning from Scratch*.
 
-Written for this test suite from the algorithms the book describes (not its
-code): the forward difference conventions it uses (absolute step ``h = 1e-4``,
-divided by ``2 * h``), its element-by-element in-place perturbation, its
-cross-entropy with a ``1e-7`` guard that turns one-hot (or any same-shaped)
-targets into labels by ``argmax``, and its two-layer net (sigmoid hidden layer,
-softmax output, weights drawn from NumPy's global random state, backprop with
-``(y - t) / batch`` at the output). Slow on purpose: every number here is what
-the book's scripts print, so that nnnum can be compared against it.
+The book's conventions as it describes them: the central difference (absolute
+step ``h = 1e-4``, divided by ``2 * h``), its element-by-element in-place
+perturbation, its cross-entropy with a ``1e-7`` guard that turns one-hot (or
+any same-shaped) targets into labels by ``argmax``, and its two-layer net
+(sigmoid hidden layer, softmax output, weights drawn from NumPy's global random
+state, backprop with ``(y - t) / batch`` at the output). Slow on purpose: every
+number here is what the book's scripts print, so that nnnum can be compared
+against it.
 
-The two-layer net is the benchmarks' :class:`benchmarks.common.BookTwoLayerNet`
-(one home for the book's network: the suite times nnnum against it), run here
-on this file's functions.
+The book's functions (sigmoid, softmax, cross-entropy) and networks have one
+home, the benchmarks' :mod:`benchmarks.common` (``book_*``, :class:`BookSimpleNet`,
+:class:`BookTwoLayerNet`: the suite times nnnum against them); this file names
+them as the tests use them, adds the book's constructors (weights from NumPy's
+global random state) and runs them on its own element loop, :func:`gradient`,
+which owes nothing to nnnum.
 """
 
 from __future__ import annotations
@@ -22,10 +25,17 @@ from types import SimpleNamespace
 import numpy as np
 
 from benchmarks.common import BOOK_KEYS as KEYS
-from benchmarks.common import BookTwoLayerNet, book_init_params
+from benchmarks.common import (
+    BOOK_OPS,
+    BookSimpleNet,
+    BookTwoLayerNet,
+    book_cross_entropy_error,
+    book_init_params,
+    book_sigmoid,
+    book_softmax,
+)
 
 H = 1e-4
-DELTA = 1e-7
 
 
 # ----------------------------------------------------------------- differentiation
@@ -74,57 +84,34 @@ def descend(f: Callable, x0, lr: float = 0.01, step_num: int = 100):
 
 
 # ----------------------------------------------------------------- activations, losses
-def sigmoid(a):
-    return 1.0 / (1.0 + np.exp(-a))
-
-
-def softmax(a):
-    shifted = a - np.max(a, axis=-1, keepdims=True)
-    e = np.exp(shifted)
-    return e / np.sum(e, axis=-1, keepdims=True)
+#: ``1 / (1 + exp(-a))`` (:func:`benchmarks.common.book_sigmoid`)
+sigmoid = book_sigmoid
+#: max-subtracted, along the last axis (:func:`benchmarks.common.book_softmax`)
+softmax = book_softmax
+#: mean of ``-log(y[label] + 1e-7)``; same-shaped targets are read by ``argmax``
+#: (:func:`benchmarks.common.book_cross_entropy_error`)
+cross_entropy = book_cross_entropy_error
 
 
 def half_sum_squares(y, t):
     return 0.5 * np.sum((np.asarray(y, float) - np.asarray(t, float)) ** 2)
 
 
-def cross_entropy(y, t):
-    """Mean of ``-log(y[label] + 1e-7)``; same-shaped targets are read by ``argmax``."""
-    y = np.asarray(y, dtype=float)
-    t = np.asarray(t)
-    if y.ndim == 1:
-        y = y[None, :]
-        t = t.reshape(1, -1) if t.size == y.size else t.reshape(1)
-    if t.size == y.size:
-        t = t.argmax(axis=1)
-    n = y.shape[0]
-    return -np.sum(np.log(y[np.arange(n), t] + DELTA)) / n
-
-
 # ----------------------------------------------------------------- networks
 #: The functions a network is built from. A book script that changes only its imports
 #: runs its own classes on another library's functions: pass that library's as ``ops``.
-REFERENCE_OPS = SimpleNamespace(
-    sigmoid=sigmoid,
-    sigmoid_grad=lambda a: (1.0 - sigmoid(a)) * sigmoid(a),
-    softmax=softmax,
-    cross_entropy_error=cross_entropy,
-    numerical_gradient=gradient,
-)
+REFERENCE_OPS = SimpleNamespace(**{**vars(BOOK_OPS), "numerical_gradient": gradient})
 
 
-class SimpleNet:
-    """One linear layer ``x @ W`` (2 -> 3), softmax, cross-entropy."""
+class SimpleNet(BookSimpleNet):
+    """One linear layer ``x @ W`` (2 -> 3), softmax, cross-entropy, on :data:`REFERENCE_OPS`.
+
+    :class:`benchmarks.common.BookSimpleNet` with the book's constructor:
+    ``W = np.random.randn(2, 3)`` from NumPy's global random state.
+    """
 
     def __init__(self, ops=REFERENCE_OPS):
-        self.ops = ops
-        self.W = np.random.randn(2, 3)
-
-    def predict(self, x):
-        return np.dot(x, self.W)
-
-    def loss(self, x, t):
-        return self.ops.cross_entropy_error(self.ops.softmax(self.predict(x)), t)
+        super().__init__(np.random.randn(2, 3), ops)
 
 
 class TwoLayerNet(BookTwoLayerNet):
