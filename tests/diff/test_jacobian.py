@@ -237,7 +237,7 @@ def test_shared_points_evaluated_once_without_full_output(kw):
 def test_a_plans_sparse_results_are_scipys_and_their_own(monkeypatch, dtype):
     import scipy.sparse as sp
 
-    from nnnum.diff import jacobian
+    from nnnum.diff import jacobian_layout
 
     plan = nnnum.jacobian_plan(sp.csr_array(JT != 0))
     x = X.astype(dtype)
@@ -255,7 +255,7 @@ def test_a_plans_sparse_results_are_scipys_and_their_own(monkeypatch, dtype):
     J3 = nnnum.numerical_jacobian(broyden, x, sparsity=plan, batched=True)
     np.testing.assert_array_equal(J3.toarray(), J2.toarray())
     # a SciPy whose arrays keep state beyond the known attributes: its own constructor
-    monkeypatch.setattr(jacobian, "_CSR_STATE", frozenset())
+    monkeypatch.setattr(jacobian_layout, "_CSR_STATE", frozenset())
     J4 = nnnum.numerical_jacobian(broyden, x, sparsity=plan, batched=True)
     np.testing.assert_array_equal(J4.toarray(), J2.toarray())
     assert type(J4) is type(J2) and J4.dtype == dtype
