@@ -296,13 +296,13 @@ def _workers(
 
     opts = executors.check_workers(workers)
     assert opts is not None
-    kind = executors._kind(opts.target)
+    kind = executors.kind(opts.target)
     if kind not in ("pool", "executor"):
         raise TypeError(
             "workers= for Jacobians and Hessians takes a number of processes or a "
             f"concurrent.futures Executor; got {type(opts.target).__name__}"
         )
-    payload = executors._payload(f, base, base)
+    payload = executors.make_payload(f, base, base)
     size = int(opts.target) if kind == "pool" else (os.cpu_count() or 1)
     total = pert.count
     block = opts.chunk or max(1, -(-total // (4 * size)))
@@ -315,13 +315,13 @@ def _workers(
         )
 
     if kind == "pool":
-        guard = executors._unguarded_main()
+        guard = executors.unguarded_main()
         if guard is not None:
             raise RuntimeError(
                 f"workers={opts.target!r}: "
-                + executors._guard_message(guard, "the new worker processes")
+                + executors.guard_message(guard, "the new worker processes")
             )
-        with cf.ProcessPoolExecutor(size, mp_context=executors._mp_context()) as ex:
+        with cf.ProcessPoolExecutor(size, mp_context=executors.mp_context()) as ex:
             parts = [submit(ex, lo, hi) for lo, hi in blocks]
             results = [fut.result() for fut in parts]
     else:
