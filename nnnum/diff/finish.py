@@ -311,8 +311,15 @@ def differentiate(
     hv = auto_step(x, st, levels - 1, RATIO) if h == "auto" else float(h)
     plan = make_plan(x, shape, hv, st, levels, RATIO)
     labels = _row_labels(st, levels)
-    values = evaluate(plan.points, labels)
-    _check_values(values, shape, labels)
+    if estimate:  # every row: a noisy f's repeated points are part of the estimate
+        values = evaluate(plan.points, labels)
+        _check_values(values, shape, labels)
+        source = np.arange(values.shape[0])
+    else:  # the derivative alone: a point shared by two levels evaluated once
+        keep, source = plan.shared()
+        kept = [labels[r] for r in keep]
+        values = evaluate(plan.points[keep], kept)
+        _check_values(values, shape, kept)
     f0 = None
     order = st.error_powers[min(levels - 1, len(st.error_powers) - 1)]
     probe_f0 = estimate and levels > 1 and _probe_needs_f0(st, levels, order)
@@ -331,7 +338,7 @@ def differentiate(
     weights = np.asarray(st.weights)
     estimates = []
     for j in range(levels):
-        rows = values[j * m : (j + 1) * m]
+        rows = values[source[j * m : (j + 1) * m]]
         with np.errstate(over="ignore", invalid="ignore"):
             d = weights @ rows
             if fs is not None:
@@ -343,12 +350,14 @@ def differentiate(
                     rows, plan.offsets[j * m : (j + 1) * m], fs, inexact
                 )
         estimates.append(d)
-    w = float(np.sqrt(np.sum(np.square(st.weights)) + st.center_weight**2))
-    unit = [w / plan.steps[j] for j in range(levels)]
-    # the entry is chosen as nnnum 0.2 chose it (the values do not change); its estimate is new
-    tab = richardson_table(
-        estimates, RATIO, st.error_powers, _rounding_noise(values, fs, st, plan.steps), unit
-    )
+    if not estimate and levels == 2:  # T[1][1], nothing to choose: no noise, no gains
+        tab = richardson_table(estimates, RATIO, st.error_powers, None, None, estimate=False)
+    else:
+        w = float(np.sqrt(np.sum(np.square(st.weights)) + st.center_weight**2))
+        unit = [w / plan.steps[j] for j in range(levels)]
+        # the entry is chosen as nnnum 0.2 chose it (the values do not change)
+        noise = _rounding_noise(values, fs, st, plan.steps)
+        tab = richardson_table(estimates, RATIO, st.error_powers, noise, unit)
     df = tab.value
     if not np.isfinite(df).all():
         i = int(np.flatnonzero(~np.isfinite(df))[0])

@@ -201,33 +201,29 @@ def make_plan(
     x64 = x.astype(np.float64)
     h64 = np.broadcast_to(np.asarray(h, dtype=np.float64), x.shape)
     m = len(stencil.offsets)
-    steps = np.empty((levels, x.size))
-    points = np.empty((levels * m, x.size), dtype=dtype)
-    offsets = np.empty((levels * m, x.size))
-    exact = np.empty((levels, x.size), dtype=bool)
-    worst = (0.0, -1, 0.0)
+    # every row at once: row r = j * m + k is level j's offset t_k (the arithmetic of one row
+    # at a time, broadcast: the same bits)
+    divisors = [ratio**j for j in range(levels)]
+    t = np.tile(np.asarray(stencil.offsets, dtype=np.float64), levels)
     with np.errstate(over="ignore", invalid="ignore"):
-        for j in range(levels):
-            hj = h64 / ratio**j
-            steps[j] = hj
-            ok = np.ones(x.size, dtype=bool)
-            for k, t in enumerate(stencil.offsets):
-                r = j * m + k
-                nominal = t * hj
-                if np.ndim(h) == 0:
-                    points[r] = x + dtype.type(t * float(h) / ratio**j)
-                else:
-                    points[r] = x + nominal.astype(dtype)
-                offsets[r] = points[r].astype(np.float64) - x64
-                same = offsets[r] == nominal
-                ok &= same
-                if not same.all():
-                    check_finite(x, shape)
-                    rel = np.abs(offsets[r] / nominal - 1.0)
-                    i = int(np.argmax(rel))
-                    if rel[i] > worst[0]:
-                        worst = (float(rel[i]), i, float(offsets[r][i] / t))
-            exact[j] = ok
+        steps = h64[None, :] / np.asarray(divisors)[:, None]
+        nominal = t[:, None] * np.repeat(steps, m, axis=0)
+        if np.ndim(h) == 0:
+            moves = [tk * float(h) / d for d in divisors for tk in stencil.offsets]
+            points = x[None, :] + np.asarray(moves, dtype=np.float64).astype(dtype)[:, None]
+        else:
+            points = x[None, :] + nominal.astype(dtype)
+        offsets = points.astype(np.float64) - x64[None, :]
+        same = offsets == nominal
+        exact = same.reshape(levels, m, x.size).all(axis=1)
+        worst = (0.0, -1, 0.0)
+        if not same.all():
+            check_finite(x, shape)
+            rel = np.abs(offsets / nominal - 1.0)
+            rel[same] = 0.0  # as the rows that are exact were never looked at
+            row, col = (int(v) for v in np.unravel_index(int(np.argmax(rel)), rel.shape))
+            if rel[row, col] > 0.0:
+                worst = (float(rel[row, col]), col, float(offsets[row, col] / t[row]))
     over = np.flatnonzero(~np.isfinite(offsets).all(axis=0))
     if over.size:
         check_finite(x, shape)  # a NaN or inf in x itself is said as such

@@ -444,3 +444,19 @@ def test_numerical_diff_of_a_number_is_the_general_paths_bits(x, h):
     # an array takes the other path
     general = nnnum.numerical_diff(f, np.array(x, dtype=np.float64), h=h)
     assert type(fast) is float and fast == general
+
+
+def test_a_point_two_levels_share_is_evaluated_once_without_full_output():
+    calls = [0]
+
+    def f(v):
+        calls[0] += 1
+        return float(np.sum(np.sin(v)))
+
+    x = np.linspace(0.1, 1.0, 5)
+    g = nnnum.numerical_gradient(f, x, order=4, richardson=1)
+    assert calls[0] == 6 * x.size  # levels 0 and 1 of the order-4 stencil share x +- h/2
+    calls[0] = 0
+    r = nnnum.numerical_gradient(f, x, order=4, richardson=1, full_output=True)
+    assert calls[0] == r.nfev == 8 * x.size + 1 + x.size  # every point, f(x), the probe
+    np.testing.assert_array_equal(g, r.df)
