@@ -63,6 +63,8 @@ MODULES: dict[str, tuple[str, str, float, list[str] | None]] = {
     "diff.stencils": ("nnnum/diff/stencils.py", DIFF, 120, None),
     "diff.checks": ("nnnum/diff/checks.py", f"{DIFF} tests/test_misuse.py", 150, None),
     "diff.api": ("nnnum/diff/api.py", DIFF, 120, None),
+    "diff.elementwise": ("nnnum/diff/elementwise.py", DIFF, 120, None),
+    "diff.engines.base": ("nnnum/diff/engines/base.py", DIFF, 120, None),
     "diff.finish": ("nnnum/diff/finish.py", DIFF, 120, None),
     "diff.engines.loop": ("nnnum/diff/engines/loop.py", DIFF, 120, None),
     "diff.engines.prange": (
@@ -87,7 +89,12 @@ MODULES: dict[str, tuple[str, str, float, list[str] | None]] = {
     "nets._kernels": ("nnnum/nets/_kernels.py", NETS, 150, None),
     "nets._structured": ("nnnum/nets/_structured.py", NETS, 150, None),
     "nets._batched": ("nnnum/nets/_batched.py", NETS, 150, None),
-    "nets.network": ("nnnum/nets/network.py", NETS, 150, None),
+    "nets.two_layer": ("nnnum/nets/two_layer.py", NETS, 150, None),
+    "nets.simple": ("nnnum/nets/simple.py", NETS, 150, None),
+    "nets._params": ("nnnum/nets/_params.py", NETS, 150, None),
+    "nets._inputs": ("nnnum/nets/_inputs.py", NETS, 150, None),
+    "nets._fastpath": ("nnnum/nets/_fastpath.py", NETS, 150, None),
+    "nets._forward_kernels": ("nnnum/nets/_forward_kernels.py", NETS, 150, None),
     "learn.descent": ("nnnum/learn/descent.py", "tests/learn/test_descent.py", 90, None),
     "data.idx": (
         "nnnum/data/_idx.py",
@@ -109,7 +116,10 @@ MODULES: dict[str, tuple[str, str, float, list[str] | None]] = {
 # others share one cache warmed on the unmutated source: their mutants cannot change a cached
 # kernel (the kernel modules import only nnnum._core.jit and nnnum.backends._bitcast, which are not mutated,
 # and backends._simd, and the prange engine's kernels are compiled per user function).
-FRESH_CACHE = {"backends._cpu_kernels", "backends._simd", "nets._kernels", "diff.engines.prange"}
+FRESH_CACHE = {
+    "backends._cpu_kernels", "backends._simd", "nets._kernels", "nets._forward_kernels",
+    "diff.engines.prange",
+}
 
 # The operators used: the classic "plausible slip" set (as PIT's defaults): + <-> -, * <-> /,
 # // -> /, ** -> *, @ -> *; comparison boundaries (< <-> <=, > <-> >=) and negations (< <-> >=,
