@@ -257,3 +257,15 @@ def test_gradient_descent_quadratic_closed_form(x0, lr, steps):
     assert_unmodified(out)
     assert out.error is None and not stray_warnings(out), out.describe()
     assert close(out.result, x0 * (1 - 2 * lr) ** steps, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("options", [{"order": 4}, {"richardson": 1}, {"h": "auto"}])
+def test_descent_off_the_book_path_reports_a_nonfinite_f_as_divergence(options):
+    # the general path (any option but the book's): f's inf mid-descent is a divergence, as on
+    # the book's path, not a NonFiniteError out of gradient_descent
+    def f(v):
+        return np.inf if v[0] > 5.0 else float(v[0] ** 2)
+
+    with pytest.warns(nnnum.DivergenceWarning, match="diverged at step"):
+        x = nnnum.gradient_descent(f, np.array([1.0]), lr=-1.0, step_num=50, **options)
+    assert np.isfinite(x).all() and x[0] > 1.0  # it moved uphill, then stopped before the inf
