@@ -105,7 +105,7 @@ def _loss_ld(params, x, t):
 
 
 @pytest.mark.skipif(np.finfo(np.longdouble).eps > 1e-18, reason="needs an 80-bit long double")
-@pytest.mark.parametrize("case", ["tiny-W2-large-x", "normal-x", "large-W2"])
+@pytest.mark.parametrize("case", ["tiny-W2-large-x", "normal-x", "large-W2", "large-logits"])
 def test_structured_gradient_matches_an_extended_precision_reference(case):
     # the moments' Taylor terms sit at ~1e-9 relative near the cut-over: float64 brute force
     # (noise ~1e-12 / h) cannot see a wrong coefficient there, a long-double one can
