@@ -450,6 +450,17 @@ def _alive(pid: int) -> bool:
     return stat[stat.rfind(")") + 2] != "Z"
 
 
+def _as_from_a_terminal() -> None:
+    """The child's SIGINT as a shell gives it: unblocked, default disposition.
+
+    A child inherits its parent's signal mask and ignored signals through fork and exec; the
+    test process's may have been changed by what ran before (in a full run the child once
+    finished all its tasks before the interrupt took effect), which a user's Ctrl-C never sees.
+    """
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_ctrl_c_leaves_no_processes(tmp_path):
     script = tmp_path / "interrupt.py"
@@ -484,6 +495,7 @@ def test_ctrl_c_leaves_no_processes(tmp_path):
         stderr=subprocess.PIPE,
         env=env,
         text=True,
+        preexec_fn=_as_from_a_terminal,
     )
     try:
         assert proc.stdout.readline().strip() == "started"
