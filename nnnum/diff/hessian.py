@@ -229,6 +229,7 @@ def _hessian(
     parallel: Any,
     batched: bool,
     workers: Any,
+    progress: bool | None,
     sparsity: Any,
     diag_only: bool,
     who: str,
@@ -247,12 +248,15 @@ def _hessian(
     hv = check_h("auto" if h is None else h, allow_auto=True)
     full_output, batched = check_flag(full_output, "full_output"), check_flag(batched, "batched")
     parallel = check_flag(parallel, "parallel", allow_none=True)
-    check_engine(False, batched, parallel, workers, None)
+    progress = check_flag(progress, "progress", allow_none=True)
+    check_engine(False, batched, parallel, workers, progress)
     if not callable(f):
         raise TypeError(f"f must be callable, got {type(f).__name__}")
     xa = _x_of(x, who)
     engine = _engine(f, xa, batched)
     ev: dict[str, Any] = dict(engine=engine, parallel=parallel, workers=workers)
+    if workers is not None:
+        ev.update(progress=progress, desc=who)
     flat, shape, n = xa.reshape(-1), xa.shape, xa.size
     if is_complex:
         from . import complex_step as cs
@@ -373,6 +377,7 @@ def numerical_hessian(
     parallel: bool | None = None,
     batched: bool = False,
     workers: Any = None,
+    progress: bool | None = None,
     sparsity: Any = None,
 ) -> Any:
     r"""Hessian of a scalar ``f`` by finite differences (or of a given gradient).
@@ -400,8 +405,9 @@ def numerical_hessian(
         and gives the error estimate (NaN without).
     full_output : bool
         A :class:`DiffResult` with the error estimate and ``status``.
-    parallel, batched, workers
-        The engines, as for :func:`numerical_jacobian`.
+    parallel, batched, workers, progress
+        The engines, as for :func:`numerical_jacobian` (``workers``: any target
+        :func:`numerical_gradient` takes, the complex step included).
     sparsity : array_like of bool or SciPy sparse, shape (n, n), optional
         Only the pattern's pairs are evaluated (4 evaluations per pair
         ``i < j``, 2 per diagonal element, per level): about ``6 n`` for a
@@ -425,7 +431,17 @@ def numerical_hessian(
     """
     if grad is not None:
         return _from_gradient(
-            grad, x, h, method, richardson, full_output, parallel, batched, workers, sparsity
+            grad,
+            x,
+            h,
+            method,
+            richardson,
+            full_output,
+            parallel,
+            batched,
+            workers,
+            progress,
+            sparsity,
         )
     return _hessian(
         f,
@@ -437,6 +453,7 @@ def numerical_hessian(
         parallel,
         batched,
         workers,
+        progress,
         sparsity,
         False,
         "numerical_hessian",
@@ -454,6 +471,7 @@ def numerical_hessian_diag(
     parallel: bool | None = None,
     batched: bool = False,
     workers: Any = None,
+    progress: bool | None = None,
 ) -> Any:
     """The diagonal of the Hessian, shaped like ``x``: ``2 n + 1`` evaluations per level.
 
@@ -476,6 +494,7 @@ def numerical_hessian_diag(
         parallel,
         batched,
         workers,
+        progress,
         None,
         True,
         "numerical_hessian_diag",
@@ -492,6 +511,7 @@ def _from_gradient(
     parallel: Any,
     batched: bool,
     workers: Any,
+    progress: bool | None,
     sparsity: Any,
 ) -> Any:
     r = numerical_jacobian(
@@ -504,6 +524,7 @@ def _from_gradient(
         parallel=parallel,
         batched=batched,
         workers=workers,
+        progress=progress,
         sparsity=sparsity,
     )
     J = r.df

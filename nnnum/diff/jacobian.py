@@ -129,6 +129,7 @@ def numerical_jacobian(
     parallel: bool | None = None,
     batched: bool = False,
     workers: Any = None,
+    progress: bool | None = None,
     sparsity: Any = None,
 ) -> Any:
     r"""Finite-difference Jacobian of ``f`` (an array of any shape) with respect to ``x``.
@@ -153,8 +154,15 @@ def numerical_jacobian(
         ``parallel=False``, and to a plain Python ``f``).
     batched : bool
         ``f`` takes a batch of perturbed copies (one call per ~1 MiB of batch).
-    workers : int or Executor, optional
-        Evaluate blocks of perturbations on processes (bit-identical).
+    workers : int, callable, Executor, dask.distributed.Client or Workers, optional
+        Evaluate blocks of perturbations on other processes or machines, as
+        :func:`numerical_gradient` does (a pool of ``workers`` processes, a map
+        such as ``pool.map``, a :class:`concurrent.futures.Executor`, a Dask
+        client, or :class:`~nnnum.Workers` with ``chunk`` perturbations per
+        task): bit-identical to the serial result; ``f`` and ``x`` must pickle
+        (cloudpickle). The complex step too (its perturbations are complex).
+    progress : bool, optional
+        With ``workers``: a progress bar (tqdm), as for :func:`numerical_gradient`.
     sparsity : array_like of bool, SciPy sparse or JacobianPlan, optional
         Where ``J`` (as an ``(f(x).size, x.size)`` matrix) may be nonzero. The
         columns are coloured (:mod:`nnnum.diff.colouring`): one evaluation of
@@ -197,7 +205,9 @@ def numerical_jacobian(
     hv, st, levels, is_complex = check_options(h, order, method, richardson)
     full_output, batched = check_flag(full_output, "full_output"), check_flag(batched, "batched")
     parallel = check_flag(parallel, "parallel", allow_none=True)
-    check_engine(is_complex, batched, parallel, workers, None)
+    progress = check_flag(progress, "progress", allow_none=True)
+    # workers= take the complex step's perturbations too (sets of complex values)
+    check_engine(False, batched, parallel, workers, progress)
     if not callable(f):
         raise TypeError(f"f must be callable, got {type(f).__name__}")
     xa = _x_of(x, "numerical_jacobian")
@@ -218,6 +228,8 @@ def numerical_jacobian(
     else:
         plan = JacobianPlan(as_pattern(sparsity, (m, n)))
     ev: dict[str, Any] = dict(engine=engine, parallel=parallel, workers=workers)
+    if workers is not None:
+        ev.update(progress=progress, desc="numerical_jacobian")
     flat = xa.reshape(-1)
     if is_complex:
         df, err, status, step, nfev = _complex(f, xa, fx, hv, plan, ev)

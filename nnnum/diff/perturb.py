@@ -16,8 +16,9 @@ Engines, one evaluate signature (:func:`evaluate`):
 * ``"prange"`` - a Numba-compiled ``f`` in a parallel kernel specialised to it,
   each chunk of perturbations on its own copy (bit-identical to the serial
   kernel and to the loop, for any thread count);
-* ``workers=`` - blocks of perturbations on a process pool or an Executor, each
-  worker running the loop on its own unpickled copy (bit-identical to the loop).
+* ``workers=`` - blocks of perturbations on a process pool, an Executor, a map
+  or a Dask cluster (:func:`.engines.executors.distribute_sets`), each worker
+  running the loop on its own unpickled copy (bit-identical to the loop).
 """
 
 from __future__ import annotations
@@ -90,7 +91,8 @@ def check_finite_values(values: np.ndarray, pert: Perturbations, out_shape: tupl
     p, k = (int(v) for v in np.argwhere(~ok)[0])
     out = "f" if not out_shape else "f[" + ", ".join(map(str, np.unravel_index(k, out_shape))) + "]"
     raise NonFiniteError(
-        f"{out} returned {values[p, k]!r} at {pert.label(p)}; the derivative is undefined there"
+        f"{out} returned {values[p, k].item()!r} at {pert.label(p)}; the derivative is undefined "
+        "there"
     )
 
 
@@ -103,19 +105,25 @@ def evaluate(
     engine: str,
     parallel: bool | None = None,
     workers: Any = None,
+    progress: bool | None = None,
     chunk: int | None = None,
+    desc: str = "numerical_jacobian",
 ) -> np.ndarray:
     """``F[p] = f(x perturbed by p).ravel()``, ``(P, prod(out_shape))``, on the engine asked.
 
     ``base``: a private C-ordered copy of ``x`` (real, or complex for the
-    complex step), shaped like ``x``; never modified.
+    complex step), shaped like ``x``; never modified. ``workers``: anything
+    ``numerical_gradient`` takes (:mod:`.engines.executors`), ``progress`` its
+    bar (named ``desc``).
     """
     cplx = base.dtype.kind == "c"
     m = math.prod(out_shape)
     if pert.count == 0:
         return np.empty((0, m), dtype=np.complex128 if cplx else np.float64)
     if workers is not None:
-        return _workers(f, base, pert, out_shape, workers)
+        from .engines.executors import distribute_sets
+
+        return distribute_sets(f, base, pert, out_shape, workers, progress=progress, desc=desc)
     if engine == "batched":
         return _batched(f, base, pert, out_shape, chunk)
     if engine == "prange":
@@ -274,57 +282,3 @@ def _prange(
     nchunks = max(1, min(pert.count, 4 * numba.get_num_threads())) if ok else 1
     _run(par if ok else None, ser, flat, base.shape, ptr, idx, val, out, nchunks)
     return out
-
-
-# ------------------------------------------------------------------ workers=
-def _work(payload: bytes, base: np.ndarray, ptr, idx, val, out_shape) -> np.ndarray:
-    """A block of perturbations on a worker: the loop engine on its own unpickled ``f``."""
-    import pickle
-
-    f, _ = pickle.loads(payload)
-    pert = Perturbations(ptr - ptr[0], idx, val, lambda p: f"perturbation {p} of a block")
-    return loop(f, base, pert, tuple(out_shape))
-
-
-def _workers(
-    f: Any, base: np.ndarray, pert: Perturbations, out_shape: tuple[int, ...], workers: Any
-) -> np.ndarray:
-    import concurrent.futures as cf
-    import os
-
-    from .engines import executors
-
-    opts = executors.check_workers(workers)
-    assert opts is not None
-    kind = executors.kind(opts.target)
-    if kind not in ("pool", "executor"):
-        raise TypeError(
-            "workers= for Jacobians and Hessians takes a number of processes or a "
-            f"concurrent.futures Executor; got {type(opts.target).__name__}"
-        )
-    payload = executors.make_payload(f, base, base)
-    size = int(opts.target) if kind == "pool" else (os.cpu_count() or 1)
-    total = pert.count
-    block = opts.chunk or max(1, -(-total // (4 * size)))
-    blocks = [(lo, min(total, lo + block)) for lo in range(0, total, block)]
-
-    def submit(ex: Any, lo: int, hi: int) -> Any:
-        s, e = int(pert.ptr[lo]), int(pert.ptr[hi])
-        return ex.submit(
-            _work, payload, base, pert.ptr[lo : hi + 1], pert.idx[s:e], pert.val[s:e], out_shape
-        )
-
-    if kind == "pool":
-        guard = executors.unguarded_main()
-        if guard is not None:
-            raise RuntimeError(
-                f"workers={opts.target!r}: "
-                + executors.guard_message(guard, "the new worker processes")
-            )
-        with cf.ProcessPoolExecutor(size, mp_context=executors.mp_context()) as ex:
-            parts = [submit(ex, lo, hi) for lo, hi in blocks]
-            results = [fut.result() for fut in parts]
-    else:
-        parts = [submit(opts.target, lo, hi) for lo, hi in blocks]
-        results = [fut.result() for fut in parts]
-    return np.concatenate(results, axis=0)

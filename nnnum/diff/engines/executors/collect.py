@@ -13,7 +13,7 @@ import numpy as np
 
 from ...steps import where
 
-__all__ = ["Collect", "describe", "drive", "note", "raise_error"]
+__all__ = ["Collect", "Columns", "Sets", "describe", "drive", "note", "raise_error"]
 
 
 # ------------------------------------------------------------ the caller side
@@ -25,9 +25,14 @@ def note(exc: BaseException, text: str) -> None:
         exc.args = (f"{exc.args[0]} [{text}]",) + exc.args[1:]
 
 
-def raise_error(info: tuple) -> None:
-    """Raise a worker's packed exception as itself, with where it was raised."""
+def raise_error(info: tuple, name_set: Callable[[int], str] | None = None) -> None:
+    """Raise a worker's packed exception as itself, with where it was raised.
+
+    ``name_set`` names a perturbation set where the worker gave its index.
+    """
     blob, name, msg, tb, at, by_f = info
+    if not isinstance(at, str):
+        at = name_set(int(at)) if name_set is not None else f"perturbation set {at}"
     exc = None
     if blob is not None:
         try:
@@ -60,29 +65,31 @@ class Collect:
     """Puts each task's block where its result says, advances the progress bar, raises errors.
 
     A result is matched to its task by the identity it carries (the call's
-    token and the block's first element), never by the position in which it
-    came back; :meth:`check_all` then checks that every task came back once.
+    token and the block's first element or set), never by the position in
+    which it came back; :meth:`check_all` then checks that every task came
+    back once. ``blocks`` says where a task's values go (:class:`Columns`: a
+    block of columns of ``out``, the gradient's elements; :class:`Sets`: a
+    block of rows, perturbation sets).
     """
 
     def __init__(
-        self, out: np.ndarray, tasks: list[tuple[int, int]], bar: Any, token: str, shape: tuple
+        self, out: np.ndarray, tasks: list[tuple[int, int]], bar: Any, token: str, blocks: Any
     ) -> None:
-        self.out, self.tasks, self.bar, self.token, self.shape = out, tasks, bar, token, shape
+        self.out, self.tasks, self.bar, self.token = out, tasks, bar, token
+        self.blocks = blocks
         self.by_lo = {lo: k for k, (lo, _) in enumerate(tasks)}
         self.finished: set[int] = set()
 
     def block(self, k: int) -> str:
-        """The elements of task ``k``, for messages."""
+        """The elements or sets of task ``k``, for messages."""
         lo, hi = self.tasks[k]
-        if hi - lo == 1:
-            return where(self.shape, lo)
-        return f"{where(self.shape, lo)} to {where(self.shape, hi - 1)}"
+        return self.blocks.name(lo, hi)
 
     def _task(self, result: Any, source: str) -> int:
         if (
             type(result) is tuple
             and len(result) == 4
-            and result[0] in ("ok", "error", "missing")
+            and result[0] in ("ok", "error", "missing", "value")
             and isinstance(result[1], str)
             and result[1] == self.token
             and type(result[2]) is int
@@ -107,22 +114,25 @@ class Collect:
         if status == "missing":
             return None
         if status == "error":
-            raise_error(body)
+            raise_error(body, getattr(self.blocks, "label", None))
+        if status == "value":
+            self.blocks.bad_value(*body)
         lo, hi = self.tasks[k]
         if k in self.finished:
             raise RuntimeError(
                 f"workers: {source} returned the block {self.block(k)} twice: a map must return "
                 "one result per task (it returned more results than tasks)"
             )
-        if not (isinstance(body, np.ndarray) and body.shape == (self.out.shape[0], hi - lo)):
+        want = self.blocks.shape(self.out, lo, hi)
+        if not (isinstance(body, np.ndarray) and body.shape == want):
             raise RuntimeError(
                 f"workers: {source} returned {describe(body)} as the values of the block "
-                f"{self.block(k)}, not the ({self.out.shape[0]}, {hi - lo}) array its task made"
+                f"{self.block(k)}, not the {want} array its task made"
             )
-        self.out[:, lo:hi] = body
+        self.blocks.put(self.out, lo, hi, body)
         self.finished.add(k)
         if self.bar is not None:
-            self.bar.update(self.out.shape[0] * (hi - lo))
+            self.bar.update(self.blocks.evaluations(self.out, lo, hi))
         return k
 
     def check_all(self, source: str, returned: int) -> None:
@@ -135,6 +145,86 @@ class Collect:
                 f"{len(lost)} never came back (the blocks {blocks}): a map must return one "
                 "result per task"
             )
+
+
+class Columns:
+    """The gradient's tasks: task ``lo:hi`` is every row of the elements ``lo:hi`` of ``x``."""
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        self.x_shape = shape
+
+    def name(self, lo: int, hi: int) -> str:
+        """The elements ``lo:hi``, for messages."""
+        if hi - lo == 1:
+            return where(self.x_shape, lo)
+        return f"{where(self.x_shape, lo)} to {where(self.x_shape, hi - 1)}"
+
+    @staticmethod
+    def shape(out: np.ndarray, lo: int, hi: int) -> tuple[int, int]:
+        """The shape of the task's values: every row, its columns."""
+        return (out.shape[0], hi - lo)
+
+    @staticmethod
+    def put(out: np.ndarray, lo: int, hi: int, body: np.ndarray) -> None:
+        """The task's values into their columns of ``out``."""
+        out[:, lo:hi] = body
+
+    @staticmethod
+    def evaluations(out: np.ndarray, lo: int, hi: int) -> int:
+        """Evaluations of ``f`` the task made (the progress bar's unit)."""
+        return out.shape[0] * (hi - lo)
+
+    def bad_value(self, at: int, value: Any) -> None:  # pragma: no cover (columns check there)
+        """Not sent by a gradient task (its worker checks the value with the element's name)."""
+        raise RuntimeError("workers: a gradient task returned a set's value")
+
+
+class Sets:
+    """Perturbation sets' tasks: task ``lo:hi`` is the sets ``lo:hi``, one row of ``out`` each.
+
+    ``label(p)`` names set ``p`` (in the caller's process: the names stay
+    here); ``check(value, at)`` raises the error of a value that is not
+    numbers of the output's shape (:func:`nnnum.diff.perturb.values_of`).
+    """
+
+    def __init__(self, label: Callable[[int], str], check: Callable[[Any, str], Any]) -> None:
+        self.label, self.check = label, check
+
+    def name(self, lo: int, hi: int) -> str:
+        """The sets ``lo:hi``, for messages."""
+        if hi - lo == 1:
+            return f"of the perturbation {lo} ({self.label(lo)})"
+        return f"of the perturbations {lo} to {hi - 1} (from {self.label(lo)})"
+
+    @staticmethod
+    def shape(out: np.ndarray, lo: int, hi: int) -> tuple[int, int]:
+        """The shape of the task's values: its rows, every output."""
+        return (hi - lo, out.shape[1])
+
+    @staticmethod
+    def put(out: np.ndarray, lo: int, hi: int, body: np.ndarray) -> None:
+        """The task's values into their rows of ``out``."""
+        out[lo:hi] = body
+
+    @staticmethod
+    def evaluations(out: np.ndarray, lo: int, hi: int) -> int:
+        """Evaluations of ``f`` the task made: one per set."""
+        return hi - lo
+
+    def bad_value(self, at: int, value: Any) -> None:
+        """Raise the error of set ``at``'s value, named here (its check's one home)."""
+        from .worker import _Unpicklable
+
+        where_ = self.label(int(at))
+        if isinstance(value, _Unpicklable):
+            raise TypeError(
+                f"f must return real numbers (a scalar or an array); it returned a {value} at "
+                f"{where_} (in a worker)"
+            )
+        self.check(value, where_)
+        raise RuntimeError(  # pragma: no cover (the worker's check failed, so this one does)
+            f"workers: a worker found f's value at {where_} not numbers of the output's shape"
+        )
 
 
 def drive(

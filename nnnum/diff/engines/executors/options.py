@@ -26,7 +26,9 @@ class Workers:
         Where to evaluate (see :mod:`nnnum.diff.engines.executors`).
     chunk : int, optional
         Elements per task (each task evaluates every row of ``chunk``
-        consecutive elements). Default ``ceil(n / (4 * workers))``.
+        consecutive elements), or perturbation sets per task for
+        ``numerical_jacobian`` and ``numerical_hessian``. Default
+        ``ceil(n / (4 * workers))``, ``n`` the elements or the sets.
     retries : int
         For an ``int`` target: fresh pools started after a worker process
         dies before giving up (default 2).

@@ -38,8 +38,7 @@ def on_pool(
     token: str,
     payload: bytes,
     tasks: list,
-    pts: Callable,
-    labels: list,
+    job: Callable[[int], tuple],
     collect: Collect,
 ) -> None:
     """Run the tasks on a pool nnnum starts (and restarts when a process dies)."""
@@ -56,7 +55,7 @@ def on_pool(
 
         def submit(k: int, with_payload: bool, pool: cf.ProcessPoolExecutor = pool) -> cf.Future:
             return pool.submit(
-                run_task, token, payload if with_payload else None, tasks[k][0], pts(k), labels
+                run_task, token, payload if with_payload else None, tasks[k][0], job(k)
             )
 
         try:
@@ -82,8 +81,7 @@ def on_executor(
     token: str,
     payload: bytes,
     tasks: list,
-    pts: Callable,
-    labels: list,
+    job: Callable[[int], tuple],
     collect: Collect,
 ) -> None:
     """Run the tasks on the caller's Executor, the payload with the first wave."""
@@ -98,7 +96,7 @@ def on_executor(
     def submit(k: int, with_payload: bool) -> cf.Future:
         try:
             return ex.submit(
-                run_task, token, payload if with_payload else None, tasks[k][0], pts(k), labels
+                run_task, token, payload if with_payload else None, tasks[k][0], job(k)
             )
         except cf.BrokenExecutor:
             raise
@@ -127,12 +125,11 @@ def on_map(
     token: str,
     payload: bytes,
     tasks: list,
-    pts: Callable,
-    labels: list,
+    job: Callable[[int], tuple],
     collect: Collect,
 ) -> None:
     """Run the tasks through a map-like callable, every task carrying the payload."""
-    args = [(token, payload, lo, pts(k), labels) for k, (lo, _) in enumerate(tasks)]
+    args = [(token, payload, lo, job(k)) for k, (lo, _) in enumerate(tasks)]
     source = f"the map {getattr(fmap, '__qualname__', type(fmap).__name__)}"
     try:
         results = fmap(run_packed, args)
@@ -216,8 +213,7 @@ def on_dask(
     token: str,
     payload: bytes,
     tasks: list,
-    pts: Callable,
-    labels: list,
+    job: Callable[[int], tuple],
     collect: Collect,
 ) -> None:
     """Run the tasks on a Dask cluster, the payload a task of its own."""
@@ -234,9 +230,7 @@ def on_dask(
     try:
         for k, (lo, _) in enumerate(tasks):
             futures.append(
-                client.submit(
-                    run_task, token, pf, lo, pts(k), labels, pure=False, key=f"nnnum-{token}-{k}"
-                )
+                client.submit(run_task, token, pf, lo, job(k), pure=False, key=f"nnnum-{token}-{k}")
             )
         index = {fut.key: k for k, fut in enumerate(futures)}
         for fut in as_completed(futures):

@@ -1,7 +1,13 @@
-"""The worker side: a worker's own ``f`` and ``x``, unpickled once, and one task's loop."""
+"""The worker side: a worker's own ``f`` and ``x``, unpickled once, and one task's loop.
+
+A task is one of two jobs (:data:`COLUMNS`, :data:`SETS`): every row of a block of
+consecutive elements (the gradient's plan), or a block of consecutive perturbation
+sets (the Jacobian's colours, the Hessian's pairs: :mod:`nnnum.diff.perturb`).
+"""
 
 from __future__ import annotations
 
+import math
 import pickle
 import threading
 import traceback
@@ -13,10 +19,25 @@ import numpy as np
 from ...checks import scalar_result
 from ...steps import where
 
-__all__ = ["KEEP", "State", "forget", "install", "pack_error", "run_packed", "run_task", "state"]
+__all__ = [
+    "COLUMNS",
+    "KEEP",
+    "SETS",
+    "State",
+    "forget",
+    "install",
+    "pack_error",
+    "run_packed",
+    "run_task",
+    "state",
+]
 
 #: Unpickled payloads a worker keeps (the most recently used tokens).
 KEEP = 2
+#: The gradient's job: ``(COLUMNS, points, labels)``, every row of a block of elements.
+COLUMNS = "columns"
+#: The perturbation sets' job: ``(SETS, ptr, idx, val, out_shape)``, a block of sets.
+SETS = "sets"
 
 
 # ------------------------------------------------------------ the worker side
@@ -30,7 +51,13 @@ class State:
         self.shape = self.arr.shape
         self.flat = self.arr.reshape(-1) if self.arr.flags.c_contiguous else None
 
-    def run(self, lo: int, points: np.ndarray, labels: list[str]) -> tuple:
+    def run(self, lo: int, job: tuple) -> tuple:
+        """The task's job: ``("ok", values)``, ``("error", packed)`` or ``("value", ...)``."""
+        if job[0] == SETS:
+            return self.sets(lo, *job[1:])
+        return self.columns(lo, *job[1:])
+
+    def columns(self, lo: int, points: np.ndarray, labels: list[str]) -> tuple:
         """Every row of the elements from ``lo``: ``("ok", values)`` or ``("error", packed)``."""
         f, fx, shape = self.f, self.fx, self.shape
         rows, m = points.shape
@@ -54,6 +81,57 @@ class State:
             finally:
                 view[idx] = orig
         return ("ok", out)
+
+    def sets(
+        self, lo: int, ptr: np.ndarray, idx: np.ndarray, val: np.ndarray, out_shape: tuple
+    ) -> tuple:
+        """Sets ``lo, lo + 1, ...`` (``ptr`` from 0): ``f`` of each, flattened, one row each.
+
+        The payload's ``x`` is this worker's own copy (the caller sent a private
+        base), perturbed and restored in place, as :func:`nnnum.diff.perturb.loop`
+        does with its copy: the same values, bit for bit. Where ``f`` raises, the
+        packed exception's place is the set's index ``lo + p``; where its value is
+        not ``out_shape`` numbers, ``("value", lo + p, value)`` goes back for the
+        caller to check with the set's name (one home for that check).
+        """
+        from ...perturb import values_of
+
+        f, x = self.f, self.fx
+        flat = self.arr.reshape(-1)  # the base is C-ordered: a view
+        cplx = flat.dtype.kind == "c"
+        count = ptr.size - 1
+        out = np.empty((count, math.prod(out_shape)), dtype=np.complex128 if cplx else np.float64)
+        for p in range(count):
+            ii = idx[ptr[p] : ptr[p + 1]]
+            orig = flat[ii]  # a copy (fancy index)
+            flat[ii] = val[ptr[p] : ptr[p + 1]]
+            try:
+                try:
+                    v = f(x)
+                except Exception as exc:
+                    return ("error", pack_error(exc, lo + p, True))
+                try:
+                    out[p] = values_of(v, out_shape, "", cplx)
+                except Exception:
+                    return ("value", (lo + p, _sendable(v)))
+            finally:
+                flat[ii] = orig
+        return ("ok", out)
+
+
+def _sendable(v: Any) -> Any:
+    """``v`` where it pickles, else a description that says what it was."""
+    import cloudpickle
+
+    try:
+        pickle.loads(cloudpickle.dumps(v))
+        return v
+    except Exception:
+        return _Unpicklable(f"{type(v).__module__}.{type(v).__qualname__}")
+
+
+class _Unpicklable(str):
+    """The type name of a value ``f`` returned that could not be sent back."""
 
 
 _LOCK = threading.Lock()
@@ -103,16 +181,16 @@ def forget(token: str) -> None:
 UNPICKLING = "while unpickling f and x"
 
 
-def run_task(
-    token: str, payload: bytes | None, lo: int, points: np.ndarray, labels: list[str]
-) -> tuple:
-    """One task: every row of the elements ``lo, lo + 1, ...`` (``points`` is (R, m)).
+def run_task(token: str, payload: bytes | None, lo: int, job: tuple) -> tuple:
+    """One task: the ``job`` (:data:`COLUMNS` or :data:`SETS`) from element or set ``lo``.
 
     Returns ``(status, token, lo, body)``: the task's identity travels with its
     result, so that the caller matches results to tasks whatever order they
-    come back in. ``status`` is ``"ok"`` (``body`` the (R, m) values),
-    ``"error"`` (``body`` a packed exception) or ``"missing"`` (this worker
-    has not seen the payload). Never raises an :class:`Exception`.
+    come back in. ``status`` is ``"ok"`` (``body`` the values: (R, m) for
+    columns, (sets, outputs) for sets), ``"error"`` (``body`` a packed
+    exception), ``"value"`` (a set's value that is not numbers of the shape:
+    ``(set, value)``) or ``"missing"`` (this worker has not seen the payload).
+    Never raises an :class:`Exception`.
     """
     try:
         st = state(token, payload)
@@ -120,7 +198,7 @@ def run_task(
         return ("error", token, lo, pack_error(exc, UNPICKLING, None))
     if st is None:
         return ("missing", token, lo, None)
-    status, body = st.run(lo, points, labels)
+    status, body = st.run(lo, job)
     return (status, token, lo, body)
 
 
@@ -129,8 +207,12 @@ def run_packed(args: tuple) -> tuple:
     return run_task(*args)
 
 
-def pack_error(exc: BaseException, at: str, by_f: bool | None) -> tuple:
-    """An exception as picklable parts (itself where it pickles, its traceback, where)."""
+def pack_error(exc: BaseException, at: str | int, by_f: bool | None) -> tuple:
+    """An exception as picklable parts (itself where it pickles, its traceback, where).
+
+    ``at`` says where in words, or is the index of a perturbation set (the
+    caller names it: the names of the sets stay in the caller's process).
+    """
     import cloudpickle
 
     tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
