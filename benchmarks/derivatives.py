@@ -144,9 +144,9 @@ def jacobians(n: int, slow: bool) -> list[Row]:
         sp, sparsity = None, pat
     plan = nnnum.jacobian_plan(sparsity)
     for label, kw in (("central", {}), ("complex", dict(method="complex"))):
-        t, J = best(
+        t, J = best(  # sub-millisecond calls: enough repeats for a stable best
             lambda kw=kw: nnnum.numerical_jacobian(broyden, x, sparsity=plan, batched=True, **kw),
-            20,
+            300,
         )
         rows.append(
             (f"Jacobian sparse plan reused ({label})", t, _err(J, JT), f"{plan.ncolours} colours")

@@ -71,6 +71,7 @@ __all__ = [
     "complex_dtype",
     "complex_result",
     "check_real_at_x",
+    "dropped_imaginary",
     "MULTIPLES",
     "rounding",
     "suspects",
@@ -107,8 +108,13 @@ def steps(x: np.ndarray, h: Any) -> np.ndarray:
     """
     if h is None or (isinstance(h, str) and h == "auto"):
         eps = float(np.finfo(x.dtype).eps)
-        _, e = np.frexp(np.maximum(np.abs(x.astype(np.float64)), 1.0))
-        return np.ldexp(eps * eps, e)
+        # 2 eps^2 times the largest power of two <= max(|x|, 1): its exponent bits alone
+        # (frexp and ldexp give the same bits at twice the cost)
+        m = np.abs(x.astype(np.float64, copy=False))
+        np.maximum(m, 1.0, out=m)
+        m.view(np.int64)[...] &= np.int64(0x7FF0000000000000)
+        m *= 2.0 * eps * eps
+        return m
     return np.full(x.size, float(check_h(h, allow_auto=True)))
 
 
@@ -132,6 +138,11 @@ def complex_result(value: Any, at: str | Callable[[], str]) -> complex:
     raise TypeError(_REAL_RESULT.format(kind=f"dtype {arr.dtype}", at=at))
 
 
+def dropped_imaginary(kind: str, at: str) -> TypeError:
+    """The error of an ``f`` that returned a real ``kind`` for complex points ``at``."""
+    return TypeError(_REAL_RESULT.format(kind=kind, at=at))
+
+
 _REAL_RESULT = (
     "method='complex' needs f to compute in complex arithmetic with its argument, but f "
     "returned a real {kind} for a complex x at {at}: either it drops the imaginary part that "
@@ -151,11 +162,14 @@ def check_real_at_x(value: complex | np.ndarray, shape: tuple[int, ...]) -> None
     differentiable, there) or that ``f`` adds an imaginary part of its own;
     either way ``Im f(x + ih) / h`` would be a huge, meaningless number.
     """
+    if isinstance(value, np.ndarray) and value.dtype.kind == "c":  # the common case, quickly
+        if np.isfinite(value.real).all() and not value.imag.any():
+            return
     re = np.asarray(np.real(value)).reshape(-1)
     if not np.isfinite(re).all():
         k = int(np.flatnonzero(~np.isfinite(re))[0])
         raise NonFiniteError(
-            f"f is {re[k]!r} at {'x' if re.size == 1 else where(shape, k)} itself: "
+            f"f is {re[k].item()!r} at {'x' if re.size == 1 else where(shape, k)} itself: "
             "the derivative is undefined there"
         )
     im = np.imag(value)
@@ -165,7 +179,8 @@ def check_real_at_x(value: complex | np.ndarray, shape: tuple[int, ...]) -> None
     k = int(np.flatnonzero(flat != 0)[0])
     at = "x" if flat.size == 1 else where(shape, k)
     raise ValueError(
-        f"f is not real at {at} (Im f = {flat[k]!r} with no step taken): x lies on a branch "
+        f"f is not real at {at} (Im f = {flat[k].item()!r} with no step taken): x lies on a "
+        "branch "
         "cut of f (the log or square root of a negative number, where the real f is NaN) or f "
         "adds an imaginary part of its own; the complex step needs an f that is real on real x"
     )
@@ -185,7 +200,10 @@ def rounding(d: np.ndarray, h: np.ndarray, dtype: np.dtype) -> np.ndarray:
     back inexact, or as 0.
     """
     fi = np.finfo(dtype)
-    return 2.0 * float(fi.eps) * np.abs(d) + float(fi.smallest_subnormal) / h
+    out = np.abs(d)
+    out *= 2.0 * float(fi.eps)
+    out += float(fi.smallest_subnormal) / h
+    return out
 
 
 def suspects(im: np.ndarray, h: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -371,7 +389,11 @@ def _batch_values(f: Callable[[Any], Any], batch: Any, b: int) -> Any:
 
 
 def finish(
-    im: np.ndarray, h: np.ndarray, shape: tuple[int, ...], dtype: np.dtype
+    im: np.ndarray,
+    h: np.ndarray,
+    shape: tuple[int, ...],
+    dtype: np.dtype,
+    name: Callable[[int], str] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The derivative ``Im f(x + ih) / h`` and its error estimate, or FloatingPointError.
 
@@ -383,8 +405,11 @@ def finish(
     element whose steps do not converge (a branch point, a singularity nearer
     than the step, a step too large for ``f``) is refused, named. The estimate
     does not see rounding inside ``f``'s own arithmetic that cancels (large
-    terms of opposite sign summing to a small derivative).
+    terms of opposite sign summing to a small derivative). ``name(k)`` says
+    where column ``k`` is in messages (default: element ``k`` of ``x``).
     """
+    if name is None:
+        name = lambda k: where(shape, k)  # noqa: E731
     im = np.asarray(im, dtype=np.float64)
     if im.ndim != 2 or im.shape[0] != len(MULTIPLES):
         raise ValueError(f"im must have shape (3, n), got {im.shape}")
@@ -397,7 +422,7 @@ def finish(
             t = MULTIPLES[row]
             over = "h" if t == 1.0 else f"({t:g}h)"
             raise NonFiniteError(
-                f"Im f(x + {_ih(t)}) / {over} is {float(d[row, k])!r} at {where(shape, k)}: "
+                f"Im f(x + {_ih(t)}) / {over} is {float(d[row, k])!r} at {name(k)}: "
                 "f is not finite there"
             )
     df = d[0]
@@ -414,7 +439,7 @@ def finish(
         j = int(np.flatnonzero(~ok)[0])
         k = int(third[j])
         raise NonFiniteError(
-            f"the complex step does not converge at {where(shape, k)}: Im f(x + ith) / (th) is "
+            f"the complex step does not converge at {name(k)}: Im f(x + ith) / (th) is "
             f"{float(d[0, k])!r}, {float(d[1, k])!r}, {float(d[2, k])!r} for t = 1, 2, 4 "
             f"(h = {float(h[k])!r}), "
             "where an f analytic around x gives values that approach f' like t**2. x is at or "

@@ -146,6 +146,24 @@ class JacobianPlan:
         assert gather is not None, "a dense plan's values are read as they are"
         return F.reshape(-1).take(gather).reshape(rows, -1)
 
+    def colour_of(self, nonzeros: np.ndarray) -> np.ndarray:
+        """The colour of each of the ``nonzeros`` (their positions in CSR order)."""
+        if self.dense:
+            return np.asarray(nonzeros, dtype=np.int64) % self.shape[1]
+        return self.colours[self._elem[nonzeros]]
+
+    def read_imag(self, F: np.ndarray, rows: int) -> np.ndarray:
+        """The imaginary parts of the nonzeros' values ``(rows, nnz)`` from complex128 ``F``."""
+        cache = self.__dict__.setdefault("_layouts", {})
+        at = cache.get(("imag", rows))
+        if at is None:
+            gather = self.layout(rows)[3]
+            assert gather is not None, "a dense plan's values are read as they are"
+            at = cache[("imag", rows)] = 2 * gather + 1  # in the float64 view of F
+            at.flags.writeable = False
+        Fc = np.ascontiguousarray(F, dtype=np.complex128)
+        return Fc.reshape(-1).view(np.float64).take(at).reshape(rows, -1)
+
     @property
     def elem(self) -> np.ndarray:
         """The element (column) of each nonzero, in CSR order."""

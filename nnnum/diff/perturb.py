@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from .checks import NonFiniteError
+from .engines.batched import HOST_BATCH_BYTES
 
 __all__ = ["Perturbations", "evaluate", "values_of", "check_finite_values"]
 
@@ -85,8 +86,11 @@ def values_of(value: Any, out_shape: tuple[int, ...] | None, at: str, complex_ok
 
 def check_finite_values(values: np.ndarray, pert: Perturbations, out_shape: tuple) -> None:
     """NonFiniteError naming the first output and perturbation where ``f`` is NaN or inf."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(values.sum()):  # a finite sum: every value finite (one pass, no mask)
+            return
     ok = np.isfinite(values)
-    if ok.all():
+    if ok.all():  # the sum overflowed
         return
     p, k = (int(v) for v in np.argwhere(~ok)[0])
     out = "f" if not out_shape else "f[" + ", ".join(map(str, np.unravel_index(k, out_shape))) + "]"
@@ -100,7 +104,7 @@ def evaluate(
     f: Callable[[Any], Any],
     base: np.ndarray,
     pert: Perturbations,
-    out_shape: tuple[int, ...],
+    out_shape: tuple[int, ...] | None,
     *,
     engine: str,
     parallel: bool | None = None,
@@ -108,24 +112,29 @@ def evaluate(
     progress: bool | None = None,
     chunk: int | None = None,
     desc: str = "numerical_jacobian",
+    scratch: bool = False,
 ) -> np.ndarray:
     """``F[p] = f(x perturbed by p).ravel()``, ``(P, prod(out_shape))``, on the engine asked.
 
     ``base``: a private C-ordered copy of ``x`` (real, or complex for the
     complex step), shaped like ``x``; never modified. ``workers``: anything
     ``numerical_gradient`` takes (:mod:`.engines.executors`), ``progress`` its
-    bar (named ``desc``).
+    bar (named ``desc``). ``scratch``: the caller reads the values before it
+    calls ``f`` again, so the batched engine may hand back ``f``'s own array of
+    one batch instead of a copy. ``out_shape`` None (the batched engine only):
+    ``f``'s shape is read from its values, returned shaped ``(P, *f(x).shape)``.
     """
     cplx = base.dtype.kind == "c"
-    m = math.prod(out_shape)
+    if engine == "batched" and workers is None:  # (workers= refuse batched=True before)
+        return _batched(f, base, pert, out_shape, chunk, scratch)
+    if out_shape is None:
+        raise ValueError("evaluate: only the batched engine finds f's shape from its values")
     if pert.count == 0:
-        return np.empty((0, m), dtype=np.complex128 if cplx else np.float64)
+        return np.empty((0, math.prod(out_shape)), dtype=np.complex128 if cplx else np.float64)
     if workers is not None:
         from .engines.executors import distribute_sets
 
         return distribute_sets(f, base, pert, out_shape, workers, progress=progress, desc=desc)
-    if engine == "batched":
-        return _batched(f, base, pert, out_shape, chunk)
     if engine == "prange":
         return _prange(f, base, pert, out_shape, parallel)
     return loop(f, base, pert, out_shape)
@@ -154,19 +163,22 @@ def _batched(
     f: Callable[[Any], Any],
     base: np.ndarray,
     pert: Perturbations,
-    out_shape: tuple[int, ...],
+    out_shape: tuple[int, ...] | None,
     chunk: int | None,
+    scratch: bool = False,
 ) -> np.ndarray:
-    from .engines.batched import HOST_BATCH_BYTES
-
     cplx = base.dtype.kind == "c"
     shape, n = base.shape, base.size
-    m = math.prod(out_shape)
     total = pert.count
+    found = out_shape is None  # f's shape from its first batch
+    m = 0 if out_shape is None else math.prod(out_shape)
+    if total == 0:
+        return np.empty((0, m), dtype=np.complex128 if cplx else np.float64)
     if chunk is None:
         chunk = max(1, HOST_BATCH_BYTES // max(1, n * base.dtype.itemsize))
     chunk = max(1, min(int(chunk), total))
-    out = np.empty((total, m), dtype=np.complex128 if cplx else np.float64)
+    want = np.dtype(np.complex128 if cplx else np.float64)
+    out: Any = None if found else np.empty((total, m), dtype=want)
     flat = base.reshape(-1)
     counts = np.diff(pert.ptr) if pert.scatter is None or chunk < total else None
     for lo in range(0, total, chunk):
@@ -182,6 +194,13 @@ def _batched(
             batch[rows, pert.idx[s:e]] = pert.val[s:e]
         v = f(batch.reshape((b,) + shape))
         arr = np.asarray(v if not hasattr(v, "get") else v.get())
+        if out_shape is None:
+            if arr.ndim < 1 or arr.shape[0] != b:
+                raise ValueError(
+                    "a batched f must return one value of f per parameter copy, shape "
+                    f"(B, ...); for a batch of {b} it returned shape {arr.shape}"
+                )
+            out_shape, m = arr.shape[1:], math.prod(arr.shape[1:])
         if arr.shape != (b,) + out_shape:
             raise ValueError(
                 f"a batched f must return one value of f per parameter copy: shape "
@@ -192,8 +211,18 @@ def _batched(
             raise TypeError(f"a batched f must return numbers, got dtype {arr.dtype}")
         if arr.dtype.kind == "c" and not cplx:
             raise TypeError(f"a batched f must return real values, got dtype {arr.dtype}")
+        if cplx and arr.dtype.kind != "c":
+            from .complex_step import dropped_imaginary
+
+            raise dropped_imaginary(f"dtype {arr.dtype}", f"a batch of {b} complex points")
+        if scratch and b == total and arr.dtype == want and arr.flags.c_contiguous:
+            out = arr.reshape(b, m)  # one batch, read before f is called again: no copy
+            break
+        if out is None:
+            out = np.empty((total, m), dtype=want)
         out[lo:hi] = arr.reshape(b, m)
-    return out
+    assert out_shape is not None
+    return out.reshape((total,) + out_shape) if found else out
 
 
 # ------------------------------------------------------------------ the jitted engine
