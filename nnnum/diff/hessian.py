@@ -253,10 +253,8 @@ def _hessian(
     if not callable(f):
         raise TypeError(f"f must be callable, got {type(f).__name__}")
     xa = _x_of(x, who)
-    engine = _engine(f, xa, batched)
-    ev: dict[str, Any] = dict(engine=engine, parallel=parallel, workers=workers)
-    if workers is not None:
-        ev.update(progress=progress, desc=who)
+    engine, options = _engine(f, xa, batched, parallel, workers, progress, who)
+    ev: dict[str, Any] = dict(engine=engine, options=options)
     flat, shape, n = xa.reshape(-1), xa.shape, xa.size
     if is_complex:
         from . import complex_step as cs

@@ -19,11 +19,12 @@ from typing import Any, Literal
 import numpy as np
 
 from .. import backends as _backend
-from .._core.jit import is_jitted
 from .._core.regions import REGIONS
 from . import complex_step as cs
+from . import engines
 from .checks import NonFiniteError, check_real_dtype
 from .colouring import as_pattern
+from .engines import Options, Target, select
 from .finish import DiffResult, is_book_default
 from .jacobian_layout import JacobianPlan, dense_plan, jacobian_plan
 from .options import check_engine, check_flag, check_options
@@ -51,23 +52,36 @@ def _x_of(x: Any, who: str) -> np.ndarray:
     return xa
 
 
-def _engine(f: Any, xa: np.ndarray, batched: bool) -> str:
-    if batched:
-        return "batched"
+def _engine(
+    f: Any,
+    xa: np.ndarray,
+    batched: bool,
+    parallel: bool | None,
+    workers: Any,
+    progress: bool | None,
+    who: str,
+) -> tuple[Any, Options]:
+    """The engine of the registry that runs ``f`` on sets of perturbations, and its options."""
     be = _backend.current()
-    if be.DEVICE:
+    if be.DEVICE and not batched:
         raise TypeError(
             "on the cupy backend the Jacobian and Hessian run on the host: pass batched=True "
             "with a NumPy f, or switch to a CPU backend"
         )
-    if is_jitted(f) and xa.ndim > 0 and be.JIT:
-        return "prange"
-    return "loop"
+    options = Options(
+        parallel=parallel,
+        workers=workers,
+        progress=progress,
+        batched=batched,
+        backend=be,
+        desc=who,
+    )
+    return select(f, Target(xa, xa, xa, xa.shape), options), options
 
 
-def f_at(f: Any, xa: np.ndarray, engine: str, complex_ok: bool = False) -> np.ndarray:
+def f_at(f: Any, xa: np.ndarray, engine: Any, complex_ok: bool = False) -> np.ndarray:
     """``f(x)`` as an array (its shape is the output's), through the engine's calling form."""
-    if engine == "batched":
+    if engine is engines.batched:
         v = f(xa[None])
         arr = np.asarray(v if not hasattr(v, "get") else v.get())
         if arr.ndim < 1 or arr.shape[0] != 1:
@@ -76,10 +90,8 @@ def f_at(f: Any, xa: np.ndarray, engine: str, complex_ok: bool = False) -> np.nd
                 f"(B, ...); for a batch of 1 it returned shape {arr.shape}"
             )
         value = arr[0]
-    elif engine == "prange":
-        from .engines.prange import check_call
-
-        value = check_call(f, xa)
+    elif engine is engines.prange:
+        value = engines.prange.check_call(f, xa)
     else:
         value = f(xa.copy())
     arr = np.asarray(value if not hasattr(value, "get") else value.get())
@@ -224,13 +236,11 @@ def numerical_jacobian(
     if not callable(f):
         raise TypeError(f"f must be callable, got {type(f).__name__}")
     xa = _x_of(x, "numerical_jacobian")
-    engine = _engine(f, xa, batched)
+    engine, options = _engine(f, xa, batched, parallel, workers, progress, "numerical_jacobian")
     if isinstance(sparsity, JacobianPlan) and sparsity.shape[1] != xa.size:
         raise ValueError(f"the plan is for x.size {sparsity.shape[1]}, x has size {xa.size}")
-    ev: dict[str, Any] = dict(engine=engine, parallel=parallel, workers=workers)
-    if workers is not None:
-        ev.update(progress=progress, desc="numerical_jacobian")
-    if is_complex and engine == "batched" and sparsity is not None:
+    ev: dict[str, Any] = dict(engine=engine, options=options)
+    if is_complex and engine is engines.batched and sparsity is not None:
         # the pattern is known before f(x): x itself rides in the first batch (one call
         # of f fewer; its shape and its checks come with the values)
         plan = jacobian_plan(sparsity)

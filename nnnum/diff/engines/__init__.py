@@ -1,9 +1,11 @@
 """Engines: how a plan of perturbations is evaluated.
 
 Each engine implements the :class:`~.base.Engine` protocol (``accepts``,
-``prepare``, ``evaluate``, ``f_at_x``): given the rows of perturbed values
+``prepare``, ``evaluate``, ``f_at_x``, ``evaluate_sets``): given the rows of perturbed values
 ``points`` (R, n) (row ``r``, column ``i``: the value of ``x_i`` in evaluation
 ``r``, every other element unchanged) it returns ``F`` (R, n) of ``f`` values.
+``evaluate_sets`` is the same for sets of perturbations and an ``f`` returning an
+array (the Jacobian's colours, the Hessian's pairs: :mod:`nnnum.diff.perturb`).
 The engines know nothing of stencils or steps; :func:`~.base.run` drives any
 of them. :data:`ENGINES` is asked in order, the first that accepts runs ``f``:
 
@@ -13,7 +15,7 @@ of them. :data:`ENGINES` is asked in order, the first that accepts runs ``f``:
 * :mod:`.prange` - a Numba-compiled ``f``, a parallel kernel on private copies;
 * :mod:`.loop` - a Python ``f``, ``x`` perturbed in place and restored.
 
-A new engine is one module with the four functions and its entry in :data:`ENGINES`.
+A new engine is one module with the five functions and its entry in :data:`ENGINES`.
 """
 
 from __future__ import annotations

@@ -13,7 +13,11 @@ An engine is a module (or any object) with four functions:
 * ``evaluate(f, target, points, labels, options) -> ndarray (R, n)``:
   ``F[r, i] = f(x with x_i = points[r, i])``, every other element unchanged
   (``labels[r]`` says what row ``r`` adds to ``x_i``, for messages);
-* ``f_at_x(f, target, options) -> float``: ``f`` at ``x`` itself.
+* ``f_at_x(f, target, options) -> float``: ``f`` at ``x`` itself;
+* ``evaluate_sets(f, base, pert, out_shape, options, scratch) -> ndarray (P, M)``:
+  the second job, for the Jacobian and the Hessian: ``F[p] = f(base perturbed by
+  set p).ravel()`` for the sets of :class:`nnnum.diff.perturb.Perturbations`, ``f``
+  returning an array of ``out_shape`` (``f`` gets a copy of ``base``, never ``x``).
 
 :func:`run` is the one way they are driven: prepare, plan and finish
 (:func:`nnnum.diff.finish.differentiate`), evaluating through the engine.
@@ -54,6 +58,8 @@ class Options:
         Perturbed copies per call of a batched ``f``.
     backend : Any
         The backend module (:func:`nnnum.backends.current`).
+    desc : str
+        The progress bar's name: the public function asked.
     """
 
     parallel: bool | None = None
@@ -62,6 +68,7 @@ class Options:
     batched: bool = False
     chunk: int | None = None
     backend: Any = None
+    desc: str = "numerical_gradient"
 
 
 @dataclass
@@ -120,6 +127,17 @@ class Engine(Protocol):
 
     def f_at_x(self, f: Any, target: Target, options: Options) -> float:
         """``f`` at ``x`` itself."""
+
+    def evaluate_sets(
+        self,
+        f: Any,
+        base: np.ndarray,
+        pert: Any,
+        out_shape: tuple[int, ...],
+        options: Options,
+        scratch: bool = False,
+    ) -> np.ndarray:
+        """``F[p] = f(base perturbed by set p).ravel()``, ``(P, prod(out_shape))``."""
 
 
 class Ready:

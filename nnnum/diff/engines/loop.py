@@ -11,10 +11,20 @@ import numpy as np
 from ..._core.regions import REGIONS
 from ..checks import scalar_result
 from ..finish import raise_not_finite2
+from ..perturb import Perturbations, values_of
 from ..steps import where
 from .base import Options, Target
 
-__all__ = ["accepts", "prepare", "evaluate", "f_at_x", "in_place", "central2", "central2_floats"]
+__all__ = [
+    "accepts",
+    "prepare",
+    "evaluate",
+    "f_at_x",
+    "evaluate_sets",
+    "in_place",
+    "central2",
+    "central2_floats",
+]
 
 #: Elements whose perturbed values are read into Python floats at a time: the loop runs on
 #: Python floats (no NumPy scalar per step) in a bounded amount of memory.
@@ -267,3 +277,31 @@ def _evaluate_nd(
                 out[r, flat] = scalar_result(f(fx), lambda: f"{where(shape, flat)} {row_labels[r]}")
         finally:
             x[idx] = orig
+
+
+# ------------------------------------------------------------------ sets of perturbations
+def evaluate_sets(
+    f: Callable[[Any], Any],
+    base: np.ndarray,
+    pert: Perturbations,
+    out_shape: tuple[int, ...],
+    options: Options | None = None,
+    scratch: bool = False,
+) -> np.ndarray:
+    """Sets of perturbations (:mod:`nnnum.diff.perturb`): one private copy, restored per set.
+
+    ``f`` gets the copy (never ``x``); row ``p`` is ``f`` there, flattened.
+    """
+    cplx = base.dtype.kind == "c"
+    m = math.prod(out_shape)
+    out = np.empty((pert.count, m), dtype=np.complex128 if cplx else np.float64)
+    xc = base.copy()
+    flat = xc.reshape(-1)
+    ptr, idx, val = pert.ptr, pert.idx, pert.val
+    for p in range(pert.count):
+        s, e = int(ptr[p]), int(ptr[p + 1])
+        ii = idx[s:e]
+        flat[ii] = val[s:e]
+        out[p] = values_of(f(xc), out_shape, pert.label(p), cplx)
+        flat[ii] = base.reshape(-1)[ii]
+    return out

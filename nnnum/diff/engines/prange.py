@@ -13,6 +13,7 @@ value would keep its own key alive forever.
 from __future__ import annotations
 
 import collections
+import math
 import threading
 from typing import Any
 
@@ -38,7 +39,7 @@ _LOCK = threading.Lock()
 class _Entry:
     """One jitted ``f``'s kernels, compiled on first use, and the argument types checked."""
 
-    __slots__ = ("f", "parallel", "serial", "central2", "complex", "checked", "nested")
+    __slots__ = ("f", "parallel", "serial", "central2", "complex", "checked", "nested", "sets")
 
     def __init__(self, f: Any) -> None:
         self.f = f
@@ -51,6 +52,16 @@ class _Entry:
         #: nest, which Numba's ``workqueue`` layer cannot do (it aborts the process), so
         #: such an ``f`` runs from the serial kernel
         self.nested = runs_parallel_regions(f)
+        #: (parallel, serial) kernels of the sets job, by whether f returns a scalar: built
+        #: on first use (the gradient never needs them)
+        self.sets: dict[bool, tuple[Any, Any]] = {}
+
+    def sets_kernels(self, scalar: bool) -> tuple[Any, Any]:
+        """The sets job's (parallel, serial) kernels for a scalar or an array ``f``."""
+        pair = self.sets.get(scalar)
+        if pair is None:
+            pair = self.sets[scalar] = _build_sets(self.f, scalar)
+        return pair
 
 
 def runs_parallel_regions(f: Any, _seen: set[int] | None = None) -> bool:
@@ -435,3 +446,66 @@ def _build(f: Any) -> tuple[Any, Any, Any, Any, Any]:
         kernel(csteps, parallel=True, cache=False),
         kernel(csteps, parallel=False, cache=False),
     )
+
+
+# ------------------------------------------------------------------ sets of perturbations
+def evaluate_sets(
+    f: Any,
+    base: np.ndarray,
+    pert: Any,
+    out_shape: tuple[int, ...],
+    options: Options,
+    scratch: bool = False,
+) -> np.ndarray:
+    """Sets of perturbations (:mod:`nnnum.diff.perturb`) in a kernel specialised to ``f``.
+
+    Each chunk of sets runs on its own copy of ``base`` and restores what it
+    set: bit-identical to :func:`nnnum.diff.engines.loop.evaluate_sets` and to
+    the serial kernel, for any thread count.
+    """
+    cplx = base.dtype.kind == "c"
+    out = np.empty((pert.count, math.prod(out_shape)), dtype=np.complex128 if cplx else np.float64)
+    entry = _entry(f)
+    par, ser = entry.sets_kernels(out_shape == ())
+    flat = np.ascontiguousarray(base).reshape(-1)
+    ptr = np.ascontiguousarray(pert.ptr, dtype=np.int64)
+    idx = np.ascontiguousarray(pert.idx, dtype=np.int64)
+    val = np.ascontiguousarray(pert.val, dtype=base.dtype)
+    ok = options.parallel is not False and nests() and not entry.nested
+    nchunks = max(1, min(pert.count, 4 * numba.get_num_threads())) if ok else 1
+    _run(par if ok else None, ser, flat, base.shape, ptr, idx, val, out, nchunks)
+    return out
+
+
+@kernel(inline="always", cache=False)
+def _store_scalar(out, p, v):  # pragma: no cover (compiled)
+    out[p, 0] = v
+
+
+@kernel(inline="always", cache=False)
+def _store_array(out, p, v):  # pragma: no cover (compiled)
+    out[p, :] = np.asarray(v).ravel()
+
+
+def _build_sets(f: Any, scalar: bool) -> tuple[Any, Any]:
+    """The sets job's kernels specialised to ``f``: each chunk of sets on its own copy of x."""
+    store = _store_scalar if scalar else _store_array
+
+    def sets(x, shape, ptr, idx, val, out, nchunks, done):
+        total = ptr.size - 1
+        chunk = _split(total, nchunks, done)
+        for c in prange(nchunks):
+            lo = c * chunk
+            hi = min(total, lo + chunk)
+            if lo < hi:
+                xc = x.copy()
+                xv = xc.reshape(shape)
+                for p in range(lo, hi):
+                    for q in range(ptr[p], ptr[p + 1]):
+                        xc[idx[q]] = val[q]
+                    store(out, p, f(xv))
+                    for q in range(ptr[p], ptr[p + 1]):
+                        xc[idx[q]] = x[idx[q]]
+            done[c] = True
+
+    return kernel(sets, parallel=True, cache=False), kernel(sets, parallel=False, cache=False)

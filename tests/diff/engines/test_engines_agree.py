@@ -129,3 +129,58 @@ def test_every_engine_implements_the_protocol():
             fn = getattr(engine, name)
             assert list(inspect.signature(fn).parameters) == params[name], (engine, name)
     assert engines.ENGINES[-1] is engines.loop  # the engine of last resort comes last
+
+
+# ---- the sets job (the Jacobian's colours, the Hessian's pairs): every engine of the registry
+def test_every_engine_of_the_registry_does_both_jobs():
+    from nnnum.diff import engines
+
+    jobs = ("accepts", "prepare", "evaluate", "f_at_x", "evaluate_sets")
+    for engine in engines.ENGINES:
+        assert all(callable(getattr(engine, job, None)) for job in jobs), engine.__name__
+
+
+@pytest.mark.parametrize("out_shape", [(), (2,), (2, 3)])
+def test_every_engine_evaluates_sets_alike(out_shape):
+    import numba
+
+    from nnnum.diff import engines
+    from nnnum.diff.engines import Options
+    from nnnum.diff.perturb import Perturbations, evaluate
+
+    rng = np.random.default_rng(len(out_shape))
+    n, P = 6, 17
+    counts = rng.integers(0, 4, P)  # empty sets too: f at x itself
+    ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    idx = np.concatenate([rng.choice(n, c, replace=False) for c in counts]).astype(np.int64)
+    pert = Perturbations(ptr, idx, rng.standard_normal(idx.size), lambda p: f"set {p}")
+    base = rng.standard_normal(n)
+    before = base.copy()
+    size = int(np.prod(out_shape))
+
+    def one(z):  # one point -> out_shape
+        v = np.sin(z[:size] if size <= n else np.resize(z, size)) * np.sum(z * z)
+        return v.reshape(out_shape) if out_shape else float(v[0])
+
+    jitted = numba.njit(lambda z: np.sin(z[0]) * np.sum(z * z)) if out_shape == () else None
+
+    def many(Z):  # a batch (B, n) -> (B, *out_shape)
+        return np.stack([np.asarray(one(z)) for z in Z])
+
+    ref = evaluate(one, base, pert, out_shape, engine=engines.loop, options=Options())
+    runs = {
+        "batched": (many, engines.batched, Options(batched=True, chunk=5)),
+        "workers": (one, engines.executors, Options(workers=map, progress=False)),
+    }
+    if jitted is not None:
+        ref_j = evaluate(jitted, base, pert, (), engine=engines.loop, options=Options())
+        np.testing.assert_array_equal(ref_j[:, 0], ref[:, 0])
+        for parallel in (None, False):
+            got = evaluate(
+                jitted, base, pert, (), engine=engines.prange, options=Options(parallel=parallel)
+            )
+            np.testing.assert_array_equal(got, ref)
+    for name, (f, engine, options) in runs.items():
+        got = evaluate(f, base, pert, out_shape, engine=engine, options=options)
+        np.testing.assert_array_equal(got, ref, err_msg=name)
+    np.testing.assert_array_equal(base, before)  # every engine works on copies

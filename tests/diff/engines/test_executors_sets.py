@@ -11,7 +11,6 @@ import os
 import re
 import signal
 import sys
-import warnings
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 import numpy as np
@@ -19,7 +18,8 @@ import pytest
 
 import nnnum
 from nnnum.diff.engines import executors
-from nnnum.diff.perturb import Perturbations, loop
+from nnnum.diff.engines.loop import evaluate_sets as loop
+from nnnum.diff.perturb import Perturbations
 
 cloudpickle = pytest.importorskip("cloudpickle")
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
@@ -310,17 +310,11 @@ def test_a_result_of_another_shape_is_refused():
 @pytest.fixture(scope="module")
 def client():
     pytest.importorskip("distributed")
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Port 8787 is already in use")
-        cluster = LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-        )
+    from .test_executors import local_cluster
+
+    cluster = local_cluster(2)
     c = Client(cluster)
     yield c
     c.close()

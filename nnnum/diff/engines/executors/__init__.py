@@ -62,6 +62,7 @@ __all__ = [
     "check_workers",
     "distribute",
     "distribute_sets",
+    "evaluate_sets",
     "evaluate",
     "f_at_x",
     "guard_message",
@@ -106,6 +107,20 @@ def evaluate(
 def f_at_x(f: Any, target: Target, options: Options) -> float:
     """``f`` of the caller's object, in this process."""
     return scalar_result(f(target.fx), "x")
+
+
+def evaluate_sets(
+    f: Any,
+    base: np.ndarray,
+    pert: Any,
+    out_shape: tuple[int, ...],
+    options: Options,
+    scratch: bool = False,
+) -> np.ndarray:
+    """Sets of perturbations (:mod:`nnnum.diff.perturb`) on ``options.workers``."""
+    return distribute_sets(
+        f, base, pert, out_shape, options.workers, progress=options.progress, desc=options.desc
+    )
 
 
 # ------------------------------------------------------------------ the distribution
@@ -161,7 +176,7 @@ def distribute_sets(
     ``pert`` is a :class:`nnnum.diff.perturb.Perturbations`; ``base`` a private
     C-ordered copy of ``x`` (``f`` receives a copy, never the caller's ``x``),
     pickled with ``f``. Each task is a block of consecutive sets, evaluated on
-    the worker's own copy of ``base`` as :func:`nnnum.diff.perturb.loop` does:
+    the worker's own copy of ``base`` as :func:`nnnum.diff.engines.loop.evaluate_sets` does:
     bit-identical to it, whatever the transport, the chunk or the order in which
     results come back. Errors name the set (``pert.label``) in this process.
     """

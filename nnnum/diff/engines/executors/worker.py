@@ -88,7 +88,7 @@ class State:
         """Sets ``lo, lo + 1, ...`` (``ptr`` from 0): ``f`` of each, flattened, one row each.
 
         The payload's ``x`` is this worker's own copy (the caller sent a private
-        base), perturbed and restored in place, as :func:`nnnum.diff.perturb.loop`
+        base), perturbed and restored in place, as :func:`nnnum.diff.engines.loop.evaluate_sets`
         does with its copy: the same values, bit for bit. Where ``f`` raises, the
         packed exception's place is the set's index ``lo + p``; where its value is
         not ``out_shape`` numbers, ``("value", lo + p, value)`` goes back for the
