@@ -112,7 +112,8 @@ def steps(x: np.ndarray, h: Any) -> np.ndarray:
         # (frexp and ldexp give the same bits at twice the cost)
         m = np.abs(x.astype(np.float64, copy=False))
         np.maximum(m, 1.0, out=m)
-        m.view(np.int64)[...] &= np.int64(0x7FF0000000000000)
+        bits = m.view(np.int64)
+        np.bitwise_and(bits, np.int64(0x7FF0000000000000), out=bits)
         m *= 2.0 * eps * eps
         return m
     return np.full(x.size, float(check_h(h, allow_auto=True)))

@@ -497,8 +497,7 @@ def _colour_steps(
 
     ``with_x``: ``F``'s last row is ``f(x)`` itself, checked real and finite there.
     """
-    from . import complex_kernels as ck
-
+    ck = _complex_kernels()
     nnz, n = plan.nnz, plan.shape[1]
     df, err = np.empty(nnz), np.empty(nnz)
     gather = _NO_GATHER if plan.dense else plan.layout(1)[3]
@@ -518,6 +517,14 @@ def _colour_steps(
         err,
     )
     return (df, err) if why == ck.DONE else None
+
+
+@functools.cache
+def _complex_kernels() -> Any:
+    """:mod:`.complex_kernels`, imported on first use (its kernel compiles or loads then)."""
+    from . import complex_kernels
+
+    return complex_kernels
 
 
 _NO_GATHER = np.zeros(0, dtype=np.int64)
