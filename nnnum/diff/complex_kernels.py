@@ -1,6 +1,6 @@
 """The complex-step Jacobian's finish over a plan's nonzeros, in one compiled pass.
 
-:func:`colour_steps` does what :func:`nnnum.diff.jacobian._complex` does in NumPy
+:func:`colour_steps` does what :func:`nnnum.diff.jacobian_complex.complex_jacobian` does in NumPy
 when nothing needs a second step (about ten passes over the nonzeros there, one
 here): every value of the colours finite, the check direction doubling exactly
 output by output, and then ``D = Im f / h`` with its rounding estimate

@@ -14,7 +14,7 @@ import numpy as np
 
 from .colouring import Pattern, as_pattern, colour_columns
 
-__all__ = ["JacobianPlan", "jacobian_plan", "dense_plan"]
+__all__ = ["JacobianPlan", "jacobian_plan", "dense_plan", "gather"]
 
 
 #: The state of a ``scipy.sparse.csr_array`` that :meth:`JacobianPlan.csr` may copy: the
@@ -225,3 +225,11 @@ def jacobian_plan(sparsity: Any) -> JacobianPlan:
 def dense_plan(m: int, n: int) -> JacobianPlan:
     """The plan of a dense ``(m, n)`` Jacobian: every element its own colour."""
     return JacobianPlan(None, (m, n))
+
+
+def gather(plan: JacobianPlan, F: np.ndarray, rows: int) -> np.ndarray:
+    """``values[r, col]`` of every nonzero ``col`` from ``F`` (rows * colours, m)."""
+    m, n = plan.shape
+    if plan.dense:
+        return F.reshape(rows, n, m).transpose(0, 2, 1).reshape(rows, m * n)
+    return plan.read(F, rows)
