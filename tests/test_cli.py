@@ -195,7 +195,7 @@ def test_output_dir_is_checked_before_training(tmp_path, capsys, monkeypatch):
     def read_only(*args, **kwargs):  # what a folder without write permission does (not as root)
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr("nnnum.cli.tempfile.TemporaryFile", read_only)
+    monkeypatch.setattr("nnnum.cli._commands.tempfile.TemporaryFile", read_only)
     assert main(["train", *QUICK, "--output-dir", str(tmp_path / "ro")]) == 2
     assert "cannot write there (Permission denied)" in _error_line(capsys.readouterr().err)
 

@@ -1,93 +1,27 @@
-"""Command line: ``nnnum train``, ``nnnum gradcheck``, ``nnnum download``, ``nnnum info``.
-
-Ordinary user errors (bad option values, missing or bad data, an unusable
-backend, an unwritable output folder, a failed download) print one
-``error: ...`` line on stderr and exit with status 2, never a traceback; a
-diverged training or a failed gradcheck exits with 1.
-"""
+"""The commands (``train``, ``gradcheck``, ``download``, ``info``), and the steps that can fail."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import numpy as np
 
-DATASETS = ("digits", "mnist")
-
-#: Exit status of an ordinary user error (bad option, missing data, unwritable folder), as argparse.
-EXIT_USAGE = 2
-#: Exit status of a run that failed on its own terms (diverged training, failed gradcheck).
-EXIT_FAILURE = 1
-
-
-class UsageError(Exception):
-    """An ordinary user error: :func:`main` prints it as one ``error: ...`` line, exit status 2."""
-
-
-# ----------------------------------------------------------------- argument types
-def _number(text: str, *, strict: bool) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    bound = "> 0" if strict else ">= 0"
-    if not math.isfinite(v) or v < 0 or (strict and v == 0):
-        raise argparse.ArgumentTypeError(f"must be a finite number {bound}, got {text!r}")
-    return v
-
-
-def positive_float(text: str) -> float:
-    """Argparse type: a finite number > 0."""
-    return _number(text, strict=True)
-
-
-def nonnegative_float(text: str) -> float:
-    """Argparse type: a finite number >= 0."""
-    return _number(text, strict=False)
-
-
-def _integer(text: str, minimum: int) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if v < minimum:
-        raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {text!r}")
-    return v
-
-
-def positive_int(text: str) -> int:
-    """Argparse type: a whole number >= 1."""
-    return _integer(text, 1)
-
-
-def nonnegative_int(text: str) -> int:
-    """Argparse type: a whole number >= 0 (a seed)."""
-    return _integer(text, 0)
-
-
-def mirror_url(text: str) -> str:
-    """Argparse type: a mirror URL, given a trailing ``/`` if it has none."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError("the mirror URL is empty")
-    return text if text.endswith("/") else text + "/"
+from ._args import EXIT_FAILURE, UsageError
 
 
 # ------------------------------------------------------------------ steps that fail on users
 def _check_backend() -> str:
     """The backend ``NNNUM_BACKEND`` names, checked to be usable here (CuPy and a GPU for cupy)."""
-    from .backends import BackendUnavailableError, get_backend, use_backend
+    from ..backends import BackendUnavailableError, get_backend, use_backend
 
     try:
         name = get_backend()
@@ -117,7 +51,7 @@ def _dataset(args: argparse.Namespace) -> str:
 
 def _data_errors() -> tuple[type[BaseException], ...]:
     """What the data loaders raise for bad or missing data (``datasets.DataError`` if defined)."""
-    from . import data as datasets
+    from .. import data as datasets
 
     base = getattr(datasets, "DataError", None)
     extra = (base,) if isinstance(base, type) and issubclass(base, BaseException) else ()
@@ -125,7 +59,7 @@ def _data_errors() -> tuple[type[BaseException], ...]:
 
 
 def _load(dataset: str, data_dir: str | None, seed: int) -> tuple[Any, Any, Any, Any, str]:
-    from . import data as datasets
+    from .. import data as datasets
 
     if dataset == "digits":
         try:
@@ -213,7 +147,7 @@ def _batch_size(requested: int, n_train: int) -> int:
 
 
 def _make_net(input_size: int, args: argparse.Namespace) -> Any:
-    from .nets import TwoLayerNet
+    from ..nets import TwoLayerNet
 
     try:
         with np.errstate(over="raise", invalid="raise"):
@@ -229,7 +163,7 @@ def _make_net(input_size: int, args: argparse.Namespace) -> Any:
 # ----------------------------------------------------------------------- commands
 def cmd_train(args: argparse.Namespace) -> int:
     """Run ``nnnum train``; exit status 1 when the training diverges."""
-    from .learn.train import TrainingDivergedError, plot_history, train
+    from ..learn.train import TrainingDivergedError, plot_history, train
 
     backend = _check_backend()
     dataset = _dataset(args)
@@ -306,7 +240,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_gradcheck(args: argparse.Namespace) -> int:
     """Run ``nnnum gradcheck``; exit status 1 when the check fails."""
-    from .learn import gradcheck
+    from ..learn import gradcheck
 
     _check_backend()
     xtr, ttr, _, _, desc = _load(_dataset(args), args.data_dir, args.seed)
@@ -327,7 +261,7 @@ def cmd_download(args: argparse.Namespace) -> int:
     """Run ``nnnum download``: fetch the MNIST files, checksummed, written atomically."""
     import urllib.error
 
-    from .data import download_mnist
+    from ..data import download_mnist
 
     root = Path(args.data_dir)
     if root.exists() and not root.is_dir():
@@ -347,7 +281,7 @@ def cmd_download(args: argparse.Namespace) -> int:
 
 
 def _backend_name() -> str:
-    from .backends import get_backend
+    from ..backends import get_backend
 
     return get_backend()
 
@@ -356,9 +290,9 @@ def cmd_info(args: argparse.Namespace) -> int:
     """Run ``nnnum info``."""
     import numba
 
-    from . import __version__
-    from ._core.cpuinfo import info_rows
-    from .backends._gpu_imports import device_info
+    from .. import __version__
+    from .._core.cpuinfo import info_rows
+    from ..backends._gpu_imports import device_info
 
     try:
         backend = _backend_name()
@@ -400,169 +334,3 @@ def cmd_info(args: argparse.Namespace) -> int:
     for k, v in rows:
         print(f"{k:<{width}}  {v}")
     return 0
-
-
-class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Shows ``(default: ...)`` for options that have a default (not for flags or None)."""
-
-    def _get_help_string(self, action: argparse.Action) -> str:
-        text = action.help or ""
-        if (
-            "%(default)" in text
-            or not action.option_strings
-            or action.default is None
-            or action.default is False
-            or action.default == argparse.SUPPRESS
-        ):
-            return text
-        return text + " (default: %(default)s)"
-
-
-class _Parser(argparse.ArgumentParser):
-    """Argument errors as one ``error: ...`` line (exit status 2), like every other user error."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"error: {message} (see `{self.prog} --help`)\n")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``nnnum`` command."""
-    from .data import MNIST_MIRROR
-
-    p = _Parser(
-        prog="nnnum",
-        description="Learning by numerical differentiation, fast.",
-        formatter_class=_HelpFormatter,
-    )
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    def data_opts(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument(
-            "--dataset",
-            choices=DATASETS,
-            default=None,
-            help="digits: scikit-learn's bundled 8x8 digits (offline), split 80/20; mnist: the "
-            "IDX files in --data-dir (default: digits, or mnist when --data-dir is given)",
-        )
-        sp.add_argument(
-            "--data-dir",
-            metavar="DIR",
-            help="folder with the MNIST .gz files (`nnnum download DIR` fetches them); "
-            "implies --dataset mnist, and is an error with --dataset digits",
-        )
-        sp.add_argument("--hidden", type=positive_int, default=50, help="hidden units")
-        sp.add_argument(
-            "--weight-init-std",
-            type=positive_float,
-            default=0.01,
-            help="standard deviation of the initial weights",
-        )
-        sp.add_argument(
-            "--seed",
-            type=nonnegative_int,
-            default=0,
-            help="seeds the initial weights, the digits split and the mini-batches",
-        )
-
-    def command(name: str, help: str) -> argparse.ArgumentParser:
-        return sub.add_parser(name, help=help, description=help, formatter_class=_HelpFormatter)
-
-    t = command("train", "train a TwoLayerNet by mini-batch SGD")
-    data_opts(t)
-    t.add_argument(
-        "--gradient",
-        choices=("numerical", "backprop"),
-        default="numerical",
-        help="numerical: central differences, the book's chapter 4; backprop: the exact gradient",
-    )
-    t.add_argument("--iters", type=positive_int, default=2000, help="SGD iterations")
-    t.add_argument(
-        "--batch-size",
-        type=positive_int,
-        default=100,
-        help="samples per mini-batch; a larger value is clamped to the training set's size",
-    )
-    t.add_argument("--lr", type=positive_float, default=1.0, help="learning rate")
-    t.add_argument(
-        "--output-dir",
-        metavar="DIR",
-        default="nnnum-output",
-        help="where history.json and training.png go; created, and checked before training",
-    )
-    t.add_argument(
-        "--quiet",
-        action="store_true",
-        help="no progress bar and no per-epoch accuracy lines: the header and the summary only",
-    )
-    t.set_defaults(func=cmd_train)
-
-    g = command("gradcheck", "numerical vs backprop gradient of a TwoLayerNet")
-    data_opts(g)
-    g.add_argument(
-        "--batch-size",
-        type=positive_int,
-        default=100,
-        help="samples in the batch (at most the training set)",
-    )
-    g.add_argument(
-        "--strategy",
-        choices=("structured", "brute"),
-        default="structured",
-        help="structured: the fast numerical gradient; brute: the book's loop",
-    )
-    g.add_argument(  # its name before 0.2.0, kept working but no longer shown
-        "--method",
-        dest="strategy",
-        choices=("structured", "brute"),
-        default=argparse.SUPPRESS,
-        help=argparse.SUPPRESS,
-    )
-    g.add_argument(
-        "--rtol", type=nonnegative_float, default=1e-4, help="relative tolerance of the check"
-    )
-    g.add_argument(
-        "--atol", type=nonnegative_float, default=1e-8, help="absolute tolerance of the check"
-    )
-    g.set_defaults(func=cmd_gradcheck)
-
-    d = command("download", "download MNIST (checksums verified)")
-    d.add_argument("data_dir", metavar="DIR", help="folder to write the four .gz files to")
-    d.add_argument(
-        "--mirror",
-        type=mirror_url,
-        default=MNIST_MIRROR,
-        metavar="URL",
-        help="mirror to download from (a / is added if missing)",
-    )
-    d.set_defaults(func=cmd_download)
-
-    i = command("info", "backend, threads, versions, GPU")
-    i.set_defaults(func=cmd_info)
-    return p
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``nnnum`` command.
-
-    Returns
-    -------
-    int
-        The exit status: 0 success; 1 a run that failed (diverged training,
-        failed gradcheck); 2 a user error (bad option, missing or bad data,
-        unusable backend, unwritable output folder, failed download), printed
-        as one ``error: ...`` line on stderr. Argument errors exit with 2
-        through argparse's ``SystemExit``.
-    """
-    args = build_parser().parse_args(argv)
-    try:
-        return int(args.func(args))
-    except UsageError as exc:
-        print("error: " + str(exc).replace("\n", " "), file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return 130
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
