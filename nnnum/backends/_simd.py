@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numba
 from llvmlite import ir
 from numba.core import cgutils, types
 from numba.extending import intrinsic
@@ -168,3 +169,25 @@ def prefetch(typingctx: Any, a: Any, i: Any) -> Any:
         return context.get_dummy_value()
 
     return sig, codegen
+
+
+# NUMBA_DISABLE_JIT=1 (the coverage run) runs the kernels as Python, where an intrinsic has no
+# body: each gets its Python twin, element by element as documented above
+def _py_transpose_rows(src: Any, s: Any, k: Any, dst: Any, d: Any, dstride: Any, mx: Any) -> None:
+    s, k, d, dstride = int(s), int(k), int(d), int(dstride)
+    for q in range(4):
+        m = float(src[s + q * k])
+        for j in range(k):
+            v = float(src[s + q * k + j])
+            dst[d + j * dstride + q] = v
+            m = v if v > m else m
+        mx[d + q] = m
+
+
+def _py_prefetch(a: Any, i: Any) -> None:
+    return None
+
+
+if getattr(numba.config, "DISABLE_JIT", 0):
+    transpose_rows = _py_transpose_rows  # type: ignore[assignment]
+    prefetch = _py_prefetch  # type: ignore[assignment]

@@ -385,6 +385,7 @@ def test_numerical_gradient_float32_analytic(data):
     assert np.all(np.abs(out.result.astype(np.float64) - 2 * x.astype(np.float64)) <= tol)
 
 
+@pytest.mark.jit_only  # nnnum.jit(f) is f itself with the JIT off
 @FEW
 @given(data=st.data())
 def test_numerical_gradient_jitted_bit_identical_to_python(data):

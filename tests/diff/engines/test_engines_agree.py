@@ -68,6 +68,7 @@ def test_prange_engine_matches_the_loop_engine(n, parallel):
 
 
 # ---- the four engines through the one protocol: select, run, the same bits -----------------
+@pytest.mark.jit_only  # the prange engine runs only a compiled f
 @pytest.mark.parametrize(
     ("order", "method", "richardson", "h"),
     [(2, "central", 0, 1e-3), (4, "central", 1, "auto"), (2, "forward", 2, 1e-2)],
