@@ -8,7 +8,6 @@ import subprocess
 import sys
 import textwrap
 import time
-import warnings
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -19,6 +18,8 @@ import pytest
 import nnnum
 from nnnum.diff.engines import executors
 from nnnum.diff.engines.executors import Workers
+
+from .conftest import local_cluster
 
 cloudpickle = pytest.importorskip("cloudpickle")
 # functions and classes of this module travel by value (workers need not import the tests)
@@ -59,35 +60,6 @@ def reversed_map(fn, items):
 def pool():
     with ProcessPoolExecutor(2) as ex:
         yield ex
-
-
-def local_cluster(n_workers: int):
-    """A loopback-only LocalCluster (no dashboard) of single-thread worker processes."""
-    pytest.importorskip("distributed")
-    from distributed import LocalCluster
-
-    with warnings.catch_warnings():
-        # the scheduler's HTTP server (health checks) falls back to a free port when 8787 is taken
-        warnings.filterwarnings("ignore", message="Port 8787 is already in use")
-        return LocalCluster(
-            n_workers=n_workers,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-        )
-
-
-@pytest.fixture(scope="module")
-def client():
-    pytest.importorskip("distributed")
-    from distributed import Client
-
-    cluster = local_cluster(2)
-    c = Client(cluster)
-    yield c
-    c.close()
-    cluster.close()
 
 
 # ------------------------------------------------------------------ validation

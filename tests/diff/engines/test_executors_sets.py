@@ -307,18 +307,7 @@ def test_a_result_of_another_shape_is_refused():
 
 
 # ------------------------------------------------------------------ Dask
-@pytest.fixture(scope="module")
-def client():
-    pytest.importorskip("distributed")
-    from distributed import Client
-
-    from .test_executors import local_cluster
-
-    cluster = local_cluster(2)
-    c = Client(cluster)
-    yield c
-    c.close()
-    cluster.close()
+# the client fixture: tests/diff/engines/conftest.py
 
 
 def test_dask_jacobian_and_hessian_equal_serial(client):
