@@ -88,11 +88,15 @@ def as_pattern(sparsity: Any, shape: tuple[int, int] | None = None) -> Pattern:
         np.cumsum(nz.sum(axis=1), out=indptr[1:])
         pat = Pattern(m, n, indptr, np.nonzero(nz)[1], False)
     if shape is not None and pat.shape != tuple(shape):
-        raise ValueError(
-            f"sparsity has shape {pat.shape}, but the Jacobian has shape {tuple(shape)} "
-            "(f(x).size, x.size)"
-        )
+        raise shape_error(pat.shape, tuple(shape))
     return pat
+
+
+def shape_error(got: tuple[int, ...], want: tuple[int, ...]) -> ValueError:
+    """The error of a sparsity pattern of shape ``got`` for a Jacobian of shape ``want``."""
+    return ValueError(
+        f"sparsity has shape {got}, but the Jacobian has shape {want} (f(x).size, x.size)"
+    )
 
 
 @kernel

@@ -28,7 +28,7 @@ from .finish import DiffResult, is_book_default
 from .jacobian_complex import complex_jacobian
 from .jacobian_layout import JacobianPlan, dense_plan, jacobian_plan
 from .options import check_engine, check_flag, check_options
-from .perturb import Perturbations, check_finite_values, evaluate, values_of
+from .perturb import Perturbations, check_finite_values, evaluate, output_name, values_of
 from .steps import StepRoundingWarning, auto_step, check_finite, make_plan, where
 from .vector_finish import Columns, differentiate_columns
 
@@ -117,10 +117,7 @@ def _perturbations(
 
     def label(p: int) -> str:
         r, c = divmod(p, C)
-        el = members[plan.member_ptr[c] : plan.member_ptr[c + 1]]
-        first = where(shape, int(el[0]))
-        more = f" (and {el.size - 1} more of colour {c})" if el.size > 1 else ""
-        return f"{first} {labels[r]}{more}"
+        return plan.colour_name(c, shape, labels[r])
 
     return Perturbations(ptr, idx, val, label, scatter)
 
@@ -240,7 +237,9 @@ def numerical_jacobian(
             raise ValueError(
                 f"sparsity has shape {plan.shape}, but x has size {xa.size} (its columns)"
             )
-        df, err, status, step, nfev, out_shape = complex_jacobian(f, xa, None, hv, plan, ev)
+        df, err, status, step, nfev, out_shape = complex_jacobian(
+            f, xa, None, hv, plan, ev, sparsity
+        )
         ordr = 2
     else:
         fx = f_at(f, xa.astype(np.complex128 if is_complex else xa.dtype), engine, is_complex)
@@ -274,10 +273,7 @@ def _plan_for(sparsity: Any, m: int, n: int) -> JacobianPlan:
     if sparsity is None:
         return dense_plan(m, n)
     if isinstance(sparsity, JacobianPlan):
-        if sparsity.shape != (m, n):
-            raise ValueError(
-                f"the plan has shape {sparsity.shape}, the Jacobian (f(x).size, x.size) = {(m, n)}"
-            )
+        sparsity.check_shape(m, n, sparsity)
         return sparsity
     return JacobianPlan(as_pattern(sparsity, (m, n)))
 
@@ -333,12 +329,7 @@ def _finite(
         i, k = cols.element(c)
         if k is None:
             k = int(plan.out[c])
-        out = (
-            "f"
-            if not out_shape
-            else "f[" + ", ".join(map(str, np.unravel_index(k, out_shape))) + "]"
-        )
-        return f"{out} in {where(shape, i)}"
+        return f"{output_name(k, out_shape)} in {where(shape, i)}"
 
     with warnings.catch_warnings():
         if not exact:  # said once above, for x itself

@@ -17,7 +17,7 @@ import numpy as np
 from .. import backends as _backend
 from . import complex_step as cs
 from .jacobian_layout import JacobianPlan, gather
-from .perturb import Perturbations, check_finite_values, evaluate
+from .perturb import Perturbations, check_finite_values, evaluate, output_name
 from .steps import where
 
 __all__ = ["complex_jacobian"]
@@ -30,6 +30,7 @@ def complex_jacobian(
     hv: Any,
     plan: JacobianPlan,
     ev: dict[str, Any],
+    given: Any = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, tuple[int, ...]]:
     """The complex step per colour, its second step ``2h`` checked along one direction first.
 
@@ -47,7 +48,9 @@ def complex_jacobian(
     ``C + 2`` evaluations instead of ``2 C`` when nothing needs the second step.
 
     ``fx`` None (the batched engine with a known pattern): ``f(x)`` is the last row
-    of the first batch, and its shape the output's. Returns the output's shape last.
+    of the first batch, and its shape the output's (checked against the plan's:
+    ``given`` is the caller's ``sparsity``, for the message). Returns the output's
+    shape last.
     """
     shape = xa.shape
     flat = xa.reshape(-1)
@@ -68,11 +71,7 @@ def complex_jacobian(
     if fx is None:  # values shaped (sets, *f(x).shape): f(x) is the last
         F = evaluate(f, base, pert, None, scratch=True, **ev)
         out_shape = F.shape[1:]
-        if plan.shape[0] != F[-1].size:
-            raise ValueError(
-                f"sparsity has shape {plan.shape}, but the Jacobian has shape "
-                f"{(F[-1].size, plan.shape[1])} (f(x).size, x.size)"
-            )
+        plan.check_shape(F[-1].size, plan.shape[1], given)
         F = F.reshape(F.shape[0], -1)
         nfev = pert.count
     else:
@@ -127,8 +126,7 @@ def complex_jacobian(
         im[2, sus] = F4.imag[pos, plan.out[sus]]
 
     def name(j: int) -> str:  # nonzero j: output and element
-        k = int(plan.out[j])
-        out = "f" if not out_shape else f"f[{', '.join(map(str, np.unravel_index(k, out_shape)))}]"
+        out = output_name(int(plan.out[j]), out_shape)
         return f"{where(shape, int(plan.elem[j]))} (the derivative of {out})"
 
     df, err = cs.finish(im, hcols, (plan.nnz,), np.dtype(xa.dtype), name)
@@ -216,7 +214,6 @@ def _complex_sets(
         cache[("complex", with_x)] = hit
     ptr, idx, scatter = hit
     val = np.concatenate([points[0].take(plan.members), points[1], points[2]])
-    members, member_ptr = plan.members, plan.member_ptr
 
     def label(p: int) -> str:
         if p == C + 2:
@@ -224,9 +221,7 @@ def _complex_sets(
         if p >= C:
             t = "" if p == C else "2"
             return f"x + {t}i w h (every element at once: the check of the second step)"
-        el = members[member_ptr[p] : member_ptr[p + 1]]
-        more = f" (and {el.size - 1} more of colour {p})" if el.size > 1 else ""
-        return f"{where(shape, int(el[0]))} + ih{more}"
+        return plan.colour_name(p, shape, "+ ih")
 
     return Perturbations(ptr, idx, val, label, scatter)
 
@@ -247,12 +242,8 @@ def _colour_sets(
     starts = np.repeat(lo - ptr[:-1], counts)
     idx = plan.members[starts + np.arange(int(ptr[-1]))]
     val = cflat[idx] + 1j * steps[idx]
-    members, member_ptr = plan.members, plan.member_ptr
 
     def label(p: int) -> str:
-        c = int(colours[p])
-        el = members[member_ptr[c] : member_ptr[c + 1]]
-        more = f" (and {el.size - 1} more of colour {c})" if el.size > 1 else ""
-        return f"{where(shape, int(el[0]))} {what}{more}"
+        return plan.colour_name(int(colours[p]), shape, what)
 
     return Perturbations(ptr, idx, val.astype(cflat.dtype), label)

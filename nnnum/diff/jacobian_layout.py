@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from .colouring import Pattern, as_pattern, colour_columns
+from .colouring import Pattern, as_pattern, colour_columns, shape_error
+from .steps import where
 
 __all__ = ["JacobianPlan", "jacobian_plan", "dense_plan", "gather"]
 
@@ -145,6 +146,22 @@ class JacobianPlan:
         gather = self.layout(rows)[3]
         assert gather is not None, "a dense plan's values are read as they are"
         return F.reshape(-1).take(gather).reshape(rows, -1)
+
+    def check_shape(self, m: int, n: int, given: Any) -> None:
+        """ValueError unless the plan is ``(m, n)``, worded for what the caller gave."""
+        if self.shape == (m, n):
+            return
+        if isinstance(given, JacobianPlan):
+            raise ValueError(
+                f"the plan has shape {self.shape}, the Jacobian (f(x).size, x.size) = {(m, n)}"
+            )
+        raise shape_error(self.shape, (m, n))
+
+    def colour_name(self, c: int, shape: tuple[int, ...], what: str) -> str:
+        """Colour ``c`` stepped by ``what``, in words: its first element (and how many more)."""
+        el = self.members[self.member_ptr[c] : self.member_ptr[c + 1]]
+        more = f" (and {el.size - 1} more of colour {c})" if el.size > 1 else ""
+        return f"{where(shape, int(el[0]))} {what}{more}"
 
     def colour_of(self, nonzeros: np.ndarray) -> np.ndarray:
         """The colour of each of the ``nonzeros`` (their positions in CSR order)."""

@@ -37,7 +37,14 @@ import numpy as np
 
 from .checks import NonFiniteError
 
-__all__ = ["Perturbations", "check_finite_values", "evaluate", "numbers", "values_of"]
+__all__ = [
+    "Perturbations",
+    "check_finite_values",
+    "evaluate",
+    "numbers",
+    "output_name",
+    "values_of",
+]
 
 
 @dataclass(frozen=True)
@@ -86,6 +93,13 @@ def values_of(value: Any, out_shape: tuple[int, ...] | None, at: str, complex_ok
     return arr.astype(np.complex128 if complex_ok else np.float64).reshape(-1)
 
 
+def output_name(k: int, out_shape: tuple[int, ...]) -> str:
+    """Output ``k`` of ``f`` (flat index) in words: ``f`` for a scalar, else ``f[i, j]``."""
+    if not out_shape:
+        return "f"
+    return "f[" + ", ".join(map(str, np.unravel_index(k, out_shape))) + "]"
+
+
 def check_finite_values(values: np.ndarray, pert: Perturbations, out_shape: tuple) -> None:
     """NonFiniteError naming the first output and perturbation where ``f`` is NaN or inf."""
     with np.errstate(over="ignore", invalid="ignore"):
@@ -95,10 +109,9 @@ def check_finite_values(values: np.ndarray, pert: Perturbations, out_shape: tupl
     if ok.all():  # the sum overflowed
         return
     p, k = (int(v) for v in np.argwhere(~ok)[0])
-    out = "f" if not out_shape else "f[" + ", ".join(map(str, np.unravel_index(k, out_shape))) + "]"
     raise NonFiniteError(
-        f"{out} returned {values[p, k].item()!r} at {pert.label(p)}; the derivative is undefined "
-        "there"
+        f"{output_name(k, out_shape)} returned {values[p, k].item()!r} at {pert.label(p)}; "
+        "the derivative is undefined there"
     )
 
 

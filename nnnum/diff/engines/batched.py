@@ -135,12 +135,12 @@ def evaluate_sets(
     total = pert.count
     found = out_shape is None  # f's shape from its first batch
     m = 0 if out_shape is None else math.prod(out_shape)
+    want = np.dtype(np.complex128 if cplx else np.float64)
     if total == 0:
-        return np.empty((0, m), dtype=np.complex128 if cplx else np.float64)
+        return np.empty((0, m), dtype=want)
     if chunk is None:
         chunk = max(1, HOST_BATCH_BYTES // max(1, n * base.dtype.itemsize))
     chunk = max(1, min(int(chunk), total))
-    want = np.dtype(np.complex128 if cplx else np.float64)
     out: Any = None if found else np.empty((total, m), dtype=want)
     flat = base.reshape(-1)
     counts = np.diff(pert.ptr) if pert.scatter is None or chunk < total else None
