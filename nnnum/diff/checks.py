@@ -107,6 +107,18 @@ def check_x(x: Any, who: str = "numerical_gradient") -> tuple[np.ndarray, Any]:
     return base, x
 
 
+def all_finite(a: np.ndarray) -> bool:
+    """Whether every value of ``a`` is finite: one sum where it is finite, a mask only otherwise.
+
+    A finite sum has no NaN or inf in it; an inf or NaN sum may be an overflow of
+    finite values, which the mask then tells apart.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(np.add.reduce(a, axis=None)):
+            return True
+    return bool(np.isfinite(a).all())
+
+
 def check_real_dtype(dt: np.dtype, who: str) -> None:
     """TypeError unless ``dt`` is a real number (or bool) dtype; ``who`` names the caller."""
     if dt.kind == "f":  # the common case, without issubdtype's cost

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from .checks import all_finite
 from .stencils import Stencil
 
 __all__ = [
@@ -172,12 +173,8 @@ class Plan:
 
 def check_finite(x: np.ndarray, shape: tuple[int, ...]) -> None:
     """A ``ValueError`` naming the first element of ``x`` that is NaN or inf."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        if np.isfinite(np.add.reduce(x, axis=None)):  # a finite sum: all finite, in one pass
-            return
-    finite = np.isfinite(x)
-    if not finite.all():  # (else the sum overflowed)
-        i = int(np.flatnonzero(~finite)[0])
+    if not all_finite(x):
+        i = int(np.flatnonzero(~np.isfinite(x))[0])
         raise ValueError(
             f"x is not finite at {where(shape, i)} = {float(x[i])!r}; "
             "the derivative is undefined there"
