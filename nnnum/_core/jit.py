@@ -144,6 +144,12 @@ def jit(func: Callable[..., Any]) -> Any:
     return numba.njit(func, cache=False, fastmath=False, error_model="numpy", nogil=True)
 
 
+#: Callables that are never dispatchers, answered without importing Numba's registry.
+_PLAIN_CALLABLES = frozenset(
+    {types.FunctionType, types.MethodType, types.BuiltinFunctionType, functools.partial}
+)
+
+
 @functools.cache
 def _cpu_dispatcher() -> type:
     from numba.core.registry import CPUDispatcher
@@ -157,7 +163,7 @@ def is_jitted(func: object) -> bool:
     An object-mode function (``numba.jit(forceobj=True)``) cannot be called
     from a nopython kernel: it is treated as a plain Python function.
     """
-    if not isinstance(func, _cpu_dispatcher()):
+    if type(func) in _PLAIN_CALLABLES or not isinstance(func, _cpu_dispatcher()):
         return False
     opts = getattr(func, "targetoptions", {})
     return not (opts.get("forceobj", False) or opts.get("nopython", True) is False)

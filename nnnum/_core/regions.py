@@ -22,6 +22,8 @@ except ImportError:  # pragma: no cover (NumPy 1.x)
 
 __all__ = ["REGIONS", "RegionLocks", "has_internal_overlap"]
 
+_get_ident = threading.get_ident
+
 #: Above this many elements an inconclusive layout is not enumerated (it is rejected).
 _EXACT_CHECK_LIMIT = 1 << 24
 
@@ -34,11 +36,20 @@ class RegionLocks:
     served: a thread that waits for a range is not overtaken by later callers
     wanting an overlapping one, so a thread calling in a loop cannot starve
     another.
+
+    A holder records its arrays; their byte ranges are computed only when
+    another thread arrives while something is held (an array's address and
+    layout never change, so any thread may compute them): an uncontended hold,
+    the common case, costs two lock round trips and no address lookup.
     """
 
     def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._held: list[tuple[int, int, int]] = []
+        # a plain lock (held only inside _acquire and _release, never re-entered) taken by
+        # ``with self._lock``, a C-level context manager: Condition's own __enter__ costs ~4x
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
+        #: Held entries, ``[array, owner thread, span or None]`` (the span filled in lazily)
+        self._held: list[list[Any]] = []
         #: Incremented by every acquisition, after the ranges are recorded: a reader that
         #: sees no range held and the same count before and after copying saw no writer.
         self._generation = 0
@@ -48,12 +59,13 @@ class RegionLocks:
 
     def _blocked(self, spans: list[tuple[int, int]], me: int, ticket: int) -> bool:
         if any(
-            owner != me and lo < hi2 and lo2 < hi
+            e[1] != me and lo < hi2 and lo2 < hi
+            for e in self._held
+            for lo2, hi2 in (_entry_span(e),)
             for lo, hi in spans
-            for lo2, hi2, owner in self._held
         ):
             return True
-        if any(owner == me for _, _, owner in self._held):
+        if any(e[1] == me for e in self._held):
             return False  # re-entry: waiting for a later thread would deadlock
         return any(
             other < ticket and owner != me and lo < hi2 and lo2 < hi
@@ -83,10 +95,34 @@ class RegionLocks:
         with self.hold(x):
             return np.array(x, order="C", copy=True)
 
-    def _acquire(self, spans: list[tuple[int, int]], entries: list[tuple[int, int, int]]) -> None:
-        me = entries[0][2] if entries else threading.get_ident()
-        with self._cond:
-            if (self._held or self._waiting) and spans:
+    def acquire_one(self, a: np.ndarray) -> list[Any]:
+        """Hold one non-empty array's range: the hot path's :meth:`hold`.
+
+        Pass the entry it returns to :meth:`release_one`, in a ``finally``.
+        """
+        entry = [a, _get_ident(), None]
+        with self._lock:
+            if not (self._held or self._waiting):
+                self._held.append(entry)
+                self._generation += 1
+                return entry
+        self._acquire([entry])
+        return entry
+
+    def release_one(self, entry: list[Any]) -> None:
+        """Release what :meth:`acquire_one` returned."""
+        with self._lock:
+            held = self._held
+            if held[-1] is entry and not self._waiting:
+                del held[-1]
+                return
+        self._release([entry])
+
+    def _acquire(self, entries: list[list[Any]]) -> None:
+        with self._lock:
+            if (self._held or self._waiting) and entries:
+                me = entries[0][1]
+                spans = [_entry_span(e) for e in entries]
                 ticket = self._tickets
                 self._tickets += 1
                 self._waiting[ticket] = (spans, me)
@@ -99,12 +135,24 @@ class RegionLocks:
             self._held.extend(entries)
             self._generation += 1
 
-    def _release(self, entries: list[tuple[int, int, int]]) -> None:
-        with self._cond:
-            for e in entries:
-                self._held.remove(e)
+    def _release(self, entries: list[list[Any]]) -> None:
+        with self._lock:
+            held = self._held
+            for e in entries:  # by identity: an entry holds an array, whose == is elementwise
+                for i in range(len(held) - 1, -1, -1):
+                    if held[i] is e:
+                        del held[i]
+                        break
             if self._waiting:  # a waiter registers before it waits: none, nobody to wake
                 self._cond.notify_all()
+
+
+def _entry_span(entry: list[Any]) -> tuple[int, int]:
+    """The byte range of a held entry's array, computed once (under the registry's lock)."""
+    span = entry[2]
+    if span is None:
+        span = entry[2] = _span(entry[0])
+    return span
 
 
 def _span(a: np.ndarray) -> tuple[int, int]:
@@ -125,16 +173,15 @@ def _span(a: np.ndarray) -> tuple[int, int]:
 class _Hold:
     """The ``with`` block of :meth:`RegionLocks.hold` (a plain class: cheaper than a generator)."""
 
-    __slots__ = ("_locks", "_spans", "_entries")
+    __slots__ = ("_locks", "_entries")
 
     def __init__(self, locks: RegionLocks, arrays: tuple[Any, ...]) -> None:
         self._locks = locks
-        self._spans = [_span(a) for a in arrays if isinstance(a, np.ndarray) and a.size]
-        me = threading.get_ident()
-        self._entries = [(lo, hi, me) for lo, hi in self._spans]
+        me = _get_ident()
+        self._entries = [[a, me, None] for a in arrays if isinstance(a, np.ndarray) and a.size]
 
     def __enter__(self) -> None:
-        self._locks._acquire(self._spans, self._entries)
+        self._locks._acquire(self._entries)
 
     def __exit__(self, *exc: object) -> None:
         self._locks._release(self._entries)

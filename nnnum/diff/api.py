@@ -23,11 +23,13 @@ from .._core.regions import REGIONS
 from . import complex_step, elementwise
 from .batched_gradient import batched_numerical_gradient
 from .checks import check_x
-from .engines import Options, Target, UnseenPerturbationWarning, run, select
+from .engines import Options, Target, UnseenPerturbationWarning, loop, run, select
 from .finish import DiffResult, differentiate, is_book_default
 from .options import check_engine, check_flag, check_options, check_parallel_applies
 from .result import Method, full_result
 from .steps import DEFAULT_H, check_finite
+
+_F64 = np.dtype(np.float64)
 
 __all__ = [
     "DiffResult",
@@ -114,7 +116,8 @@ def numerical_diff(
         and full_output is False
         and callable(f)
     ):
-        d = elementwise.book_scalar(f, float(x), DEFAULT_H if h is None else h)
+        box = float if type(x) is not np.float64 else np.float64
+        d = elementwise.book_scalar(f, float(x), DEFAULT_H if h is None else h, box)
         if d is not None:
             return d
     hv, st, levels, is_complex = check_options(h, order, method, richardson)
@@ -357,30 +360,35 @@ def _book_default(f: Any, x: np.ndarray, h: float) -> np.ndarray | None:
     at least 1-d float32/float64 ``x`` (C-ordered for a jitted ``f``), a
     finite ``h > 0``, a callable ``f`` on a host backend. Anything unusual (and every error and
     warning) is left to the general path, which gives the same result.
+    The chapter's own case (a plain ``f``, a few float64 elements) is tested first.
     """
+    dt = x.dtype
     if not (
-        x.ndim > 0
-        and (x.dtype == np.float64 or x.dtype == np.float32)
-        and x.flags.writeable
+        (dt is _F64 or dt == np.float64 or dt == np.float32)
+        and x.ndim > 0
         and 0.0 < h < math.inf
         and x.size > 0
         and callable(f)
     ):
         return None
-    be = _backend.current()
-    if be.DEVICE:
+    flags = x.flags
+    if not flags.writeable or _backend.current().DEVICE:
         return None
-    if not x.flags.c_contiguous:
-        if is_jitted(f) or x.dtype.byteorder not in "=|":
+    jitted = is_jitted(f)
+    if not flags.c_contiguous:
+        if jitted or dt.byteorder not in "=|":
             return None
         check_x(x)  # a broadcast or self-overlapping view is refused, as on the general path
-    if is_jitted(f):
-        if not be.JIT:
+    if jitted:
+        if not _backend.current().JIT:
             return None
         from .engines import prange
 
         return prange.central2(f, REGIONS.snapshot(x), h)
-    from .engines import loop
-
-    with REGIONS.hold(x):
+    entry = REGIONS.acquire_one(x)
+    try:
+        if dt is _F64 and flags.c_contiguous and x.size <= loop.SMALL:
+            return loop.central2_small(f, x, h)
         return loop.central2(f, x, h)
+    finally:
+        REGIONS.release_one(entry)

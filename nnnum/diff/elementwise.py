@@ -21,12 +21,16 @@ from .steps import StepResolutionError, check_finite, remedy, where
 __all__ = ["at_x", "book_array", "book_scalar", "not_finite", "rows", "values"]
 
 
-def book_scalar(f: Callable[[Any], Any], x: float, h: float) -> float | None:
+def book_scalar(
+    f: Callable[[Any], Any], x: float, h: float, box: Callable[[float], Any] = float
+) -> float | None:
     """The book's ``numerical_diff`` at one number in Python floats: the same bits as below.
 
-    ``f`` gets NumPy float64 scalars, as on the general path; None, before
-    ``f`` is called, where anything needs that path's checks (a step that
-    rounds away or overflows, a non-finite ``x`` or ``h``).
+    ``f`` gets ``box(x + h)`` and ``box(x - h)``: Python floats for a Python
+    ``x``, as the book's ``f`` does, NumPy float64 scalars for a NumPy ``x``,
+    as on the general path. None, before ``f`` is called, where anything needs
+    that path's checks (a step that rounds away or overflows, a non-finite
+    ``x`` or ``h``).
     """
     if not (0.0 < h < math.inf and math.isfinite(x)):
         return None
@@ -34,7 +38,7 @@ def book_scalar(f: Callable[[Any], Any], x: float, h: float) -> float | None:
     step = xp - xm
     if not (step != 0.0 and math.isfinite(step)):
         return None
-    a, b = f(_F64(xp)), f(_F64(xm))
+    a, b = f(box(xp)), f(box(xm))
     if a.__class__ is not float and a.__class__ is not _F64:
         a = float(values(a, (), "x + h"))
     if b.__class__ is not float and b.__class__ is not _F64:

@@ -461,3 +461,18 @@ def test_a_point_two_levels_share_is_evaluated_once_without_full_output():
     r = nnnum.numerical_gradient(f, x, order=4, richardson=1, full_output=True)
     assert calls[0] == r.nfev == 8 * x.size + 1 + x.size  # every point, f(x), the probe
     np.testing.assert_array_equal(g, r.df)
+
+
+@pytest.mark.parametrize(
+    "x, kind", [(5, float), (5.0, float), (np.float64(5.0), np.float64)], ids=["int", "float", "np"]
+)
+def test_numerical_diff_hands_f_the_kind_of_number_it_was_given(x, kind):
+    seen = []
+
+    def f(v):
+        seen.append(type(v))
+        return 0.01 * v**2 + 0.1 * v  # the chapter's function_1
+
+    d = nnnum.numerical_diff(f, x)
+    assert seen == [kind, kind]  # a Python number gets Python floats, as the book's f does
+    assert d == (f(5.0 + 1e-4) - f(5.0 - 1e-4)) / ((5.0 + 1e-4) - (5.0 - 1e-4))

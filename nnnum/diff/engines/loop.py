@@ -24,11 +24,15 @@ __all__ = [
     "in_place",
     "central2",
     "central2_floats",
+    "central2_small",
+    "SMALL",
 ]
 
 #: Elements whose perturbed values are read into Python floats at a time: the loop runs on
 #: Python floats (no NumPy scalar per step) in a bounded amount of memory.
 _BLOCK = 2048
+#: Up to this many float64 elements (C-ordered) the default call runs on Python floats whole.
+SMALL = _BLOCK
 
 _FLOAT64 = np.float64
 
@@ -135,8 +139,8 @@ def central2(f: Callable[[Any], Any], x: np.ndarray, h: float) -> np.ndarray | N
     flat = x.reshape(-1) if contiguous else x.ravel()  # x's values in C order
     n = flat.size
     tol, two_h = 0.02 * h, 2.0 * h
-    if n <= _BLOCK and x.dtype == np.float64 and contiguous:
-        return _central2_small(f, x, flat, h, tol, two_h)
+    if n <= SMALL and x.dtype == np.float64 and contiguous:
+        return central2_small(f, x, h)
     hd = x.dtype.type(h)
     with np.errstate(over="ignore", invalid="ignore"):
         for lo in range(0, n, 16 * _BLOCK):  # every step checked before f is called
@@ -166,12 +170,17 @@ def central2(f: Callable[[Any], Any], x: np.ndarray, h: float) -> np.ndarray | N
     return grad.reshape(x.shape)
 
 
-def _central2_small(
-    f: Callable[[Any], Any], x: np.ndarray, flat: np.ndarray, h: float, tol: float, two_h: float
-) -> np.ndarray | None:
-    """:func:`central2` for up to one block of float64 in Python floats: no NumPy temporaries."""
-    d = central2_floats(f, x, float_view(flat), flat.tolist(), h)
-    return None if d is None else np.array(d).reshape(x.shape)
+def central2_small(f: Callable[[Any], Any], x: np.ndarray, h: float) -> np.ndarray | None:
+    """:func:`central2` for a C-ordered float64 ``x`` of up to one block, in Python floats.
+
+    No NumPy temporaries: the chapter's examples (two elements) pay only for ``f``.
+    """
+    flat = x if x.ndim == 1 else x.reshape(-1)
+    d = central2_floats(f, x, memoryview(flat), flat.tolist(), h)  # type: ignore[arg-type]
+    if d is None:
+        return None
+    out = np.array(d)
+    return out if x.ndim == 1 else out.reshape(x.shape)
 
 
 def central2_floats(
@@ -183,21 +192,50 @@ def central2_floats(
     called, where a step rounds. Python's float arithmetic is NumPy's float64
     arithmetic (IEEE 754, round to nearest): the same bits as the general
     path. Raises :class:`~nnnum.diff.checks.NonFiniteError` as it does.
+    The chapter's examples are a few elements: this loop is the whole cost
+    of a call beyond ``f`` itself, so it is written out (no block, no
+    comprehension; ``x`` restored even when ``f`` raises).
     """
     two_h, tol = 2.0 * h, 0.02 * h
-    plus = [v + h for v in xs]
-    minus = [v - h for v in xs]
-    steps = [p - m for p, m in zip(plus, minus, strict=False)]
-    for s in steps:
+    n = len(xs)
+    steps = [0.0] * n
+    for k in range(n):
+        v = xs[k]
+        s = (v + h) - (v - h)
         if not abs(s - two_h) <= tol:  # NaN fails it too
             return None
-    results = [[0.0] * len(xs), [0.0] * len(xs)]
-    _run_block(f, x, mv, 0, [plus, minus], results, x.shape, ["+ h", "- h"])
-    d = [(a - b) / s for a, b, s in zip(results[0], results[1], steps, strict=False)]
-    for v in d:
-        if not _isfinite(v):
-            raise_not_finite2(np.array(results), np.array(d), x.shape)
+        steps[k] = s
+    fp, fm, d = [0.0] * n, [0.0] * n, [0.0] * n
+    finite = True
+    k = -1
+    try:
+        for k in range(n):
+            v = xs[k]
+            mv[k] = v + h
+            a = f(x)
+            mv[k] = v - h
+            b = f(x)
+            mv[k] = v
+            # Python floats, the same bits (NumPy scalars would warn where a difference overflows)
+            if a.__class__ is not float:
+                a = float(a) if a.__class__ is _FLOAT64 else scalar_result(a, _label(x, k, "+"))
+            if b.__class__ is not float:
+                b = float(b) if b.__class__ is _FLOAT64 else scalar_result(b, _label(x, k, "-"))
+            fp[k], fm[k] = a, b
+            g = (a - b) / steps[k]
+            d[k] = g
+            finite = finite and _isfinite(g)
+    finally:
+        if k >= 0:
+            mv[k] = xs[k]
+    if not finite:
+        raise_not_finite2(np.array([fp, fm]), np.array(d), x.shape)
     return d
+
+
+def _label(x: np.ndarray, k: int, sign: str) -> str:
+    """``"x[1, 2] + h"``: element ``k`` of ``x`` (flat, C order) and the side of its step."""
+    return f"{where(x.shape, k)} {sign} h"
 
 
 def _run_block(

@@ -141,3 +141,50 @@ def test_strided_loop_builds_no_index_list():
     # x + h, x - h and the steps (80 MB each) are needed; a list of 10^7 index tuples
     # would add more than 1 GB
     assert peak < 700e6, peak
+
+
+# ------------------------------------------------------------------ the chapter's small calls
+@pytest.mark.parametrize("shape", [(1,), (2,), (3, 2), (2, 1, 2)], ids=str)
+@pytest.mark.parametrize(
+    "box", [float, np.float64, np.float32, int, lambda v: np.array(v)], ids=lambda b: str(b)
+)
+def test_small_default_call_takes_every_scalar_result_as_the_general_path(shape, box):
+    x = np.random.default_rng(len(shape)).uniform(-2, 2, shape)
+
+    def f(v):
+        return box(np.sum(v * v) * 1e3)
+
+    before = x.copy()
+    fast = nnnum.numerical_gradient(f, x)
+    general = nnnum.numerical_gradient(f, x, h=np.float64(1e-4))  # not the default call
+    assert fast.tobytes() == general.tobytes() and fast.shape == shape
+    assert x.tobytes() == before.tobytes()
+
+
+def test_small_default_call_names_a_bad_value_and_restores_x():
+    x = np.array([1.0, -0.0, 3.0])
+    before = x.tobytes()
+    with pytest.raises(TypeError, match=r"x\[1\] \+ h"):
+        nnnum.numerical_gradient(lambda v: None if v[1] > 0 else 1.0, x)
+    assert x.tobytes() == before
+    with pytest.raises(nnnum.NonFiniteError, match=r"x\[2\]"):
+        nnnum.numerical_gradient(lambda v: np.inf if v[2] < 3 else 0.0, x)
+    assert x.tobytes() == before
+
+    class Stop(Exception):
+        pass
+
+    def raises(v):
+        if v[2] != 3.0:
+            raise Stop
+        return 0.0
+
+    with pytest.raises(Stop):
+        nnnum.numerical_gradient(raises, x)
+    assert x.tobytes() == before
+
+
+def test_small_default_call_leaves_a_rounding_step_to_the_general_path():
+    x = np.array([1.0, 1e20])
+    with pytest.raises(nnnum.diff.StepResolutionError):
+        nnnum.numerical_gradient(lambda v: float(np.sum(v)), x)
