@@ -61,6 +61,11 @@ def kernel(
 _cache_usable = True
 
 
+def cache_usable() -> bool:
+    """False once Numba found no writable cache location (kernels compile in memory only)."""
+    return _cache_usable
+
+
 def _disable_cache(exc: Exception) -> None:
     """No cache location is writable (read-only install, no writable home): compile in memory."""
     global _cache_usable

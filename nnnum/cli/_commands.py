@@ -166,6 +166,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     from ..learn.train import TrainingDivergedError, plot_history, train
 
     backend = _check_backend()
+    if backend == "numba" and args.gradient == "numerical":
+        from ..nets import _warm
+
+        _warm.start()  # a cold cache: the helper compiles while the data loads (nets/_warm.py)
     dataset = _dataset(args)
     xtr, ttr, xte, tte, desc = _load(dataset, args.data_dir, args.seed)
     out = _prepare_output_dir(args.output_dir)

@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import backends as _backend
 from ..losses import CE_DELTA
+from . import _warm
 
 #: Kernels on at least this many elements use their parallel variant (the backend's threshold).
 PARALLEL_MIN = 1 << 16
@@ -33,6 +34,16 @@ def kernels() -> Any:
     from . import _forward_kernels
 
     return _forward_kernels
+
+
+def kernel(name: str) -> Any:
+    """Kernel ``name`` of :mod:`._forward_kernels`, once a cold start's helper has cached it.
+
+    (:mod:`._warm`: on a cold cache a helper process compiles it; waiting for it is
+    shorter than compiling it here.) Anything else: the kernel at once.
+    """
+    _warm.ready(name)
+    return getattr(kernels(), name)
 
 
 def fast_inputs(p: Any, x: Any, t: Any) -> tuple[np.ndarray, np.ndarray, Any, Any, bool] | None:
@@ -107,7 +118,7 @@ def sigmoid_rows(a1: np.ndarray, b1: np.ndarray) -> int:
     the result is the parallel kernel's bit for bit, for any thread count.
     """
     if a1.size < PARALLEL_MIN:
-        return int(kernels()._hidden_serial(a1, b1))
+        return int(kernel("_hidden_serial")(a1, b1))
     from ._structured import _row_ranges, _run_tasks
 
     ranges = _row_ranges(a1.shape[0])
@@ -123,7 +134,7 @@ def sigmoid_rows(a1: np.ndarray, b1: np.ndarray) -> int:
 def probabilities(a2: np.ndarray, b2: np.ndarray, labels: np.ndarray = NO_LABELS) -> Any:
     """``softmax(a2 + b2)`` (``a2`` overwritten by the logits); None for a label out of range."""
     y = np.empty_like(a2)
-    kern = kernels()._output_parallel if a2.size >= PARALLEL_MIN else kernels()._output_serial
+    kern = kernel("_output_parallel" if a2.size >= PARALLEL_MIN else "_output_serial")
     dense = labels.shape[0] == 0
     if kern(a2, b2, labels, NO_TARGETS, dense, CE_DELTA, y, NO_ROWS, False):
         return None

@@ -16,6 +16,7 @@ from .. import backends as _backend
 from ..diff.stencils import stencil
 from ..losses import CE_DELTA
 from . import _kernels as _kernels_net
+from . import _warm
 from ._batched import actual_steps, batched_structured_gradient
 
 #: A class probability below this (a logit gap over ~667) is too small for the kernels' exact
@@ -141,25 +142,16 @@ def _structured_numba(params: dict[str, Any], x: np.ndarray, labels: np.ndarray,
     labels = np.ascontiguousarray(labels, dtype=np.int64)
     n, d = x.shape
     hdim = w1.shape[1]
+    _warm.start()  # once per process; only on a cold cache
     # the nonzeros of [x, 1] per sample (CSR): the trailing 1 carries the bias b1
     indptr, indices, values = _kernels_net.sparse_rows(x)
     z, zm, q, p, coef = _forward(indptr, indices, values, w1, b1, w2, b2, labels)
     if not q.min() >= Q_TINY:  # never on a sane net; NaN logits (inf weights x) land here too
         return batched_structured_gradient(params, x, labels, h)
 
-    # hidden layer: [W1; b1] as one (D+1, H) block
-    dp1, dm1, st1 = _steps(w1, b1, h, "W1/b1")
-    g1 = _cache_line_rows(d + 1, hdim)
-    bounds = _unit_bounds(hdim)
-    args = (indptr, indices, values, coef, q, p, w2, dp1, dm1, st1, CE_DELTA, bounds, g1)
-    # the polynomials first; a batch with a unit outside their range (raw pixels, a large h)
-    # is done again by the exact variant, compiled only then (see _kernels._fast_and_exact)
-    status = np.zeros(bounds.size - 1, np.uint8)
-    _grad_hidden(_kernels_net.grad_hidden, *args, status)
-    if status.any():
-        _grad_hidden(_kernels_net.grad_hidden_exact, *args, status)
-    g1 = g1[:, :hdim]
-
+    dp1, dm1, st1 = _steps(w1, b1, h, "W1/b1")  # the parameters' errors in the usual order
+    # the output layer first (independent of the hidden one: the same bits in either order),
+    # so that on a cold start the helper has compiled grad_hidden by then (see _warm)
     # output layer: [W2; b2] as one (H+1, K) block; z gets a row of ones (transposed)
     dp2, dm2, st2 = _steps(w2, b2, h, "W2/b2")
     zt = np.empty((hdim + 1, n))  # C order: the kernel's loops run along samples
@@ -168,9 +160,23 @@ def _structured_numba(params: dict[str, Any], x: np.ndarray, labels: np.ndarray,
     g2 = np.empty(dp2.shape)
     args2 = (zt, np.ascontiguousarray(q.T), p, labels, dp2, dm2, st2, CE_DELTA, g2)
     status = np.zeros(g2.shape[0], np.uint8)
+    _warm.ready("grad_output")
     _grad_output(_kernels_net.grad_output, *args2, status)
     if status.any():
         _grad_output(_kernels_net.grad_output_exact, *args2, status)
+
+    # hidden layer: [W1; b1] as one (D+1, H) block
+    g1 = _cache_line_rows(d + 1, hdim)
+    bounds = _unit_bounds(hdim)
+    args = (indptr, indices, values, coef, q, p, w2, dp1, dm1, st1, CE_DELTA, bounds, g1)
+    # the polynomials first; a batch with a unit outside their range (raw pixels, a large h)
+    # is done again by the exact variant, compiled only then (see _kernels._fast_and_exact)
+    status = np.zeros(bounds.size - 1, np.uint8)
+    _warm.ready("grad_hidden")
+    _grad_hidden(_kernels_net.grad_hidden, *args, status)
+    if status.any():
+        _grad_hidden(_kernels_net.grad_hidden_exact, *args, status)
+    g1 = g1[:, :hdim]
     return {
         "W1": np.ascontiguousarray(g1[:d]),
         "b1": g1[d].copy(),

@@ -19,7 +19,7 @@ from ..diff.stencils import stencil
 from ..diff.steps import check_h
 from ..functions import sigmoid, softmax
 from ..losses import CE_DELTA, cross_entropy_error
-from ._fastpath import PARALLEL_MIN, PW_BLOCK, fast_inputs, kernels, probabilities
+from ._fastpath import PARALLEL_MIN, PW_BLOCK, fast_inputs, kernel, probabilities
 from ._inputs import as_labels, check_x, is_label_like
 from ._inputs import labels as labels_of
 from ._params import PARAM_NAMES, check_layers, check_params, check_perturbable, randn
@@ -164,9 +164,7 @@ class TwoLayerNet:
             a2 = z1 @ self.params["W2"]
             y = np.empty_like(a2)
             rows = np.empty(a2.shape[0])
-            kern = (
-                kernels()._output_parallel if a2.size >= PARALLEL_MIN else kernels()._output_serial
-            )
+            kern = kernel("_output_parallel" if a2.size >= PARALLEL_MIN else "_output_serial")
             if not kern(a2, self.params["b2"], labels, tt, dense, CE_DELTA, y, rows, True):
                 return np.float64(np.sum(rows) / rows.shape[0])
         return self._loss_general(x, t)
@@ -184,9 +182,7 @@ class TwoLayerNet:
             x, z1, labels, tt, dense = fast
             y = probabilities(z1 @ self.params["W2"], self.params["b2"], labels)
             if y is not None:
-                kern = (
-                    kernels()._hits_parallel if y.size >= PARALLEL_MIN else kernels()._hits_serial
-                )
+                kern = kernel("_hits_parallel" if y.size >= PARALLEL_MIN else "_hits_serial")
                 return float(kern(y, labels, tt, dense)) / x.shape[0]
         return self._accuracy_general(x, t)
 
@@ -212,10 +208,10 @@ class TwoLayerNet:
             a2 = z1 @ p["W2"]
             y, da2, row = np.empty_like(a2), np.empty_like(a2), np.empty_like(a2)
             big = a2.size >= PARALLEL_MIN
-            kern = kernels()._output_grad_parallel if big else kernels()._output_grad_serial
+            kern = kernel("_output_grad_parallel" if big else "_output_grad_serial")
             if not kern(a2, p["b2"], labels, tt, dense, CE_DELTA, y, da2, row):
                 da1 = da2 @ p["W2"].T
-                (kernels()._hidden_grad_parallel if big else kernels()._hidden_grad_serial)(da1, z1)
+                kernel("_hidden_grad_parallel" if big else "_hidden_grad_serial")(da1, z1)
                 # NumPy's own column sums: its summation order depends on the shape
                 return {
                     "W1": x.T @ da1,

@@ -1,0 +1,195 @@
+"""A cold start's compiling, shared with one helper process.
+
+The first structured gradient of a process whose Numba cache is empty compiles
+its five kernels one after another (~5 s on 2 cores, almost all of a first
+call), then the loss and accuracy kernels (~1 s). Numba compiles one function
+at a time per process, so :func:`start` launches one helper interpreter
+(``python -m nnnum.nets._warm``) that compiles the same kernels into the same
+cache, from the last one needed (``grad_hidden``, the largest) to the first,
+while the caller compiles from the first: each loads what the other finished
+from the cache, and :func:`ready` makes the caller wait for a kernel the
+helper is compiling at that moment (less than compiling it anew). Nothing
+else changes: a kernel is the same machine code whichever process compiled it.
+
+Only where it pays: Numba's JIT and disk cache on, at least two CPUs for this
+process, ``grad_hidden`` not in the cache yet, and ``NNNUM_WARM`` not ``0``.
+Best effort: a helper that cannot start, fails or is slow costs nothing but
+its own CPU; the caller then compiles the kernel itself, as without it. A
+helper still running when the interpreter exits is stopped (a half-written
+cache entry is never seen: Numba writes a temporary file and renames it).
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import subprocess
+import sys
+import threading
+from typing import Any
+
+from numba import types
+
+from .._core import jit as _jit
+
+__all__ = ["SIGNATURES", "ready", "start"]
+
+_F1 = types.Array(types.float64, 1, "C")
+_F2 = types.Array(types.float64, 2, "C")
+_F3 = types.Array(types.float64, 3, "C")
+_I1 = types.Array(types.int64, 1, "C")
+_U1 = types.Array(types.uint8, 1, "C")
+
+#: (module, kernel, argument types), in the helper's order: the reverse of the order in which
+#: ``nnnum train`` first needs them (its first evaluation, then the structured gradient's
+#: kernels), so that the caller compiles from the front, the helper from the back, and each
+#: finds the other's work in the cache. The types are those the host code passes (every array
+#: C-ordered float64 / int64 / uint8): ``tests/nets/test_warm.py`` checks that real calls
+#: compile nothing else.
+SIGNATURES: tuple[tuple[str, str, tuple[Any, ...]], ...] = (
+    (
+        "_kernels",
+        "grad_hidden",
+        (_I1, _I1, _F1, _F3, _F2, _F1, _F2, _F2, _F2, _F2, types.float64, _I1, _F2, _U1),
+    ),
+    ("_kernels", "grad_output", (_F2, _F2, _F1, _I1, _F2, _F2, _F2, types.float64, _F2, _U1)),
+    ("_kernels", "actual_steps_stacked", (_F2, _F1, types.float64)),
+    (
+        "_kernels",
+        "forward_rows",
+        (types.int64, types.int64, _I1, _I1, _F1, _F2, _F1, _F2, _F1, _I1, _F2, _F2, _F2, _F1, _F3),
+    ),
+    ("_kernels", "sparse_rows", (_F2,)),
+    ("_forward_kernels", "_hits_serial", (_F2, _I1, _F2, types.boolean)),
+    (
+        "_forward_kernels",
+        "_output_serial",
+        (_F2, _F1, _I1, _F2, types.boolean, types.float64, _F2, _F1, types.boolean),
+    ),
+    ("_forward_kernels", "_hidden_serial", (_F2, _F1)),
+)
+_NAMES = frozenset(name for _, name, _ in SIGNATURES)
+
+_lock = threading.Lock()
+_started = False
+_helper: subprocess.Popen[bytes] | None = None
+_done: set[str] = set()
+_current = ""  # the kernel the helper is compiling
+_changed = threading.Condition()
+_finished = False
+_pid = 0  # the process that started the helper (a forked child has no reader thread)
+
+
+def _kernel(module: str, name: str) -> Any:
+    import importlib
+
+    return getattr(importlib.import_module(f"{__package__}.{module}"), name)
+
+
+def _cached(module: str, name: str, sig: tuple[Any, ...]) -> bool | None:
+    """Whether the disk cache holds ``sig`` of the kernel: None where Numba does not say."""
+    try:
+        index = _kernel(module, name)._cache._cache_file._load_index()
+        return any(key[0] == sig for key in index)
+    except Exception:  # another Numba's internals: do not guess
+        return None
+
+
+def _wanted() -> bool:
+    if os.environ.get("NNNUM_WARM", "1") == "0" or not _jit.cache_usable():
+        return False
+    from numba.core import config
+
+    if config.DISABLE_JIT:  # type: ignore[attr-defined]
+        return False
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover (macOS, Windows)
+        cpus = os.cpu_count() or 1
+    if cpus < 2:
+        return False
+    module, name, sig = SIGNATURES[0]
+    return _cached(module, name, sig) is False
+
+
+def start() -> bool:
+    """Launch the helper once per process where it pays (see the module); True if it runs."""
+    global _started, _helper, _pid
+    with _lock:
+        if _started:
+            return _helper is not None
+        _started = True
+        _pid = os.getpid()
+        if not _wanted():
+            return False
+        # this very nnnum first on the helper's path; the environment (NUMBA_CACHE_DIR) as here
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]))
+        try:
+            _helper = subprocess.Popen(
+                [sys.executable, "-m", __name__],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                env=env,
+            )
+        except OSError:
+            return False
+        threading.Thread(target=_read, args=(_helper,), daemon=True, name="nnnum-warm").start()
+        atexit.register(_stop)
+        return True
+
+
+def _read(helper: subprocess.Popen[bytes]) -> None:
+    """The helper's reports, ``start NAME`` and ``done NAME``, into ``_current`` and ``_done``."""
+    global _finished, _current
+    assert helper.stdout is not None
+    try:
+        for line in helper.stdout:
+            what, _, name = line.decode("ascii", "replace").strip().partition(" ")
+            with _changed:
+                if what == "start":
+                    _current = name
+                elif what == "done":
+                    _done.add(name)
+                _changed.notify_all()
+    finally:
+        helper.stdout.close()
+        helper.wait()  # reaped: it has closed its end, so it is exiting
+        with _changed:
+            _finished = True
+            _changed.notify_all()
+
+
+def ready(name: str, timeout: float = 30.0) -> None:
+    """Wait while the helper is compiling kernel ``name``; otherwise return at once.
+
+    A kernel the helper has cached loads from the cache; one it has not begun
+    is compiled by the caller (the helper then finds it in the cache).
+    """
+    if _helper is None or name in _done or name not in _NAMES or os.getpid() != _pid:
+        return
+    with _changed:
+        _changed.wait_for(lambda: _current != name or name in _done or _finished, timeout)
+
+
+def _stop() -> None:
+    helper = _helper
+    if helper is not None and os.getpid() == _pid and helper.poll() is None:
+        helper.terminate()
+        try:
+            helper.wait(5)
+        except subprocess.TimeoutExpired:  # pragma: no cover
+            helper.kill()
+
+
+def main() -> None:
+    """The helper: compile every kernel of :data:`SIGNATURES` in order, naming each when cached."""
+    for module, name, sig in SIGNATURES:
+        print("start", name, flush=True)
+        _kernel(module, name).compile(sig)  # from the cache if the caller compiled it first
+        print("done", name, flush=True)
+
+
+if __name__ == "__main__":
+    main()

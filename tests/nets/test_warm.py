@@ -1,0 +1,106 @@
+"""The cold start's helper process (nets/_warm.py): its signatures, best effort, no leftovers."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from nnnum.nets import _warm
+
+from ..fresh_python import run_python
+
+pytestmark = pytest.mark.jit_only
+
+_CALLS = """
+import json, numpy as np, nnnum
+from nnnum.nets import _warm
+rng = np.random.default_rng(0)
+x, t = rng.random((30, 20)), rng.integers(0, 4, 30)
+net = nnnum.TwoLayerNet(20, 9, 4, seed=0)
+net.numerical_gradient(x, t)
+net.loss(x, t)
+net.accuracy(x, t)
+net.gradient(x, t)
+out = {}
+for module, name, sig in _warm.SIGNATURES:
+    k = _warm._kernel(module, name)
+    out[name] = [str(s) for s in k.signatures] + ["table: " + str(tuple(sig))]
+print(json.dumps({"sigs": out, "helper": _warm._helper is not None}))
+"""
+
+
+def _json(proc: subprocess.CompletedProcess) -> dict:
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_the_table_is_what_real_calls_compile(tmp_path):
+    """A numerical gradient, loss, accuracy and backprop compile the table's signatures, no more."""
+    res = _json(run_python(_CALLS, env={"NUMBA_CACHE_DIR": str(tmp_path), "NNNUM_WARM": "0"}))
+    assert not res["helper"]
+    for name, sigs in res["sigs"].items():
+        *compiled, table = sigs
+        assert compiled == [table.removeprefix("table: ")], name
+
+
+def test_cold_cache_starts_one_helper_and_a_warm_one_none(tmp_path):
+    env = {"NUMBA_CACHE_DIR": str(tmp_path)}
+    code = """
+    import json, time
+    from nnnum.nets import _warm
+    started = _warm.start(); again = _warm.start()
+    with _warm._changed:  # until the helper has exited and its reports are read
+        _warm._changed.wait_for(lambda: _warm._finished or _warm._helper is None, 300)
+    helper = _warm._helper
+    print(json.dumps({"started": started, "again": again, "done": sorted(_warm._done),
+                      "cached": [_warm._cached(m, n, s) for m, n, s in _warm.SIGNATURES]}))
+    """
+    cold = _json(run_python(code, env=env, timeout=400))
+    assert cold["started"] and cold["again"]
+    assert cold["done"] == sorted(name for _, name, _ in _warm.SIGNATURES)
+    assert cold["cached"] == [True] * len(_warm.SIGNATURES)
+    warm = _json(run_python(code, env=env, timeout=400))
+    assert not warm["started"] and warm["done"] == []
+
+
+def test_switched_off_and_without_jit(tmp_path):
+    code = "from nnnum.nets import _warm; print(_warm.start())"
+    for env in ({"NNNUM_WARM": "0"}, {"NUMBA_DISABLE_JIT": "1"}):
+        proc = run_python(code, env={"NUMBA_CACHE_DIR": str(tmp_path), **env})
+        assert proc.returncode == 0 and proc.stdout.strip() == "False", proc.stderr
+
+
+def test_a_failing_helper_costs_no_wait(monkeypatch):
+    helper = subprocess.Popen(
+        [sys.executable, "-c", "import sys; print('start x'); print('done x'); sys.exit(3)"],
+        stdout=subprocess.PIPE,
+    )
+    monkeypatch.setattr(_warm, "_helper", helper)
+    monkeypatch.setattr(_warm, "_pid", __import__("os").getpid())
+    monkeypatch.setattr(_warm, "_done", set())
+    monkeypatch.setattr(_warm, "_finished", False)
+    _warm._read(helper)  # the reader thread's loop, here: returns at the helper's end
+    _warm.ready("grad_hidden", timeout=60)  # returns at once: the helper is gone
+    assert _warm._finished and _warm._done == {"x"}
+    helper.wait()
+
+
+def test_a_helper_still_running_at_exit_is_stopped(tmp_path):
+    code = """
+    import subprocess, sys, atexit
+    from nnnum.nets import _warm
+    _warm._helper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    _warm._pid = __import__("os").getpid()
+    atexit.register(_warm._stop)
+    print(_warm._helper.pid, flush=True)
+    """
+    proc = run_python(code, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    pid = int(proc.stdout.strip())
+    import os
+
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # gone (the reaped child of an exited process)
