@@ -144,7 +144,7 @@ def test_strided_loop_builds_no_index_list():
 
 
 # ------------------------------------------------------------------ the chapter's small calls
-@pytest.mark.parametrize("shape", [(1,), (2,), (3, 2), (2, 1, 2)], ids=str)
+@pytest.mark.parametrize("shape", [(1,), (2,), (3, 2), (2, 1, 2), (40,), (7, 9)], ids=str)
 @pytest.mark.parametrize(
     "box", [float, np.float64, np.float32, int, lambda v: np.array(v)], ids=lambda b: str(b)
 )
@@ -161,8 +161,10 @@ def test_small_default_call_takes_every_scalar_result_as_the_general_path(shape,
     assert x.tobytes() == before.tobytes()
 
 
-def test_small_default_call_names_a_bad_value_and_restores_x():
-    x = np.array([1.0, -0.0, 3.0])
+@pytest.mark.parametrize("n", [3, 50], ids=["few", "many"])  # both loops of central2_small
+def test_small_default_call_names_a_bad_value_and_restores_x(n):
+    x = np.zeros(n)
+    x[:3] = [1.0, -0.0, 3.0]
     before = x.tobytes()
     with pytest.raises(TypeError, match=r"x\[1\] \+ h"):
         nnnum.numerical_gradient(lambda v: None if v[1] > 0 else 1.0, x)
