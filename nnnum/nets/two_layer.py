@@ -158,7 +158,9 @@ class TwoLayerNet:
 
     def loss(self, x: Any, t: Any) -> float:
         """The book's loss: ``cross_entropy_error(predict(x), t)`` (with its 1e-7 delta)."""
-        fast = self._fast(x, t) if type(self).predict is TwoLayerNet.predict else None
+        # no targets: the general path names the problem (the kernel would read no labels)
+        own_predict = type(self).predict is TwoLayerNet.predict
+        fast = self._fast(x, t) if own_predict and t is not None else None
         if fast is not None:
             x, z1, labels, tt, dense = fast
             a2 = z1 @ self.params["W2"]
@@ -200,7 +202,7 @@ class TwoLayerNet:
         ``dL/da2 = y * (g - sum(y * g))`` with ``g = -t / ((y + delta) N)``
         (the book's ``(y - t) / N`` is its ``delta -> 0`` limit).
         """
-        fast = self._fast(x, t)
+        fast = self._fast(x, t) if t is not None else None
         # the kernel's row sum is NumPy's for rows of up to 128 classes
         if fast is not None and self.params["W2"].shape[1] <= PW_BLOCK:
             x, z1, labels, tt, dense = fast
