@@ -261,6 +261,7 @@ print("OK", numba.threading_layer())
 """
 
 
+@pytest.mark.jit_only
 @pytest.mark.timeout(300)
 def test_jitted_f_calling_a_parallel_function_under_workqueue():
     # nested parallel regions abort the process under workqueue: f must run from the serial kernel

@@ -32,6 +32,8 @@ import nnnum
 from nnnum.backends import _cpu_kernels as K
 from nnnum.nets import _kernels as N
 
+pytestmark = pytest.mark.jit_only  # reads the compiled machine code
+
 X86 = platform.machine().lower() in ("x86_64", "amd64", "i686", "x86")
 CONVERSIONS = re.compile(r"\b(fptosi|fptoui|sitofp|uitofp)\b")
 VEC = r"<\d+ x double>"

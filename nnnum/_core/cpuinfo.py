@@ -128,6 +128,8 @@ def kernel_vectors() -> str:
             out[i] = a[i] * b[i] + 1.0
 
     fn = kernel(axpy, cache=False)  # the library's options, as its kernels get
+    if not hasattr(fn, "inspect_asm"):
+        return "none (the JIT is off: NUMBA_DISABLE_JIT)"
     x = np.ones(64)
     fn(x, x, np.empty(64))
     asm = fn.inspect_asm(fn.signatures[0])

@@ -185,6 +185,7 @@ def test_differentiation_options_reach_every_step(options):
         assert not np.array_equal(x, nnnum.gradient_descent(rosen, init, 1e-3, 15))
 
 
+@pytest.mark.jit_only  # parallel= is for a compiled f
 def test_default_is_the_books_step_and_jitted_f_takes_options():
     init = np.array([-3.0, 4.0])
     np.testing.assert_array_equal(

@@ -76,12 +76,14 @@ def _child(tmp_path: Path, layer: str) -> str:
     return proc.stdout
 
 
+@pytest.mark.jit_only  # a compiled parallel function nesting
 @pytest.mark.timeout(300)
 def test_a_parallel_function_by_module_attribute_under_workqueue(tmp_path):
     # the issue: rc -6, "Numba workqueue threading layer is terminating"
     assert "OK workqueue False" in _child(tmp_path, "workqueue")
 
 
+@pytest.mark.jit_only
 @pytest.mark.timeout(300)
 def test_the_same_f_under_tbb_nests(tmp_path):
     pytest.importorskip("numba.np.ufunc.tbbpool")
