@@ -190,10 +190,8 @@ def numerical_gradient(
         book's ``f = lambda w: net.loss(x, t)``, which ignores its argument and
         reads the parameters it closes over, works unchanged. A Numba-compiled
         ``f`` (``@numba.njit`` or :func:`nnnum.jit`) runs in a parallel
-        ``prange`` kernel over the parameters instead, one chunk of elements
-        per thread: in the default call one perturbs a C-ordered ``x`` itself
-        (restored element by element, also when ``f`` raises), each other one
-        a copy of its own (the gradient and one copy of ``x`` on two threads).
+        ``prange`` kernel over the parameters instead, each thread perturbing
+        its own copy of ``x``.
     x : ndarray or array_like
         Float32 or float64 parameters of any shape (0-d to n-d, C- or
         F-ordered, or a strided view).
@@ -386,13 +384,7 @@ def _book_default(f: Any, x: np.ndarray, h: float) -> np.ndarray | None:
             return None
         from .engines import prange
 
-        if dt.byteorder not in "=|":
-            return prange.central2(f, REGIONS.snapshot(x), h)
-        entry = REGIONS.acquire_one(x)  # perturbed in place by one thread, restored bit for bit
-        try:
-            return prange.central2(f, x, h)
-        finally:
-            REGIONS.release_one(entry)
+        return prange.central2(f, REGIONS.snapshot(x), h)
     entry = REGIONS.acquire_one(x)
     try:
         if dt is _F64 and flags.c_contiguous and x.size <= loop.SMALL:

@@ -165,7 +165,7 @@ def _parallel_ok(entry: _Entry, parallel: bool | None) -> bool:
     return parallel is not False and not entry.nested and nests()
 
 
-def _run(par_kernel: Any, serial_kernel: Any, *args: Any, between: Any = None) -> None:
+def _run(par_kernel: Any, serial_kernel: Any, *args: Any) -> None:
     """Run a perturbation kernel; ``f``'s exceptions reach the caller, from any thread.
 
     Numba re-raises an exception of the calling thread's share of a parallel
@@ -173,16 +173,11 @@ def _run(par_kernel: Any, serial_kernel: Any, *args: Any, between: Any = None) -
     that thread's chunk unfinished and nothing said (a silently wrong
     gradient). Every chunk therefore ticks ``done`` last thing; an unticked
     chunk means ``f`` raised, and the serial kernel runs again, in this
-    thread, where the exception surfaces as itself. ``between`` runs after the
-    parallel attempt (whatever happened in it), before any serial one.
+    thread, where the exception surfaces as itself.
     """
     done = np.zeros(_MAX_CHUNKS, dtype=np.bool_)
     if par_kernel is not None:
-        try:
-            call_kernel(par_kernel, *args, done)
-        finally:
-            if between is not None:
-                between()  # e.g. restore what an interrupted chunk left perturbed
+        call_kernel(par_kernel, *args, done)
         if np.count_nonzero(done) == done.size:
             return
     call_kernel(serial_kernel, *args, done)
@@ -231,16 +226,11 @@ def central2(f: Any, base: np.ndarray, h: float) -> np.ndarray | None:
     ``(f(x + h e_i) - f(x - h e_i)) / ((x_i + h) - (x_i - h))``, bit-identical to
     the general path (plan, :func:`perturbed`, finish) at about a third of its
     per-call cost, which is most of the time for a small ``x``. ``base`` is a
-    C-ordered float32/float64 array, at least 1-d, that the caller holds for
-    the call: the caller's ``x`` (held in :data:`REGIONS`) or a private copy.
-    The kernel perturbs it in place, element by element, and it is restored
-    bit for bit whatever happens (``f`` raising, in any thread); each other
-    thread perturbs a copy of its own: the call holds the gradient and one copy
-    of ``x`` per thread beyond the first (2x ``x`` on two threads).
-    None when any element needs the general path: a step that rounds by more
-    than 1%, NaN or inf in ``x``, a non-finite difference (the general path
-    raises or warns, naming the element). An ``f`` that runs its own parallel
-    regions is not run here (None).
+    private C-ordered float32/float64 copy of ``x`` (at least 1-d, never
+    modified). None when any element needs the general path: a step that
+    rounds by more than 1%, NaN or inf in ``x``, a non-finite difference (the
+    general path raises or warns, naming the element). An ``f`` that runs its
+    own parallel regions is not run here (None).
     """
     entry = _entry(f)
     key = (base.dtype.char, base.ndim)
@@ -252,31 +242,7 @@ def central2(f: Any, base: np.ndarray, h: float) -> np.ndarray | None:
     df = np.empty_like(base)
     bad = np.zeros(1, dtype=np.bool_)
     par_kernel, serial_kernel = entry.central2
-    parallel = nests()
-    # the element chunk 0 has perturbed (index, value; index -1: none), restored if f raises
-    state = np.array([-1.0, 0.0])
-    flat = base.reshape(-1)
-
-    def restore() -> None:
-        if state[0] >= 0:
-            flat[int(state[0])] = state[1]
-            state[0] = -1.0
-
-    try:
-        _run(
-            par_kernel if parallel else None,
-            serial_kernel,
-            base,
-            base.dtype.type(h),
-            h,
-            df,
-            bad,
-            state,
-            parallel,
-            between=restore,
-        )
-    finally:
-        restore()
+    _run(par_kernel if nests() else None, serial_kernel, base, base.dtype.type(h), h, df, bad)
     return None if bad[0] else df
 
 
@@ -410,28 +376,19 @@ def _build(f: Any) -> tuple[Any, Any, Any, Any, Any]:
                     xc[i] = x[i]
             done[c] = True
 
-    def book(x, h, h64, df, bad, state, parallel, done):
-        """The book's central difference at every element: one chunk per copy of ``x``.
+    def book(x, h, h64, df, bad, done):
+        """The book's central difference at every element, each chunk on its own copy of x.
 
-        One chunk per thread (one chunk in all when not ``parallel``): chunk 0
-        perturbs ``x`` itself (the caller's array, held for the call, or a
-        private copy), element by element and restored at once, recording in
-        ``state`` the element it has perturbed and its value (``state[0] ==
-        -1`` when none) so that the caller can restore it if ``f`` raises;
-        every other chunk perturbs a copy of its own. Each evaluation sees
-        ``x`` with one element changed, whatever the thread and chunk count:
-        bit-identical for any thread count. ``bad[0]`` is set as soon as a
-        chunk meets an element whose step rounds by more than 1% of ``2 h`` (or
-        is NaN) or whose difference is not finite; the caller then takes the
-        general path. ``done``: see :func:`_run`.
+        ``bad[0]`` is set as soon as a chunk meets an element whose step rounds
+        by more than 1% of ``2 h`` (or is NaN) or whose difference is not
+        finite; the caller then takes the general path. Chunks are fixed by
+        the thread count but every element is computed alike: bit-identical
+        for any thread count. ``done``: see :func:`_run`.
         """
         n = x.size
         flat = x.reshape(-1)
         dflat = df.reshape(-1)
-        nchunks = min(n, numba.get_num_threads()) if parallel else 1
-        copies = np.empty((nchunks - 1, n), x.dtype)
-        for c in range(nchunks - 1):
-            copies[c] = flat
+        nchunks = _default_chunks(n)
         two_h = 2.0 * h64
         tolerance = 0.02 * h64
         chunk = _split(n, nchunks, done)
@@ -439,26 +396,21 @@ def _build(f: Any) -> tuple[Any, Any, Any, Any, Any]:
             lo = c * chunk
             hi = min(n, lo + chunk)
             if lo < hi:
-                xc = x if c == 0 else copies[c - 1].reshape(x.shape)
+                xc = x.copy()
                 xcf = xc.reshape(-1)
                 for i in range(lo, hi):
-                    xi = flat[i]  # never another chunk's perturbation: each has its elements
+                    xi = flat[i]
                     xp = xi + h
                     xm = xi - h
                     step = np.float64(xp) - np.float64(xm)
                     if not abs(step - two_h) <= tolerance:
                         bad[0] = True
                         break
-                    if c == 0:
-                        state[1] = xi
-                        state[0] = i
                     xcf[i] = xp
                     fp = np.float64(f(xc))
                     xcf[i] = xm
                     fm = np.float64(f(xc))
                     xcf[i] = xi
-                    if c == 0:
-                        state[0] = -1.0
                     d = (fp - fm) / step
                     if not np.isfinite(d):
                         bad[0] = True
