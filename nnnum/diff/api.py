@@ -387,8 +387,6 @@ def _book_default(f: Any, x: np.ndarray, h: float) -> np.ndarray | None:
         return prange.central2(f, REGIONS.snapshot(x), h)
     entry = REGIONS.acquire_one(x)
     try:
-        if dt is _F64 and flags.c_contiguous and x.size <= loop.SMALL:
-            return loop.central2_small(f, x, h)
         return loop.central2(f, x, h)
     finally:
         REGIONS.release_one(entry)

@@ -24,17 +24,14 @@ __all__ = [
     "in_place",
     "central2",
     "central2_floats",
-    "central2_small",
-    "SMALL",
 ]
 
 #: Elements whose perturbed values are read into Python floats at a time: the loop runs on
 #: Python floats (no NumPy scalar per step) in a bounded amount of memory.
 _BLOCK = 2048
-#: Up to this many float64 elements (C-ordered) the default call runs on Python floats whole.
-SMALL = _BLOCK
 
 _FLOAT64 = np.float64
+_F64 = np.dtype(np.float64)
 
 
 def float_view(a: np.ndarray) -> Any:
@@ -136,11 +133,12 @@ def central2(f: Callable[[Any], Any], x: np.ndarray, h: float) -> np.ndarray | N
     naming the element, as the general path does.
     """
     contiguous = x.flags.c_contiguous
+    dt = x.dtype
+    if contiguous and (dt is _F64 or dt == np.float64) and x.size <= _BLOCK:
+        return _central2_small(f, x, h)  # the chapter's examples: Python floats throughout
     flat = x.reshape(-1) if contiguous else x.ravel()  # x's values in C order
     n = flat.size
     tol, two_h = 0.02 * h, 2.0 * h
-    if n <= SMALL and x.dtype == np.float64 and contiguous:
-        return central2_small(f, x, h)
     hd = x.dtype.type(h)
     with np.errstate(over="ignore", invalid="ignore"):
         for lo in range(0, n, 16 * _BLOCK):  # every step checked before f is called
@@ -170,13 +168,13 @@ def central2(f: Callable[[Any], Any], x: np.ndarray, h: float) -> np.ndarray | N
     return grad.reshape(x.shape)
 
 
-def central2_small(f: Callable[[Any], Any], x: np.ndarray, h: float) -> np.ndarray | None:
+def _central2_small(f: Callable[[Any], Any], x: np.ndarray, h: float) -> np.ndarray | None:
     """:func:`central2` for a C-ordered float64 ``x`` of up to one block, in Python floats.
 
     No NumPy temporaries: the chapter's examples (two elements) pay only for ``f``.
     """
     flat = x if x.ndim == 1 else x.reshape(-1)
-    d = central2_floats(f, x, memoryview(flat), flat.tolist(), h)  # type: ignore[arg-type]
+    d = central2_floats(f, x, float_view(flat), flat.tolist(), h)
     if d is None:
         return None
     out = np.array(d)

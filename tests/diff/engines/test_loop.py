@@ -161,7 +161,7 @@ def test_small_default_call_takes_every_scalar_result_as_the_general_path(shape,
     assert x.tobytes() == before.tobytes()
 
 
-@pytest.mark.parametrize("n", [3, 50], ids=["few", "many"])  # both loops of central2_small
+@pytest.mark.parametrize("n", [3, 50], ids=["few", "many"])
 def test_small_default_call_names_a_bad_value_and_restores_x(n):
     x = np.zeros(n)
     x[:3] = [1.0, -0.0, 3.0]
