@@ -121,15 +121,16 @@ def kernel_vectors() -> str:
     """
     import numpy as np
 
-    from .jit import kernel
+    from .jit import JIT_OFF, kernel
+
+    if JIT_OFF:
+        return "none (the JIT is off: NUMBA_DISABLE_JIT)"
 
     def axpy(a, b, out):  # pragma: no cover - compiled
         for i in range(out.size):
             out[i] = a[i] * b[i] + 1.0
 
     fn = kernel(axpy, cache=False)  # the library's options, as its kernels get
-    if not hasattr(fn, "inspect_asm"):
-        return "none (the JIT is off: NUMBA_DISABLE_JIT)"
     x = np.ones(64)
     fn(x, x, np.empty(64))
     asm = fn.inspect_asm(fn.signatures[0])

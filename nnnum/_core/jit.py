@@ -27,6 +27,10 @@ import numpy as np
 
 __all__ = ["kernel", "serial_and_parallel", "jit", "CONTRACT", "call_kernel", "is_jitted"]
 
+#: Numba's JIT is off (``NUMBA_DISABLE_JIT=1``, the coverage run; read once, as Numba does):
+#: every kernel runs as Python (:func:`_as_compiled`), and the intrinsics as their Python twins.
+JIT_OFF: bool = bool(getattr(numba.config, "DISABLE_JIT", 0))
+
 #: The only fastmath flag any nnnum kernel uses: allow fused multiply-add.
 CONTRACT: frozenset[str] = frozenset({"contract"})
 
@@ -46,7 +50,7 @@ def kernel(
         options = dict(
             parallel=parallel, fastmath=fm, error_model="numpy", nogil=True, inline=inline
         )
-        if numba.config.DISABLE_JIT:  # type: ignore[attr-defined]
+        if JIT_OFF:
             return _as_compiled(f)
         if cache and _cache_usable:
             try:

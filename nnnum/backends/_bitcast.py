@@ -20,11 +20,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import numba
 import numpy as np
 from llvmlite import ir
 from numba.core import types
 from numba.extending import intrinsic
+
+from .._core.jit import JIT_OFF
 
 __all__ = ["as_float64", "as_int64", "opaque"]
 
@@ -88,7 +89,7 @@ def _py_opaque(x: Any) -> Any:
     return np.float64(x)
 
 
-if getattr(numba.config, "DISABLE_JIT", 0):
+if JIT_OFF:
     as_int64 = _py_as_int64  # type: ignore[assignment]
     as_float64 = _py_as_float64  # type: ignore[assignment]
     opaque = _py_opaque  # type: ignore[assignment]

@@ -26,10 +26,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import numba
 from llvmlite import ir
 from numba.core import cgutils, types
 from numba.extending import intrinsic
+
+from .._core.jit import JIT_OFF
 
 __all__ = ["prefetch", "transpose_rows"]
 
@@ -188,6 +189,6 @@ def _py_prefetch(a: Any, i: Any) -> None:
     return None
 
 
-if getattr(numba.config, "DISABLE_JIT", 0):
+if JIT_OFF:
     transpose_rows = _py_transpose_rows  # type: ignore[assignment]
     prefetch = _py_prefetch  # type: ignore[assignment]

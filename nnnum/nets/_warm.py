@@ -96,11 +96,7 @@ def _cached(module: str, name: str, sig: tuple[Any, ...]) -> bool | None:
 
 
 def _wanted() -> bool:
-    if os.environ.get("NNNUM_WARM", "1") == "0" or not _jit.cache_usable():
-        return False
-    from numba.core import config
-
-    if config.DISABLE_JIT:  # type: ignore[attr-defined]
+    if os.environ.get("NNNUM_WARM", "1") == "0" or _jit.JIT_OFF or not _jit.cache_usable():
         return False
     try:
         cpus = len(os.sched_getaffinity(0))

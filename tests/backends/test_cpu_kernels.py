@@ -162,8 +162,6 @@ def test_simd_intrinsics_refuse_wrong_types() -> None:
             tr(z, zt, np.zeros(4))
 
 
-# as Python (NUMBA_DISABLE_JIT) the kernel's NaN and inf arithmetic warns, as compiled it does not
-@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
 def test_fused_ce_nan_inf_rows() -> None:
     z = np.zeros((4, 5))
     z[0, 2] = np.nan
