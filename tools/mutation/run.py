@@ -73,6 +73,12 @@ MODULES: dict[str, tuple[str, str, float, list[str] | None]] = {
         240,
         None,
     ),
+    "diff.engines._prange_kernels": (
+        "nnnum/diff/engines/_prange_kernels.py",
+        f"{DIFF} tests/diff/test_default_call.py tests/diff/test_complex_step.py",
+        240,
+        None,
+    ),
     "diff.complex_step": (
         "nnnum/diff/complex_step.py", f"{I13} tests/diff/test_complex_step.py {SLOW}", 120, None
     ),
@@ -118,7 +124,7 @@ MODULES: dict[str, tuple[str, str, float, list[str] | None]] = {
 # and backends._simd, and the prange engine's kernels are compiled per user function).
 FRESH_CACHE = {
     "backends._cpu_kernels", "backends._simd", "nets._kernels", "nets._forward_kernels",
-    "diff.engines.prange",
+    "diff.engines.prange", "diff.engines._prange_kernels",
 }
 
 # The operators used: the classic "plausible slip" set (as PIT's defaults): + <-> -, * <-> /,

@@ -7,7 +7,8 @@ argument costs ~20 us on every call, more than the whole kernel for a small
 LRU cache; older ones are dropped, and with them (once the caller lets go of
 ``f``) the function and its machine code. A weakly keyed cache cannot do this:
 the compiled kernel itself refers to ``f`` through Numba's internals, so a
-value would keep its own key alive forever.
+value would keep its own key alive forever. The kernels themselves are in
+:mod:`._prange_kernels`.
 """
 
 from __future__ import annotations
@@ -19,12 +20,12 @@ from typing import Any
 
 import numba
 import numpy as np
-from numba import prange
 
-from ..._core.jit import call_kernel, is_jitted, is_parallel, kernel
+from ..._core.jit import call_kernel, is_jitted, is_parallel
 from ..._core.regions import REGIONS
 from ..._core.threads import nests
 from ..checks import scalar_result
+from ._prange_kernels import build, build_sets, default_chunks
 from .base import Options, Ready, Target
 
 #: How many jitted functions keep their compiled gradient kernels.
@@ -43,7 +44,7 @@ class _Entry:
 
     def __init__(self, f: Any) -> None:
         self.f = f
-        self.parallel, self.serial, self.central2, *pair = _build(f)
+        self.parallel, self.serial, self.central2, *pair = build(f)
         #: (parallel, serial) complex-step kernels
         self.complex = tuple(pair)
         #: (dtype, ndim) for which ``f`` was seen to return a real scalar
@@ -60,7 +61,7 @@ class _Entry:
         """The sets job's (parallel, serial) kernels for a scalar or an array ``f``."""
         pair = self.sets.get(scalar)
         if pair is None:
-            pair = self.sets[scalar] = _build_sets(self.f, scalar)
+            pair = self.sets[scalar] = build_sets(self.f, scalar)
         return pair
 
 
@@ -148,7 +149,7 @@ def perturbed(f: Any, base: np.ndarray, points: np.ndarray, parallel: bool | Non
     if not _parallel_ok(entry, parallel):
         _run(None, serial_kernel, flat, points, base.shape, 1, out)
     else:
-        _run(par_kernel, serial_kernel, flat, points, base.shape, _default_chunks(n), out)
+        _run(par_kernel, serial_kernel, flat, points, base.shape, default_chunks(n), out)
     return out
 
 
@@ -337,117 +338,6 @@ def cached_functions() -> list[Any]:
         return [entry.f for entry in _CACHE.values()]
 
 
-@kernel(inline="always", cache=False)  # reads the thread count: nothing to cache
-def _default_chunks(n):
-    """Chunks of elements for a parallel kernel: four per thread (load balance), at most ``n``."""
-    return max(1, min(n, 4 * numba.get_num_threads()))
-
-
-@kernel(inline="always", cache=False)
-def _split(n, nchunks, done):
-    """The chunk size; ``done`` cleared for the ``nchunks`` chunks to run, set for the rest."""
-    for c in range(done.size):
-        done[c] = c >= nchunks
-    return (n + nchunks - 1) // nchunks
-
-
-def _build(f: Any) -> tuple[Any, Any, Any, Any, Any]:
-    def perturb(x, points, shape, nchunks, out, done):
-        """F at x with element i set to points[r, i], for every row r and element i.
-
-        Each chunk of parameters perturbs its own copy of ``x`` (one copy per
-        chunk, not per element) and restores element i exactly before moving on,
-        so every evaluation sees ``x`` with one element changed, whatever the
-        thread and chunk count: the results are bit-identical to the serial loop.
-        """
-        n = x.size
-        rows = points.shape[0]
-        chunk = _split(n, nchunks, done)
-        for c in prange(nchunks):
-            lo = c * chunk
-            hi = min(n, lo + chunk)
-            if lo < hi:
-                xc = x.copy()
-                xv = xc.reshape(shape)
-                for i in range(lo, hi):
-                    for r in range(rows):
-                        xc[i] = points[r, i]
-                        out[r, i] = f(xv)
-                    xc[i] = x[i]
-            done[c] = True
-
-    def book(x, h, h64, df, bad, done):
-        """The book's central difference at every element, each chunk on its own copy of x.
-
-        ``bad[0]`` is set as soon as a chunk meets an element whose step rounds
-        by more than 1% of ``2 h`` (or is NaN) or whose difference is not
-        finite; the caller then takes the general path. Chunks are fixed by
-        the thread count but every element is computed alike: bit-identical
-        for any thread count. ``done``: see :func:`_run`.
-        """
-        n = x.size
-        flat = x.reshape(-1)
-        dflat = df.reshape(-1)
-        nchunks = _default_chunks(n)
-        two_h = 2.0 * h64
-        tolerance = 0.02 * h64
-        chunk = _split(n, nchunks, done)
-        for c in prange(nchunks):
-            lo = c * chunk
-            hi = min(n, lo + chunk)
-            if lo < hi:
-                xc = x.copy()
-                xcf = xc.reshape(-1)
-                for i in range(lo, hi):
-                    xi = flat[i]
-                    xp = xi + h
-                    xm = xi - h
-                    step = np.float64(xp) - np.float64(xm)
-                    if not abs(step - two_h) <= tolerance:
-                        bad[0] = True
-                        break
-                    xcf[i] = xp
-                    fp = np.float64(f(xc))
-                    xcf[i] = xm
-                    fm = np.float64(f(xc))
-                    xcf[i] = xi
-                    d = (fp - fm) / step
-                    if not np.isfinite(d):
-                        bad[0] = True
-                        break
-                    dflat[i] = d
-            done[c] = True
-
-    def csteps(xc0, h, out, done):
-        """Im f at x + i h_k e_k and x + 2i h_k e_k for every k, each chunk on its own copy of x."""
-        n = xc0.size
-        flat = xc0.reshape(-1)
-        nchunks = _default_chunks(n)
-        chunk = _split(n, nchunks, done)
-        for c in prange(nchunks):
-            lo = c * chunk
-            hi = min(n, lo + chunk)
-            if lo < hi:
-                xc = xc0.copy()
-                xcf = xc.reshape(-1)
-                for k in range(lo, hi):
-                    z = flat[k]
-                    xcf[k] = z + 1j * h[k]
-                    out[0, k] = f(xc).imag
-                    xcf[k] = z + 1j * (2.0 * h[k])
-                    out[1, k] = f(xc).imag
-                    xcf[k] = z
-            done[c] = True
-
-    return (
-        kernel(perturb, parallel=True, cache=False),
-        kernel(perturb, parallel=False, cache=False),
-        (kernel(book, parallel=True, cache=False), kernel(book, parallel=False, cache=False)),
-        kernel(csteps, parallel=True, cache=False),
-        kernel(csteps, parallel=False, cache=False),
-    )
-
-
 # ------------------------------------------------------------------ sets of perturbations
 def evaluate_sets(
     f: Any,
@@ -475,37 +365,3 @@ def evaluate_sets(
     nchunks = max(1, min(pert.count, 4 * numba.get_num_threads())) if ok else 1
     _run(par if ok else None, ser, flat, base.shape, ptr, idx, val, out, nchunks)
     return out
-
-
-@kernel(inline="always", cache=False)
-def _store_scalar(out, p, v):  # pragma: no cover (compiled)
-    out[p, 0] = v
-
-
-@kernel(inline="always", cache=False)
-def _store_array(out, p, v):  # pragma: no cover (compiled)
-    out[p, :] = np.asarray(v).ravel()
-
-
-def _build_sets(f: Any, scalar: bool) -> tuple[Any, Any]:
-    """The sets job's kernels specialised to ``f``: each chunk of sets on its own copy of x."""
-    store = _store_scalar if scalar else _store_array
-
-    def sets(x, shape, ptr, idx, val, out, nchunks, done):
-        total = ptr.size - 1
-        chunk = _split(total, nchunks, done)
-        for c in prange(nchunks):
-            lo = c * chunk
-            hi = min(total, lo + chunk)
-            if lo < hi:
-                xc = x.copy()
-                xv = xc.reshape(shape)
-                for p in range(lo, hi):
-                    for q in range(ptr[p], ptr[p + 1]):
-                        xc[idx[q]] = val[q]
-                    store(out, p, f(xv))
-                    for q in range(ptr[p], ptr[p + 1]):
-                        xc[idx[q]] = x[idx[q]]
-            done[c] = True
-
-    return kernel(sets, parallel=True, cache=False), kernel(sets, parallel=False, cache=False)
