@@ -48,7 +48,8 @@ def loop_values(f, base, points):
 def test_perturbed_is_the_loop_bit_for_bit_and_leaves_base_alone(rng, shape, parallel):
     base = rng.normal(size=shape)
     before = base.copy()
-    points = np.stack([base.reshape(-1) + 1e-3, base.reshape(-1) - 2e-3, rng.normal(size=base.size)])
+    flat = base.reshape(-1)
+    points = np.stack([flat + 1e-3, flat - 2e-3, rng.normal(size=base.size)])
     got = prange.perturbed(rosen_jit, base, points, parallel)
     np.testing.assert_array_equal(got, loop_values(rosen_jit, base, points))
     np.testing.assert_array_equal(base, before)
