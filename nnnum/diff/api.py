@@ -25,7 +25,7 @@ from .batched_gradient import batched_numerical_gradient
 from .checks import check_x
 from .engines import Options, Target, UnseenPerturbationWarning, loop, run, select
 from .finish import DiffResult, differentiate, is_book_default
-from .options import check_engine, check_flag, check_options, check_parallel_applies
+from .options import check_flag, check_options, check_parallel_applies, check_run
 from .result import Method, full_result
 from .steps import DEFAULT_H, check_finite
 
@@ -312,10 +312,9 @@ def numerical_gradient(
         if df is not None:
             return df
     hv, st, levels, is_complex = check_options(h, order, method, richardson)
-    full_output, batched = check_flag(full_output, "full_output"), check_flag(batched, "batched")
-    parallel = check_flag(parallel, "parallel", allow_none=True)
-    progress = check_flag(progress, "progress", allow_none=True)
-    check_engine(is_complex, batched, parallel, workers, progress)
+    full_output, batched, parallel, workers, progress = check_run(
+        full_output, batched, parallel, workers, progress, is_complex=is_complex
+    )
     if batched:
         return batched_numerical_gradient(
             f, x, h=h, order=order, method=method, richardson=richardson, full_output=full_output

@@ -21,7 +21,7 @@ With ``grad=``, the Hessian is the (coloured) :func:`numerical_jacobian` of
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
@@ -30,7 +30,7 @@ from .estimate import OK, SAFETY, UNRESOLVED, _inconsistent, _value_eps
 from .finish import DiffResult
 from .hessian_plan import POWERS, auto_second, complex_level, pairs, real_level
 from .jacobian import _engine, _x_of, f_at, numerical_jacobian
-from .options import check_engine, check_flag
+from .options import Run, check_flag, check_levels, check_run
 from .perturb import check_finite_values, evaluate
 from .stencils import RATIO, richardson_table
 from .steps import auto_step, check_h, where
@@ -38,75 +38,56 @@ from .steps import auto_step, check_h, where
 __all__ = ["numerical_hessian", "numerical_hessian_diag"]
 
 
-def _hessian(
-    f: Callable[[Any], Any],
-    x: Any,
-    h: Any,
-    method: str,
-    richardson: Any,
-    full_output: bool,
-    parallel: Any,
-    batched: bool,
-    workers: Any,
-    progress: bool | None,
-    sparsity: Any,
-    diag_only: bool,
-    who: str,
-) -> Any:
+class _Checked(NamedTuple):
+    """The checked options of a Hessian from ``f`` alone (:func:`_check`)."""
 
+    method: str
+    h: float | str
+    levels: int
+    is_complex: bool
+    run: Run
+
+
+def _check(
+    h: Any,
+    method: Any,
+    richardson: Any,
+    full_output: Any,
+    parallel: Any,
+    batched: Any,
+    workers: Any,
+    progress: Any,
+    who: str,
+) -> _Checked:
+    """Every option, before any work: the method, the levels, the step, the engine options."""
     is_complex = isinstance(method, str) and method == "complex"
     if not is_complex and method != "central":
         raise ValueError(f"method must be 'central' or 'complex' for {who}, got {method!r}")
-    if (
-        isinstance(richardson, (bool, np.bool_))
-        or not isinstance(richardson, (int, np.integer))
-        or not 0 <= richardson <= 6
-    ):
-        raise ValueError(f"richardson must be an integer from 0 to 6, got {richardson!r}")
-    levels = int(richardson) + 1
+    levels = check_levels(richardson)
     hv = check_h("auto" if h is None else h, allow_auto=True)
-    full_output, batched = check_flag(full_output, "full_output"), check_flag(batched, "batched")
-    parallel = check_flag(parallel, "parallel", allow_none=True)
-    progress = check_flag(progress, "progress", allow_none=True)
-    check_engine(False, batched, parallel, workers, progress)
+    run = check_run(full_output, batched, parallel, workers, progress)
+    return _Checked(str(method), hv, levels, is_complex, run)
+
+
+def _hessian(
+    f: Callable[[Any], Any], x: Any, opt: _Checked, sparsity: Any, diag_only: bool, who: str
+) -> Any:
+    """The Hessian (or its diagonal) of ``f`` at ``x``: every level's pairs, then the table."""
     if not callable(f):
         raise TypeError(f"f must be callable, got {type(f).__name__}")
     xa = _x_of(x, who)
-    engine, options = _engine(f, xa, batched, parallel, workers, progress, who)
+    run = opt.run
+    engine, options = _engine(f, xa, run.batched, run.parallel, run.workers, run.progress, who)
     ev: dict[str, Any] = dict(engine=engine, options=options)
-    flat, shape, n = xa.reshape(-1), xa.shape, xa.size
-    if is_complex:
-        from . import complex_step as cs
-
-        base = xa.astype(cs.complex_dtype(xa.dtype))
-        fx = f_at(f, base, engine, True)
-        if fx.shape != ():
-            raise ValueError(f"{who}: f must return a scalar, got shape {fx.shape}")
-        cs.check_real_at_x(fx, ())
-        eta = cs.steps(flat, "auto")
-        from .stencils import stencil
-
-        h0 = auto_step(flat, stencil(2), levels - 1, RATIO) if hv == "auto" else np.full(n, hv)
-    else:
-        base = xa
-        fx = f_at(f, xa, engine)
-        if fx.shape != ():
-            raise ValueError(
-                f"{who}: f must return a scalar, got shape {fx.shape} (for a vector f, "
-                "differentiate its components)"
-            )
-        if not np.isfinite(fx):
-            raise NonFiniteError(f"f returned {fx!r} at x itself; the Hessian is undefined there")
-        h0 = auto_second(flat, levels) if hv == "auto" else np.full(n, hv)
-    f0 = float(np.real(fx))
-    i, j, pat = pairs(n, sparsity, diag_only)
-    estimates, units, fmaxs, steps = [], [], [], []
+    flat, shape = xa.reshape(-1), xa.shape
+    base, f0, h0, eta = _at_x(f, xa, engine, opt, who)
+    i, j, pat = pairs(xa.size, sparsity, diag_only)
+    estimates, units, fmaxs, steps, allv = [], [], [], [], []
     nfev = 1
-    grad = np.zeros(n)
-    allv = []
-    for lev in range(levels):
+    grad = np.zeros(xa.size)
+    for lev in range(opt.levels):
         hl = h0 / RATIO**lev
-        if is_complex:
+        if opt.is_complex:
             pert, combine = complex_level(flat, shape, i, j, hl, eta)
         else:
             pert, combine = real_level(flat, shape, i, j, hl)
@@ -121,7 +102,7 @@ def _hessian(
         units.append(unit)
         fmaxs.append(fmax)
         steps.append(hl[i] * hl[j])
-    eps = _value_eps(np.concatenate(allv)) if not is_complex else float(np.finfo(xa.dtype).eps)
+    eps = float(np.finfo(xa.dtype).eps) if opt.is_complex else _value_eps(np.concatenate(allv))
     xabs = np.abs(flat.astype(np.float64))
     arg = xabs[i] * np.abs(grad[i]) + xabs[j] * np.abs(grad[j])
     sig = [eps * (fm + arg) for fm in fmaxs]
@@ -134,33 +115,81 @@ def _hessian(
             f"the differences of f overflow at the pair {where(shape, int(i[k]))}, "
             f"{where(shape, int(j[k]))}: |f| is too large"
         )
-    eps_x = float(np.finfo(xa.dtype).eps)
-    sigma = np.maximum.reduce(sig)
-    if levels == 1:
-        error = tab.error + 0.5 * eps_x * np.abs(H)
-        status = np.zeros(H.size, np.int8)
-    else:
-        error = tab.jump + SAFETY * sigma * tab.gain + 0.5 * eps_x * np.abs(H)
-        status = np.full(H.size, OK, np.int8)
-        status[_inconsistent(tab.first, sigma, np.stack(steps))] = UNRESOLVED
-        status[~np.isfinite(error)] = UNRESOLVED
-    step = np.stack([h0 / RATIO**lev for lev in range(levels)]).reshape((levels,) + shape)
+    error, status = _error(tab, H, np.maximum.reduce(sig), steps, opt.levels, xa.dtype)
+    step = np.stack([h0 / RATIO**lev for lev in range(opt.levels)]).reshape((opt.levels,) + shape)
+    result = (nfev, step, 2 * opt.levels, opt.method)
     if diag_only:
         df = H.reshape(shape).astype(xa.dtype, copy=False)
-        if not full_output:
+        if not run.full_output:
             return df
-        return DiffResult(
-            df, error.reshape(shape), nfev, step, 2 * levels, method, status.reshape(shape)
-        )
+        return DiffResult(df, error.reshape(shape), *result, status.reshape(shape))
     df, err, stat = (
-        _symmetric(a, i, j, n, pat, shape, dt)
+        _symmetric(a, i, j, xa.size, pat, shape, dt)
         for a, dt in ((H, xa.dtype), (error, np.float64), (status, np.int8))
     )
-    if not full_output:
+    if not run.full_output:
         return df
     if pat is not None and pat.sparse:
         err, stat = err.data, stat.data
-    return DiffResult(df, err, nfev, step, 2 * levels, method, stat)
+    return DiffResult(df, err, *result, stat)
+
+
+def _at_x(
+    f: Any, xa: np.ndarray, engine: Any, opt: _Checked, who: str
+) -> tuple[np.ndarray, float, np.ndarray, Any]:
+    """``f`` at ``x`` checked (a finite real scalar), and the levels' first steps.
+
+    Returns the array the perturbations start from (complex for the complex
+    step), ``f(x)``, the real steps ``h0`` per element and the complex step's
+    imaginary steps ``eta`` (None for the mixed stencil).
+    """
+    flat, n = xa.reshape(-1), xa.size
+    if opt.is_complex:
+        from . import complex_step as cs
+        from .stencils import stencil
+
+        base = xa.astype(cs.complex_dtype(xa.dtype))
+        fx = f_at(f, base, engine, True)
+        if fx.shape != ():
+            raise ValueError(f"{who}: f must return a scalar, got shape {fx.shape}")
+        cs.check_real_at_x(fx, ())
+        eta = cs.steps(flat, "auto")
+        h0 = (
+            auto_step(flat, stencil(2), opt.levels - 1, RATIO)
+            if opt.h == "auto"
+            else np.full(n, opt.h)
+        )
+        return base, float(np.real(fx)), h0, eta
+    fx = f_at(f, xa, engine)
+    if fx.shape != ():
+        raise ValueError(
+            f"{who}: f must return a scalar, got shape {fx.shape} (for a vector f, "
+            "differentiate its components)"
+        )
+    if not np.isfinite(fx):
+        raise NonFiniteError(f"f returned {fx!r} at x itself; the Hessian is undefined there")
+    h0 = auto_second(flat, opt.levels) if opt.h == "auto" else np.full(n, opt.h)
+    return xa, float(np.real(fx)), h0, None
+
+
+def _error(
+    tab: Any, H: np.ndarray, sigma: np.ndarray, steps: list, levels: int, dtype: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """The error estimate and status of each pair: the gradient's rule (:mod:`.estimate`).
+
+    One level: the table's own error (NaN: no estimate) plus the rounding of the
+    result; more: the last jump, ``f``'s rounding carried through (``sigma``)
+    times the table's gain, and the result's rounding; a pair whose levels
+    disagree beyond rounding, or whose bound is not finite, is UNRESOLVED.
+    """
+    eps_x = float(np.finfo(dtype).eps)
+    if levels == 1:
+        return tab.error + 0.5 * eps_x * np.abs(H), np.zeros(H.size, np.int8)
+    error = tab.jump + SAFETY * sigma * tab.gain + 0.5 * eps_x * np.abs(H)
+    status = np.full(H.size, OK, np.int8)
+    status[_inconsistent(tab.first, sigma, np.stack(steps))] = UNRESOLVED
+    status[~np.isfinite(error)] = UNRESOLVED
+    return error, status
 
 
 def _symmetric(
@@ -250,31 +279,21 @@ def numerical_hessian(
         return _from_gradient(
             grad,
             x,
-            h,
-            method,
-            richardson,
             full_output,
-            parallel,
-            batched,
-            workers,
-            progress,
-            sparsity,
+            dict(
+                h=h,
+                method=method,
+                richardson=richardson,
+                parallel=parallel,
+                batched=batched,
+                workers=workers,
+                progress=progress,
+                sparsity=sparsity,
+            ),
         )
-    return _hessian(
-        f,
-        x,
-        h,
-        method,
-        richardson,
-        full_output,
-        parallel,
-        batched,
-        workers,
-        progress,
-        sparsity,
-        False,
-        "numerical_hessian",
-    )
+    who = "numerical_hessian"
+    opt = _check(h, method, richardson, full_output, parallel, batched, workers, progress, who)
+    return _hessian(f, x, opt, sparsity, False, who)
 
 
 def numerical_hessian_diag(
@@ -301,49 +320,15 @@ def numerical_hessian_diag(
     >>> bool(np.allclose(d, -np.sin([0.5, 1.0]), atol=1e-7))
     True
     """
-    return _hessian(
-        f,
-        x,
-        h,
-        method,
-        richardson,
-        full_output,
-        parallel,
-        batched,
-        workers,
-        progress,
-        None,
-        True,
-        "numerical_hessian_diag",
-    )
+    who = "numerical_hessian_diag"
+    opt = _check(h, method, richardson, full_output, parallel, batched, workers, progress, who)
+    return _hessian(f, x, opt, None, True, who)
 
 
-def _from_gradient(
-    grad: Any,
-    x: Any,
-    h: Any,
-    method: Any,
-    richardson: Any,
-    full_output: bool,
-    parallel: Any,
-    batched: bool,
-    workers: Any,
-    progress: bool | None,
-    sparsity: Any,
-) -> Any:
-    r = numerical_jacobian(
-        grad,
-        x,
-        h=h,
-        method=method,
-        richardson=richardson,
-        full_output=True,
-        parallel=parallel,
-        batched=batched,
-        workers=workers,
-        progress=progress,
-        sparsity=sparsity,
-    )
+def _from_gradient(grad: Any, x: Any, full_output: Any, options: dict[str, Any]) -> Any:
+    """The Hessian as the symmetrised Jacobian of ``grad`` (which checks ``options``)."""
+    full_output = check_flag(full_output, "full_output")
+    r = numerical_jacobian(grad, x, full_output=True, **options)
     J = r.df
     if hasattr(J, "tocsr"):
         Hs = ((J + J.T) * 0.5).tocsr()

@@ -27,7 +27,7 @@ from .engines import Options, Target, select
 from .finish import DiffResult, is_book_default
 from .jacobian_complex import complex_jacobian
 from .jacobian_layout import JacobianPlan, dense_plan, jacobian_plan
-from .options import check_engine, check_flag, check_options
+from .options import check_options, check_run
 from .perturb import Perturbations, check_finite_values, evaluate, output_name, values_of
 from .steps import StepRoundingWarning, auto_step, check_finite, make_plan, where
 from .vector_finish import Columns, differentiate_columns
@@ -217,11 +217,10 @@ def numerical_jacobian(
     True
     """
     hv, st, levels, is_complex = check_options(h, order, method, richardson)
-    full_output, batched = check_flag(full_output, "full_output"), check_flag(batched, "batched")
-    parallel = check_flag(parallel, "parallel", allow_none=True)
-    progress = check_flag(progress, "progress", allow_none=True)
     # workers= take the complex step's perturbations too (sets of complex values)
-    check_engine(False, batched, parallel, workers, progress)
+    full_output, batched, parallel, workers, progress = check_run(
+        full_output, batched, parallel, workers, progress
+    )
     if not callable(f):
         raise TypeError(f"f must be callable, got {type(f).__name__}")
     xa = _x_of(x, "numerical_jacobian")

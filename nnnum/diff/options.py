@@ -1,15 +1,16 @@
 """The one check of every differentiation option, before any work (as SciPy's ``_derivative_iv``).
 
 Each public function asks here: the step, the stencil and Richardson levels
-(:func:`check_options`), the on/off flags (:func:`check_flag`), and the
-engine options that cannot go together (:func:`check_engine`,
-:func:`check_parallel_applies`). A wrong value is an error naming the option;
-none is ever silently ignored.
+(:func:`check_options`, :func:`check_levels`), the on/off flags
+(:func:`check_flag`), and the engine options that cannot go together
+(:func:`check_engine`, :func:`check_parallel_applies`); :func:`check_run` is
+the flags and the engine options together, as every derivative takes them. A
+wrong value is an error naming the option; none is ever silently ignored.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -18,11 +19,14 @@ from .stencils import Stencil, stencil
 from .steps import check_h
 
 __all__ = [
+    "Run",
     "check_complex_options",
     "check_engine",
     "check_flag",
+    "check_levels",
     "check_options",
     "check_parallel_applies",
+    "check_run",
 ]
 
 
@@ -53,13 +57,18 @@ def check_options(
         return hc, stencil(2, "central"), 1, True
     st = stencil(order, method)
     hv = check_h(h, allow_auto=True)
+    return hv, st, check_levels(richardson), False
+
+
+def check_levels(richardson: Any) -> int:
+    """The number of Richardson levels, ``richardson + 1``: ``richardson`` an integer 0 to 6."""
     if (
         isinstance(richardson, (bool, np.bool_))
         or not isinstance(richardson, (int, np.integer))
         or not 0 <= richardson <= 6
     ):
         raise ValueError(f"richardson must be an integer from 0 to 6, got {richardson!r}")
-    return hv, st, int(richardson) + 1, False
+    return int(richardson) + 1
 
 
 def check_complex_options(order: Any, richardson: Any) -> None:
@@ -107,6 +116,37 @@ def check_engine(
             "parallel= chooses the prange kernel for a jitted f; batched=True evaluates f on "
             "batches instead: leave parallel unset"
         )
+
+
+class Run(NamedTuple):
+    """The checked on/off flags and engine options of a derivative (:func:`check_run`)."""
+
+    full_output: bool
+    batched: bool
+    parallel: bool | None
+    workers: Any
+    progress: bool | None
+
+
+def check_run(
+    full_output: Any,
+    batched: Any,
+    parallel: Any,
+    workers: Any,
+    progress: Any,
+    *,
+    is_complex: bool = False,
+) -> Run:
+    """The flags checked (:func:`check_flag`), then the engine options (:func:`check_engine`)."""
+    run = Run(
+        check_flag(full_output, "full_output"),
+        check_flag(batched, "batched"),
+        check_flag(parallel, "parallel", allow_none=True),
+        workers,
+        check_flag(progress, "progress", allow_none=True),
+    )
+    check_engine(is_complex, run.batched, run.parallel, run.workers, run.progress)
+    return run
 
 
 def check_parallel_applies(f: Any, parallel: bool | None) -> None:
