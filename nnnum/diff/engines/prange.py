@@ -9,13 +9,25 @@ LRU cache; older ones are dropped, and with them (once the caller lets go of
 the compiled kernel itself refers to ``f`` through Numba's internals, so a
 value would keep its own key alive forever. The kernels themselves are in
 :mod:`._prange_kernels`.
+
+With ``parallel=None`` an ``f``'s calls start on the serial kernels, which
+compile in about a third of the time of the parallel ones, and move to the
+parallel kernels for good once the serial ones have cost
+:data:`PARALLEL_AFTER_S` more than the parallel kernels would have taken (the
+estimate: the evaluations of the call times one timed call of ``f``, less the
+share the other threads would have done), or at once for a call whose
+work alone would lose that much. This is the ski-rental rule: at most the
+compile time lost beside the best choice made in hindsight. Both give the same
+bits.
 """
 
 from __future__ import annotations
 
 import collections
 import math
+import os
 import threading
+import time
 from typing import Any
 
 import numba
@@ -30,6 +42,27 @@ from .base import Options, Ready, Target
 
 #: How many jitted functions keep their compiled gradient kernels.
 CACHE_SIZE = 16
+
+
+def _parallel_after() -> float:
+    text = os.environ.get("NNNUM_PARALLEL_AFTER_S", "1.0")
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0.0:  # NaN too
+        raise ValueError(
+            f"NNNUM_PARALLEL_AFTER_S must be a number of seconds >= 0 (0: the parallel kernels "
+            f"at the first call), got {text!r}"
+        )
+    return seconds
+
+
+#: Seconds the serial kernels of an ``f`` may lose beside the parallel ones before these are
+#: compiled (about what compiling them costs); the environment variable
+#: ``NNNUM_PARALLEL_AFTER_S`` sets it (0: the parallel kernels from the first call, as
+#: ``parallel=True``).
+PARALLEL_AFTER_S = _parallel_after()
 #: Parallel chunks at most (4 per thread): the size of every kernel's ``done`` flags.
 _MAX_CHUNKS = 4 * int(numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
 
@@ -40,7 +73,19 @@ _LOCK = threading.Lock()
 class _Entry:
     """One jitted ``f``'s kernels, compiled on first use, and the argument types checked."""
 
-    __slots__ = ("f", "parallel", "serial", "central2", "complex", "checked", "nested", "sets")
+    __slots__ = (
+        "f",
+        "parallel",
+        "serial",
+        "central2",
+        "complex",
+        "checked",
+        "nested",
+        "sets",
+        "seconds",
+        "lost",
+        "hot",
+    )
 
     def __init__(self, f: Any) -> None:
         self.f = f
@@ -56,6 +101,12 @@ class _Entry:
         #: (parallel, serial) kernels of the sets job, by whether f returns a scalar: built
         #: on first use (the gradient never needs them)
         self.sets: dict[bool, tuple[Any, Any]] = {}
+        #: one evaluation of ``f``, timed (None until a call that compiled nothing was timed)
+        self.seconds: float | None = None
+        #: what the serial kernels have cost beyond the parallel ones, so far (seconds)
+        self.lost = 0.0
+        #: the parallel kernels run from now on (with ``parallel=None``)
+        self.hot = False
 
     def sets_kernels(self, scalar: bool) -> tuple[Any, Any]:
         """The sets job's (parallel, serial) kernels for a scalar or an array ``f``."""
@@ -113,7 +164,7 @@ def prepare(f: Any, target: Target, options: Options) -> Ready:
     """
     with REGIONS.hold(target.arr):  # a consistent snapshot: no other thread's perturbation in it
         base = np.ascontiguousarray(target.arr).copy()
-    scalar_result(check_call(f, base), "x")  # checks the return type, compiles f
+    scalar_result(timed_check(_entry(f), base), "x")  # checks the return type, compiles f
     return Ready(target.ready(base.reshape(-1), base, extra=1))
 
 
@@ -145,25 +196,51 @@ def perturbed(f: Any, base: np.ndarray, points: np.ndarray, parallel: bool | Non
     rows, n = points.shape
     out = np.empty((rows, n))
     entry = _entry(f)
-    par_kernel, serial_kernel = entry.parallel, entry.serial
-    if not _parallel_ok(entry, parallel):
-        _run(None, serial_kernel, flat, points, base.shape, 1, out)
+    if _parallel_ok(entry, parallel, rows * n):
+        _run(entry.parallel, entry.serial, flat, points, base.shape, default_chunks(n), out)
     else:
-        _run(par_kernel, serial_kernel, flat, points, base.shape, default_chunks(n), out)
+        _serial(entry, entry.serial, flat, points, base.shape, 1, out)
     return out
 
 
-def _parallel_ok(entry: _Entry, parallel: bool | None) -> bool:
-    """Whether ``entry.f`` may run from the parallel kernel.
+def _parallel_ok(entry: _Entry, parallel: bool | None, evaluations: int) -> bool:
+    """Whether ``entry.f`` runs from the parallel kernel for ``evaluations`` of it.
 
     Not when asked not to, not for an ``f`` seen to run parallel regions of its
     own, and not at all under a threading layer that cannot nest parallel
     regions (``workqueue``: see :func:`nnnum._core.threads.nests`), where an ``f``
     reaching a parallel function in a way the source scan cannot see (a module
-    attribute, an argument) would abort the process. The serial kernel gives
-    the same bits.
+    attribute, an argument) would abort the process. With ``parallel=None``,
+    once the serial kernel has lost :data:`PARALLEL_AFTER_S` (see the module's
+    docstring), or when ``f``'s time is unknown. The serial kernel gives the
+    same bits.
     """
-    return parallel is not False and not entry.nested and nests()
+    if parallel is False or entry.nested or not nests():
+        return False
+    if parallel is True or entry.hot:
+        return True
+    threads = numba.get_num_threads()
+    if threads < 2:
+        return False
+    if entry.seconds is None or (
+        entry.lost + evaluations * entry.seconds * (1.0 - 1.0 / threads) >= PARALLEL_AFTER_S
+    ):
+        entry.hot = True
+    return entry.hot
+
+
+def _serial(entry: _Entry, serial_kernel: Any, *args: Any) -> None:
+    """Run a serial kernel (:func:`_run`) and add what it lost beside the parallel one.
+
+    A call that compiled the kernel adds nothing: compiling the parallel one costs more.
+    """
+    overloads = getattr(serial_kernel, "overloads", None)
+    before = len(overloads) if overloads is not None else -1
+    start = time.perf_counter()
+    _run(None, serial_kernel, *args)
+    seconds = time.perf_counter() - start
+    if overloads is not None and len(overloads) == before:
+        entry.lost += seconds * (1.0 - 1.0 / max(1, numba.get_num_threads()))
 
 
 def _run(par_kernel: Any, serial_kernel: Any, *args: Any) -> None:
@@ -209,6 +286,18 @@ def check_call(f: Any, base: np.ndarray) -> Any:
         raise TypeError(_signature_message(f, base, exc)) from exc
 
 
+def timed_check(entry: _Entry, base: np.ndarray) -> Any:
+    """:func:`check_call` of ``entry.f``, timed: ``entry.seconds`` where nothing was compiled."""
+    overloads = getattr(entry.f, "overloads", None)
+    before = len(overloads) if overloads is not None else -1
+    start = time.perf_counter()
+    value = check_call(entry.f, base)
+    seconds = time.perf_counter() - start
+    if overloads is not None and len(overloads) == before:
+        entry.seconds = seconds
+    return value
+
+
 def _signature_message(f: Any, x: np.ndarray, exc: BaseException) -> str:
     sigs = "; ".join(
         "(" + ", ".join(str(t) for t in sig) + ")" for sig in getattr(f, "signatures", ())
@@ -236,14 +325,20 @@ def central2(f: Any, base: np.ndarray, h: float) -> np.ndarray | None:
     entry = _entry(f)
     key = (base.dtype.char, base.ndim)
     if key not in entry.checked:
-        scalar_result(check_call(f, base), "x")  # its return type, once per argument type
+        scalar_result(timed_check(entry, base), "x")  # its return type, once per argument type
+        if entry.seconds is None:  # f compiled for x in that call: time one evaluation
+            timed_check(entry, base)
         entry.checked.add(key)
     if entry.nested:
         return None
     df = np.empty_like(base)
     bad = np.zeros(1, dtype=np.bool_)
     par_kernel, serial_kernel = entry.central2
-    _run(par_kernel if nests() else None, serial_kernel, base, base.dtype.type(h), h, df, bad)
+    args = (base, base.dtype.type(h), h, df, bad)
+    if _parallel_ok(entry, None, 2 * base.size):
+        _run(par_kernel, serial_kernel, *args)
+    else:
+        _serial(entry, serial_kernel, *args)
     return None if bad[0] else df
 
 
@@ -288,10 +383,11 @@ def complex_step(f: Any, base: np.ndarray, h: np.ndarray, parallel: bool | None)
     check_real_at_x(complex_result(value, "x (unperturbed, complex)"), base.shape)
     out = new_values(base.size)
     par_kernel, serial_kernel = entry.complex
-    if not _parallel_ok(entry, parallel):
-        par_kernel = None
     hs = np.ascontiguousarray(h, dtype=np.float64)
-    _run(par_kernel, serial_kernel, xc, hs, out)
+    if _parallel_ok(entry, parallel, 2 * base.size):
+        _run(par_kernel, serial_kernel, xc, hs, out)
+    else:
+        _serial(entry, serial_kernel, xc, hs, out)
     third_steps(f, xc, hs, out, base.dtype)  # the few suspects, from here
     return out
 
@@ -361,7 +457,9 @@ def evaluate_sets(
     ptr = np.ascontiguousarray(pert.ptr, dtype=np.int64)
     idx = np.ascontiguousarray(pert.idx, dtype=np.int64)
     val = np.ascontiguousarray(pert.val, dtype=base.dtype)
-    ok = options.parallel is not False and nests() and not entry.nested
-    nchunks = max(1, min(pert.count, 4 * numba.get_num_threads())) if ok else 1
-    _run(par if ok else None, ser, flat, base.shape, ptr, idx, val, out, nchunks)
+    if _parallel_ok(entry, options.parallel, pert.count):
+        nchunks = max(1, min(pert.count, 4 * numba.get_num_threads()))
+        _run(par, ser, flat, base.shape, ptr, idx, val, out, nchunks)
+    else:
+        _serial(entry, ser, flat, base.shape, ptr, idx, val, out, 1)
     return out

@@ -155,3 +155,92 @@ def test_call_kernel_unwraps_an_interrupt():
 
     with pytest.raises(KeyboardInterrupt):
         _jit.call_kernel(fake_kernel)
+
+
+# ------------------------------------------------------------------ serial kernels first
+@pytest.fixture
+def tiered(monkeypatch):
+    """The default rule: serial kernels until they have lost a second beside the parallel ones."""
+    monkeypatch.setattr(prange, "PARALLEL_AFTER_S", 1.0)
+    return prange
+
+
+def _fresh_f():
+    @numba.njit
+    def f(x):
+        return np.sum(np.cos(x) * x)
+
+    return f
+
+
+def test_a_new_f_starts_on_the_serial_kernel_with_the_same_bits(tiered, kernel_calls, num_threads):
+    f = _fresh_f()
+    x = np.linspace(-1.0, 1.0, 40)
+    entry = prange._entry(f)
+    with num_threads(2):
+        g = nnnum.numerical_gradient(f, x)
+        assert kernel_calls == [entry.central2[1]] and not entry.hot
+        assert entry.seconds is not None and entry.lost == 0.0  # compiling is not lost time
+        nnnum.numerical_gradient(f, x)
+        assert 0.0 < entry.lost < tiered.PARALLEL_AFTER_S and not entry.hot
+        entry.lost = tiered.PARALLEL_AFTER_S  # as after a second of serial calls
+        kernel_calls.clear()
+        again = nnnum.numerical_gradient(f, x)
+        assert kernel_calls == [entry.central2[0]] and entry.hot
+        entry.lost = 0.0
+        nnnum.numerical_gradient(f, x)  # the parallel kernels are kept, once compiled
+        assert kernel_calls[-1] is entry.central2[0]
+    np.testing.assert_array_equal(g, again)
+
+
+def test_a_call_whose_work_alone_pays_for_compiling_runs_parallel_at_once(tiered, kernel_calls):
+    f = _fresh_f()
+    x = np.linspace(-1.0, 1.0, 40)
+    entry = prange._entry(f)
+    f(x)
+    entry.seconds = 0.1  # a slow f: 80 evaluations lose ~4 s on two threads if serial
+    entry.checked.add((x.dtype.char, x.ndim))
+    if numba.get_num_threads() < 2:
+        pytest.skip("one thread: the serial kernel is the parallel one")
+    nnnum.numerical_gradient(f, x)
+    assert kernel_calls == [entry.central2[0]] and entry.hot
+
+
+def test_every_job_follows_the_rule_and_parallel_true_overrides_it(tiered, kernel_calls):
+    f = _fresh_f()
+    x = np.linspace(-1.0, 1.0, 12)
+    entry = prange._entry(f)
+    nnnum.numerical_gradient(f, x)
+    nnnum.numerical_gradient(f, x, order=4)
+    nnnum.numerical_gradient(f, x, method="complex")
+    nnnum.numerical_jacobian(f, x)
+    assert kernel_calls == [entry.central2[1], entry.serial, entry.complex[1], entry.sets[True][1]]
+    kernel_calls.clear()
+    nnnum.numerical_gradient(f, x, order=4, parallel=True)
+    assert kernel_calls == [entry.parallel] and not entry.hot
+
+
+def test_one_thread_never_compiles_the_parallel_kernels(tiered, kernel_calls, num_threads):
+    f = _fresh_f()
+    entry = prange._entry(f)
+    entry.lost = 10.0
+    with num_threads(1):
+        nnnum.numerical_gradient(f, np.linspace(-1.0, 1.0, 40))
+    assert kernel_calls == [entry.central2[1]] and not entry.hot
+
+
+def test_an_f_of_unknown_time_runs_parallel(tiered, kernel_calls):
+    """The general path's first call compiles f for x in its check: no time, the parallel kernel."""
+    f = _fresh_f()
+    entry = prange._entry(f)
+    nnnum.numerical_gradient(f, np.linspace(-1.0, 1.0, 9), order=4)
+    assert kernel_calls == [entry.parallel] and entry.hot and entry.seconds is None
+
+
+@pytest.mark.parametrize("text", ["-1", "soon", "nan"])
+def test_a_bad_parallel_after_is_a_clear_error(monkeypatch, text):
+    monkeypatch.setenv("NNNUM_PARALLEL_AFTER_S", text)
+    with pytest.raises(ValueError, match="NNNUM_PARALLEL_AFTER_S must be a number of seconds"):
+        prange._parallel_after()
+    monkeypatch.setenv("NNNUM_PARALLEL_AFTER_S", "2.5")
+    assert prange._parallel_after() == 2.5
