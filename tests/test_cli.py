@@ -322,3 +322,102 @@ def test_python_dash_m_nnnum_runs_the_command_line(monkeypatch, capsys):
         runpy.run_module("nnnum", run_name="__main__")
     assert info.value.code == 0
     assert "usage" in capsys.readouterr().out.lower()
+
+
+def test_importing_nnnum_main_runs_nothing(capsys):
+    """`import nnnum.__main__` (not run as a script) exposes main without running it."""
+    mod = importlib.import_module("nnnum.__main__")
+    assert mod.main is main
+    assert capsys.readouterr() == ("", "")
+
+
+def test_ctrl_c_is_one_error_line_and_status_130(monkeypatch, capsys):
+    """KeyboardInterrupt in a command: 'error: interrupted', exit status 130, no traceback."""
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("nnnum.cli._commands._backend_name", interrupted)
+    assert main(["info"]) == 130
+    assert _error_line(capsys.readouterr().err) == "error: interrupted"
+
+
+def test_empty_mirror_url_is_an_argument_error(capsys):
+    """--mirror with nothing in it is refused by argparse (exit status 2)."""
+    with pytest.raises(SystemExit) as info:
+        main(["download", "d", "--mirror", "  "])
+    assert info.value.code == 2
+    assert "the mirror URL is empty" in _error_line(capsys.readouterr().err)
+
+
+def test_info_reports_a_bad_backend_an_unstarted_layer_and_the_gpu(monkeypatch, capsys):
+    """info never fails: an invalid backend and an unloaded threading layer are reported."""
+    import numba
+
+    def bad_backend():
+        raise ValueError("NNNUM_BACKEND='gpu0' is not a backend")
+
+    def not_started():
+        raise ValueError("Threading layer is not initialized.")
+
+    gpu = {"cupy": "13.3.0", "device": "Fake GPU 80GB", "memory_free_gib": 70.5}
+    gpu["memory_total_gib"] = 79.1
+    monkeypatch.setattr("nnnum.cli._commands._backend_name", bad_backend)
+    monkeypatch.setattr(numba, "threading_layer", not_started)
+    monkeypatch.setattr(numba.config, "THREADING_LAYER", "safe")
+    monkeypatch.setattr("nnnum.backends._gpu_imports.device_info", lambda: gpu)
+    assert main(["info"]) == 0
+    rows = {
+        ln.split("  ", 1)[0]: ln.split("  ", 1)[1].strip()
+        for ln in capsys.readouterr().out.splitlines()
+    }
+    assert rows["backend"].startswith("invalid (NNNUM_BACKEND='gpu0' is not a backend)")
+    assert rows["threading layer"] == "not started yet (NUMBA_THREADING_LAYER=safe)"
+    assert rows["cupy"] == "13.3.0"
+    assert rows["gpu"] == "Fake GPU 80GB, 70.5 GiB free of 79.1 GiB"
+
+
+def test_digits_without_scikit_learn_is_one_error_line(monkeypatch, capsys):
+    """The default data set needs scikit-learn: without it, a user error saying what to install."""
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
+    assert main(["gradcheck", "--hidden", "3"]) == 2
+    assert "pip install nnnum[data]" in _error_line(capsys.readouterr().err)
+
+
+def test_train_without_matplotlib_skips_the_plot(tmp_path, monkeypatch, capsys):
+    """No matplotlib: the run succeeds and says the plot was skipped (backprop: no warm-up)."""
+    from nnnum.nets import _warm
+
+    def no_matplotlib(*args, **kwargs):
+        raise ImportError("No module named 'matplotlib'")
+
+    def must_not_start():
+        raise AssertionError("the numerical-gradient helper started for a backprop run")
+
+    monkeypatch.setattr(train_module, "plot_history", no_matplotlib)
+    monkeypatch.setattr(_warm, "start", must_not_start)
+    argv = ["train", *QUICK, "--gradient", "backprop", "--output-dir", str(tmp_path)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "plot: skipped (matplotlib not installed: pip install nnnum[plot])" in out
+    assert (tmp_path / "history.json").is_file() and not (tmp_path / "training.png").exists()
+
+
+def test_warnings_while_loading_both_splits_become_notes(tmp_path, monkeypatch, capsys):
+    """A warning from load_mnist when both splits load is passed on as a 'note:' line."""
+    import warnings
+
+    import nnnum.data
+
+    real = nnnum.data.load_mnist
+
+    def warning_load(*args, **kwargs):
+        warnings.warn("labels file is older than its images", UserWarning, stacklevel=2)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(nnnum.data, "load_mnist", warning_load)
+    data = write_mnist(tmp_path / "mnist", 30, 10)
+    assert main(["gradcheck", "--data-dir", str(data), "--hidden", "3", "--batch-size", "5"]) == 0
+    out, err = capsys.readouterr()
+    assert err == "note: labels file is older than its images\n"
+    assert "gradcheck on MNIST train/t10k" in out

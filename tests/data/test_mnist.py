@@ -695,3 +695,34 @@ def test_train_test_split_partitions():
 def test_train_test_split_checks(n, n_t, fraction, error, message):
     with pytest.raises(error, match=message):
         ds.train_test_split(np.zeros((n, 2)), np.zeros(n_t), test_fraction=fraction)
+
+
+def test_labels_that_are_not_digits_are_a_format_error(tmp_path):
+    """A labels file with a value above 9 is not MNIST's: DataFormatError naming the label."""
+    write_mnist_split(tmp_path, "t10k", 3)
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", np.array([1, 12, 3], np.uint8), 2049)
+    with pytest.raises(ds.DataFormatError, match="label 12 is not a digit: not an MNIST labels"):
+        ds.load_mnist(tmp_path, split="test")
+
+
+def test_data_folder_that_cannot_be_opened_is_an_access_error(tmp_path, monkeypatch):
+    """stat() refused (no search permission): a DataAccessError saying to make it readable."""
+    import errno
+    import os
+
+    folder = tmp_path / "mnist"
+    write_mnist_split(folder.parent, "t10k", 1)
+    real_stat = os.stat
+
+    def denied(path, *args, **kwargs):
+        if Path(path) == folder:
+            raise PermissionError(errno.EACCES, "Permission denied", os.fspath(path))
+        return real_stat(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "stat", denied)
+    with pytest.raises(ds.DataAccessError) as info:
+        ds.load_mnist(folder, split="test")
+    assert str(info.value) == (
+        f"cannot open the MNIST data folder {folder}: {folder}: Permission denied; make it "
+        "readable, or give another folder"
+    )

@@ -341,3 +341,20 @@ def test_a_path_the_system_cannot_take_is_a_data_error(monkeypatch):
     ):
         with pytest.raises(nnnum.DataError, match="not a usable path"):
             call()
+
+
+def test_default_folder_on_windows_is_under_localappdata(monkeypatch):
+    """On Windows, without XDG_CACHE_HOME, the default folder is %LOCALAPPDATA%\\nnnum\\mnist."""
+    import types
+
+    from nnnum.data import _paths
+
+    windows_os = types.SimpleNamespace(**{k: getattr(os, k) for k in ("environ", "path")})
+    windows_os.name = "nt"
+    monkeypatch.setattr(_paths, "os", windows_os)  # os.name for nnnum only: pathlib keeps posix
+    monkeypatch.delenv("NNNUM_DATA_DIR")
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setenv("LOCALAPPDATA", "/users/me/AppData/Local")
+    assert ds.default_data_dir() == Path("/users/me/AppData/Local/nnnum/mnist")
+    monkeypatch.setenv("XDG_CACHE_HOME", "/xdg")  # an absolute XDG_CACHE_HOME still wins
+    assert ds.default_data_dir() == Path("/xdg/nnnum/mnist")

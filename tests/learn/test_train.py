@@ -324,3 +324,124 @@ def test_train_accuracy_recorded_at_the_last_iteration(iters, evals):
     assert hist.eval_iters == evals
     assert len(hist.train_acc) == len(hist.test_acc) == len(evals)
     assert hist.train_acc[-1] == net.accuracy(x, t) and hist.test_acc[-1] == net.accuracy(xt, tt)
+
+
+class _RecordingBar:
+    """tqdm's interface as train() uses it, recording every call."""
+
+    made: list[_RecordingBar] = []
+
+    def __init__(self, **kwargs):
+        self.kwargs, self.updates, self.postfixes, self.lines = kwargs, 0, [], []
+        self.closed = False
+        _RecordingBar.made.append(self)
+
+    def update(self, n):
+        self.updates += n
+
+    def set_postfix(self, **kwargs):
+        self.postfixes.append(kwargs)
+
+    def write(self, line, file=None):
+        self.lines.append((line, file))
+
+    def close(self):
+        self.closed = True
+
+
+@pytest.fixture
+def recording_bar(monkeypatch):
+    import tqdm.auto
+
+    _RecordingBar.made = []
+    monkeypatch.setattr(tqdm.auto, "tqdm", _RecordingBar)
+    return _RecordingBar.made
+
+
+def test_progress_bar_counts_iterations_and_shows_loss_and_accuracy(digits, recording_bar):
+    """progress=True: one bar of `iters` steps, loss/accuracy per epoch, epoch lines through it."""
+    import sys
+
+    (xtr, ttr), (xte, tte) = digits
+    net = nnnum.TwoLayerNet(64, 10, 10, seed=0)
+    hist = nnnum.train(
+        net, xtr[:100], ttr[:100], xte, tte, iters=7, batch_size=50, lr=1.0,
+        gradient="backprop", progress=True, verbose=True,
+    )  # fmt: skip
+    (bar,) = recording_bar
+    assert bar.kwargs["total"] == 7 and bar.kwargs["disable"] is False
+    assert bar.kwargs["desc"] == "train (backprop)"
+    assert bar.updates == 7 and bar.closed
+    assert hist.eval_iters == [0, 2, 4, 6]
+    assert bar.postfixes == [
+        {"loss": f"{hist.train_loss[i]:.3f}", "test_acc": f"{a:.3f}"}
+        for i, a in zip(hist.eval_iters, hist.test_acc, strict=True)
+    ]
+    assert bar.lines == [
+        (f"train acc, test acc | {a}, {b}", sys.stdout)
+        for a, b in zip(hist.train_acc, hist.test_acc, strict=True)
+    ]
+
+
+def test_progress_bar_without_test_data_and_on_divergence(digits, recording_bar):
+    """No test set: '-' for the test accuracy; a diverging run still closes its bar."""
+    (xtr, ttr), _ = digits
+    net = nnnum.TwoLayerNet(64, 10, 10, seed=0)
+    nnnum.train(net, xtr, ttr, iters=1, gradient="backprop", progress=True, verbose=True)
+    assert recording_bar[0].postfixes[0]["test_acc"] == "-"
+    assert recording_bar[0].lines[0][0].startswith("train acc | 0.")
+
+    def overflowing(x, t):
+        raise FloatingPointError("overflow")
+
+    net.gradient = overflowing
+    with pytest.raises(TrainingDivergedError, match="iteration 0"):
+        nnnum.train(net, xtr, ttr, iters=3, gradient="backprop", progress=True)
+    assert recording_bar[1].closed and recording_bar[1].updates == 0
+
+
+@pytest.mark.parametrize("batch_size", [0, -5, 2.5, True])
+def test_batch_size_must_be_a_positive_integer(digits, batch_size):
+    """batch_size of 0, negative, fractional or a bool is refused before any step."""
+    (xtr, ttr), _ = digits
+    net = nnnum.TwoLayerNet(64, 10, 10, seed=0)
+    before = {k: v.copy() for k, v in net.params.items()}
+    with pytest.raises(ValueError, match=r"batch_size must be a positive integer, got"):
+        nnnum.train(net, xtr, ttr, iters=1, batch_size=batch_size, progress=False)
+    for k, v in before.items():
+        np.testing.assert_array_equal(net.params[k], v)
+
+
+def test_floating_point_error_in_the_gradient_is_divergence(digits):
+    """A FloatingPointError from the gradient at finite params is reported as divergence."""
+    (xtr, ttr), _ = digits
+    net = nnnum.TwoLayerNet(64, 10, 10, seed=0)
+
+    def overflowing(x, t):
+        raise FloatingPointError("overflow encountered in exp")
+
+    net.gradient = overflowing
+    with pytest.raises(
+        TrainingDivergedError,
+        match=r"iteration 0: the backprop gradient failed \(overflow encountered in exp\)",
+    ):
+        nnnum.train(net, xtr, ttr, iters=3, gradient="backprop", progress=False)
+
+
+def test_param_trouble_names_a_non_finite_parameter():
+    """The divergence diagnosis names the first parameter holding NaN or inf."""
+    from nnnum.learn.train import _param_trouble
+
+    params = {"W1": np.ones(3), "b1": np.array([0.0, np.nan]), "W2": np.array([np.inf])}
+    assert _param_trouble(params) == "b1 is not finite"
+    assert _param_trouble({"W1": np.ones(3)}) is None
+
+
+def test_plot_history_without_test_accuracy(tmp_path, digits):
+    """A run without test data plots its loss and training accuracy alone."""
+    (xtr, ttr), _ = digits
+    net = nnnum.TwoLayerNet(64, 10, 10, seed=0)
+    hist = nnnum.train(net, xtr, ttr, iters=3, gradient="backprop", progress=False)
+    assert hist.test_acc == []
+    png = nnnum.plot_history(hist, tmp_path / "fig.png")
+    assert png == tmp_path / "fig.png" and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
