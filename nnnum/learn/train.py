@@ -253,7 +253,7 @@ def train(
                 # one check (one device sync) of every updated parameter: a NaN/inf gradient or
                 # an overflowing update shows there; the error path then says which it was
                 if not bool(xp.stack([xp.isfinite(v).all() for v in new.values()]).all()):
-                    for key in new:
+                    for key in new:  # pragma: no branch (a non-finite one raises)
                         if not bool(xp.isfinite(grads[key]).all()):
                             raise diverged(i, f"the {gradient} gradient of {key} is not finite")
                         if not bool(xp.isfinite(new[key]).all()):
