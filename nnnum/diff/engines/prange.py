@@ -11,14 +11,13 @@ value would keep its own key alive forever. The kernels themselves are in
 :mod:`._prange_kernels`.
 
 With ``parallel=None`` an ``f``'s calls start on the serial kernels, which
-compile in about a third of the time of the parallel ones, and move to the
-parallel kernels for good once the serial ones have cost
-:data:`PARALLEL_AFTER_S` more than the parallel kernels would have taken (the
-estimate: the evaluations of the call times one timed call of ``f``, less the
-share the other threads would have done), or at once for a call whose
-work alone would lose that much. This is the ski-rental rule: at most the
-compile time lost beside the best choice made in hindsight. Both give the same
-bits.
+compile in well under half the time of the parallel ones, and move to the
+parallel kernels for good once the serial runs have lost
+:data:`PARALLEL_AFTER_S` beside them (their measured time, less the share the
+other threads would have taken), or at once for a call whose work alone would
+lose that much (its evaluations times one timed call of ``f``). The ski-rental
+rule: the time lost beside the best choice in hindsight is at most about the
+parallel kernels' compile time. Both give the same bits.
 """
 
 from __future__ import annotations
