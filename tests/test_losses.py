@@ -360,6 +360,22 @@ def test_wide_softmax_ce_matches_the_reference(shape):
         np.testing.assert_allclose(got, ref, rtol=1e-13, atol=1e-14)
 
 
+def test_wide_softmax_ce_skips_classes_of_zero_target():
+    """Over 512 classes, one-hot rows are the labels' loss: a -inf logit of weight 0 adds no NaN."""
+    rng = np.random.default_rng(2)
+    z = 3 * rng.standard_normal((4, 600))
+    labels = rng.integers(0, 600, 4)
+    z[0, (labels[0] + 1) % 600] = -np.inf  # 0 * inf would be NaN: the class must be skipped
+    onehot = np.zeros((4, 600))
+    onehot[np.arange(4), labels] = 1.0
+    keep = z.copy()
+    got = nnnum.softmax_cross_entropy(z, onehot, reduction="none")
+    np.testing.assert_array_equal(z, keep)
+    want = naive.softmax_cross_entropy(z, labels)
+    np.testing.assert_allclose(got, want, rtol=1e-13)
+    np.testing.assert_array_equal(got, nnnum.softmax_cross_entropy(z, labels, reduction="none"))
+
+
 # -------------------------------------------- any dtype, layout and target, both backends
 LOSSES = {
     "mean_squared_error": (nnnum.mean_squared_error, "y"),

@@ -17,6 +17,8 @@ import nnnum
 from nnnum import SimpleNet, TwoLayerNet
 
 from ..conftest import small_net
+from ..naive import cross_entropy_error as naive_cross_entropy
+from ..naive import softmax as naive_softmax
 
 
 def _net(seed: int, d: int, h: int, k: int, std: float) -> TwoLayerNet:
@@ -173,3 +175,70 @@ def test_simple_net_loss_bit_for_bit(seed, batch, kind, scale):
     t = {"labels": lab, "onehot": np.eye(3)[lab], "soft": rng.random((*np.shape(lab), 3))}[kind]
     general = float(nnnum.cross_entropy_error(nnnum.softmax(net.predict(x)), t))
     _same(net.loss(x, t), general)
+
+
+def _ref_loss(z, t) -> float:
+    """The book's cross-entropy of softmax(z), by the slow references (tests/naive.py)."""
+    return naive_cross_entropy(naive_softmax(z), t)
+
+
+def _malformed(change: str) -> dict:
+    p = _net(10, 5, 4, 3, 0.5).params
+    if change == "missing":
+        del p["b2"]
+    elif change == "W1-1d":
+        p["W1"] = p["W1"].ravel()
+    elif change == "b1-shape":
+        p["b1"] = np.zeros(5)
+    elif change == "W2-rows":
+        p["W2"] = np.zeros((5, 3))
+    elif change == "b2-shape":
+        p["b2"] = np.zeros(4)
+    else:  # no classes
+        p["W2"], p["b2"] = np.zeros((4, 0)), np.zeros(0)
+    return p
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ("missing", "params lacks b2; it needs W1 b1 W2 b2"),
+        ("W1-1d", r"params\['W1'\] must be 2-D, got shape \(20,\)"),
+        ("b1-shape", r"params\['b1'\] has shape \(5,\) but W1 has shape \(5, 4\)"),
+        ("W2-rows", r"params\['W2'\] has shape \(5, 3\) but W1 has shape \(5, 4\)"),
+        ("b2-shape", r"params\['b2'\] has shape \(4,\) .* expected \(3,\)"),
+        ("no-classes", r"params have an empty layer: W1 \(5, 4\), W2 \(4, 0\)"),
+    ],
+)
+def test_malformed_params_leave_the_fast_path_for_the_named_error(change, message):
+    """Params the kernels cannot take: no fast path; every method names the problem."""
+    net = TwoLayerNet(5, 4, 3, seed=10)
+    net.params = _malformed(change)
+    x, t = np.random.default_rng(10).random((6, 5)), np.zeros(6, dtype=np.int64)
+    assert net._fast(x, t) is None
+    for call in (net.loss, net.accuracy, net.gradient, lambda x, t: net.predict(x)):
+        with pytest.raises(ValueError, match=message):
+            call(x, t)
+
+
+def test_simple_net_float32_weights_take_the_general_path():
+    """A float32 W (not the kernel's float64): the loss of the general path, W's own rounding."""
+    net = SimpleNet(seed=11)
+    net.W = net.W.astype(np.float32)
+    x, t = np.array([[0.6, 0.9], [-0.3, 0.2]]), np.array([2, 0])
+    want = _ref_loss(x @ net.W.astype(np.float64), t)
+    assert net.loss(x, t) == pytest.approx(want, rel=1e-12)
+    assert net.W.dtype == np.float32
+
+
+def test_simple_net_subclass_predict_is_the_loss_it_uses():
+    """A subclass's own predict() feeds loss(): the fused kernel (x @ W) is not taken."""
+
+    class Doubled(SimpleNet):
+        def predict(self, x):
+            return 2.0 * super().predict(x)
+
+    net = Doubled(seed=12)
+    x, t = np.array([[0.6, 0.9], [1.5, -0.4], [0.1, 0.1]]), np.array([1, 2, 0])
+    want = _ref_loss(2.0 * (x @ net.W), t)
+    assert net.loss(x, t) == pytest.approx(want, rel=1e-12)

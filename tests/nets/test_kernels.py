@@ -20,6 +20,8 @@ import pytest
 import nnnum
 from nnnum.nets import _kernels as N
 
+from ..naive import ref_sigmoid, ref_softmax
+
 # as benchmarks/common.py: $NNNUM_MNIST_DIR, else shared/data/mnist next to the checkout
 MNIST = Path(
     os.environ.get("NNNUM_MNIST_DIR")
@@ -124,3 +126,27 @@ def test_hidden_tasks_never_share_a_cache_line(hidden: int, num_threads) -> None
             bounds = _unit_bounds(hidden)
         assert bounds[0] == 0 and bounds[-1] == hidden and np.all(np.diff(bounds) > 0)
         assert np.all(bounds[1:-1] % 8 == 0)
+
+
+def test_one_thread_forward_cache_matches_numpy_and_the_coefficients() -> None:
+    """forward_cache (the benchmarks' one-thread forward): NumPy's layers, hidden_coefficients."""
+    rng = np.random.default_rng(13)
+    d, h, k, n = 6, 5, 4, 7
+    w1, b1 = rng.normal(size=(d, h)), rng.normal(size=h) * 0.3
+    w2, b2 = rng.normal(size=(h, k)), rng.normal(size=k) * 0.3
+    x = rng.random((n, d))
+    x[rng.random((n, d)) < 0.5] = 0.0
+    t = rng.integers(0, k, size=n)
+    keep = x.copy()
+    z, zm, q, p, coef = N.forward_cache(*N.sparse_rows(x), w1, b1, w2, b2, t)
+    np.testing.assert_array_equal(x, keep)
+    a1 = x @ w1 + b1
+    np.testing.assert_allclose(z, ref_sigmoid(a1), rtol=1e-14)
+    np.testing.assert_allclose(zm, ref_sigmoid(-a1), rtol=1e-14)  # 1 - z without cancellation
+    y = ref_softmax(z @ w2 + b2)
+    np.testing.assert_allclose(q, y, rtol=1e-13)
+    np.testing.assert_array_equal(p, q[np.arange(n), t])
+    np.testing.assert_allclose(coef[12], a1, rtol=1e-13, atol=1e-15)  # the pre-activation
+    ref = N.hidden_coefficients(z, zm, q, t, w2)
+    np.testing.assert_array_equal(coef[:12], ref[:12])
+    np.testing.assert_allclose(coef[12], ref[12], rtol=1e-12, atol=1e-14)

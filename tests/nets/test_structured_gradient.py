@@ -134,3 +134,38 @@ def test_structured_step_helper_rejects_non_finite_parameters():
         actual_steps(np.array([[1.0, np.nan]]), 1e-4, "W1/b1")
     with pytest.raises(ValueError, match="below the resolution of W2/b2"):
         actual_steps(np.array([[1e20]]), 1e-4, "W2/b2")
+
+
+# ---- the Taylor cut-over looks at the size of W2, not only at the hidden change -----------
+@pytest.mark.parametrize("shift", [1.6e4, 1e6])
+def test_structured_gradient_ignores_a_constant_added_to_each_W2_row(shift):
+    """A constant added to row j of W2 moves every logit of a sample by the same z_j * c.
+
+    The softmax, so the loss and its gradient, do not change; but the logit changes
+    dz * W2[j, k] of a small hidden change dz are then large (1.6e4: up to ~1, past the
+    polynomials; 1e6: past U_EXACT, the log-sum-exp): the cut-over must look at max |W2[j]|,
+    not at dz alone. Rows left unshifted stay on the polynomials, in the same pixel loop.
+    """
+    rng = np.random.default_rng(5)
+    d, h, k, n = 4, 6, 4, 7
+    net = TwoLayerNet(d, h, k, seed=5)
+    net.params["W1"] = rng.normal(size=(d, h)) * 0.5
+    net.params["b1"] = rng.normal(size=h) * 0.3
+    net.params["W2"] = rng.normal(size=(h, k))
+    net.params["b2"] = rng.normal(size=k) * 0.3
+    x = rng.random((n, d))
+    x[rng.random((n, d)) < 0.3] = 0.0
+    t = rng.integers(0, k, size=n)
+    want = net.numerical_gradient(x, t, strategy="structured")
+    back = net.gradient(x, t)
+    net.params["W2"] = net.params["W2"] + shift * np.array([1.0, 0.0, -2.0, 0.0, 3.0, 0.5])[:, None]
+    shifted = {key: p.copy() for key, p in net.params.items()}
+    got = net.numerical_gradient(x, t, strategy="structured")
+    for key in net.params:
+        np.testing.assert_array_equal(net.params[key], shifted[key], err_msg=key)
+        # the shifted logits' own rounding: ~eps * shift relative
+        scale = float(np.abs(want[key]).max())
+        np.testing.assert_allclose(
+            got[key], want[key], rtol=0, atol=3e-14 * shift * scale, err_msg=key
+        )
+        np.testing.assert_allclose(got[key], back[key], rtol=0, atol=1e-8, err_msg=key)
