@@ -476,3 +476,24 @@ def test_numerical_diff_hands_f_the_kind_of_number_it_was_given(x, kind):
     d = nnnum.numerical_diff(f, x)
     assert seen == [kind, kind]  # a Python number gets Python floats, as the book's f does
     assert d == (f(5.0 + 1e-4) - f(5.0 - 1e-4)) / ((5.0 + 1e-4) - (5.0 - 1e-4))
+
+
+def test_empty_x_complex_full_output():
+    """An empty x with method='complex' and full_output: empty arrays, no call of f."""
+    calls = []
+    r = nnnum.numerical_gradient(calls.append, np.empty((0, 2)), method="complex", full_output=True)
+    assert r.df.shape == r.error.shape == (0, 2) and r.step.shape == (1, 0, 2)
+    assert r.nfev == 0 and r.method == "complex" and calls == []
+
+
+@pytest.mark.parametrize(
+    "x,match",
+    [
+        (np.array([1 + 1j]), r"x is complex \(complex128\); numerical_diff differentiates real"),
+        (np.array(["a"]), "x must be a real number or array, got dtype <U1"),
+    ],
+)
+def test_numerical_diff_refuses_non_real_x(x, match):
+    """numerical_diff refuses a complex or non-numeric x with a TypeError saying why."""
+    with pytest.raises(TypeError, match=match):
+        nnnum.numerical_diff(np.sin, x)

@@ -74,3 +74,27 @@ def test_random_mode_finds_one_wrong_element_among_thousands():
     r = nnnum.check_grad(f, wrong, x, mode="random", seed=s)
     assert not r.passed and r.worst[0].index == (bad,)
     assert nnnum.check_grad(f, g, x, mode="random", seed=s).passed
+
+
+def test_rtol_and_richardson_given():
+    """A given rtol decides the verdict (a 1e-5 relative slip passes 1e-3, fails 1e-8)."""
+    x = np.linspace(0, 3, 5)
+    slip = lambda z: g(z) * (1 + 1e-5)  # noqa: E731
+    assert nnnum.check_grad(f, slip, x, rtol=1e-3, richardson=1)
+    r = nnnum.check_grad(f, slip, x, rtol=1e-8, richardson=1)
+    assert not r and r.worst[0].rel_err == pytest.approx(1e-5, rel=1e-3)
+    assert nnnum.check_grad(f, g, x, richardson=0)
+
+
+def test_argument_errors():
+    """A grad of the wrong shape, an unknown mode and a bad k are ValueErrors, x untouched."""
+    x = np.linspace(0, 3, 5)
+    x0 = x.copy()
+    with pytest.raises(ValueError, match=r"grad\(x\) has shape \(4,\), the derivative of f has"):
+        nnnum.check_grad(f, lambda z: g(z)[:4], x)
+    with pytest.raises(ValueError, match="mode must be 'full' or 'random', got 'some'"):
+        nnnum.check_grad(f, g, x, mode="some")
+    for k in (0, True, 2.0):
+        with pytest.raises(ValueError, match=f"k must be a positive integer, got {k!r}"):
+            nnnum.check_grad(f, g, x, mode="random", k=k)
+    np.testing.assert_array_equal(x, x0)

@@ -359,3 +359,73 @@ def test_serial_kernel_when_asked_or_when_f_is_parallel(kernel_calls):
     used.clear()
     nnnum.numerical_gradient(rosen_jit, x, method="complex")
     assert used == [par]
+
+
+def test_complex_result_conversions():
+    """complex_result: complex scalars and 0-d complex arrays pass; the rest refused, named."""
+    from nnnum.diff.complex_step import complex_result
+
+    asked = []
+
+    def at():
+        asked.append(1)
+        return "x[2] + ih"
+
+    assert complex_result(np.complex128(1 + 2j), at) == 1 + 2j
+    assert asked == []  # a complex scalar: the place is never worked out
+    assert complex_result(np.array(3 - 1j), at) == 3 - 1j
+    with pytest.raises(TypeError, match=r"returned a real dtype float64 for a complex x at x\[2\]"):
+        complex_result(np.array(1.0), at)
+    with pytest.raises(ValueError, match=r"array of shape \(2,\) at x\[2\] \+ ih"):
+        complex_result(np.ones(2, complex), at)
+    assert asked == [1, 1, 1]
+
+
+def test_third_steps_fill_the_suspects_only():
+    """third_steps puts Im f(x + 4ih e_k) in row 2 for the suspect elements, x untouched."""
+    from nnnum.diff.complex_step import MULTIPLES, new_values, suspects, third_steps
+
+    g = lambda z: np.sum(np.sin(z))  # noqa: E731
+    xc = np.array([0.3, 1.2, -0.7]) + 0j
+    x0 = xc.copy()
+    h = np.array([1e-20, 0.1, 1e-20])  # element 1's steps disagree: a suspect
+    out = new_values(3)
+    for row in (0, 1):
+        for k in range(3):
+            z = xc.copy()
+            z[k] += 1j * MULTIPLES[row] * h[k]
+            out[row, k] = g(z).imag
+    assert suspects(out, h, np.dtype(np.float64)).tolist() == [1]
+    third_steps(g, xc, h, out, np.dtype(np.float64))
+    z = xc.copy()
+    z[1] += 1j * MULTIPLES[2] * h[1]
+    assert out[2, 1] == g(z).imag
+    assert np.isnan(out[2, [0, 2]]).all()
+    np.testing.assert_array_equal(xc, x0)
+
+
+@pytest.mark.parametrize(
+    "f,match",
+    [
+        (lambda z: None, "f must return numbers; it returned NoneType None at x"),
+        (lambda z: np.array(["a", "b"]), "f must return numbers; it returned dtype <U1 at x"),
+    ],
+)
+def test_numerical_diff_complex_needs_numbers(f, match):
+    """numerical_diff(method='complex') refuses an f that does not return numbers."""
+    with pytest.raises(TypeError, match=match):
+        nnnum.numerical_diff(f, np.array([0.5, 1.0]), method="complex")
+
+
+def test_batched_f_needs_one_value_per_copy():
+    """A batched complex-step f must return shape (B,): a scalar is refused with the shapes."""
+    with pytest.raises(ValueError, match=r"shape \(1,\) for a batch of 1, got \(\)"):
+        nnnum.numerical_gradient(lambda B: np.sum(B), np.ones(2), method="complex", batched=True)
+
+
+def test_finish_needs_three_rows():
+    """finish refuses values that are not (3, n)."""
+    from nnnum.diff.complex_step import finish
+
+    with pytest.raises(ValueError, match=r"im must have shape \(3, n\), got \(2, 4\)"):
+        finish(np.zeros((2, 4)), np.ones(4), (4,), np.dtype(np.float64))

@@ -259,3 +259,71 @@ def test_a_plans_sparse_results_are_scipys_and_their_own(monkeypatch, dtype):
     J4 = nnnum.numerical_jacobian(broyden, x, sparsity=plan, batched=True)
     np.testing.assert_array_equal(J4.toarray(), J2.toarray())
     assert type(J4) is type(J2) and J4.dtype == dtype
+
+
+def test_x_none_or_on_a_gpu_refused():
+    """x=None and an object exposing __cuda_array_interface__ are TypeErrors naming the call."""
+
+    class OnDevice:
+        __cuda_array_interface__: dict = {}
+
+    with pytest.raises(TypeError, match="x is None; numerical_jacobian needs a real number"):
+        nnnum.numerical_jacobian(np.sin, None)
+    with pytest.raises(TypeError, match="x is a GPU array; numerical_jacobian runs on the host"):
+        nnnum.numerical_jacobian(np.sin, OnDevice())
+
+
+def test_device_backend_needs_batched(monkeypatch):
+    """On a device backend (cupy) an unbatched f is refused: the Jacobian runs on the host."""
+    import types
+
+    from nnnum.diff import jacobian as jac
+
+    real = jac._backend.current()
+    fake = types.SimpleNamespace(**{k: getattr(real, k) for k in dir(real) if k.isupper()})
+    fake.DEVICE = True
+    monkeypatch.setattr(jac._backend, "current", lambda: fake)
+    with pytest.raises(TypeError, match="on the cupy backend the Jacobian and Hessian run on"):
+        nnnum.numerical_jacobian(np.sin, np.ones(3))
+
+
+def test_call_errors_named():
+    """A non-callable f, a batched f without a batch axis, a complex step f dropping Im."""
+    x = np.ones(3)
+    with pytest.raises(TypeError, match="f must be callable, got int"):
+        nnnum.numerical_jacobian(3, x)
+    with pytest.raises(ValueError, match=r"for a batch of 1 it returned shape \(\)"):
+        nnnum.numerical_jacobian(lambda B: B.sum(), x, batched=True)
+    with pytest.raises(TypeError, match=r"x \(unperturbed, complex\)"):
+        nnnum.numerical_jacobian(lambda z: z.real, x, method="complex")
+    np.testing.assert_array_equal(x, np.ones(3))
+
+
+def test_plan_or_pattern_of_another_size_refused():
+    """A plan or a pattern whose columns are not x.size is refused with both sizes."""
+    x = np.ones(3)
+    with pytest.raises(ValueError, match="the plan is for x.size 4, x has size 3"):
+        nnnum.numerical_jacobian(np.sin, x, sparsity=nnnum.jacobian_plan(np.eye(4, dtype=bool)))
+    with pytest.raises(ValueError, match=r"sparsity has shape \(4, 4\), but x has size 3"):
+        nnnum.numerical_jacobian(
+            np.sin, x, sparsity=np.eye(4, dtype=bool), method="complex", batched=True
+        )
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_overflowing_difference_named(sparse):
+    """Finite values whose difference overflows: NonFiniteError naming output and element."""
+    f = lambda x: 1.5e308 * np.tanh(1e8 * (x - 1))  # noqa: E731
+    kw = {"sparsity": np.eye(3, dtype=bool)} if sparse else {}
+    with pytest.raises(nnnum.NonFiniteError, match=r"overflows at f\[1\] in x\[1\]"):
+        nnnum.numerical_jacobian(f, np.array([0.0, 1.0, 3.0]), **kw)
+
+
+@pytest.mark.jit_only
+def test_jitted_f_equals_its_python_twin():
+    """A jitted f (its compiled kernels) gives the Python twin's Jacobian bit for bit."""
+    x = X.copy()
+    jit = nnnum.numerical_jacobian(broyden_jit, x, h="auto", order=4, parallel=False)
+    ref = nnnum.numerical_jacobian(broyden_jit.py_func, x, h="auto", order=4)
+    np.testing.assert_array_equal(jit, ref)
+    np.testing.assert_array_equal(x, X)
