@@ -20,6 +20,7 @@ With ``grad=``, the Hessian is the (coloured) :func:`numerical_jacobian` of
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, Literal, NamedTuple
 
@@ -336,11 +337,12 @@ def _from_gradient(grad: Any, x: Any, full_output: Any, options: dict[str, Any])
         if not full_output:
             return Hs
         return DiffResult(Hs, np.asarray(r.error), r.nfev, r.step, r.order, r.method, r.status)
-    n = int(np.prod(np.shape(x)))
-    shape = tuple(J.shape[: J.ndim // 2])
+    shape = tuple(np.shape(x))
+    n = math.prod(shape)
     if J.shape != shape + shape:
         raise ValueError(
-            f"grad must return an array shaped like x {shape}, got {J.shape[: -len(shape)]}"
+            f"grad must return an array shaped like x {shape}, got shape "
+            f"{J.shape[: J.ndim - len(shape)]}"
         )
     J2 = J.reshape(n, n)
     H = ((J2 + J2.T) * 0.5).reshape(J.shape)

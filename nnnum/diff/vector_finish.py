@@ -158,7 +158,7 @@ def differentiate_columns(
         if not np.isfinite(f0).all():
             c = int(np.flatnonzero(~np.isfinite(f0.reshape(-1)))[0])
             raise FloatingPointError(
-                f"f returned {f0.reshape(-1)[c]!r} at x itself for {label_of(c)} (a one-sided "
+                f"f returned {f0.reshape(-1)[c].item()!r} at x itself for {label_of(c)} (a one-sided "
                 "stencil needs f(x)); the derivative is undefined there"
             )
     fs = f0 if st.center_weight != 0.0 else None

@@ -135,3 +135,16 @@ def test_grad_of_the_wrong_shape_refused():
     """A grad that does not return an array shaped like x is a ValueError."""
     with pytest.raises(ValueError, match="grad must return an array shaped like x"):
         nnnum.numerical_hessian(None, np.arange(3.0), grad=lambda x: np.ones(4))
+
+
+@pytest.mark.parametrize(
+    ("grad", "got"), [(lambda x: np.ones(4), r"\(4,\)"), (lambda x: 1.0, r"\(\)")]
+)
+def test_a_grad_of_the_wrong_shape_names_both_shapes(grad, got):
+    with pytest.raises(ValueError, match=r"shaped like x \(3,\), got shape " + got):
+        nnnum.numerical_hessian(None, np.arange(3.0), grad=grad)
+
+
+def test_the_grad_hessian_checks_full_output():
+    with pytest.raises(TypeError, match="full_output must be True or False, got 'yes'"):
+        nnnum.numerical_hessian(None, np.arange(3.0), grad=lambda x: 2 * x, full_output="yes")
