@@ -166,3 +166,11 @@ def test_thread_rows_any_values(case):
     labels = np.array(labels[: len(z)])
     got = run(z, labels=labels)
     np.testing.assert_allclose(got, reference(z, "labels", labels), TOL, TOL)
+
+
+def test_a_full_grid_launches_as_a_small_one(rng, monkeypatch):
+    """A grid of at least _FEW_BLOCKS blocks (launched without the low-occupancy filter):
+    the same losses, labels and dense targets."""
+    monkeypatch.setattr(ck, "_FEW_BLOCKS", 1)  # these small grids count as full ones
+    z, labels, onehot = inputs(rng, 5, 6, "float64")
+    check(z, labels, onehot)
