@@ -157,8 +157,9 @@ def differentiate_columns(
         f0 = np.broadcast_to(np.asarray(f_at_x(), dtype=np.float64), cshape)
         if not np.isfinite(f0).all():
             c = int(np.flatnonzero(~np.isfinite(f0.reshape(-1)))[0])
+            bad = f0.reshape(-1)[c].item()
             raise FloatingPointError(
-                f"f returned {f0.reshape(-1)[c].item()!r} at x itself for {label_of(c)} (a one-sided "
+                f"f returned {bad!r} at x itself for {label_of(c)} (a one-sided "
                 "stencil needs f(x)); the derivative is undefined there"
             )
     fs = f0 if st.center_weight != 0.0 else None
