@@ -19,7 +19,7 @@ import nnnum
 from nnnum.diff.engines import executors
 from nnnum.diff.engines.executors import Workers
 
-from .conftest import local_cluster
+from .conftest import dies_in_a_worker, kill_once, local_cluster
 
 cloudpickle = pytest.importorskip("cloudpickle")
 # functions and classes of this module travel by value (workers need not import the tests)
@@ -344,25 +344,14 @@ def test_unpicklable_f():
         nnnum.numerical_gradient(f, np.ones(2), workers=map)
 
 
-def kill_once(marker: str, parent: int, x12: float):
-    def f(w):
-        if os.getpid() != parent and w[1, 2] != x12:
-            try:
-                fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            except FileExistsError:
-                pass
-            else:
-                os.close(fd)
-                os.kill(os.getpid(), signal.SIGKILL)
-        return float(np.sum(np.exp(w)))
-
-    return f
+def sum_exp(w):
+    return float(np.sum(np.exp(w)))
 
 
 def test_killed_worker_process_is_replaced(tmp_path):
     x = np.linspace(-1, 1, 12).reshape(3, 4)
     marker = str(tmp_path / "killed")
-    f = kill_once(marker, os.getpid(), float(x[1, 2]))
+    f = kill_once(marker, os.getpid(), sum_exp, 6, float(x[1, 2]))
     ref = nnnum.numerical_gradient(f, x)
     got = nnnum.numerical_gradient(f, x, workers=2, progress=False)
     assert os.path.exists(marker)  # a worker did die
@@ -370,25 +359,13 @@ def test_killed_worker_process_is_replaced(tmp_path):
 
 
 def test_workers_that_always_die_give_up():
-    parent = os.getpid()
-
-    def f(w):
-        if os.getpid() != parent:
-            os.kill(os.getpid(), signal.SIGKILL)
-        return 0.0
-
+    f = dies_in_a_worker(os.getpid())
     with pytest.raises(BrokenProcessPool, match="2 pools"):
         nnnum.numerical_gradient(f, np.ones(4), workers=Workers(2, retries=1), progress=False)
 
 
 def test_a_broken_user_executor_is_reported_not_restarted():
-    parent = os.getpid()
-
-    def f(w):
-        if os.getpid() != parent:
-            os.kill(os.getpid(), signal.SIGKILL)
-        return 0.0
-
+    f = dies_in_a_worker(os.getpid())
     with ProcessPoolExecutor(1, mp_context=executors.mp_context()) as ex:
         with pytest.raises(BrokenProcessPool) as info:
             nnnum.numerical_gradient(f, np.ones(3), workers=ex, progress=False)
@@ -529,7 +506,7 @@ def test_dask_error_keeps_its_type(client):
 def test_dask_killed_worker_is_recomputed(client, tmp_path):
     x = np.linspace(-1, 1, 12).reshape(3, 4)
     marker = str(tmp_path / "killed")
-    f = kill_once(marker, os.getpid(), float(x[1, 2]))
+    f = kill_once(marker, os.getpid(), sum_exp, 6, float(x[1, 2]))
     ref = nnnum.numerical_gradient(f, x)
     got = nnnum.numerical_gradient(f, x, workers=client, progress=False)
     assert os.path.exists(marker)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import sys
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
@@ -20,6 +19,8 @@ import nnnum
 from nnnum.diff.engines import executors
 from nnnum.diff.engines.loop import evaluate_sets as loop
 from nnnum.diff.perturb import Perturbations
+
+from .conftest import kill_once
 
 cloudpickle = pytest.importorskip("cloudpickle")
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
@@ -328,24 +329,9 @@ def test_dask_jacobian_and_hessian_equal_serial(client):
     )
 
 
-def kill_once(marker: str, parent: int):
-    def f(x):
-        if os.getpid() != parent and x[2] != X[2]:
-            try:
-                fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            except FileExistsError:
-                pass
-            else:
-                os.close(fd)
-                os.kill(os.getpid(), signal.SIGKILL)
-        return broyden(x)
-
-    return f
-
-
 def test_a_killed_pool_process_is_replaced(tmp_path):
     marker = str(tmp_path / "killed")
-    f = kill_once(marker, os.getpid())
+    f = kill_once(marker, os.getpid(), broyden, 2, float(X[2]))
     got = nnnum.numerical_jacobian(f, X, workers=2)
     assert os.path.exists(marker)
     same(got, nnnum.numerical_jacobian(broyden, X))
