@@ -22,10 +22,11 @@ import pytest
 import nnnum  # its default threading layer (TBB) is thread- and fork-safe: tested as is
 from nnnum.diff.engines import prange as _prange
 
-#: The suite runs a jitted f's parallel kernels from its first call, here and in the child
-#: processes it starts, so that every test of them means what it says; the default rule
-#: (serial kernels first, NNNUM_PARALLEL_AFTER_S) has its own tests (diff/engines/test_prange.py).
-os.environ.setdefault("NNNUM_PARALLEL_AFTER_S", "0")
+#: The suite runs a jitted f's parallel kernels from its first call (the default), here and in
+#: the child processes it starts, whatever the caller's environment says; the opt-in rule
+#: (serial kernels first, NNNUM_PARALLEL_AFTER_S > 0) has its own tests
+#: (diff/engines/test_prange.py).
+os.environ["NNNUM_PARALLEL_AFTER_S"] = "0"
 _prange.PARALLEL_AFTER_S = float(os.environ["NNNUM_PARALLEL_AFTER_S"])
 
 CPU_BACKENDS = ("numba", "numpy")

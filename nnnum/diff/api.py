@@ -226,11 +226,10 @@ def numerical_gradient(
         Return a :class:`DiffResult` (gradient, error estimate per element,
         evaluations, steps) instead of the array.
     parallel : bool, optional
-        For a jitted ``f``: ``True`` runs the ``prange`` kernel, ``False`` its
-        serial twin; ``None`` (default) the serial kernel while it has lost less
-        than ``NNNUM_PARALLEL_AFTER_S`` (1 s) beside the parallel one over this
-        ``f``'s calls, then the parallel kernel (compiling it costs about that:
-        a new ``f``'s first calls compile only the serial one). The results are
+        For a jitted ``f``: run the ``prange`` kernel (``None``, the default,
+        or ``True``) or its serial twin (``False``); with
+        ``NNNUM_PARALLEL_AFTER_S`` > 0, ``None`` starts on the serial kernel
+        (see the speed guide's First runs). The results are
         bit-identical either way, and for any number of threads, for an ``f``
         without side effects (each chunk of elements evaluates ``f`` on its own
         copy of ``x``). A jitted ``f`` that runs

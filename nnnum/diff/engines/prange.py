@@ -10,14 +10,15 @@ the compiled kernel itself refers to ``f`` through Numba's internals, so a
 value would keep its own key alive forever. The kernels themselves are in
 :mod:`._prange_kernels`.
 
-With ``parallel=None`` an ``f``'s calls start on the serial kernels, which
-compile in well under half the time of the parallel ones, and move to the
-parallel kernels for good once the serial runs have lost
-:data:`PARALLEL_AFTER_S` beside them (their measured time, less the share the
-other threads would have taken), or at once for a call whose work alone would
-lose that much (its evaluations times one timed call of ``f``). The ski-rental
-rule: the time lost beside the best choice in hindsight is at most about the
-parallel kernels' compile time. Both give the same bits.
+``NNNUM_PARALLEL_AFTER_S=<seconds>`` (default 0: off) makes a jitted ``f``'s
+calls with ``parallel=None`` start on the serial kernels, which compile in
+well under half the time of the parallel ones, and move to the parallel
+kernels for good once the serial runs have lost that many seconds beside them
+(their measured time, less the share the other threads would have taken), or
+at once for a call whose work alone would lose that much (its evaluations
+times one timed call of ``f``): the ski-rental rule, for programs that make a
+few quick calls of many new functions. Off by default, because every call in
+the first seconds of a long run would be serial. Both give the same bits.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ CACHE_SIZE = 16
 
 
 def _parallel_after() -> float:
-    text = os.environ.get("NNNUM_PARALLEL_AFTER_S", "1.0")
+    text = os.environ.get("NNNUM_PARALLEL_AFTER_S", "0")
     try:
         seconds = float(text)
     except ValueError:
@@ -58,9 +59,8 @@ def _parallel_after() -> float:
 
 
 #: Seconds the serial kernels of an ``f`` may lose beside the parallel ones before these are
-#: compiled (about what compiling them costs); the environment variable
-#: ``NNNUM_PARALLEL_AFTER_S`` sets it (0: the parallel kernels from the first call, as
-#: ``parallel=True``).
+#: compiled, from ``NNNUM_PARALLEL_AFTER_S``; 0 (the default): the parallel kernels from the
+#: first call.
 PARALLEL_AFTER_S = _parallel_after()
 #: Parallel chunks at most (4 per thread): the size of every kernel's ``done`` flags.
 _MAX_CHUNKS = 4 * int(numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
@@ -216,7 +216,8 @@ def _parallel_ok(entry: _Entry, parallel: bool | None, evaluations: int) -> bool
     """
     if parallel is False or entry.nested or not nests():
         return False
-    if parallel is True or entry.hot:
+    if parallel is True or entry.hot or PARALLEL_AFTER_S <= 0.0:
+        entry.hot = True  # compiled now, or soon: kept from now on
         return True
     threads = numba.get_num_threads()
     if threads < 2:
@@ -325,7 +326,7 @@ def central2(f: Any, base: np.ndarray, h: float) -> np.ndarray | None:
     key = (base.dtype.char, base.ndim)
     if key not in entry.checked:
         scalar_result(timed_check(entry, base), "x")  # its return type, once per argument type
-        if entry.seconds is None:  # f compiled for x in that call: time one evaluation
+        if entry.seconds is None and PARALLEL_AFTER_S > 0.0:  # f compiled for x: time it
             timed_check(entry, base)
         entry.checked.add(key)
     if entry.nested:

@@ -160,7 +160,7 @@ def test_call_kernel_unwraps_an_interrupt():
 # ------------------------------------------------------------------ serial kernels first
 @pytest.fixture
 def tiered(monkeypatch):
-    """The default rule: serial kernels until they have lost a second beside the parallel ones."""
+    """NNNUM_PARALLEL_AFTER_S=1: serial kernels until they have lost a second beside the others."""
     monkeypatch.setattr(prange, "PARALLEL_AFTER_S", 1.0)
     return prange
 
@@ -217,7 +217,10 @@ def test_every_job_follows_the_rule_and_parallel_true_overrides_it(tiered, kerne
     assert kernel_calls == [entry.central2[1], entry.serial, entry.complex[1], entry.sets[True][1]]
     kernel_calls.clear()
     nnnum.numerical_gradient(f, x, order=4, parallel=True)
-    assert kernel_calls == [entry.parallel] and not entry.hot
+    assert kernel_calls == [entry.parallel] and entry.hot  # compiled: kept for parallel=None
+    kernel_calls.clear()
+    nnnum.numerical_gradient(f, x, order=4)
+    assert kernel_calls == [entry.parallel]
 
 
 def test_one_thread_never_compiles_the_parallel_kernels(tiered, kernel_calls, num_threads):
@@ -244,3 +247,14 @@ def test_a_bad_parallel_after_is_a_clear_error(monkeypatch, text):
         prange._parallel_after()
     monkeypatch.setenv("NNNUM_PARALLEL_AFTER_S", "2.5")
     assert prange._parallel_after() == 2.5
+
+
+def test_by_default_the_parallel_kernel_runs_from_the_first_call(monkeypatch, kernel_calls):
+    monkeypatch.delenv("NNNUM_PARALLEL_AFTER_S", raising=False)
+    monkeypatch.setattr(prange, "PARALLEL_AFTER_S", prange._parallel_after())
+    assert prange.PARALLEL_AFTER_S == 0.0
+    f = _fresh_f()
+    entry = prange._entry(f)
+    nnnum.numerical_gradient(f, np.linspace(-1.0, 1.0, 40))
+    if prange.nests():
+        assert kernel_calls == [entry.central2[0]] and entry.hot
