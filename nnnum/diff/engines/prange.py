@@ -12,7 +12,7 @@ value would keep its own key alive forever. The kernels themselves are in
 
 ``NNNUM_PARALLEL_AFTER_S=<seconds>`` (default 0: off) makes a jitted ``f``'s
 calls with ``parallel=None`` start on the serial kernels, which compile in
-well under half the time of the parallel ones, and move to the parallel
+about half the time of the parallel ones, and move to the parallel
 kernels for good once the serial runs have lost that many seconds beside them
 (their measured time, less the share the other threads would have taken), or
 at once for a call whose work alone would lose that much (its evaluations
