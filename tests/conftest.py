@@ -233,3 +233,33 @@ def write_mnist(
         if prefix in splits:
             write_mnist_split(folder, prefix, n, rng)
     return folder
+
+
+def disk_full_on(monkeypatch: pytest.MonkeyPatch, step: str) -> None:
+    """Files opened with ``os.fdopen`` raise ENOSPC at ``step``: ``"write"`` or ``"close"``.
+
+    The file is closed either way (nothing leaks); the download's temporary files are opened
+    with ``os.fdopen``, so this is a disk that fills up mid-download.
+    """
+    import errno
+
+    real_fdopen = os.fdopen
+
+    class DiskFull:
+        def __init__(self, f):
+            self._f = f
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self._f.close()
+            if step == "close":
+                raise OSError(errno.ENOSPC, "No space left on device")
+
+        def write(self, data):
+            if step == "write":
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return self._f.write(data)
+
+    monkeypatch.setattr(os, "fdopen", lambda fd, mode: DiskFull(real_fdopen(fd, mode)))

@@ -15,6 +15,7 @@ import pytest
 import nnnum.data as ds
 from nnnum.data import _download
 
+from ..conftest import disk_full_on
 from ..loopback_http import LoopbackServer, closed_port_url
 
 NAME = "t10k-labels-idx1-ubyte.gz"
@@ -123,25 +124,7 @@ def test_stale_part_that_cannot_be_removed_is_left_for_later(tmp_path, monkeypat
 
 def test_full_disk_when_the_temporary_file_is_closed(tmp_path, server, monkeypatch):
     """Flushing the temporary file fails (ENOSPC): a DataAccessError, and no .part is left."""
-    real_fdopen = os.fdopen
-
-    class FailingClose:
-        def __init__(self, f):
-            self._f = f
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            self._f.close()
-            raise OSError(errno.ENOSPC, "No space left on device")
-
-        def write(self, chunk):
-            return self._f.write(chunk)
-
-    monkeypatch.setattr(
-        _download.os, "fdopen", lambda fd, mode: FailingClose(real_fdopen(fd, mode))
-    )
+    disk_full_on(monkeypatch, "close")
     dest = tmp_path / "dl"
     with pytest.raises(ds.DataAccessError, match="cannot write .*No space left on device"):
         ds.download_mnist(dest, base_url=server.url, files={NAME: BODY_MD5}, timeout=5)

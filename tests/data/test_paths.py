@@ -24,7 +24,7 @@ from nnnum.data import (
     _mnist,
 )
 
-from ..conftest import write_mnist_split
+from ..conftest import disk_full_on, write_mnist_split
 from ..loopback_http import LoopbackServer, closed_port_url
 
 LABELS = "t10k-labels-idx1-ubyte.gz"
@@ -173,22 +173,7 @@ def test_folder_made_but_files_cannot_be_written(tmp_path, monkeypatch, server):
 
 def test_full_disk_is_not_a_network_error(tmp_path, monkeypatch, server):
     files = _served_test_split(server)
-    real_fdopen = os.fdopen
-
-    class Full:
-        def __init__(self, f):
-            self.f = f
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            self.f.close()
-
-        def write(self, data):
-            raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr(os, "fdopen", lambda fd, mode: Full(real_fdopen(fd, mode)))
+    disk_full_on(monkeypatch, "write")
     dest = tmp_path / "dl"
     with pytest.raises(ds.DataAccessError, match="No space left on device; free some space") as e:
         ds.download_mnist(dest, base_url=server.url, files=files)
