@@ -497,3 +497,13 @@ def test_numerical_diff_refuses_non_real_x(x, match):
     """numerical_diff refuses a complex or non-numeric x with a TypeError saying why."""
     with pytest.raises(TypeError, match=match):
         nnnum.numerical_diff(np.sin, x)
+
+
+def test_numerical_diff_of_an_array_with_full_output_is_a_result_of_the_same_values():
+    """The book's fast path of an array x is for the plain call only: full_output gets a result."""
+    x = np.array([0.0, 1.0, -2.5])
+    before = x.copy()
+    r = nnnum.numerical_diff(np.sin, x, full_output=True)
+    assert isinstance(r, nnnum.DiffResult) and r.df.shape == x.shape and r.nfev == 2  # f(x +- h)
+    np.testing.assert_array_equal(r.df, nnnum.numerical_diff(np.sin, x))
+    np.testing.assert_array_equal(x, before)
