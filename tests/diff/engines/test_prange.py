@@ -258,3 +258,16 @@ def test_by_default_the_parallel_kernel_runs_from_the_first_call(monkeypatch, ke
     nnnum.numerical_gradient(f, np.linspace(-1.0, 1.0, 40))
     if prange.nests():
         assert kernel_calls == [entry.central2[0]] and entry.hot
+
+
+def test_a_typing_errors_reason_keeps_its_informative_lines_up_to_400_characters():
+    message = (
+        "Failed in nopython mode pipeline (step: nopython frontend)\n"
+        + "No implementation of function Function(<built-in function abs>) "
+        + "found for signature: " * 30
+        + '\nDuring: typing of call at <stdin> (3)\nFile "<stdin>", line 3:\n^\n'
+    )
+    reason = prange._typing_reason(message)
+    assert reason.startswith("No implementation of function") and len(reason) == 400
+    assert "During:" not in reason and "nopython" not in reason
+    assert prange._typing_reason("Failed in nopython mode\n") == "Failed in nopython mode"
