@@ -91,7 +91,7 @@ MODULES: dict[str, tuple[str, str, float, list[str] | None]] = {
         None,
     ),
     "losses": ("nnnum/losses.py", "tests/test_losses.py tests/test_functions.py", 90, None),
-    "_validate": ("nnnum/_core/validate.py", "tests/test_losses.py tests/nets/test_network.py", 120, None),
+    "_validate": ("nnnum/_core/validate.py", "tests/test_losses.py tests/nets/test_network.py", 240, None),
     "nets._kernels": ("nnnum/nets/_kernels.py", NETS, 150, None),
     "nets._structured": ("nnnum/nets/_structured.py", NETS, 150, None),
     "nets._batched": ("nnnum/nets/_batched.py", NETS, 150, None),
