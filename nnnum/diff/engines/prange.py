@@ -234,13 +234,19 @@ def _serial(entry: _Entry, serial_kernel: Any, *args: Any) -> None:
 
     A call that compiled the kernel adds nothing: compiling the parallel one costs more.
     """
-    overloads = getattr(serial_kernel, "overloads", None)
+    _, seconds = _timed(serial_kernel, _run, None, serial_kernel, *args)
+    if seconds is not None:
+        entry.lost += seconds * (1.0 - 1.0 / max(1, numba.get_num_threads()))
+
+
+def _timed(dispatcher: Any, call: Any, *args: Any) -> tuple[Any, float | None]:
+    """``call(*args)`` and its seconds; None for the seconds where ``dispatcher`` compiled."""
+    overloads = getattr(dispatcher, "overloads", None)
     before = len(overloads) if overloads is not None else -1
     start = time.perf_counter()
-    _run(None, serial_kernel, *args)
+    value = call(*args)
     seconds = time.perf_counter() - start
-    if overloads is not None and len(overloads) == before:
-        entry.lost += seconds * (1.0 - 1.0 / max(1, numba.get_num_threads()))
+    return value, seconds if overloads is not None and len(overloads) == before else None
 
 
 def _run(par_kernel: Any, serial_kernel: Any, *args: Any) -> None:
@@ -287,13 +293,14 @@ def check_call(f: Any, base: np.ndarray) -> Any:
 
 
 def timed_check(entry: _Entry, base: np.ndarray) -> Any:
-    """:func:`check_call` of ``entry.f``, timed: ``entry.seconds`` where nothing was compiled."""
-    overloads = getattr(entry.f, "overloads", None)
-    before = len(overloads) if overloads is not None else -1
-    start = time.perf_counter()
-    value = check_call(entry.f, base)
-    seconds = time.perf_counter() - start
-    if overloads is not None and len(overloads) == before:
+    """:func:`check_call` of ``entry.f``, timed into ``entry.seconds`` where nothing compiled.
+
+    Only with :data:`PARALLEL_AFTER_S` on: nothing reads the time otherwise.
+    """
+    if PARALLEL_AFTER_S <= 0.0:
+        return check_call(entry.f, base)
+    value, seconds = _timed(entry.f, check_call, entry.f, base)
+    if seconds is not None:
         entry.seconds = seconds
     return value
 
