@@ -16,17 +16,14 @@ import nnnum.data as ds
 from nnnum.data import _download
 
 from ..conftest import disk_full_on
-from ..loopback_http import LoopbackServer, closed_port_url
+from ..loopback_http import LoopbackServer
 
 NAME = "t10k-labels-idx1-ubyte.gz"
 BODY = b"ten labels"
 BODY_MD5 = hashlib.md5(BODY).hexdigest()
 
 
-@pytest.fixture(autouse=True)
-def _no_internet_no_home(tmp_path, monkeypatch):
-    monkeypatch.setattr(_download, "MNIST_MIRROR", closed_port_url())
-    monkeypatch.setenv("NNNUM_DATA_DIR", str(tmp_path / "default-data-dir"))
+pytestmark = pytest.mark.usefixtures("no_internet_no_home")
 
 
 @pytest.fixture

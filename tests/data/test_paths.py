@@ -30,10 +30,7 @@ from ..loopback_http import LoopbackServer, closed_port_url
 LABELS = "t10k-labels-idx1-ubyte.gz"
 
 
-@pytest.fixture(autouse=True)
-def _no_internet_no_home(tmp_path, monkeypatch):
-    monkeypatch.setattr(_download, "MNIST_MIRROR", closed_port_url())
-    monkeypatch.setenv("NNNUM_DATA_DIR", str(tmp_path / "default-data-dir"))
+pytestmark = pytest.mark.usefixtures("no_internet_no_home")
 
 
 @pytest.fixture
