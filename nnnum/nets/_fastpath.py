@@ -11,13 +11,13 @@ the problem.
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from .. import backends as _backend
 from ..losses import CE_DELTA
-from . import _warm
+from . import _input_layer, _warm
 
 #: Kernels on at least this many elements use their parallel variant (the backend's threshold).
 PARALLEL_MIN = 1 << 16
@@ -26,6 +26,17 @@ PW_BLOCK = 128
 NO_LABELS = np.zeros(0, dtype=np.int64)
 NO_TARGETS = np.zeros((0, 0))
 NO_ROWS = np.zeros(0)
+
+
+class FastInputs(NamedTuple):
+    """What :func:`fast_inputs` found: the batch, its hidden layer, its targets."""
+
+    x: np.ndarray
+    z1: np.ndarray
+    labels: np.ndarray
+    targets: np.ndarray
+    dense: bool
+    compressed: _input_layer.Compressed | None
 
 
 @functools.cache
@@ -46,10 +57,11 @@ def kernel(name: str) -> Any:
     return getattr(kernels(), name)
 
 
-def fast_inputs(p: Any, x: Any, t: Any) -> tuple[np.ndarray, np.ndarray, Any, Any, bool] | None:
-    """``(x, z1, labels, targets, dense)`` for the kernels, or None: take the general path.
+def fast_inputs(p: Any, x: Any, t: Any) -> FastInputs | None:
+    """``(x, z1, labels, targets, dense, compressed)`` for the kernels, or None: the general path.
 
-    ``p`` is the net's ``params``; ``z1`` is the hidden layer, ``sigmoid(x @ W1 + b1)``.
+    ``p`` is the net's ``params``; ``z1`` is the hidden layer, ``sigmoid(x @ W1 + b1)``;
+    ``compressed`` is :func:`._input_layer.compress` of ``x`` (None: BLAS's products).
 
     One look at everything: the Numba backend, float64 parameters of
     consistent shapes, a real ``x`` of ``(batch, input_size)`` (or one
@@ -73,8 +85,6 @@ def fast_inputs(p: Any, x: Any, t: Any) -> tuple[np.ndarray, np.ndarray, Any, An
         return None
     if type(x) is not np.ndarray or x.dtype.kind not in "biuf":
         return None
-    if x.dtype != np.float64:
-        x = x.astype(np.float64)
     if x.ndim == 1:
         x = x[None, :]
     if x.ndim != 2 or x.shape[1] != d or x.shape[0] == 0:
@@ -91,24 +101,11 @@ def fast_inputs(p: Any, x: Any, t: Any) -> tuple[np.ndarray, np.ndarray, Any, An
         labels, tt, dense = t.astype(np.int64, copy=False), NO_TARGETS, False
     else:
         return None
-    z1 = hidden(p, x)
-    return None if z1 is None else (x, z1, labels, tt, dense)
-
-
-def hidden(p: dict[str, Any], x: np.ndarray) -> np.ndarray | None:
-    """``sigmoid(x @ W1 + b1)``: BLAS, then one pass in place; None if ``x`` is not finite.
-
-    The pass counts the rows with a NaN or inf pre-activation, which every
-    row of ``x`` with a NaN or inf has: only then is ``x`` itself scanned.
-    """
-    with np.errstate(all="ignore"):  # NaN or inf in x: an error, not first matmul's warning
-        a1 = x @ p["W1"]
-    if sigmoid_rows(a1, p["b1"]):
-        if not np.isfinite(x).all():
-            return None
-        a1 = x @ p["W1"]  # finite x overflowing: matmul warns, as it always did
-        sigmoid_rows(a1, p["b1"])
-    return a1
+    z1, bad, c = _input_layer.hidden(x, w1, b1)
+    # every row of x with a NaN or inf has a NaN or inf pre-activation: only then is x scanned
+    if bad and not np.isfinite(x).all():
+        return None
+    return FastInputs(x, z1, labels, tt, dense, c)
 
 
 def sigmoid_rows(a1: np.ndarray, b1: np.ndarray) -> int:

@@ -38,14 +38,16 @@ _F1 = types.Array(types.float64, 1, "C")
 _F2 = types.Array(types.float64, 2, "C")
 _F3 = types.Array(types.float64, 3, "C")
 _I1 = types.Array(types.int64, 1, "C")
+_I4 = types.Array(types.int32, 1, "C")
+_S2 = types.Array(types.float32, 2, "C")
 _U1 = types.Array(types.uint8, 1, "C")
 
 #: (module, kernel, argument types), in the helper's order: the reverse of the order in which
 #: ``nnnum train`` first needs them (its first evaluation, then the structured gradient's
 #: kernels), so that the caller compiles from the front, the helper from the back, and each
 #: finds the other's work in the cache. The types are those the host code passes (every array
-#: C-ordered float64 / int64 / uint8): ``tests/nets/test_warm.py`` checks that real calls
-#: compile nothing else.
+#: C-ordered float64 / int64 / uint8; int32 columns and float32 pixels for the input layer):
+#: ``tests/nets/test_warm.py`` checks that real calls compile nothing else.
 SIGNATURES: tuple[tuple[str, str, tuple[Any, ...]], ...] = (
     (
         "_kernels",
@@ -67,6 +69,10 @@ SIGNATURES: tuple[tuple[str, str, tuple[Any, ...]], ...] = (
         (_F2, _F1, _I1, _F2, types.boolean, types.float64, _F2, _F1, types.boolean),
     ),
     ("_forward_kernels", "_hidden_serial", (_F2, _F1)),
+    ("_input_kernels", "_forward_parallel", (_I4, _F1, _I1, _F2, _F1, _F2, types.boolean)),
+    ("_input_kernels", "_forward_serial", (_I4, _F1, _I1, _F2, _F1, _F2, types.boolean)),
+    ("_input_kernels", "_finite", (_F2,)),
+    ("_input_kernels", "_compress", (_S2, types.int64, _I4, _F1, _I1)),
 )
 _NAMES = frozenset(name for _, name, _ in SIGNATURES)
 

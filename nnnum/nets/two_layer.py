@@ -19,7 +19,8 @@ from ..diff.stencils import stencil
 from ..diff.steps import check_h
 from ..functions import sigmoid, softmax
 from ..losses import CE_DELTA, cross_entropy_error
-from ._fastpath import PARALLEL_MIN, PW_BLOCK, fast_inputs, kernel, probabilities
+from ._fastpath import PARALLEL_MIN, PW_BLOCK, FastInputs, fast_inputs, kernel, probabilities
+from ._input_layer import compress, product, product_t
 from ._inputs import as_labels, check_x, is_label_like
 from ._inputs import labels as labels_of
 from ._params import PARAM_NAMES, check_layers, check_params, check_perturbable, randn
@@ -153,7 +154,7 @@ class TwoLayerNet:
     def _predict_general(self, x: Any) -> Any:
         x = self._check_x(x)
         p = self._check_params()
-        z1 = sigmoid(x @ p["W1"] + p["b1"])
+        z1 = sigmoid(product(x, p["W1"]) + p["b1"])
         return softmax(z1 @ p["W2"] + p["b2"])
 
     def loss(self, x: Any, t: Any) -> float:
@@ -162,7 +163,7 @@ class TwoLayerNet:
         own_predict = type(self).predict is TwoLayerNet.predict
         fast = self._fast(x, t) if own_predict and t is not None else None
         if fast is not None:
-            x, z1, labels, tt, dense = fast
+            x, z1, labels, tt, dense, _ = fast
             a2 = z1 @ self.params["W2"]
             y = np.empty_like(a2)
             rows = np.empty(a2.shape[0])
@@ -181,7 +182,7 @@ class TwoLayerNet:
         own_predict = type(self).predict is TwoLayerNet.predict
         fast = self._fast(x, t) if own_predict and t is not None else None
         if fast is not None:
-            x, z1, labels, tt, dense = fast
+            x, z1, labels, tt, dense, _ = fast
             y = probabilities(z1 @ self.params["W2"], self.params["b2"], labels)
             if y is not None:
                 kern = kernel("_hits_parallel" if y.size >= PARALLEL_MIN else "_hits_serial")
@@ -205,7 +206,7 @@ class TwoLayerNet:
         fast = self._fast(x, t) if t is not None else None
         # the kernel's row sum is NumPy's for rows of up to 128 classes
         if fast is not None and self.params["W2"].shape[1] <= PW_BLOCK:
-            x, z1, labels, tt, dense = fast
+            x, z1, labels, tt, dense, compressed = fast
             p = self.params
             a2 = z1 @ p["W2"]
             y, da2, row = np.empty_like(a2), np.empty_like(a2), np.empty_like(a2)
@@ -216,7 +217,7 @@ class TwoLayerNet:
                 kernel("_hidden_grad_parallel" if big else "_hidden_grad_serial")(da1, z1)
                 # NumPy's own column sums: its summation order depends on the shape
                 return {
-                    "W1": x.T @ da1,
+                    "W1": product_t(x, da1, compressed),
                     "b1": da1.sum(axis=0),
                     "W2": z1.T @ da2,
                     "b2": da2.sum(axis=0),
@@ -229,8 +230,8 @@ class TwoLayerNet:
         xp = _backend.current().xp
         p = self._check_params()
         n = x.shape[0]
-        a1 = x @ p["W1"] + p["b1"]
-        z1 = sigmoid(a1)
+        c = compress(x)
+        z1 = sigmoid(product(x, p["W1"], c) + p["b1"])
         y = softmax(z1 @ p["W2"] + p["b2"])
         if kind == "labels":
             t1 = xp.zeros_like(y)
@@ -241,11 +242,16 @@ class TwoLayerNet:
         da2 = y * (g - (y * g).sum(axis=1, keepdims=True))
         dz1 = da2 @ p["W2"].T
         da1 = dz1 * z1 * (1.0 - z1)
-        return {"W1": x.T @ da1, "b1": da1.sum(axis=0), "W2": z1.T @ da2, "b2": da2.sum(axis=0)}
+        return {
+            "W1": product_t(x, da1, c),
+            "b1": da1.sum(axis=0),
+            "W2": z1.T @ da2,
+            "b2": da2.sum(axis=0),
+        }
 
     # ------------------------------------------------------------ the fast path
-    def _fast(self, x: Any, t: Any) -> tuple[np.ndarray, np.ndarray, Any, Any, bool] | None:
-        """``(x, z1, labels, targets, dense)`` or None: see :func:`._fastpath.fast_inputs`."""
+    def _fast(self, x: Any, t: Any) -> FastInputs | None:
+        """The fast path's inputs, or None: see :func:`._fastpath.fast_inputs`."""
         return fast_inputs(self.params, x, t)
 
     def numerical_gradient(

@@ -78,11 +78,14 @@ def _all_equal(net: TwoLayerNet, x, t) -> None:
     scale=st.sampled_from([1.0, 255.0, 1e6]),
     kind=st.sampled_from(["labels", "labels32", "onehot", "onehot32", "onehot_int", "soft"]),
     xdtype=st.sampled_from([np.float64, np.float32, np.uint8, np.bool_]),
+    zeros=st.sampled_from([0.5, 0.8, 1.0]),  # BLAS's products, then mostly the sparse ones
 )
-def test_fast_path_is_the_general_path_bit_for_bit(seed, d, h, k, n, std, scale, kind, xdtype):
+def test_fast_path_is_the_general_path_bit_for_bit(
+    seed, d, h, k, n, std, scale, kind, xdtype, zeros
+):
     rng = np.random.default_rng(seed)
     net = _net(seed, d, h, k, std)
-    x = (rng.random((n, d)) * scale * (rng.random((n, d)) > 0.5)).astype(xdtype)
+    x = (rng.random((n, d)) * scale * (rng.random((n, d)) >= zeros)).astype(xdtype)
     _all_equal(net, x, _targets(rng, kind, n, k))
 
 
@@ -109,8 +112,11 @@ def test_the_book_sizes_with_mnist_like_batches():
     x = rng.random((100, 784)).astype(np.float32)
     x[rng.random((100, 784)) < 0.81] = 0.0
     t = rng.integers(0, 10, 100)
+    assert net._fast(x, t).compressed is not None  # the sparse products
     _all_equal(net, x, np.eye(10)[t])
     _all_equal(net, x, t)
+    big = np.tile(x, (7, 1))  # 700 x 50 hidden units: the parallel kernels
+    _all_equal(net, big, np.tile(t, 7))
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
