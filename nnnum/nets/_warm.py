@@ -69,9 +69,6 @@ SIGNATURES: tuple[tuple[str, str, tuple[Any, ...]], ...] = (
         (_F2, _F1, _I1, _F2, types.boolean, types.float64, _F2, _F1, types.boolean),
     ),
     ("_forward_kernels", "_hidden_serial", (_F2, _F1)),
-    ("_input_kernels", "_forward_parallel", (_I4, _F1, _I1, _F2, _F1, _F2, types.boolean)),
-    ("_input_kernels", "_forward_serial", (_I4, _F1, _I1, _F2, _F1, _F2, types.boolean)),
-    ("_input_kernels", "_finite", (_F2,)),
     ("_input_kernels", "_compress", (_S2, types.int64, _I4, _F1, _I1)),
 )
 _NAMES = frozenset(name for _, name, _ in SIGNATURES)
