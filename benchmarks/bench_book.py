@@ -67,7 +67,8 @@ class NumericalGradientMemory:
 
     A Python ``f`` (up to its first call) and a cheap jitted ``f`` (the whole call). ``x`` is
     10^6 or 10^7 float64 (7.6 or 76 MiB), contiguous or a strided view of twice as many;
-    target: at most the gradient plus one copy of ``x`` (the jitted path holds more today).
+    target: at most the gradient plus one copy of ``x``. The jitted path holds the gradient
+    and one copy of ``x`` per thread (its lanes; one of them perturbs the snapshot itself).
     """
 
     params = ([10**6, 10**7], ["contiguous", "strided"])

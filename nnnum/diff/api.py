@@ -358,10 +358,10 @@ def numerical_gradient(
 def _book_default(f: Any, x: np.ndarray, h: float) -> np.ndarray | None:
     """The default call in one pass (a kernel for a jitted ``f``), or None for the general path.
 
-    Only for the case whose every check is cheap to make here: a writable,
-    at least 1-d float32/float64 ``x`` (C-ordered for a jitted ``f``), a
-    finite ``h > 0``, a callable ``f`` on a host backend. Anything unusual (and every error and
-    warning) is left to the general path, which gives the same result.
+    Only for the case whose every check is cheap to make here: a writable, at least
+    1-d float32/float64 ``x`` of native byte order, a finite ``h > 0``, a callable
+    ``f`` on a host backend. Anything unusual (and every error and warning) is left
+    to the general path, which gives the same result.
     The chapter's own case (a plain ``f``, a few float64 elements) is tested first.
     """
     dt = x.dtype
@@ -378,7 +378,7 @@ def _book_default(f: Any, x: np.ndarray, h: float) -> np.ndarray | None:
         return None
     jitted = is_jitted(f)
     if not flags.c_contiguous:
-        if jitted or dt.byteorder not in "=|":
+        if dt.byteorder not in "=|":
             return None
         check_x(x)  # a broadcast or self-overlapping view is refused, as on the general path
     if jitted:
@@ -386,7 +386,7 @@ def _book_default(f: Any, x: np.ndarray, h: float) -> np.ndarray | None:
             return None
         from .engines import prange
 
-        return prange.central2(f, REGIONS.snapshot(x), h)
+        return prange.central2(f, x, h)
     entry = REGIONS.acquire_one(x)
     try:
         return loop.central2(f, x, h)

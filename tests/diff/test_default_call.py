@@ -98,6 +98,38 @@ def test_same_bits_as_general_path_and_book(f, shape, dtype):
     assert same_bits(x, snap)
 
 
+@pytest.mark.parametrize("layout", ["strided", "fortran", "reversed"])
+def test_any_layout_takes_the_kernel_with_the_same_bits(layout):
+    rng = np.random.default_rng(5)
+    x = {
+        "strided": rng.uniform(-1.5, 1.5, 2 * 37)[::2],
+        "fortran": np.asfortranarray(rng.uniform(-1.5, 1.5, (5, 7))),
+        "reversed": rng.uniform(-1.5, 1.5, 40)[::-1],
+    }[layout]
+    snap = x.copy()
+    got = prange.central2(rosen, x, 1e-4)  # the default call's kernel, on a snapshot of x
+    assert got is not None and got.shape == x.shape
+    assert same_bits(got, nnnum.numerical_gradient(rosen, x, parallel=False))
+    assert same_bits(nnnum.numerical_gradient(rosen, x), got)
+    assert same_bits(x, snap)
+
+
+@pytest.mark.parametrize("lanes", [1, 2, 3, 7, 64, 1000])
+def test_lanes_give_the_same_bits_and_restore_their_snapshot(lanes):
+    """Lane 0 perturbs the snapshot in place, the others a copy each: all restore what they set."""
+    x = np.random.default_rng(6).uniform(-2, 2, (4, 16))
+    base = x.copy()
+    want = nnnum.numerical_gradient(rosen, x, parallel=False)
+    entry = prange._entry(rosen)
+    for kernel in entry.central2:
+        df, bad = np.full_like(base, np.nan), np.zeros(1, dtype=np.bool_)
+        done = np.zeros(prange._MAX_CHUNKS, dtype=np.bool_)
+        kernel(base, base.dtype.type(1e-4), 1e-4, df, bad, lanes, done)
+        assert done.all() and not bad[0]
+        assert same_bits(df, want)
+        assert same_bits(base, x)
+
+
 @pytest.mark.parametrize("h", [1e-4, 1e-3, 0.5, 1e-6])
 def test_same_bits_for_any_thread_count_and_h(h, num_threads):
     x = np.random.default_rng(3).uniform(-2, 2, 257)
@@ -173,7 +205,7 @@ def test_unusual_inputs_take_the_general_path():
     x = np.random.default_rng(0).uniform(-1, 1, (6, 4))
     want = nnnum.numerical_gradient(rosen, x, parallel=False)
     f_order = np.asfortranarray(x)
-    g = nnnum.numerical_gradient(rosen, f_order)  # general path: base is C-ordered inside
+    g = nnnum.numerical_gradient(rosen, f_order)  # on a C-ordered snapshot inside
     assert same_bits(np.ascontiguousarray(g), want)
     readonly = x.copy()
     readonly.flags.writeable = False

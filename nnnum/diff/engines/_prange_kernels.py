@@ -65,30 +65,41 @@ def build(f: Any) -> tuple[Any, Any, Any, Any, Any]:
                     xc[i] = x[i]
             done[c] = True
 
-    def book(x, h, h64, df, bad, done):
-        """The book's central difference at every element, each chunk on its own copy of x.
+    def book(x, h, h64, df, bad, lanes, done):
+        """The book's central difference at every element, in ``lanes`` parallel lanes.
 
-        ``bad[0]`` is set as soon as a chunk meets an element whose step rounds
+        (``lanes <= 0``: one per thread.)
+        ``x`` is the caller's private copy: lane 0 perturbs it in place, every
+        other lane a copy of it taken before any lane starts, so the lanes hold
+        ``lanes - 1`` copies of ``x`` in all (the serial kernel, one lane: none).
+        Each lane reads ``x_i`` from its own buffer and restores what it set,
+        so every evaluation sees ``x`` with only its own perturbation.
+        ``bad[0]`` is set as soon as a lane meets an element whose step rounds
         by more than 1% of ``2 h`` (or is NaN) or whose difference is not
-        finite; the caller then takes the general path. Chunks are fixed by
-        the thread count but every element is computed alike: bit-identical
-        for any thread count. ``done``: see :func:`.prange._run`.
+        finite; the caller then takes the general path. Every element is
+        computed alike: bit-identical for any lane and thread count. ``done``:
+        see :func:`.prange._run`.
         """
         n = x.size
         flat = x.reshape(-1)
         dflat = df.reshape(-1)
-        nchunks = default_chunks(n)
+        if lanes <= 0:  # one per thread
+            lanes = numba.get_num_threads()
+        nlanes = max(1, min(n, lanes, done.size))  # one done flag per lane
+        spare = np.empty((nlanes - 1, n), dtype=flat.dtype)
+        for c in range(nlanes - 1):
+            spare[c] = flat
         two_h = 2.0 * h64
         tolerance = 0.02 * h64
-        chunk = split(n, nchunks, done)
-        for c in prange(nchunks):
+        chunk = split(n, nlanes, done)
+        for c in prange(nlanes):
             lo = c * chunk
             hi = min(n, lo + chunk)
             if lo < hi:
-                xc = x.copy()
-                xcf = xc.reshape(-1)
+                xcf = flat if c == 0 else spare[c - 1]
+                xc = xcf.reshape(x.shape)
                 for i in range(lo, hi):
-                    xi = flat[i]
+                    xi = xcf[i]
                     xp = xi + h
                     xm = xi - h
                     step = np.float64(xp) - np.float64(xm)

@@ -28,6 +28,7 @@ import math
 import os
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numba
@@ -249,7 +250,12 @@ def _timed(dispatcher: Any, call: Any, *args: Any) -> tuple[Any, float | None]:
     return value, seconds if overloads is not None and len(overloads) == before else None
 
 
-def _run(par_kernel: Any, serial_kernel: Any, *args: Any) -> None:
+def _run(
+    par_kernel: Any,
+    serial_kernel: Any,
+    *args: Any,
+    rerun: Callable[[], tuple[Any, ...]] | None = None,
+) -> None:
     """Run a perturbation kernel; ``f``'s exceptions reach the caller, from any thread.
 
     Numba re-raises an exception of the calling thread's share of a parallel
@@ -257,13 +263,16 @@ def _run(par_kernel: Any, serial_kernel: Any, *args: Any) -> None:
     that thread's chunk unfinished and nothing said (a silently wrong
     gradient). Every chunk therefore ticks ``done`` last thing; an unticked
     chunk means ``f`` raised, and the serial kernel runs again, in this
-    thread, where the exception surfaces as itself.
+    thread, where the exception surfaces as itself (on ``rerun()``'s arguments
+    where given: fresh ones for a kernel that modifies its own).
     """
     done = np.zeros(_MAX_CHUNKS, dtype=np.bool_)
     if par_kernel is not None:
         call_kernel(par_kernel, *args, done)
         if np.count_nonzero(done) == done.size:
             return
+        if rerun is not None:
+            args = rerun()
     call_kernel(serial_kernel, *args, done)
     if np.count_nonzero(done) != done.size:  # pragma: no cover (an exception always surfaces)
         raise RuntimeError("the serial kernel stopped without an exception")
@@ -317,18 +326,21 @@ def _signature_message(f: Any, x: np.ndarray, exc: BaseException) -> str:
     )
 
 
-def central2(f: Any, base: np.ndarray, h: float) -> np.ndarray | None:
+def central2(f: Any, x: np.ndarray, h: float) -> np.ndarray | None:
     """The book's default gradient of the jitted ``f`` in one parallel kernel, or None.
 
     ``(f(x + h e_i) - f(x - h e_i)) / ((x_i + h) - (x_i - h))``, bit-identical to
     the general path (plan, :func:`perturbed`, finish) at about a third of its
-    per-call cost, which is most of the time for a small ``x``. ``base`` is a
-    private C-ordered float32/float64 copy of ``x`` (at least 1-d, never
-    modified). None when any element needs the general path: a step that
-    rounds by more than 1%, NaN or inf in ``x``, a non-finite difference (the
-    general path raises or warns, naming the element). An ``f`` that runs its
-    own parallel regions is not run here (None).
+    per-call cost, which is most of the time for a small ``x``. ``x`` is the
+    caller's float32/float64 array (at least 1-d, any layout, never modified):
+    the kernel works on a private C-ordered snapshot of it, perturbed in place
+    by one lane, and one copy of it for each other lane (the gradient plus one
+    copy of ``x`` per thread in all). None when any element needs the general
+    path: a step that rounds by more than 1%, NaN or inf in ``x``, a
+    non-finite difference (the general path raises or warns, naming the
+    element). An ``f`` that runs its own parallel regions is not run here (None).
     """
+    base = REGIONS.snapshot(x)
     entry = _entry(f)
     key = (base.dtype.char, base.ndim)
     if key not in entry.checked:
@@ -341,11 +353,17 @@ def central2(f: Any, base: np.ndarray, h: float) -> np.ndarray | None:
     df = np.empty_like(base)
     bad = np.zeros(1, dtype=np.bool_)
     par_kernel, serial_kernel = entry.central2
-    args = (base, base.dtype.type(h), h, df, bad)
+    hx = base.dtype.type(h)
     if _parallel_ok(entry, None, 2 * base.size):
-        _run(par_kernel, serial_kernel, *args)
+
+        def rerun() -> tuple[Any, ...]:
+            # a lane that lost f's exception may have left the snapshot perturbed: a fresh one
+            bad[0] = False
+            return (REGIONS.snapshot(x), hx, h, df, bad, 1)
+
+        _run(par_kernel, serial_kernel, base, hx, h, df, bad, 0, rerun=rerun)  # a lane per thread
     else:
-        _serial(entry, serial_kernel, *args)
+        _serial(entry, serial_kernel, base, hx, h, df, bad, 1)
     return None if bad[0] else df
 
 
