@@ -102,9 +102,14 @@ def fast_inputs(p: Any, x: Any, t: Any) -> FastInputs | None:
     else:
         return None
     z1, bad, c = _input_layer.hidden(x, w1, b1)
-    # every row of x with a NaN or inf has a NaN or inf pre-activation: only then is x scanned
-    if bad and not np.isfinite(x).all():
-        return None
+    if bad:
+        # every row of x with a NaN or inf has a NaN or inf pre-activation: only then is x scanned
+        if not np.isfinite(x).all():
+            return None
+        # a finite x overflowing, or NaN or inf weights: the general path's product (NumPy
+        # warns of it, or raises under np.errstate), then the same sigmoid
+        z1 = _input_layer.product(x, w1, c)
+        sigmoid_rows(z1, b1)
     return FastInputs(x, z1, labels, tt, dense, c)
 
 

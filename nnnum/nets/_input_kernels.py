@@ -5,9 +5,10 @@ lists each row's non-zero entries (index and value, in column order);
 :func:`_forward_py` then sums, for every output, the row's non-zero terms
 ``x[r, i] * W1[i, j]`` in increasing ``i`` from 0.0 (a product, then an add:
 no fused multiply-add), and :func:`_backward_py` sums ``x[r, i] * D[r, j]`` in
-increasing ``r``. The order is fixed by the arithmetic alone, so every variant
-(serial, parallel, any thread count, any CPU) gives the same bits. The host side,
-and the rule for when they apply, is :mod:`._input_layer`.
+increasing ``r`` (from the same non-zeros by column, :func:`_by_column`). The
+order is fixed by the arithmetic alone, so every variant (serial, parallel, any
+thread count, any CPU) gives the same bits. The host side, and the rule for when
+they apply, is :mod:`._input_layer`.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def _forward_py(idx, val, start, w, b, out, activate):
 
     The sigmoid is nnnum's kernel's (``1 / (1 + exp(-v))`` for ``v >= 0``, ``e / (1 + e)``
     with ``e = exp(v)`` below). Returns the number of rows with a NaN or inf
-    pre-activation (``activate`` only; 0 otherwise).
+    pre-activation (with ``activate``) or product (without).
     """
     n = out.shape[0]
     m_out = w.shape[1]
@@ -86,8 +87,8 @@ def _forward_py(idx, val, start, w, b, out, activate):
             for j in range(m_out):
                 acc[j] = acc[j] + v0 * w[i0, j]
             p += 1
+        row_bad = 0
         if activate:
-            row_bad = 0
             for j in range(m_out):
                 v = acc[j] + b[j]
                 row_bad |= (v - v) != 0.0
@@ -96,31 +97,81 @@ def _forward_py(idx, val, start, w, b, out, activate):
                 else:
                     e = math.exp(v)
                     acc[j] = e / (1.0 + e)
-            bad += row_bad
+        else:
+            for j in range(m_out):
+                v = acc[j]
+                row_bad |= (v - v) != 0.0
+        bad += row_bad
     return bad
 
 
-def _backward_py(idx, val, start, dmat, g, blocks):
-    """``g = x.T @ dmat`` from the compressed ``x``: terms in increasing row ``r``.
+@kernel
+def _by_column(idx, val, start, d, cidx, cval, cstart):
+    """The same non-zeros column by column, rows ``cidx`` and values ``cval``.
 
-    ``blocks`` column blocks of ``g`` (one per thread in the parallel variant); each
-    entry's sum runs in the same order whatever the blocking.
+    Column ``i``'s are ``cidx[cstart[i]:cstart[i + 1]]``, in increasing row (a
+    counting sort of the row-by-row lists).
     """
-    n, m_out = dmat.shape
-    width = (m_out + blocks - 1) // blocks
-    for blk in prange(blocks):
-        lo = blk * width
-        hi = min(m_out, lo + width)
-        for i in range(g.shape[0]):
-            for j in range(lo, hi):
-                g[i, j] = 0.0
-        for r in range(n):
-            dr = dmat[r, lo:hi]
-            for p in range(start[r], start[r + 1]):
-                gi = g[idx[p], lo:hi]
-                v = val[p]
-                for j in range(hi - lo):
-                    gi[j] = gi[j] + v * dr[j]
+    n = start.shape[0] - 1
+    for i in range(d + 1):
+        cstart[i] = 0
+    for p in range(start[n]):
+        cstart[idx[p] + 1] += 1
+    for i in range(d):
+        cstart[i + 1] += cstart[i]
+    pos = cstart[:d].copy()
+    for r in range(n):
+        for p in range(start[r], start[r + 1]):
+            i = idx[p]
+            q = pos[i]
+            cidx[q] = r
+            cval[q] = val[p]
+            pos[i] = q + 1
+
+
+def _backward_py(cidx, cval, cstart, dmat, g):
+    """``g = x.T @ dmat`` from ``x``'s non-zeros by column: each sum in increasing row ``r``.
+
+    Row ``i`` of ``g`` is column ``i`` of ``x`` against ``dmat``, eight rows of ``dmat``
+    per pass over it (the same order as one by one); rows of ``g`` are independent,
+    so any thread count gives the same bits. Returns the number of rows of ``g``
+    with a NaN or inf.
+    """
+    m_out = dmat.shape[1]
+    bad = 0
+    for i in prange(g.shape[0]):
+        acc = g[i]
+        for j in range(m_out):
+            acc[j] = 0.0
+        p = cstart[i]
+        m = cstart[i + 1]
+        while p + 8 <= m:
+            r0, r1, r2, r3 = cidx[p], cidx[p + 1], cidx[p + 2], cidx[p + 3]
+            r4, r5, r6, r7 = cidx[p + 4], cidx[p + 5], cidx[p + 6], cidx[p + 7]
+            v0, v1, v2, v3 = cval[p], cval[p + 1], cval[p + 2], cval[p + 3]
+            v4, v5, v6, v7 = cval[p + 4], cval[p + 5], cval[p + 6], cval[p + 7]
+            for j in range(m_out):
+                a = acc[j] + v0 * dmat[r0, j]
+                a = a + v1 * dmat[r1, j]
+                a = a + v2 * dmat[r2, j]
+                a = a + v3 * dmat[r3, j]
+                a = a + v4 * dmat[r4, j]
+                a = a + v5 * dmat[r5, j]
+                a = a + v6 * dmat[r6, j]
+                acc[j] = a + v7 * dmat[r7, j]
+            p += 8
+        while p < m:
+            r0 = cidx[p]
+            v0 = cval[p]
+            for j in range(m_out):
+                acc[j] = acc[j] + v0 * dmat[r0, j]
+            p += 1
+        row_bad = 0
+        for j in range(m_out):
+            v = acc[j]
+            row_bad |= (v - v) != 0.0
+        bad += row_bad
+    return bad
 
 
 @kernel

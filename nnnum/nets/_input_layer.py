@@ -75,14 +75,20 @@ def compress(x: Any) -> Compressed | None:
     return Compressed(idx, val, start, (n, d))
 
 
-def _usable(c: Compressed | None, m: np.ndarray) -> bool:
+class Unknown:
+    """The type of :data:`UNKNOWN`: ``compress(x)`` not yet tried."""
+
+
+UNKNOWN = Unknown()
+
+
+def _usable(c: Compressed, m: np.ndarray) -> bool:
     """Whether the sparse way applies to ``c`` against the (rows, k) float64 matrix ``m``.
 
     ``m`` must be finite: a skipped ``0 * inf`` would turn BLAS's NaN into a number.
     """
     return (
-        c is not None
-        and type(m) is np.ndarray
+        type(m) is np.ndarray
         and m.dtype == np.float64
         and m.ndim == 2
         and m.flags.c_contiguous
@@ -94,34 +100,38 @@ def _as_float64(x: Any) -> Any:
     return x if getattr(x, "dtype", None) == np.float64 else x.astype(np.float64)
 
 
-def product(x: Any, w: Any, c: Compressed | None = None) -> Any:
-    """``x @ w`` (``c``: ``compress(x)`` if already at hand)."""
-    if c is None:
+def product(x: Any, w: Any, c: Compressed | None | Unknown = UNKNOWN) -> Any:
+    """``x @ w`` (``c``: ``compress(x)`` if already at hand, None for a dense ``x``).
+
+    A product that overflows (or meets NaN) is BLAS's, with NumPy's warning of it.
+    """
+    if isinstance(c, Unknown):
         c = compress(x)
-    if not _usable(c, w) or w.shape[0] != c.shape[1]:  # type: ignore[union-attr]
+    if c is None or not _usable(c, w) or w.shape[0] != c.shape[1]:
         return _as_float64(x) @ w
-    assert c is not None
     out = np.empty((c.shape[0], w.shape[1]))
-    _forward(c, w, np.zeros(0), out, False)
+    if _forward(c, w, np.zeros(0), out, False):
+        return _as_float64(x) @ w
     return out
 
 
 def hidden(x: Any, w1: np.ndarray, b1: np.ndarray) -> tuple[np.ndarray, int, Compressed | None]:
     """``(sigmoid(x @ w1 + b1), bad rows, compress(x))`` for the fast path, in one pass.
 
-    Bad rows have a NaN or inf pre-activation (see ``_hidden_py``); the
-    hidden layer is ``sigmoid(product(x, w1) + b1)`` bit for bit.
+    Bad rows have a NaN or inf pre-activation (see ``_hidden_py``), and no
+    warning is given; with none, the hidden layer is
+    ``sigmoid(product(x, w1, c) + b1)`` bit for bit (with some, the caller
+    computes that, warnings included).
     """
     c = compress(x)
-    if _usable(c, w1) and w1.shape[0] == x.shape[1]:
-        assert c is not None
+    if c is not None and _usable(c, w1) and w1.shape[0] == x.shape[1]:
         z1 = np.empty((c.shape[0], w1.shape[1]))
         return z1, _forward(c, w1, b1, z1, True), c
     from ._fastpath import sigmoid_rows
 
     with np.errstate(all="ignore"):  # NaN or inf in x: an error, not matmul's warning
         a1 = _as_float64(x) @ w1
-    return a1, sigmoid_rows(a1, b1), None
+    return a1, sigmoid_rows(a1, b1), c
 
 
 def _forward(c: Compressed, w: np.ndarray, b: np.ndarray, out: np.ndarray, activate: bool) -> int:
@@ -130,19 +140,19 @@ def _forward(c: Compressed, w: np.ndarray, b: np.ndarray, out: np.ndarray, activ
     return int(kern(c.idx, c.val, c.start, w, b, out, activate))
 
 
-def product_t(x: Any, dmat: Any, c: Compressed | None = None) -> Any:
-    """``x.T @ dmat`` (``c``: ``compress(x)`` if already at hand)."""
-    if c is None:
+def product_t(x: Any, dmat: Any, c: Compressed | None | Unknown = UNKNOWN) -> Any:
+    """``x.T @ dmat`` (``c`` as for :func:`product`; an overflow is BLAS's, as there)."""
+    if isinstance(c, Unknown):
         c = compress(x)
-    if not _usable(c, dmat) or dmat.shape[0] != c.shape[0]:  # type: ignore[union-attr]
+    if c is None or not _usable(c, dmat) or dmat.shape[0] != c.shape[0]:
         return _as_float64(x).T @ dmat
-    assert c is not None
-    g = np.empty((c.shape[1], dmat.shape[1]))
-    if dmat.size >= PARALLEL_MIN:
-        import numba
-
-        blocks = max(1, min(numba.get_num_threads(), dmat.shape[1]))
-        _kernel("_backward_parallel")(c.idx, c.val, c.start, dmat, g, blocks)
-    else:
-        _kernel("_backward_serial")(c.idx, c.val, c.start, dmat, g, 1)
+    n, d = c.shape
+    nnz = int(c.start[n])
+    cidx, cval = np.empty(nnz, dtype=np.int32), np.empty(nnz)
+    cstart = np.empty(d + 1, dtype=np.int64)
+    _kernel("_by_column")(c.idx, c.val, c.start, d, cidx, cval, cstart)
+    g = np.empty((d, dmat.shape[1]))
+    big = dmat.size >= PARALLEL_MIN  # the work: each non-zero of x meets a row of dmat
+    if _kernel("_backward_parallel" if big else "_backward_serial")(cidx, cval, cstart, dmat, g):
+        return _as_float64(x).T @ dmat
     return g

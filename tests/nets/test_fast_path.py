@@ -99,6 +99,23 @@ def test_one_sample_strided_x_and_the_parallel_kernels():
     _all_equal(net, x[3].copy(), t[3:4])  # one sample as a 1-D x
 
 
+def test_odd_weights_with_a_sparse_x():
+    """W1 that BLAS multiplies (Fortran-ordered, a view), x.T @ dA1 still sparse: both paths."""
+    rng = np.random.default_rng(7)
+    x = rng.random((10, 30)) * (rng.random((10, 30)) > 0.85)
+    t = rng.integers(0, 3, 10)
+    for change in ("fortran", "reversed", "strided_b1"):
+        net = _net(1, 30, 4, 3, 1.0)
+        if change == "fortran":
+            net.params["W1"] = np.asfortranarray(net.params["W1"])
+        elif change == "reversed":
+            net.params["W1"] = net.params["W1"][::-1].copy()[::-1]
+        else:
+            net.params["b1"] = np.zeros(8)[::2] + 0.1
+        assert net._fast(x, t).compressed is not None
+        _all_equal(net, x, t)
+
+
 def test_many_classes_take_numpys_pairwise_sum():
     rng = np.random.default_rng(1)
     net = _net(1, 8, 6, 300, 3.0)  # rows of 300 classes: beyond one run of NumPy's sum
@@ -140,6 +157,49 @@ def test_overflowing_pre_activations_are_no_error():
     x = np.full((2, 3), 1e10)  # finite x, inf pre-activations: as before, no error
     with np.errstate(all="ignore"):  # NumPy's matmul warns of the overflow, on both paths
         _all_equal(net, x, np.array([0, 2]))
+
+
+def _overflowing(case: str):
+    """A net and batch whose first layer overflows (or meets inf weights), dense or sparse x."""
+    net = _net(1, 20, 6, 3, 1.0)
+    x = np.zeros((5, 20))
+    if case == "dense":
+        x[:] = 1e10
+        net.params["W1"][:] = 1e300
+    elif case == "sparse":
+        x[:, 2] = 1e10  # 5% non-zeros: the sparse product, which overflows
+        net.params["W1"][:] = 1e300
+    else:  # an inf weight meeting the zeros of a sparse x: BLAS's 0 * inf
+        x[:, 2] = 0.5
+        net.params["W1"][0, 0] = np.inf
+    return net, x, np.zeros(5, dtype=np.int64)
+
+
+@pytest.mark.parametrize("case", ["dense", "sparse", "inf_weight"])
+def test_overflow_warns_and_raises_as_numpy_on_both_paths(case):
+    import warnings
+
+    net, x, t = _overflowing(case)
+    calls = {
+        "predict": (lambda: net.predict(x), lambda: net._predict_general(x)),
+        "loss": (lambda: net.loss(x, t), lambda: net._loss_general(x, t)),
+        "accuracy": (lambda: net.accuracy(x, t), lambda: net._accuracy_general(x, t)),
+        "gradient": (lambda: net.gradient(x, t), lambda: net._gradient_general(x, t)),
+    }
+    for name, (fast, general) in calls.items():
+        seen = []
+        for call in (fast, general):
+            with warnings.catch_warnings(record=True) as got:
+                warnings.simplefilter("always")
+                with np.errstate(all="warn"):
+                    call()
+            seen.append(sorted({(w.category.__name__, str(w.message)) for w in got}))
+        assert seen[0] == seen[1] and any("matmul" in m for _, m in seen[0]), (name, seen)
+        for call in (fast, general):
+            with np.errstate(all="raise"), pytest.raises(FloatingPointError, match="matmul"):
+                call()
+    with np.errstate(all="ignore"):
+        _all_equal(net, x, t)
 
 
 @pytest.mark.parametrize("label", [-1, 3, 2**40])

@@ -104,7 +104,7 @@ def test_the_mnist_sizes_agree_with_blas_to_rounding():
 
 
 def test_serial_and_parallel_kernels_give_the_same_bits():
-    """Rows split over threads (forward), columns split in blocks (backward): same sums."""
+    """Rows of the product split over threads, forward and backward: the same sums."""
     from nnnum.nets import _input_kernels as K
 
     rng = np.random.default_rng(1)
@@ -119,15 +119,22 @@ def test_serial_and_parallel_kernels_give_the_same_bits():
         outs.append(out)
     _bits(outs[0], outs[1])
     _bits(outs[0], _forward_ref(x, w))
-    serial = np.empty((30, 97))
-    K._backward_serial(c.idx, c.val, c.start, dm, serial, 1)
-    for blocks in (1, 2, 3, 7, 97):
-        g = np.full((30, 97), np.nan)
-        K._backward_parallel(c.idx, c.val, c.start, dm, g, blocks)
-        _bits(g, serial)
+    cidx, cval = np.empty(c.start[-1], dtype=np.int32), np.empty(c.start[-1])
+    cstart = np.empty(31, dtype=np.int64)
+    K._by_column(c.idx, c.val, c.start, 30, cidx, cval, cstart)
+    for i in range(30):  # column i: its rows, increasing, and their values
+        rows = np.flatnonzero(x[:, i])
+        assert cidx[cstart[i] : cstart[i + 1]].tolist() == rows.tolist()
+        assert cval[cstart[i] : cstart[i + 1]].tolist() == x[rows, i].tolist()
+    serial, parallel = np.empty((30, 97)), np.full((30, 97), np.nan)
+    assert K._backward_serial(cidx, cval, cstart, dm, serial) == 0
+    assert K._backward_parallel(cidx, cval, cstart, dm, parallel) == 0
+    _bits(parallel, serial)
+    _bits(serial, _backward_ref(x, dm))
     assert il.product(x, w).size >= il.PARALLEL_MIN  # the host takes the parallel variants here
     _bits(il.product(x, w), outs[0])
-    _bits(il.product_t(x, np.tile(dm, (100, 1))[:700]), serial)
+    assert dm.size >= il.PARALLEL_MIN
+    _bits(il.product_t(x, dm), serial)
 
 
 def test_the_fused_hidden_layer_is_sigmoid_of_the_product():
