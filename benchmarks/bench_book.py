@@ -67,8 +67,9 @@ class NumericalGradientMemory:
 
     A Python ``f`` (up to its first call) and a cheap jitted ``f`` (the whole call). ``x`` is
     10^6 or 10^7 float64 (7.6 or 76 MiB), contiguous or a strided view of twice as many;
-    target: at most the gradient plus one copy of ``x``. The jitted path holds the gradient
-    and one copy of ``x`` per thread (its lanes; one of them perturbs the snapshot itself).
+    target: at most the gradient plus one copy of ``x``. The jitted default call holds the
+    gradient and one copy of ``x`` per thread beyond the first, which perturbs a contiguous
+    ``x`` in place (a strided ``x``: its C-ordered snapshot, one copy more).
     """
 
     params = ([10**6, 10**7], ["contiguous", "strided"])

@@ -191,7 +191,9 @@ def numerical_gradient(
         reads the parameters it closes over, works unchanged. A Numba-compiled
         ``f`` (``@numba.njit`` or :func:`nnnum.jit`) runs in a parallel
         ``prange`` kernel over the parameters instead, each thread perturbing
-        its own copy of ``x``.
+        its own copy of ``x`` (in the default call on a C-ordered ``x`` of 1 MiB
+        or more, the first thread perturbs ``x`` itself, in place and restored:
+        the gradient plus one copy of ``x`` per further thread in memory).
     x : ndarray or array_like
         Float32 or float64 parameters of any shape (0-d to n-d, C- or
         F-ordered, or a strided view).

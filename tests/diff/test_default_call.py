@@ -115,19 +115,47 @@ def test_any_layout_takes_the_kernel_with_the_same_bits(layout):
 
 
 @pytest.mark.parametrize("lanes", [1, 2, 3, 7, 64, 1000])
-def test_lanes_give_the_same_bits_and_restore_their_snapshot(lanes):
-    """Lane 0 perturbs the snapshot in place, the others a copy each: all restore what they set."""
+def test_lanes_give_the_same_bits_and_restore_x(lanes):
+    """Lane 0 perturbs x in place, the others a copy each: all restore what they set."""
     x = np.random.default_rng(6).uniform(-2, 2, (4, 16))
     base = x.copy()
     want = nnnum.numerical_gradient(rosen, x, parallel=False)
     entry = prange._entry(rosen)
     for kernel in entry.central2:
-        df, bad = np.full_like(base, np.nan), np.zeros(1, dtype=np.bool_)
+        df, state = np.full_like(base, np.nan), np.array([0.0, 7.0, 0.0])
         done = np.zeros(prange._MAX_CHUNKS, dtype=np.bool_)
-        kernel(base, base.dtype.type(1e-4), 1e-4, df, bad, lanes, done)
-        assert done.all() and not bad[0]
+        kernel(base, base.dtype.type(1e-4), 1e-4, df, state, lanes, done)
+        assert done.all() and state[0] == 0.0 and state[1] == -1.0
         assert same_bits(df, want)
         assert same_bits(base, x)
+
+
+@pytest.mark.timeout(120)
+def test_nnnum_readers_never_see_a_jitted_call_perturbing_x_in_place():
+    W = np.random.default_rng(8).uniform(-1, 1, prange.IN_PLACE_MIN_BYTES // 8)  # in place
+    keep = W.copy()
+    want = nnnum.numerical_gradient(rosen, W, parallel=False)
+    stop, seen, grads = threading.Event(), [], []
+
+    def writer():
+        while not stop.is_set():
+            grads.append(nnnum.numerical_gradient(rosen, W))  # in place, holding W's region
+
+    threads = [threading.Thread(target=writer) for _ in range(2)]
+    for th in threads:
+        th.start()
+    try:
+        for _ in range(300):
+            seen.append(REGIONS.snapshot(W[:10]))
+            seen.append(REGIONS.snapshot(W[1000:1010]))
+    finally:
+        stop.set()
+        for th in threads:
+            th.join(60)
+    assert grads and all(same_bits(g, want) for g in grads)
+    assert all(same_bits(s, keep[:10]) for s in seen[::2])
+    assert all(same_bits(s, keep[1000:1010]) for s in seen[1::2])
+    assert same_bits(W, keep)
 
 
 @pytest.mark.parametrize("h", [1e-4, 1e-3, 0.5, 1e-6])
@@ -199,6 +227,32 @@ def test_f_raising_in_any_thread_is_never_lost(n, where, options):
         with pytest.raises(ValueError, match="boom"):
             nnnum.numerical_gradient(raises_past, x, **options)
     assert same_bits(x, snap)
+
+
+@numba.njit
+def raises_at_three(w):
+    v = w.reshape(-1)
+    for k in (0, v.size // 2, v.size - 1):
+        if v[k] > 2.5:
+            raise ValueError("boom from jitted f")
+    return v[0] * v[0] + v[v.size // 2] + v[v.size - 1]
+
+
+@pytest.mark.parametrize("where", ["first", "middle", "last"])
+@pytest.mark.parametrize("parallel", [None, True, False])
+def test_f_raising_while_x_is_perturbed_in_place_restores_x(where, parallel):
+    n = prange.IN_PLACE_MIN_BYTES // 8 + 3  # perturbed in place by the kernel's first lane
+    k = {"first": 0, "middle": n // 2, "last": n - 1}[where]
+    x = np.linspace(1.0, 2.0, n).reshape(-1, 1)
+    x[k] = 2.49995  # only x[k] + h crosses 2.5
+    snap = x.copy()
+    for _ in range(3):
+        with pytest.raises(ValueError, match="boom"):
+            nnnum.numerical_gradient(raises_at_three, x, parallel=parallel)
+        assert same_bits(x, snap)
+    x[k] = 1.5
+    want = nnnum.numerical_gradient(raises_at_three, x.copy(), parallel=False)
+    assert same_bits(prange.central2(raises_at_three, x, 1e-4), want)
 
 
 def test_unusual_inputs_take_the_general_path():

@@ -65,16 +65,19 @@ def build(f: Any) -> tuple[Any, Any, Any, Any, Any]:
                     xc[i] = x[i]
             done[c] = True
 
-    def book(x, h, h64, df, bad, lanes, done):
+    def book(x, h, h64, df, state, lanes, done):
         """The book's central difference at every element, in ``lanes`` parallel lanes.
 
-        (``lanes <= 0``: one per thread.)
-        ``x`` is the caller's private copy: lane 0 perturbs it in place, every
-        other lane a copy of it taken before any lane starts, so the lanes hold
-        ``lanes - 1`` copies of ``x`` in all (the serial kernel, one lane: none).
-        Each lane reads ``x_i`` from its own buffer and restores what it set,
-        so every evaluation sees ``x`` with only its own perturbation.
-        ``bad[0]`` is set as soon as a lane meets an element whose step rounds
+        (``lanes <= 0``: one per thread.) Lane 0 perturbs ``x`` itself in place,
+        every other lane a copy of it taken before any lane starts, so the
+        lanes hold ``lanes - 1`` copies of ``x`` in all (the serial kernel, one
+        lane: none). Each lane reads ``x_i`` from its own buffer and restores
+        what it set, so every evaluation sees ``x`` with only its own
+        perturbation and ``x`` ends as it began. ``state`` (three float64):
+        while lane 0 has element ``i`` of ``x`` perturbed, ``state[1] == i`` and
+        ``state[2]`` holds its value (else ``state[1] == -1``), so that the
+        caller restores it if ``f`` raises. ``state[0]`` (bad) is set to 1 as
+        soon as a lane meets an element whose step rounds
         by more than 1% of ``2 h`` (or is NaN) or whose difference is not
         finite; the caller then takes the general path. Every element is
         computed alike: bit-identical for any lane and thread count. ``done``:
@@ -92,6 +95,7 @@ def build(f: Any) -> tuple[Any, Any, Any, Any, Any]:
         two_h = 2.0 * h64
         tolerance = 0.02 * h64
         chunk = split(n, nlanes, done)
+        state[1] = -1.0
         for c in prange(nlanes):
             lo = c * chunk
             hi = min(n, lo + chunk)
@@ -104,16 +108,21 @@ def build(f: Any) -> tuple[Any, Any, Any, Any, Any]:
                     xm = xi - h
                     step = np.float64(xp) - np.float64(xm)
                     if not abs(step - two_h) <= tolerance:
-                        bad[0] = True
+                        state[0] = 1.0
                         break
+                    if c == 0:
+                        state[2] = xi
+                        state[1] = i
                     xcf[i] = xp
                     fp = np.float64(f(xc))
                     xcf[i] = xm
                     fm = np.float64(f(xc))
                     xcf[i] = xi
+                    if c == 0:
+                        state[1] = -1.0
                     d = (fp - fm) / step
                     if not np.isfinite(d):
-                        bad[0] = True
+                        state[0] = 1.0
                         break
                     dflat[i] = d
             done[c] = True

@@ -65,6 +65,10 @@ def _parallel_after() -> float:
 PARALLEL_AFTER_S = _parallel_after()
 #: Parallel chunks at most (4 per thread): the size of every kernel's ``done`` flags.
 _MAX_CHUNKS = 4 * int(numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
+#: From this size on, the default call perturbs a C-ordered ``x`` in place (memory: the
+#: gradient plus one copy per thread beyond the first); below it, a private snapshot
+#: (lock-free, and the copy costs less than holding ``x``'s region).
+IN_PLACE_MIN_BYTES = 1 << 20
 
 _CACHE: collections.OrderedDict[int, _Entry] = collections.OrderedDict()
 _LOCK = threading.Lock()
@@ -332,15 +336,29 @@ def central2(f: Any, x: np.ndarray, h: float) -> np.ndarray | None:
     ``(f(x + h e_i) - f(x - h e_i)) / ((x_i + h) - (x_i - h))``, bit-identical to
     the general path (plan, :func:`perturbed`, finish) at about a third of its
     per-call cost, which is most of the time for a small ``x``. ``x`` is the
-    caller's float32/float64 array (at least 1-d, any layout, never modified):
-    the kernel works on a private C-ordered snapshot of it, perturbed in place
-    by one lane, and one copy of it for each other lane (the gradient plus one
-    copy of ``x`` per thread in all). None when any element needs the general
-    path: a step that rounds by more than 1%, NaN or inf in ``x``, a
-    non-finite difference (the general path raises or warns, naming the
-    element). An ``f`` that runs its own parallel regions is not run here (None).
+    caller's writable float32/float64 array (at least 1-d, any layout). A
+    C-ordered ``x`` of :data:`IN_PLACE_MIN_BYTES` or more is perturbed in place
+    by the kernel's first lane (holding its memory region, as the loop engine
+    does for a Python ``f``) and copied once for each other lane: the gradient
+    plus one copy of ``x`` per thread beyond the first, and ``x`` ends bit for
+    bit as it began, also when ``f`` raises. Any other ``x`` is perturbed
+    through a private C-ordered snapshot.
+    None when any element needs the general path: a step that rounds by more
+    than 1%, NaN or inf in ``x``, a non-finite difference (the general path
+    raises or warns, naming the element). An ``f`` that runs its own parallel
+    regions is not run here (None).
     """
-    base = REGIONS.snapshot(x)
+    if x.nbytes >= IN_PLACE_MIN_BYTES and type(x) is np.ndarray and x.flags.c_contiguous:
+        held = REGIONS.acquire_one(x)
+        try:
+            return _central2(f, x, h)
+        finally:
+            REGIONS.release_one(held)
+    return _central2(f, REGIONS.snapshot(x), h)
+
+
+def _central2(f: Any, base: np.ndarray, h: float) -> np.ndarray | None:
+    """:func:`central2` on ``base``, C-ordered, which no other thread perturbs meanwhile."""
     entry = _entry(f)
     key = (base.dtype.char, base.ndim)
     if key not in entry.checked:
@@ -351,20 +369,41 @@ def central2(f: Any, x: np.ndarray, h: float) -> np.ndarray | None:
     if entry.nested:
         return None
     df = np.empty_like(base)
-    bad = np.zeros(1, dtype=np.bool_)
+    state = np.array(_STATE)  # bad, the element lane 0 has perturbed (-1: none), its value
     par_kernel, serial_kernel = entry.central2
     hx = base.dtype.type(h)
-    if _parallel_ok(entry, None, 2 * base.size):
+    try:
+        if _parallel_ok(entry, None, 2 * base.size):
+            _run(
+                par_kernel,
+                serial_kernel,
+                base,
+                hx,
+                h,
+                df,
+                state,
+                0,  # a lane per thread
+                rerun=lambda: _restored(base, state, hx, h, df),
+            )
+        else:
+            _serial(entry, serial_kernel, base, hx, h, df, state, 1)
+    finally:
+        if state[1] >= 0.0:  # f raised with an element of x perturbed: restore it
+            base.reshape(-1)[int(state[1])] = state[2]
+    return None if state[0] else df
 
-        def rerun() -> tuple[Any, ...]:
-            # a lane that lost f's exception may have left the snapshot perturbed: a fresh one
-            bad[0] = False
-            return (REGIONS.snapshot(x), hx, h, df, bad, 1)
 
-        _run(par_kernel, serial_kernel, base, hx, h, df, bad, 0, rerun=rerun)  # a lane per thread
-    else:
-        _serial(entry, serial_kernel, base, hx, h, df, bad, 1)
-    return None if bad[0] else df
+#: The kernel's state at the start: not bad, no element perturbed.
+_STATE = (0.0, -1.0, 0.0)
+
+
+def _restored(base: np.ndarray, state: np.ndarray, *rest: Any) -> tuple[Any, ...]:
+    """The serial rerun's arguments, ``base`` restored where a lost exception left it perturbed."""
+    if state[1] >= 0.0:
+        base.reshape(-1)[int(state[1])] = state[2]
+    state[:] = _STATE
+    hx, h, df = rest
+    return (base, hx, h, df, state, 1)
 
 
 def complex_step(f: Any, base: np.ndarray, h: np.ndarray, parallel: bool | None) -> np.ndarray:
