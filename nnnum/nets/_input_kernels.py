@@ -50,6 +50,49 @@ def _compress(x, limit, idx, val, start):
     return total
 
 
+@kernel(inline="always")
+def _ordered_sums(acc, mat, rows, vals, p, m):
+    """``acc[j] = sum of vals[q] * mat[rows[q], j]`` for ``q`` from ``p`` to ``m - 1``, in order.
+
+    From 0.0, eight rows of ``mat`` per pass over ``acc`` (a product, then an
+    add, for each one in turn: the same order and bits as one row at a time).
+    """
+    k = acc.shape[0]
+    for j in range(k):
+        acc[j] = 0.0
+    while p + 8 <= m:
+        r0, r1, r2, r3 = rows[p], rows[p + 1], rows[p + 2], rows[p + 3]
+        r4, r5, r6, r7 = rows[p + 4], rows[p + 5], rows[p + 6], rows[p + 7]
+        v0, v1, v2, v3 = vals[p], vals[p + 1], vals[p + 2], vals[p + 3]
+        v4, v5, v6, v7 = vals[p + 4], vals[p + 5], vals[p + 6], vals[p + 7]
+        for j in range(k):
+            a = acc[j] + v0 * mat[r0, j]
+            a = a + v1 * mat[r1, j]
+            a = a + v2 * mat[r2, j]
+            a = a + v3 * mat[r3, j]
+            a = a + v4 * mat[r4, j]
+            a = a + v5 * mat[r5, j]
+            a = a + v6 * mat[r6, j]
+            acc[j] = a + v7 * mat[r7, j]
+        p += 8
+    while p < m:
+        r0 = rows[p]
+        v0 = vals[p]
+        for j in range(k):
+            acc[j] = acc[j] + v0 * mat[r0, j]
+        p += 1
+
+
+@kernel(inline="always")
+def _row_bad(v):
+    """1 if the 1-d ``v`` has a NaN or inf, else 0 (an or-reduction, no early exit)."""
+    bad = 0
+    for j in range(v.shape[0]):
+        e = v[j]
+        bad |= (e - e) != 0.0
+    return bad
+
+
 def _forward_py(idx, val, start, w, b, out, activate):
     """``out = x @ w`` from the compressed ``x``; with ``activate``, ``sigmoid(x @ w + b)``.
 
@@ -62,31 +105,7 @@ def _forward_py(idx, val, start, w, b, out, activate):
     bad = 0
     for r in prange(n):
         acc = out[r]
-        for j in range(m_out):
-            acc[j] = 0.0
-        p = start[r]
-        m = start[r + 1]
-        while p + 8 <= m:  # eight rows of w per pass over acc; the same order as one by one
-            i0, i1, i2, i3 = idx[p], idx[p + 1], idx[p + 2], idx[p + 3]
-            i4, i5, i6, i7 = idx[p + 4], idx[p + 5], idx[p + 6], idx[p + 7]
-            v0, v1, v2, v3 = val[p], val[p + 1], val[p + 2], val[p + 3]
-            v4, v5, v6, v7 = val[p + 4], val[p + 5], val[p + 6], val[p + 7]
-            for j in range(m_out):
-                a = acc[j] + v0 * w[i0, j]
-                a = a + v1 * w[i1, j]
-                a = a + v2 * w[i2, j]
-                a = a + v3 * w[i3, j]
-                a = a + v4 * w[i4, j]
-                a = a + v5 * w[i5, j]
-                a = a + v6 * w[i6, j]
-                acc[j] = a + v7 * w[i7, j]
-            p += 8
-        while p < m:
-            i0 = idx[p]
-            v0 = val[p]
-            for j in range(m_out):
-                acc[j] = acc[j] + v0 * w[i0, j]
-            p += 1
+        _ordered_sums(acc, w, idx, val, start[r], start[r + 1])
         row_bad = 0
         if activate:
             for j in range(m_out):
@@ -98,9 +117,7 @@ def _forward_py(idx, val, start, w, b, out, activate):
                     e = math.exp(v)
                     acc[j] = e / (1.0 + e)
         else:
-            for j in range(m_out):
-                v = acc[j]
-                row_bad |= (v - v) != 0.0
+            row_bad = _row_bad(acc)
         bad += row_bad
     return bad
 
@@ -137,53 +154,21 @@ def _backward_py(cidx, cval, cstart, dmat, g):
     so any thread count gives the same bits. Returns the number of rows of ``g``
     with a NaN or inf.
     """
-    m_out = dmat.shape[1]
     bad = 0
     for i in prange(g.shape[0]):
         acc = g[i]
-        for j in range(m_out):
-            acc[j] = 0.0
-        p = cstart[i]
-        m = cstart[i + 1]
-        while p + 8 <= m:
-            r0, r1, r2, r3 = cidx[p], cidx[p + 1], cidx[p + 2], cidx[p + 3]
-            r4, r5, r6, r7 = cidx[p + 4], cidx[p + 5], cidx[p + 6], cidx[p + 7]
-            v0, v1, v2, v3 = cval[p], cval[p + 1], cval[p + 2], cval[p + 3]
-            v4, v5, v6, v7 = cval[p + 4], cval[p + 5], cval[p + 6], cval[p + 7]
-            for j in range(m_out):
-                a = acc[j] + v0 * dmat[r0, j]
-                a = a + v1 * dmat[r1, j]
-                a = a + v2 * dmat[r2, j]
-                a = a + v3 * dmat[r3, j]
-                a = a + v4 * dmat[r4, j]
-                a = a + v5 * dmat[r5, j]
-                a = a + v6 * dmat[r6, j]
-                acc[j] = a + v7 * dmat[r7, j]
-            p += 8
-        while p < m:
-            r0 = cidx[p]
-            v0 = cval[p]
-            for j in range(m_out):
-                acc[j] = acc[j] + v0 * dmat[r0, j]
-            p += 1
-        row_bad = 0
-        for j in range(m_out):
-            v = acc[j]
-            row_bad |= (v - v) != 0.0
-        bad += row_bad
+        _ordered_sums(acc, dmat, cidx, cval, cstart[i], cstart[i + 1])
+        bad += _row_bad(acc)
     return bad
 
 
 @kernel
 def _finite(a):
-    """Whether every entry of the 2-d ``a`` is finite (an or-reduction, no early exit)."""
-    n, m = a.shape
-    bad = False
-    for r in range(n):
-        for j in range(m):
-            v = a[r, j]
-            bad |= (v - v) != 0.0
-    return not bad
+    """Whether every entry of the 2-d ``a`` is finite (no early exit)."""
+    bad = 0
+    for r in range(a.shape[0]):
+        bad |= _row_bad(a[r])
+    return bad == 0
 
 
 _forward_serial, _forward_parallel = serial_and_parallel(_forward_py)

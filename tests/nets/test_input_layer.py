@@ -46,17 +46,8 @@ def _forward_ref(x, w):
 
 
 def _backward_ref(x, dm):
-    """x.T @ dm as the kernels define it (terms in increasing row)."""
-    x = np.asarray(x, dtype=np.float64)
-    g = np.zeros((x.shape[1], dm.shape[1]))
-    for i in range(x.shape[1]):
-        for j in range(dm.shape[1]):
-            s = 0.0
-            for r in range(x.shape[0]):
-                if x[r, i] != 0:
-                    s = s + float(x[r, i]) * float(dm[r, j])
-            g[i, j] = s
-    return g
+    """x.T @ dm as the kernels define it (terms in increasing row): x.T's ordered sums."""
+    return _forward_ref(np.asarray(x, dtype=np.float64).T, dm)
 
 
 def _bits(a, b):
