@@ -193,7 +193,9 @@ def numerical_gradient(
         ``prange`` kernel over the parameters instead, each thread perturbing
         its own copy of ``x`` (in the default call on a C-ordered ``x`` of 1 MiB
         or more, the first thread perturbs ``x`` itself, in place and restored:
-        the gradient plus one copy of ``x`` per further thread in memory).
+        the gradient plus one copy of ``x`` per further thread in memory; there,
+        as with a plain Python ``f``, an ``f`` that writes into its argument
+        writes into ``x``).
     x : ndarray or array_like
         Float32 or float64 parameters of any shape (0-d to n-d, C- or
         F-ordered, or a strided view).

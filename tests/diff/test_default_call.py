@@ -255,6 +255,32 @@ def test_f_raising_while_x_is_perturbed_in_place_restores_x(where, parallel):
     assert same_bits(prange.central2(raises_at_three, x, 1e-4), want)
 
 
+@numba.njit
+def nan_then_raises(w):
+    v = w.reshape(-1)
+    if v[v.size // 2 - 1] > 2.5:
+        return np.nan  # the first lane's last element: it stops there (general path)
+    if v[v.size - 1] > 2.5:
+        raise ValueError("boom last")  # the last lane's, in a worker thread: lost, rerun
+    return v[0] * v[0] + v[v.size - 1]
+
+
+@pytest.mark.parametrize(
+    "n", [2**15, prange.IN_PLACE_MIN_BYTES // 8 + 5], ids=["snapshot", "in_place"]
+)
+def test_a_lane_stopping_and_a_lost_exception_give_fs_exception(n):
+    # the serial rerun (one lane) would stop at the NaN before the element where f raises
+    x = np.linspace(1.0, 2.0, n)
+    x[n // 2 - 1] = x[-1] = 2.49995
+    snap = x.copy()
+    for _ in range(3):
+        with pytest.raises(ValueError, match="boom last"):
+            nnnum.numerical_gradient(nan_then_raises, x)
+        assert same_bits(x, snap)
+    with pytest.raises(ValueError, match="boom last"):
+        nnnum.numerical_gradient(nan_then_raises, x, parallel=False)
+
+
 def test_unusual_inputs_take_the_general_path():
     x = np.random.default_rng(0).uniform(-1, 1, (6, 4))
     want = nnnum.numerical_gradient(rosen, x, parallel=False)

@@ -349,25 +349,37 @@ def central2(f: Any, x: np.ndarray, h: float) -> np.ndarray | None:
     regions is not run here (None).
     """
     if x.nbytes >= IN_PLACE_MIN_BYTES and type(x) is np.ndarray and x.flags.c_contiguous:
+        entry = _checked(f, x)  # compiles f for x: before x's region is held
+        if entry is None:
+            return None
         held = REGIONS.acquire_one(x)
         try:
-            return _central2(f, x, h)
+            return _central2(entry, x, h)
         finally:
             REGIONS.release_one(held)
-    return _central2(f, REGIONS.snapshot(x), h)
+    base = REGIONS.snapshot(x)
+    entry = _checked(f, base)
+    return None if entry is None else _central2(entry, base, h)
 
 
-def _central2(f: Any, base: np.ndarray, h: float) -> np.ndarray | None:
-    """:func:`central2` on ``base``, C-ordered, which no other thread perturbs meanwhile."""
+def _checked(f: Any, x: np.ndarray) -> _Entry | None:
+    """``f``'s entry, its return type checked on ``x`` once per argument type; None: nested."""
     entry = _entry(f)
-    key = (base.dtype.char, base.ndim)
+    key = (x.dtype.char, x.ndim)
     if key not in entry.checked:
-        scalar_result(timed_check(entry, base), "x")  # its return type, once per argument type
+        scalar_result(timed_check(entry, x), "x")  # its return type, once per argument type
         if entry.seconds is None and PARALLEL_AFTER_S > 0.0:  # f compiled for x: time it
-            timed_check(entry, base)
+            timed_check(entry, x)
         entry.checked.add(key)
-    if entry.nested:
-        return None
+    return None if entry.nested else entry
+
+
+class _GeneralPath(Exception):
+    """A lane stopped at an element for the general path and another lost f's exception."""
+
+
+def _central2(entry: _Entry, base: np.ndarray, h: float) -> np.ndarray | None:
+    """:func:`central2`'s kernel on ``base``, C-ordered, no other thread perturbing it."""
     df = np.empty_like(base)
     state = np.array(_STATE)  # bad, the element lane 0 has perturbed (-1: none), its value
     par_kernel, serial_kernel = entry.central2
@@ -387,6 +399,8 @@ def _central2(f: Any, base: np.ndarray, h: float) -> np.ndarray | None:
             )
         else:
             _serial(entry, serial_kernel, base, hx, h, df, state, 1)
+    except _GeneralPath:
+        return None
     finally:
         if state[1] >= 0.0:  # f raised with an element of x perturbed: restore it
             base.reshape(-1)[int(state[1])] = state[2]
@@ -398,9 +412,17 @@ _STATE = (0.0, -1.0, 0.0)
 
 
 def _restored(base: np.ndarray, state: np.ndarray, *rest: Any) -> tuple[Any, ...]:
-    """The serial rerun's arguments, ``base`` restored where a lost exception left it perturbed."""
+    """The serial rerun's arguments, ``base`` restored where a lost exception left it perturbed.
+
+    Where a lane had also stopped at an element for the general path, the one
+    serial lane would stop there too, before the element where ``f`` raised: the
+    general path, which evaluates every element, raises it instead.
+    """
     if state[1] >= 0.0:
         base.reshape(-1)[int(state[1])] = state[2]
+        state[1] = -1.0
+    if state[0]:
+        raise _GeneralPath
     state[:] = _STATE
     hx, h, df = rest
     return (base, hx, h, df, state, 1)
