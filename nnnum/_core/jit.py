@@ -30,6 +30,9 @@ __all__ = ["kernel", "serial_and_parallel", "jit", "CONTRACT", "call_kernel", "i
 #: Numba's JIT is off (``NUMBA_DISABLE_JIT=1``, the coverage run; read once, as Numba does):
 #: every kernel runs as Python (:func:`_as_compiled`), and the intrinsics as their Python twins.
 JIT_OFF: bool = bool(getattr(numba.config, "DISABLE_JIT", 0))
+#: Kernels on at least this many elements (or outputs) run their parallel variant; below it
+#: thread wake-up costs more than it saves.
+PARALLEL_MIN_SIZE = 1 << 16
 
 #: The only fastmath flag any nnnum kernel uses: allow fused multiply-add.
 CONTRACT: frozenset[str] = frozenset({"contract"})

@@ -20,9 +20,6 @@ from .._core.jit import CONTRACT, kernel, serial_and_parallel
 from ._bitcast import as_float64, as_int64, opaque
 from ._simd import prefetch, transpose_rows
 
-#: Arrays at least this large use the parallel variant of elementwise kernels.
-PARALLEL_MIN_SIZE = 1 << 16
-
 # --- exp(x) for x <= 0, written so LLVM vectorises it (no libm call) ----------
 _LOG2E = 1.4426950408889634
 _LN2_HI = 6.93147180369123816490e-01

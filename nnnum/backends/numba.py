@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from .._core.jit import PARALLEL_MIN_SIZE
 from . import _cpu_kernels as K
 from . import _xp_ops
 from ._host import batch_budget, is_device_array, to_host  # noqa: F401 (the contract)
@@ -37,7 +38,7 @@ def _kernel_input(x: np.ndarray) -> np.ndarray:
 def _elementwise(serial: Any, parallel: Any, x: np.ndarray, out_dtype: Any) -> np.ndarray:
     flat = np.ascontiguousarray(_kernel_input(x)).reshape(-1)
     out = np.empty(flat.size, dtype=flat.dtype if out_dtype is None else out_dtype)
-    (parallel if flat.size >= K.PARALLEL_MIN_SIZE else serial)(flat, out)
+    (parallel if flat.size >= PARALLEL_MIN_SIZE else serial)(flat, out)
     res = out.reshape(x.shape).astype(x.dtype if out_dtype is None else out_dtype, copy=False)
     return res[()] if x.ndim == 0 else res  # a 0-d input gives a scalar, as NumPy's ufuncs do
 
@@ -64,7 +65,7 @@ def softmax(z: np.ndarray) -> np.ndarray:
     zk = _kernel_input(z)
     z2 = np.ascontiguousarray(zk).reshape(-1, z.shape[-1])
     out = np.empty(z2.shape, dtype=zk.dtype)
-    if z2.size >= K.PARALLEL_MIN_SIZE:
+    if z2.size >= PARALLEL_MIN_SIZE:
         K._softmax_parallel(z2, out)
     else:
         K._softmax_serial(z2, out)
@@ -73,7 +74,7 @@ def softmax(z: np.ndarray) -> np.ndarray:
 
 def _pick(serial: Any, parallel: Any, size: int) -> Any:
     """Parallel only where it pays: small inputs pay thread wake-up and contend with BLAS."""
-    return parallel if size >= K.PARALLEL_MIN_SIZE else serial
+    return parallel if size >= PARALLEL_MIN_SIZE else serial
 
 
 def mean_squared_error(y2: np.ndarray, kind: str, t2: np.ndarray) -> float:

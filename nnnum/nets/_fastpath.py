@@ -10,17 +10,17 @@ the problem.
 
 from __future__ import annotations
 
-import functools
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from .. import backends as _backend
+from .._core.jit import PARALLEL_MIN_SIZE
 from ..losses import CE_DELTA
 from . import _input_layer, _warm
 
 #: Kernels on at least this many elements use their parallel variant (the backend's threshold).
-PARALLEL_MIN = 1 << 16
+PARALLEL_MIN = PARALLEL_MIN_SIZE
 #: NumPy sums runs of up to this many elements directly (its pairwise summation's leaf).
 PW_BLOCK = 128
 NO_LABELS = np.zeros(0, dtype=np.int64)
@@ -39,12 +39,9 @@ class FastInputs(NamedTuple):
     compressed: _input_layer.Compressed | None
 
 
-@functools.cache
 def kernels() -> Any:
     """The network kernels, imported on first use (``import nnnum`` compiles nothing)."""
-    from . import _forward_kernels
-
-    return _forward_kernels
+    return _warm.module("_forward_kernels")
 
 
 def kernel(name: str) -> Any:
@@ -53,8 +50,7 @@ def kernel(name: str) -> Any:
     (:mod:`._warm`: on a cold cache a helper process compiles it; waiting for it is
     shorter than compiling it here.) Anything else: the kernel at once.
     """
-    _warm.ready(name)
-    return getattr(kernels(), name)
+    return _warm.kernel("_forward_kernels", name)
 
 
 def fast_inputs(p: Any, x: Any, t: Any) -> FastInputs | None:
@@ -101,7 +97,14 @@ def fast_inputs(p: Any, x: Any, t: Any) -> FastInputs | None:
         labels, tt, dense = t.astype(np.int64, copy=False), NO_TARGETS, False
     else:
         return None
-    z1, bad, c = _input_layer.hidden(x, w1, b1)
+    c = _input_layer.compress(x)
+    fused = _input_layer.hidden(c, w1, b1)
+    if fused is None:
+        with np.errstate(all="ignore"):  # NaN or inf in x: an error, not matmul's warning
+            z1 = _input_layer.as_float64(x) @ w1
+        bad = sigmoid_rows(z1, b1)
+    else:
+        z1, bad = fused
     if bad:
         # every row of x with a NaN or inf has a NaN or inf pre-activation: only then is x scanned
         if not np.isfinite(x).all():

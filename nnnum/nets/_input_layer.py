@@ -15,19 +15,19 @@ differ from BLAS's by rounding (the order of the sum).
 
 from __future__ import annotations
 
-import functools
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from .. import backends as _backend
+from .._core.jit import PARALLEL_MIN_SIZE
 from . import _warm
 
 #: At most this fraction of non-zero entries: beyond it BLAS is faster (measured on
 #: AVX-512 and AVX2 machines; the sparse products break even near 35%).
 DENSE_MAX = 0.3
 #: Outputs from which the kernels use their parallel variant (as the net's other kernels).
-PARALLEL_MIN = 1 << 16
+PARALLEL_MIN = PARALLEL_MIN_SIZE
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
@@ -40,16 +40,8 @@ class Compressed(NamedTuple):
     shape: tuple[int, int]
 
 
-@functools.cache
-def _kernels() -> Any:
-    from . import _input_kernels
-
-    return _input_kernels
-
-
 def _kernel(name: str) -> Any:
-    _warm.ready(name)
-    return getattr(_kernels(), name)
+    return _warm.kernel("_input_kernels", name)
 
 
 def compress(x: Any) -> Compressed | None:
@@ -96,7 +88,8 @@ def _usable(c: Compressed, m: np.ndarray) -> bool:
     )
 
 
-def _as_float64(x: Any) -> Any:
+def as_float64(x: Any) -> Any:
+    """``x`` as float64 (itself when it is)."""
     return x if getattr(x, "dtype", None) == np.float64 else x.astype(np.float64)
 
 
@@ -108,30 +101,26 @@ def product(x: Any, w: Any, c: Compressed | None | Unknown = UNKNOWN) -> Any:
     if isinstance(c, Unknown):
         c = compress(x)
     if c is None or not _usable(c, w) or w.shape[0] != c.shape[1]:
-        return _as_float64(x) @ w
+        return as_float64(x) @ w
     out = np.empty((c.shape[0], w.shape[1]))
     if _forward(c, w, np.zeros(0), out, False):
-        return _as_float64(x) @ w
+        return as_float64(x) @ w
     return out
 
 
-def hidden(x: Any, w1: np.ndarray, b1: np.ndarray) -> tuple[np.ndarray, int, Compressed | None]:
-    """``(sigmoid(x @ w1 + b1), bad rows, compress(x))`` for the fast path, in one pass.
+def hidden(c: Compressed | None, w1: np.ndarray, b1: np.ndarray) -> tuple[np.ndarray, int] | None:
+    """``(sigmoid(x @ w1 + b1), bad rows)`` in one pass from ``c = compress(x)``, or None.
 
+    None where the sparse way does not apply (then :func:`product` is BLAS's).
     Bad rows have a NaN or inf pre-activation (see ``_hidden_py``), and no
     warning is given; with none, the hidden layer is
     ``sigmoid(product(x, w1, c) + b1)`` bit for bit (with some, the caller
     computes that, warnings included).
     """
-    c = compress(x)
-    if c is not None and _usable(c, w1) and w1.shape[0] == x.shape[1]:
-        z1 = np.empty((c.shape[0], w1.shape[1]))
-        return z1, _forward(c, w1, b1, z1, True), c
-    from ._fastpath import sigmoid_rows
-
-    with np.errstate(all="ignore"):  # NaN or inf in x: an error, not matmul's warning
-        a1 = _as_float64(x) @ w1
-    return a1, sigmoid_rows(a1, b1), c
+    if c is None or not _usable(c, w1) or w1.shape[0] != c.shape[1]:
+        return None
+    z1 = np.empty((c.shape[0], w1.shape[1]))
+    return z1, _forward(c, w1, b1, z1, True)
 
 
 def _forward(c: Compressed, w: np.ndarray, b: np.ndarray, out: np.ndarray, activate: bool) -> int:
@@ -145,7 +134,7 @@ def product_t(x: Any, dmat: Any, c: Compressed | None | Unknown = UNKNOWN) -> An
     if isinstance(c, Unknown):
         c = compress(x)
     if c is None or not _usable(c, dmat) or dmat.shape[0] != c.shape[0]:
-        return _as_float64(x).T @ dmat
+        return as_float64(x).T @ dmat
     n, d = c.shape
     nnz = int(c.start[n])
     cidx, cval = np.empty(nnz, dtype=np.int32), np.empty(nnz)
@@ -154,5 +143,5 @@ def product_t(x: Any, dmat: Any, c: Compressed | None | Unknown = UNKNOWN) -> An
     g = np.empty((d, dmat.shape[1]))
     big = dmat.size >= PARALLEL_MIN  # the work: each non-zero of x meets a row of dmat
     if _kernel("_backward_parallel" if big else "_backward_serial")(cidx, cval, cstart, dmat, g):
-        return _as_float64(x).T @ dmat
+        return as_float64(x).T @ dmat
     return g

@@ -22,6 +22,8 @@ cache entry is never seen: Numba writes a temporary file and renames it).
 from __future__ import annotations
 
 import atexit
+import functools
+import importlib
 import os
 import subprocess
 import sys
@@ -32,7 +34,7 @@ from numba import types
 
 from .._core import jit as _jit
 
-__all__ = ["SIGNATURES", "ready", "start"]
+__all__ = ["SIGNATURES", "kernel", "module", "ready", "start"]
 
 _F1 = types.Array(types.float64, 1, "C")
 _F2 = types.Array(types.float64, 2, "C")
@@ -83,10 +85,20 @@ _finished = False
 _pid = 0  # the process that started the helper (a forked child has no reader thread)
 
 
-def _kernel(module: str, name: str) -> Any:
-    import importlib
+@functools.cache
+def module(name: str) -> Any:
+    """Kernel module ``name`` of this package, imported on first use."""
+    return importlib.import_module(f"{__package__}.{name}")
 
-    return getattr(importlib.import_module(f"{__package__}.{module}"), name)
+
+def _kernel(module_name: str, name: str) -> Any:
+    return getattr(module(module_name), name)
+
+
+def kernel(module_name: str, name: str) -> Any:
+    """Kernel ``name`` of ``module_name``, once a cold start's helper has cached it (see ready)."""
+    ready(name)
+    return _kernel(module_name, name)
 
 
 def _cached(module: str, name: str, sig: tuple[Any, ...]) -> bool | None:

@@ -132,7 +132,8 @@ def test_the_fused_hidden_layer_is_sigmoid_of_the_product():
     rng = np.random.default_rng(2)
     x = _pixels(rng, 50, 60)
     w, b = 40 * rng.standard_normal((60, 20)), 40 * rng.standard_normal(20)  # saturated too
-    z1, bad, c = il.hidden(x, w, b)
+    c = il.compress(x)
+    z1, bad = il.hidden(c, w, b)
     assert bad == 0 and c is not None
     _bits(z1, nnnum.sigmoid(il.product(x, w) + b))
 
@@ -143,7 +144,8 @@ def test_non_finite_inputs_and_weights():
     x[2, 3] = np.nan
     x[4, 1] = np.inf  # non-zeros: they take part, as in BLAS
     w = rng.standard_normal((10, 5))
-    z1, bad, c = il.hidden(x, w, np.zeros(5))
+    c = il.compress(x)
+    z1, bad = il.hidden(c, w, np.zeros(5))
     assert c is not None and bad == 2
     a = il.product(x, w)
     assert np.isnan(a[2]).all() and not np.isfinite(a[4]).any()

@@ -378,6 +378,17 @@ class _GeneralPath(Exception):
     """A lane stopped at an element for the general path and another lost f's exception."""
 
 
+#: The kernel's state at the start: not bad, no element perturbed.
+_STATE = (0.0, -1.0, 0.0)
+
+
+def _restore(base: np.ndarray, state: np.ndarray) -> None:
+    """The element the kernel's first lane had perturbed (``state[1]``, if any): its value back."""
+    if state[1] >= 0.0:
+        base.reshape(-1)[int(state[1])] = state[2]
+        state[1] = -1.0
+
+
 def _central2(entry: _Entry, base: np.ndarray, h: float) -> np.ndarray | None:
     """:func:`central2`'s kernel on ``base``, C-ordered, no other thread perturbing it."""
     df = np.empty_like(base)
@@ -402,29 +413,23 @@ def _central2(entry: _Entry, base: np.ndarray, h: float) -> np.ndarray | None:
     except _GeneralPath:
         return None
     finally:
-        if state[1] >= 0.0:  # f raised with an element of x perturbed: restore it
-            base.reshape(-1)[int(state[1])] = state[2]
+        _restore(base, state)  # f raised with an element of x perturbed
     return None if state[0] else df
 
 
-#: The kernel's state at the start: not bad, no element perturbed.
-_STATE = (0.0, -1.0, 0.0)
-
-
-def _restored(base: np.ndarray, state: np.ndarray, *rest: Any) -> tuple[Any, ...]:
+def _restored(
+    base: np.ndarray, state: np.ndarray, hx: Any, h: float, df: np.ndarray
+) -> tuple[Any, ...]:
     """The serial rerun's arguments, ``base`` restored where a lost exception left it perturbed.
 
     Where a lane had also stopped at an element for the general path, the one
     serial lane would stop there too, before the element where ``f`` raised: the
     general path, which evaluates every element, raises it instead.
     """
-    if state[1] >= 0.0:
-        base.reshape(-1)[int(state[1])] = state[2]
-        state[1] = -1.0
+    _restore(base, state)
     if state[0]:
         raise _GeneralPath
     state[:] = _STATE
-    hx, h, df = rest
     return (base, hx, h, df, state, 1)
 
 
