@@ -193,9 +193,11 @@ def numerical_gradient(
         ``prange`` kernel over the parameters instead, each thread perturbing
         its own copy of ``x`` (in the default call on a C-ordered ``x`` of 1 MiB
         or more, the first thread perturbs ``x`` itself, in place and restored:
-        the gradient plus one copy of ``x`` per further thread in memory; there,
-        as with a plain Python ``f``, an ``f`` that writes into its argument
-        writes into ``x``).
+        the gradient plus one copy of ``x`` per further thread in memory, and a
+        large ``x`` runs on fewer threads, so that the copies beyond the first
+        take at most ``NNNUM_COPY_BUDGET_MIB``, 64 MiB by default; there, as
+        with a plain Python ``f``, an ``f`` that writes into its argument writes
+        into ``x``).
     x : ndarray or array_like
         Float32 or float64 parameters of any shape (0-d to n-d, C- or
         F-ordered, or a strided view).

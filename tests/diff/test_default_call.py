@@ -130,6 +130,67 @@ def test_lanes_give_the_same_bits_and_restore_x(lanes):
         assert same_bits(base, x)
 
 
+MIB = 1 << 20
+
+
+@pytest.mark.parametrize(
+    "nbytes, in_place, budget, want",
+    [
+        (76 * MIB, True, 64 * MIB, 2),  # x itself and one copy: 2x x
+        (76 * MIB, False, 64 * MIB, 1),  # the snapshot is the one copy
+        (30 * MIB, True, 64 * MIB, 4),  # one copy, and two more within the budget
+        (30 * MIB, False, 64 * MIB, 3),
+        (800, False, 64 * MIB, 1 + 64 * MIB // 800),  # small: one per thread in practice
+        (2 * MIB, True, 0, 2),
+        (800, False, 0, 1),
+        (0, False, 0, 1),
+        (1, False, 2**62, 2**30),
+    ],
+)
+def test_lanes_hold_one_copy_of_x_and_the_budget(monkeypatch, nbytes, in_place, budget, want):
+    monkeypatch.setattr(prange, "COPY_BUDGET_BYTES", budget)
+    assert prange.max_lanes(nbytes, in_place) == want
+
+
+@pytest.mark.parametrize("text, mib", [("64", 64), ("0", 0), ("0.5", 0.5), ("1e3", 1000)])
+def test_the_copy_budget_is_read_from_the_environment(monkeypatch, text, mib):
+    monkeypatch.setenv("NNNUM_COPY_BUDGET_MIB", text)
+    assert prange._copy_budget() == int(mib * MIB)
+
+
+@pytest.mark.parametrize("text", ["-1", "lots", "nan", "inf"])
+def test_a_bad_copy_budget_is_a_clear_error(monkeypatch, text):
+    monkeypatch.setenv("NNNUM_COPY_BUDGET_MIB", text)
+    with pytest.raises(ValueError, match="NNNUM_COPY_BUDGET_MIB must be a number of MiB"):
+        prange._copy_budget()
+
+
+@pytest.mark.parametrize("layout", ["in_place", "strided"])
+def test_a_large_x_runs_in_the_lanes_its_budget_allows_with_the_same_bits(
+    monkeypatch, num_threads, layout
+):
+    n = prange.IN_PLACE_MIN_BYTES // 8 + 11
+    rng = np.random.default_rng(13)
+    x = rng.uniform(-1, 1, n) if layout == "in_place" else rng.uniform(-1, 1, 2 * n)[::2]
+    snap = x.copy()
+    want = nnnum.numerical_gradient(ends, x, parallel=False)
+    seen: list[int] = []
+    real = prange._central2
+    monkeypatch.setattr(
+        prange, "_central2", lambda e, b, h, lanes: seen.append(lanes) or real(e, b, h, lanes)
+    )
+    monkeypatch.setattr(prange, "COPY_BUDGET_BYTES", 0)
+    with num_threads(2):
+        got = nnnum.numerical_gradient(ends, x)
+    assert seen == [2 if layout == "in_place" else 1]  # the gradient and one copy of x
+    assert same_bits(got, want) and same_bits(x, snap)
+
+
+@numba.njit
+def ends(x):
+    return x[0] * x[-1] + np.sin(x[x.size // 2])  # cheap: a million elements in a blink
+
+
 @pytest.mark.timeout(120)
 def test_nnnum_readers_never_see_a_jitted_call_perturbing_x_in_place():
     W = np.random.default_rng(8).uniform(-1, 1, prange.IN_PLACE_MIN_BYTES // 8)  # in place

@@ -66,12 +66,12 @@ def build(f: Any) -> tuple[Any, Any, Any, Any, Any]:
             done[c] = True
 
     def book(x, h, h64, df, state, lanes, done):
-        """The book's central difference at every element, in ``lanes`` parallel lanes.
+        """The book's central difference at every element, in parallel lanes.
 
-        (``lanes <= 0``: one per thread.) Lane 0 perturbs ``x`` itself in place,
-        every other lane a copy of it taken before any lane starts, so the
-        lanes hold ``lanes - 1`` copies of ``x`` in all (the serial kernel, one
-        lane: none). Each lane reads ``x_i`` from its own buffer and restores
+        One lane per thread, at most ``lanes`` (where > 0). Lane 0 perturbs
+        ``x`` itself in place, every other lane a copy of it taken before any
+        lane starts: one copy of ``x`` per lane beyond the first (the serial
+        kernel, one lane: none). Each lane reads ``x_i`` from its own buffer and restores
         what it set, so every evaluation sees ``x`` with only its own
         perturbation and ``x`` ends as it began. ``state`` (three float64):
         while lane 0 has element ``i`` of ``x`` perturbed, ``state[1] == i`` and
@@ -86,9 +86,10 @@ def build(f: Any) -> tuple[Any, Any, Any, Any, Any]:
         n = x.size
         flat = x.reshape(-1)
         dflat = df.reshape(-1)
-        if lanes <= 0:  # one per thread
-            lanes = numba.get_num_threads()
-        nlanes = max(1, min(n, lanes, done.size))  # one done flag per lane
+        nlanes = numba.get_num_threads()  # one per thread, ``lanes`` at most where > 0
+        if lanes > 0:
+            nlanes = min(nlanes, lanes)
+        nlanes = max(1, min(n, nlanes, done.size))  # one done flag per lane
         spare = np.empty((nlanes - 1, n), dtype=flat.dtype)
         for c in range(nlanes - 1):
             spare[c] = flat

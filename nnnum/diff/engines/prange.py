@@ -59,6 +59,20 @@ def _parallel_after() -> float:
     return seconds
 
 
+def _copy_budget() -> int:
+    text = os.environ.get("NNNUM_COPY_BUDGET_MIB", "64")
+    try:
+        mib = float(text)
+    except ValueError:
+        mib = -1.0
+    if not 0.0 <= mib < 2.0**40:  # NaN too
+        raise ValueError(
+            f"NNNUM_COPY_BUDGET_MIB must be a number of MiB >= 0 (what the default call of a "
+            f"jitted f may hold in copies of x beyond the gradient and one copy), got {text!r}"
+        )
+    return int(mib * (1 << 20))
+
+
 #: Seconds the serial kernels of an ``f`` may lose beside the parallel ones before these are
 #: compiled, from ``NNNUM_PARALLEL_AFTER_S``; 0 (the default): the parallel kernels from the
 #: first call.
@@ -66,9 +80,14 @@ PARALLEL_AFTER_S = _parallel_after()
 #: Parallel chunks at most (4 per thread): the size of every kernel's ``done`` flags.
 _MAX_CHUNKS = 4 * int(numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
 #: From this size on, the default call perturbs a C-ordered ``x`` in place (memory: the
-#: gradient plus one copy per thread beyond the first); below it, a private snapshot
-#: (lock-free, and the copy costs less than holding ``x``'s region).
+#: gradient plus one copy per lane beyond the first, see :func:`max_lanes`); below it, a private
+#: snapshot (lock-free, and the copy costs less than holding ``x``'s region).
 IN_PLACE_MIN_BYTES = 1 << 20
+#: Bytes the default call may hold in copies of ``x`` beyond the gradient and one copy (the
+#: first lane's snapshot, or its one further lane where ``x`` is perturbed in place), from
+#: ``NNNUM_COPY_BUDGET_MIB`` (default 64): a large ``x`` runs in fewer lanes than threads
+#: (see :func:`max_lanes`), so that 10^7 float64 elements cost at most 2x ``x``.
+COPY_BUDGET_BYTES = _copy_budget()
 
 _CACHE: collections.OrderedDict[int, _Entry] = collections.OrderedDict()
 _LOCK = threading.Lock()
@@ -340,9 +359,11 @@ def central2(f: Any, x: np.ndarray, h: float) -> np.ndarray | None:
     C-ordered ``x`` of :data:`IN_PLACE_MIN_BYTES` or more is perturbed in place
     by the kernel's first lane (holding its memory region, as the loop engine
     does for a Python ``f``) and copied once for each other lane: the gradient
-    plus one copy of ``x`` per thread beyond the first, and ``x`` ends bit for
+    plus one copy of ``x`` per lane beyond the first, and ``x`` ends bit for
     bit as it began, also when ``f`` raises. Any other ``x`` is perturbed
-    through a private C-ordered snapshot.
+    through a private C-ordered snapshot. A large ``x`` runs in fewer lanes
+    than threads (:func:`max_lanes`): the copies beyond the gradient and one copy
+    of ``x`` hold at most :data:`COPY_BUDGET_BYTES`.
     None when any element needs the general path: a step that rounds by more
     than 1%, NaN or inf in ``x``, a non-finite difference (the general path
     raises or warns, naming the element). An ``f`` that runs its own parallel
@@ -354,12 +375,25 @@ def central2(f: Any, x: np.ndarray, h: float) -> np.ndarray | None:
             return None
         held = REGIONS.acquire_one(x)
         try:
-            return _central2(entry, x, h)
+            return _central2(entry, x, h, max_lanes(x.nbytes, in_place=True))
         finally:
             REGIONS.release_one(held)
     base = REGIONS.snapshot(x)
     entry = _checked(f, base)
-    return None if entry is None else _central2(entry, base, h)
+    return None if entry is None else _central2(entry, base, h, max_lanes(base.nbytes, False))
+
+
+def max_lanes(nbytes: int, in_place: bool) -> int:
+    """The most parallel lanes the default call runs for an ``x`` of ``nbytes`` (one per thread).
+
+    Every lane but the first holds a copy of ``x``. Perturbed in place, the
+    first lane is ``x`` itself and one further lane is always allowed (the
+    gradient plus one copy); through a snapshot, the snapshot is that copy.
+    Beyond it, as many lanes as :data:`COPY_BUDGET_BYTES` holds copies. The
+    kernel runs at most one lane per thread; the lane count changes no bit of
+    the result.
+    """
+    return min(1 << 30, 1 + int(in_place) + COPY_BUDGET_BYTES // max(1, nbytes))
 
 
 def _checked(f: Any, x: np.ndarray) -> _Entry | None:
@@ -389,8 +423,8 @@ def _restore(base: np.ndarray, state: np.ndarray) -> None:
         state[1] = -1.0
 
 
-def _central2(entry: _Entry, base: np.ndarray, h: float) -> np.ndarray | None:
-    """:func:`central2`'s kernel on ``base``, C-ordered, no other thread perturbing it."""
+def _central2(entry: _Entry, base: np.ndarray, h: float, lanes: int) -> np.ndarray | None:
+    """:func:`central2`'s kernel in at most ``lanes`` lanes on ``base`` (no other thread's)."""
     df = np.empty_like(base)
     state = np.array(_STATE)  # bad, the element lane 0 has perturbed (-1: none), its value
     par_kernel, serial_kernel = entry.central2
@@ -405,7 +439,7 @@ def _central2(entry: _Entry, base: np.ndarray, h: float) -> np.ndarray | None:
                 h,
                 df,
                 state,
-                0,  # a lane per thread
+                lanes,
                 rerun=lambda: _restored(base, state, hx, h, df),
             )
         else:
