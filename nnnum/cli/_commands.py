@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import platform
@@ -182,6 +183,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         f"backend={backend}",
         flush=True,
     )
+    # the imports' and the data's objects (most of the heap: Numba's, NumPy's, the data
+    # loader's modules) live to the end: the cyclic collector need not scan them again (it
+    # spent 0.1 s of a 3 s run on them, 0.2 s more after a cold start's compiling)
+    gc.freeze()
     try:
         hist = train(
             net,

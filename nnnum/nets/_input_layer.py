@@ -59,12 +59,20 @@ def compress(x: Any) -> Compressed | None:
         x = x.astype(np.float64)
     n, d = x.shape
     limit = int(DENSE_MAX * n * d)
+    if x.dtype not in _ran and np.count_nonzero(x) > limit:
+        return None  # the kernel's answer (it counts NaN too), without compiling it
     idx = np.empty(limit + d, dtype=np.int32)
     val = np.empty(limit + d)
     start = np.empty(n + 1, dtype=np.int64)
     if _kernel("_compress")(np.ascontiguousarray(x), limit, idx, val, start) < 0:
         return None
+    _ran.add(x.dtype)
     return Compressed(idx, val, start, (n, d))
+
+
+#: The dtypes for which ``_compress`` has run: until then a dense input is told by NumPy's
+#: count, so that a run on dense inputs (the 8x8 digits: half non-zero) never compiles it.
+_ran: set[np.dtype] = set()
 
 
 class Unknown:

@@ -93,7 +93,8 @@ def _forward(indptr, indices, values, w1, b1, w2, b2, labels):
     q, p = np.empty((n, k)), np.empty(n)
     coef = np.empty((13, n, hdim))
     rest = (indptr, indices, values, w1, b1, w2, b2, labels, z, zm, q, p, coef)
-    _run_tasks([(_kernels_net.forward_rows, (lo, hi, *rest)) for lo, hi in _row_ranges(n)])
+    kern = _warm.kernel("_kernels", "forward_rows")  # waits while the helper compiles it
+    _run_tasks([(kern, (lo, hi, *rest)) for lo, hi in _row_ranges(n)])
     return z, zm, q, p, coef
 
 
@@ -127,7 +128,7 @@ def _cache_line_rows(rows: int, cols: int) -> np.ndarray:
 
 def _steps(a: np.ndarray, b: np.ndarray, h: float, name: str):
     """``actual_steps`` of ``[a; b]`` in one pass; its error where a check fails."""
-    dp, dm, st, ok = _kernels_net.actual_steps_stacked(a, b, float(h))
+    dp, dm, st, ok = _warm.kernel("_kernels", "actual_steps_stacked")(a, b, float(h))
     if not ok:
         actual_steps(np.vstack([a, b[None, :]]), h, name)  # raises the error
     return dp, dm, st
@@ -144,7 +145,7 @@ def _structured_numba(params: dict[str, Any], x: np.ndarray, labels: np.ndarray,
     hdim = w1.shape[1]
     _warm.start()  # once per process; only on a cold cache
     # the nonzeros of [x, 1] per sample (CSR): the trailing 1 carries the bias b1
-    indptr, indices, values = _kernels_net.sparse_rows(x)
+    indptr, indices, values = _warm.kernel("_kernels", "sparse_rows")(x)
     z, zm, q, p, coef = _forward(indptr, indices, values, w1, b1, w2, b2, labels)
     if not q.min() >= Q_TINY:  # never on a sane net; NaN logits (inf weights x) land here too
         return batched_structured_gradient(params, x, labels, h)

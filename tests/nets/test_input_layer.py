@@ -172,6 +172,32 @@ def test_zeros_of_both_signs_are_skipped_and_nan_is_kept():
     assert c is not None and c.idx[: c.start[1]].tolist() == [2, 5]
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_before_the_kernel_has_run_numpys_count_gives_its_answer(monkeypatch, dtype):
+    """Dense inputs are told without the kernel (never compiled in a dense run), the same way."""
+    rng = np.random.default_rng(9)
+    limit = int(il.DENSE_MAX * 10 * 20)
+    calls = []
+    real = il._kernel
+
+    def spy(name):
+        calls.append(name)
+        return real(name)
+
+    monkeypatch.setattr(il, "_kernel", spy)
+    cases = [(limit + 1, False), (150, False), (limit, True), (3, True)]
+    for nonzeros, sparse in cases:
+        x = _exactly(rng, 10, 20, nonzeros).astype(dtype)
+        if nonzeros == 150:
+            x[x == 0.0] = np.nan  # NaN counts as non-zero, in NumPy's count as in the kernel
+        for state in (set(), {np.dtype(dtype)}):  # before and after the kernel has run
+            monkeypatch.setattr(il, "_ran", set(state))
+            calls.clear()
+            assert (il.compress(x) is not None) == sparse
+            assert calls == ([] if not sparse and not state else ["_compress"])
+    assert il._ran == {np.dtype(dtype)}
+
+
 def test_dense_inputs_and_other_backends_take_blas():
     rng = np.random.default_rng(4)
     w = rng.standard_normal((20, 7))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -10,7 +11,7 @@ import pytest
 
 from nnnum.nets import _warm
 
-from ..fresh_python import run_python
+from ..fresh_python import ROOT, run_python
 
 pytestmark = pytest.mark.jit_only
 
@@ -18,9 +19,9 @@ _CALLS = """
 import json, numpy as np, nnnum
 from nnnum.nets import _warm
 rng = np.random.default_rng(0)
-# nnnum train's float32 images: the 8x8 digits (half zeros: BLAS's products), then MNIST's
-# (81% zeros: the sparse ones)
-x, t = rng.random((30, 20)).astype(np.float32), rng.integers(0, 4, 30)
+# nnnum train's images, float64 after the network's checks: the 8x8 digits (half zeros:
+# BLAS's products), then MNIST's (81% zeros: the sparse ones)
+x, t = rng.random((30, 20)), rng.integers(0, 4, 30)
 net = nnnum.TwoLayerNet(20, 9, 4, seed=0)
 net.numerical_gradient(x, t)
 net.loss(x, t)
@@ -109,3 +110,33 @@ def test_a_helper_still_running_at_exit_is_stopped(tmp_path):
 
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)  # gone (the reaped child of an exited process)
+
+
+def test_the_helper_compiles_this_nnnum_whatever_the_working_directory(tmp_path):
+    """A working directory holding another ``nnnum`` (a checkout) does not capture the helper."""
+    fake = tmp_path / "cwd" / "nnnum"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise SystemExit('the helper imported the wrong nnnum')\n")
+    script = tmp_path / "run.py"  # a script elsewhere: its own folder, not the cwd, is path[0]
+    script.write_text(
+        "import json\n"
+        "from nnnum.nets import _warm\n"
+        "started = _warm.start()\n"
+        "with _warm._changed:\n"
+        "    _warm._changed.wait_for(lambda: _warm._finished, 300)\n"
+        "print(json.dumps({'started': started, 'done': sorted(_warm._done)}))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_THREADING_LAYER"}
+    env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
+    env["NUMBA_CACHE_DIR"] = str(tmp_path / "cache")
+    proc = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=400,
+        env=env,
+        cwd=fake.parent,
+    )
+    res = _json(proc)
+    assert res["started"]
+    assert res["done"] == sorted(name for _, name, _ in _warm.SIGNATURES)
