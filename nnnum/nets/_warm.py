@@ -8,8 +8,11 @@ at a time per process, so :func:`start` launches one helper interpreter
 cache, from the last one needed (``grad_hidden``, the largest) to the first,
 while the caller compiles from the first: each loads what the other finished
 from the cache, and :func:`ready` makes the caller wait for a kernel the
-helper is compiling at that moment (less than compiling it anew). Nothing
-else changes: a kernel is the same machine code whichever process compiled it.
+helper is compiling at that moment (less than compiling it anew). A kernel
+the caller needs before the helper has begun it is the caller's: it says so
+(``take NAME`` on the helper's input), and the helper skips it, so that the
+two never compile the same kernel. Nothing else changes: a kernel is the same
+machine code whichever process compiled it.
 
 Only where it pays: Numba's JIT and disk cache on, at least two CPUs for this
 process, ``grad_hidden`` not in the cache yet, and ``NNNUM_WARM`` not ``0``.
@@ -80,6 +83,8 @@ _lock = threading.Lock()
 _started = False
 _helper: subprocess.Popen[bytes] | None = None
 _done: set[str] = set()
+_taken: set[str] = set()  # the kernels this process compiles itself: the helper skips them
+_skipped: set[str] = set()  # the kernels the helper said it skipped
 _current = ""  # the kernel the helper is compiling
 _changed = threading.Condition()
 _finished = False
@@ -137,7 +142,7 @@ def start() -> bool:
         try:
             _helper = subprocess.Popen(
                 [sys.executable, "-c", _launcher()],
-                stdin=subprocess.DEVNULL,
+                stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
                 env=dict(os.environ),  # NUMBA_CACHE_DIR as here
@@ -161,7 +166,7 @@ def _launcher() -> str:
 
 
 def _read(helper: subprocess.Popen[bytes]) -> None:
-    """The helper's reports, ``start NAME`` and ``done NAME``, into ``_current`` and ``_done``."""
+    """The helper's reports (``start``, ``done``, ``skip`` NAME) into ``_current``, ``_done``..."""
     global _finished, _current
     assert helper.stdout is not None
     try:
@@ -172,10 +177,17 @@ def _read(helper: subprocess.Popen[bytes]) -> None:
                     _current = name
                 elif what == "done":
                     _done.add(name)
+                elif what == "skip":
+                    _skipped.add(name)
                 _changed.notify_all()
     finally:
         helper.stdout.close()
         helper.wait()  # reaped: it has closed its end, so it is exiting
+        if helper.stdin is not None:
+            try:
+                helper.stdin.close()
+            except OSError:  # pragma: no cover
+                pass
         with _changed:
             _finished = True
             _changed.notify_all()
@@ -185,12 +197,23 @@ def ready(name: str, timeout: float = 30.0) -> None:
     """Wait while the helper is compiling kernel ``name``; otherwise return at once.
 
     A kernel the helper has cached loads from the cache; one it has not begun
-    is compiled by the caller (the helper then finds it in the cache).
+    is the caller's to compile: taken, so that the helper skips it.
     """
-    if _helper is None or name in _done or name not in _NAMES or os.getpid() != _pid:
+    if name in _done or name in _taken or _helper is None or name not in _NAMES:
+        return
+    if os.getpid() != _pid:
         return
     with _changed:
         _changed.wait_for(lambda: _current != name or name in _done or _finished, timeout)
+        if name in _done or _finished or _current == name:
+            return
+        _taken.add(name)
+    try:
+        assert _helper.stdin is not None
+        _helper.stdin.write(f"take {name}\n".encode("ascii"))
+        _helper.stdin.flush()
+    except (OSError, ValueError):  # the helper has exited (a closed pipe): nothing to say
+        pass
 
 
 def _stop() -> None:
@@ -210,10 +233,23 @@ def main() -> None:
     time (0.24 s on 2 cores) for 30 MiB more at its peak.
     """
     gc.disable()
+    taken: set[str] = set()
+    threading.Thread(target=_takes, args=(taken,), daemon=True).start()
     for module, name, sig in SIGNATURES:
+        if name in taken:  # the caller compiles it
+            print("skip", name, flush=True)
+            continue
         print("start", name, flush=True)
         _kernel(module, name).compile(sig)  # from the cache if the caller compiled it first
         print("done", name, flush=True)
+
+
+def _takes(taken: set[str]) -> None:
+    """The helper's reader of the caller's ``take NAME`` lines, until its input closes."""
+    for line in sys.stdin:
+        what, _, name = line.strip().partition(" ")
+        if what == "take":
+            taken.add(name)
 
 
 if __name__ == "__main__":

@@ -72,6 +72,26 @@ def test_cold_cache_starts_one_helper_and_a_warm_one_none(tmp_path):
     assert not warm["started"] and warm["done"] == []
 
 
+def test_a_kernel_the_caller_takes_is_skipped_by_the_helper(tmp_path):
+    """Kernels the caller needs before the helper has begun them are the caller's alone."""
+    code = """
+    import json
+    from nnnum.nets import _warm
+    _warm.start()
+    names = [name for _, name, _ in _warm.SIGNATURES]
+    for name in names[-2:]:  # long before the helper gets there
+        _warm.ready(name)
+    with _warm._changed:
+        _warm._changed.wait_for(lambda: _warm._finished, 300)
+    print(json.dumps({"done": sorted(_warm._done), "skipped": sorted(_warm._skipped),
+                      "taken": sorted(_warm._taken)}))
+    """
+    res = _json(run_python(code, env={"NUMBA_CACHE_DIR": str(tmp_path)}, timeout=400))
+    names = [name for _, name, _ in _warm.SIGNATURES]
+    assert res["taken"] == res["skipped"] == sorted(names[-2:])
+    assert res["done"] == sorted(names[:-2])
+
+
 def test_switched_off_and_without_jit(tmp_path):
     code = "from nnnum.nets import _warm; print(_warm.start())"
     for env in ({"NNNUM_WARM": "0"}, {"NUMBA_DISABLE_JIT": "1"}):
