@@ -379,6 +379,7 @@ def test_info_reports_a_bad_backend_an_unstarted_layer_and_the_gpu(monkeypatch, 
 
 def test_digits_without_scikit_learn_is_one_error_line(monkeypatch, capsys):
     """The default data set needs scikit-learn: without it, a user error saying what to install."""
+    monkeypatch.setitem(sys.modules, "sklearn", None)  # as uninstalled
     monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
     assert main(["gradcheck", "--hidden", "3"]) == 2
     assert "pip install nnnum[data]" in _error_line(capsys.readouterr().err)
