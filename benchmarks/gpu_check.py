@@ -7,7 +7,8 @@
 
 On a device it runs, in this order:
   * ``python -m pytest -m gpu`` without the simulator: the Numba CUDA kernels on the device
-    (``tests/backends/test_cuda_kernels.py``) and the CuPy backend (``tests/backends/test_cupy.py``);
+    (``tests/backends/test_cuda_kernels.py``) and the CuPy backend
+    (``tests/backends/test_cupy.py``);
   * one table: the fused softmax cross-entropy on 10^7 x 10 float32 (and float64) logits as a
     fraction of the device's copy bandwidth measured in the same run (target >= 70% for
     float32), and the TwoLayerNet(784, 50, 10) numerical gradient step at batch 100 (target
