@@ -92,7 +92,8 @@ def build(f: Any) -> tuple[Any, Any, Any, Any, Any]:
         nlanes = max(1, min(n, nlanes, done.size))  # one done flag per lane
         spare = np.empty((nlanes - 1, n), dtype=flat.dtype)
         for c in range(nlanes - 1):
-            spare[c] = flat
+            for i in range(n):  # a loop: array-to-array setitem costs ~1.5 s of first compile
+                spare[c, i] = flat[i]
         two_h = 2.0 * h64
         tolerance = 0.02 * h64
         chunk = split(n, nlanes, done)
