@@ -422,3 +422,22 @@ def test_warnings_while_loading_both_splits_become_notes(tmp_path, monkeypatch, 
     out, err = capsys.readouterr()
     assert err == "note: labels file is older than its images\n"
     assert "gradcheck on MNIST train/t10k" in out
+
+
+def test_train_in_process_leaves_the_callers_heap_collectable(tmp_path):
+    """nnnum train freezes the GC's old objects for its run, and unfreezes them after."""
+    import gc
+    import weakref
+
+    class Cycle:
+        def __init__(self):
+            self.me = self
+
+    before = gc.get_freeze_count()
+    obj = Cycle()
+    ref = weakref.ref(obj)
+    assert main(["train", *QUICK, "--output-dir", str(tmp_path)]) == 0
+    assert gc.get_freeze_count() == before
+    del obj
+    gc.collect()
+    assert ref() is None

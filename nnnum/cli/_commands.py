@@ -164,8 +164,6 @@ def _make_net(input_size: int, args: argparse.Namespace) -> Any:
 # ----------------------------------------------------------------------- commands
 def cmd_train(args: argparse.Namespace) -> int:
     """Run ``nnnum train``; exit status 1 when the training diverges."""
-    from ..learn.train import TrainingDivergedError, plot_history, train
-
     backend = _check_backend()
     if backend == "numba" and args.gradient == "numerical":
         from ..nets import _warm
@@ -186,7 +184,31 @@ def cmd_train(args: argparse.Namespace) -> int:
     # the imports' and the data's objects (most of the heap: Numba's, NumPy's, the data
     # loader's modules) live to the end: the cyclic collector need not scan them again (it
     # spent 0.1 s of a 3 s run on them, 0.2 s more after a cold start's compiling)
-    gc.freeze()
+    gc.freeze()  # undone after: main() may run in-process, whose heap must stay collectable
+    try:
+        return _train_and_report(
+            args, backend, dataset, desc, out, batch_size, net, xtr, ttr, xte, tte
+        )
+    finally:
+        gc.unfreeze()
+
+
+def _train_and_report(
+    args: argparse.Namespace,
+    backend: str,
+    dataset: str,
+    desc: str,
+    out: Path,
+    batch_size: int,
+    net: Any,
+    xtr: Any,
+    ttr: Any,
+    xte: Any,
+    tte: Any,
+) -> int:
+    """``nnnum train``'s training, its summary lines, ``history.json`` and the plot."""
+    from ..learn.train import TrainingDivergedError, plot_history, train
+
     try:
         hist = train(
             net,

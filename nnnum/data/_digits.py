@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import importlib.util
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -66,9 +67,11 @@ def _bundled_table() -> np.ndarray | None:
     if path is None:
         return None
     try:
-        with gzip.open(path, "rt") as f:
-            table = np.loadtxt(f, delimiter=",")
-    except (OSError, ValueError, EOFError):
+        with warnings.catch_warnings():  # an empty file: NumPy's "no data", then the fallback
+            warnings.simplefilter("ignore", UserWarning)
+            with gzip.open(path, "rt", encoding="utf-8") as f:
+                table = np.loadtxt(f, delimiter=",", ndmin=2)
+    except (OSError, ValueError, EOFError, UnicodeDecodeError):
         return None
     ok = table.shape == _SHAPE and np.isin(table[:, -1], np.arange(10)).all()
     return table if ok else None

@@ -10,8 +10,9 @@ while the caller compiles from the first: each loads what the other finished
 from the cache, and :func:`ready` makes the caller wait for a kernel the
 helper is compiling at that moment (less than compiling it anew). A kernel
 the caller needs before the helper has begun it is the caller's: it says so
-(``take NAME`` on the helper's input), and the helper skips it, so that the
-two never compile the same kernel. Nothing else changes: a kernel is the same
+(``take NAME`` on the helper's input), and the helper skips it (where a
+``take`` crosses the helper's start of that kernel, both compile it: CPU
+time only). Nothing else changes: a kernel is the same
 machine code whichever process compiled it.
 
 Only where it pays: Numba's JIT and disk cache on, at least two CPUs for this
@@ -155,14 +156,25 @@ def start() -> bool:
 
 
 def _launcher() -> str:
-    """The helper's ``python -c`` code: this very nnnum first on its path, then :func:`main`.
+    """The helper's ``python -c`` code: this very nnnum on its path, then :func:`main`.
 
-    Not ``python -m``, which puts the working directory first: a folder holding
-    another ``nnnum`` (a checkout, for an installed nnnum) would have the helper
-    compile that one's kernels, into cache entries this process never reads.
+    The working directory, which ``-c`` (as ``-m``) puts first, is dropped: a
+    folder holding another ``nnnum`` (a checkout, for an installed nnnum) or a
+    ``numba`` would have the helper compile other kernels, into cache entries
+    this process never reads. Where the path then finds another nnnum than this
+    one (or none), this one's root goes first.
     """
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    return f"import sys; sys.path.insert(0, {root!r}); import {__name__} as w; w.main()"
+    here = os.path.join(root, "nnnum", "__init__.py")
+    return (
+        "import os, sys, importlib.util as u\n"
+        "if sys.path and sys.path[0] in ('', os.getcwd()): del sys.path[0]\n"
+        "s = u.find_spec('nnnum')\n"
+        f"if s is None or os.path.realpath(s.origin or '') != os.path.realpath({here!r}):\n"
+        f"    sys.path.insert(0, {root!r})\n"
+        f"import {__name__} as w\n"
+        "w.main()\n"
+    )
 
 
 def _read(helper: subprocess.Popen[bytes]) -> None:

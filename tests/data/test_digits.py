@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -57,13 +58,20 @@ def test_loading_does_not_import_sklearn_datasets():
 
 @pytest.mark.parametrize(
     "content",
-    [b"not gzip", gzip.compress(b"1,2,3\n4,5,6\n"), gzip.compress((b"0," * 64 + b"12\n") * 1797)],
-    ids=["not_gzip", "other_shape", "label_out_of_range"],
+    [
+        b"not gzip",
+        gzip.compress(b""),
+        gzip.compress(b"1,2,3\n4,5,6\n"),
+        gzip.compress((b"0," * 64 + b"12\n") * 1797),
+    ],
+    ids=["not_gzip", "empty", "other_shape", "label_out_of_range"],
 )
 def test_an_odd_file_falls_back_to_scikit_learn(monkeypatch, tmp_path, content):
     odd = tmp_path / "digits.csv.gz"
     odd.write_bytes(content)
     monkeypatch.setattr(_digits, "_bundled_file", lambda: odd)
-    assert _digits._bundled_table() is None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # quietly
+        assert _digits._bundled_table() is None
     x, t = ds.load_digits()
     assert x.shape == (1797, 64) and t[:5].tolist() == [0, 1, 2, 3, 4]

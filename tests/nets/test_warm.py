@@ -133,10 +133,12 @@ def test_a_helper_still_running_at_exit_is_stopped(tmp_path):
 
 
 def test_the_helper_compiles_this_nnnum_whatever_the_working_directory(tmp_path):
-    """A working directory holding another ``nnnum`` (a checkout) does not capture the helper."""
+    """A working directory holding another ``nnnum`` (a checkout) or numba does not capture it."""
     fake = tmp_path / "cwd" / "nnnum"
     fake.mkdir(parents=True)
     (fake / "__init__.py").write_text("raise SystemExit('the helper imported the wrong nnnum')\n")
+    (fake.parent / "numba").mkdir()  # nor a folder holding another numba
+    (fake.parent / "numba" / "__init__.py").write_text("raise SystemExit('a wrong numba')\n")
     script = tmp_path / "run.py"  # a script elsewhere: its own folder, not the cwd, is path[0]
     script.write_text(
         "import json\n"
@@ -147,7 +149,7 @@ def test_the_helper_compiles_this_nnnum_whatever_the_working_directory(tmp_path)
         "print(json.dumps({'started': started, 'done': sorted(_warm._done)}))\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_THREADING_LAYER"}
-    env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in [ROOT, env.get("PYTHONPATH", "")] if p)
     env["NUMBA_CACHE_DIR"] = str(tmp_path / "cache")
     proc = subprocess.run(
         [sys.executable, str(script)],
