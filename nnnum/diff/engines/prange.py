@@ -45,31 +45,35 @@ from .base import Options, Ready, Target
 CACHE_SIZE = 16
 
 
-def _parallel_after() -> float:
-    text = os.environ.get("NNNUM_PARALLEL_AFTER_S", "0")
+def _env_number(name: str, default: str, top: float, meaning: str) -> float:
+    """The number in environment variable ``name`` (``default`` if unset), in ``[0, top]``."""
+    text = os.environ.get(name, default)
     try:
-        seconds = float(text)
+        value = float(text)
     except ValueError:
-        seconds = -1.0
-    if not seconds >= 0.0:  # NaN too
-        raise ValueError(
-            f"NNNUM_PARALLEL_AFTER_S must be a number of seconds >= 0 (0: the parallel kernels "
-            f"at the first call), got {text!r}"
-        )
-    return seconds
+        value = math.nan
+    if not 0.0 <= value <= top:  # NaN too
+        raise ValueError(f"{name} must be {meaning}, got {text!r}")
+    return value
+
+
+def _parallel_after() -> float:
+    return _env_number(
+        "NNNUM_PARALLEL_AFTER_S",
+        "0",
+        math.inf,
+        "a number of seconds >= 0 (0: the parallel kernels at the first call)",
+    )
 
 
 def _copy_budget() -> int:
-    text = os.environ.get("NNNUM_COPY_BUDGET_MIB", "64")
-    try:
-        mib = float(text)
-    except ValueError:
-        mib = -1.0
-    if not 0.0 <= mib < 2.0**40:  # NaN too
-        raise ValueError(
-            f"NNNUM_COPY_BUDGET_MIB must be a number of MiB >= 0 (what the default call of a "
-            f"jitted f may hold in copies of x beyond the gradient and one copy), got {text!r}"
-        )
+    mib = _env_number(
+        "NNNUM_COPY_BUDGET_MIB",
+        "64",
+        2.0**40,
+        "a number of MiB from 0 to 2**40 (what the default call of a jitted f may hold in "
+        "copies of x beyond the gradient and one copy)",
+    )
     return int(mib * (1 << 20))
 
 
