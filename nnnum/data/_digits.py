@@ -43,7 +43,7 @@ def load_digits(normalize: bool = True) -> Split:
     if table is None:
         data, target = _through_sklearn()
     else:
-        data, target = table[:, :-1], table[:, -1].astype(np.int64)
+        data, target = table[:, :-1], table[:, -1]
     x = data.astype(np.float32)
     return (x / 16.0 if normalize else x), target.astype(np.int64)
 

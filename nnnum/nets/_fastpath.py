@@ -19,8 +19,6 @@ from .._core.jit import PARALLEL_MIN_SIZE
 from ..losses import CE_DELTA
 from . import _input_layer, _warm
 
-#: Kernels on at least this many elements use their parallel variant (the backend's threshold).
-PARALLEL_MIN = PARALLEL_MIN_SIZE
 #: NumPy sums runs of up to this many elements directly (its pairwise summation's leaf).
 PW_BLOCK = 128
 NO_LABELS = np.zeros(0, dtype=np.int64)
@@ -122,7 +120,7 @@ def sigmoid_rows(a1: np.ndarray, b1: np.ndarray) -> int:
     No parallel loop to compile on a first call; each row is computed alone, so
     the result is the parallel kernel's bit for bit, for any thread count.
     """
-    if a1.size < PARALLEL_MIN:
+    if a1.size < PARALLEL_MIN_SIZE:
         return int(kernel("_hidden_serial")(a1, b1))
     from ._structured import _row_ranges, _run_tasks
 
@@ -139,7 +137,7 @@ def sigmoid_rows(a1: np.ndarray, b1: np.ndarray) -> int:
 def probabilities(a2: np.ndarray, b2: np.ndarray, labels: np.ndarray = NO_LABELS) -> Any:
     """``softmax(a2 + b2)`` (``a2`` overwritten by the logits); None for a label out of range."""
     y = np.empty_like(a2)
-    kern = kernel("_output_parallel" if a2.size >= PARALLEL_MIN else "_output_serial")
+    kern = kernel("_output_parallel" if a2.size >= PARALLEL_MIN_SIZE else "_output_serial")
     dense = labels.shape[0] == 0
     if kern(a2, b2, labels, NO_TARGETS, dense, CE_DELTA, y, NO_ROWS, False):
         return None

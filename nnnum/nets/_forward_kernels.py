@@ -6,7 +6,7 @@ softmax kernels, ``cross_entropy_error``, NumPy's pairwise ``sum``): bit-identic
 The matrix products stay with BLAS, called on arrays of the same layout.
 
 Each ``*_py`` body is compiled twice (:func:`nnnum._core.jit.serial_and_parallel`):
-the host (:mod:`._fast`) takes the parallel variant from ``PARALLEL_MIN`` elements on.
+the host (:mod:`._fastpath`) takes the parallel variant from ``PARALLEL_MIN_SIZE`` elements on.
 The structured numerical gradient's kernels are another algorithm: :mod:`._kernels`.
 """
 

@@ -26,8 +26,6 @@ from . import _warm
 #: At most this fraction of non-zero entries: beyond it BLAS is faster (measured on
 #: AVX-512 and AVX2 machines; the sparse products break even near 35%).
 DENSE_MAX = 0.3
-#: Outputs from which the kernels use their parallel variant (as the net's other kernels).
-PARALLEL_MIN = PARALLEL_MIN_SIZE
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
@@ -132,7 +130,7 @@ def hidden(c: Compressed | None, w1: np.ndarray, b1: np.ndarray) -> tuple[np.nda
 
 
 def _forward(c: Compressed, w: np.ndarray, b: np.ndarray, out: np.ndarray, activate: bool) -> int:
-    big = out.size >= PARALLEL_MIN
+    big = out.size >= PARALLEL_MIN_SIZE
     kern = _kernel("_forward_parallel" if big else "_forward_serial")
     return int(kern(c.idx, c.val, c.start, w, b, out, activate))
 
@@ -149,7 +147,7 @@ def product_t(x: Any, dmat: Any, c: Compressed | None | Unknown = UNKNOWN) -> An
     cstart = np.empty(d + 1, dtype=np.int64)
     _kernel("_by_column")(c.idx, c.val, c.start, d, cidx, cval, cstart)
     g = np.empty((d, dmat.shape[1]))
-    big = dmat.size >= PARALLEL_MIN  # the work: each non-zero of x meets a row of dmat
+    big = dmat.size >= PARALLEL_MIN_SIZE  # the work: each non-zero of x meets a row of dmat
     if _kernel("_backward_parallel" if big else "_backward_serial")(cidx, cval, cstart, dmat, g):
         return as_float64(x).T @ dmat
     return g

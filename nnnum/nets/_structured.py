@@ -161,8 +161,7 @@ def _structured_numba(params: dict[str, Any], x: np.ndarray, labels: np.ndarray,
     g2 = np.empty(dp2.shape)
     args2 = (zt, np.ascontiguousarray(q.T), p, labels, dp2, dm2, st2, CE_DELTA, g2)
     status = np.zeros(g2.shape[0], np.uint8)
-    _warm.ready("grad_output")
-    _grad_output(_kernels_net.grad_output, *args2, status)
+    _grad_output(_warm.kernel("_kernels", "grad_output"), *args2, status)
     if status.any():
         _grad_output(_kernels_net.grad_output_exact, *args2, status)
 
@@ -173,8 +172,7 @@ def _structured_numba(params: dict[str, Any], x: np.ndarray, labels: np.ndarray,
     # the polynomials first; a batch with a unit outside their range (raw pixels, a large h)
     # is done again by the exact variant, compiled only then (see _kernels._fast_and_exact)
     status = np.zeros(bounds.size - 1, np.uint8)
-    _warm.ready("grad_hidden")
-    _grad_hidden(_kernels_net.grad_hidden, *args, status)
+    _grad_hidden(_warm.kernel("_kernels", "grad_hidden"), *args, status)
     if status.any():
         _grad_hidden(_kernels_net.grad_hidden_exact, *args, status)
     g1 = g1[:, :hdim]

@@ -4,16 +4,16 @@ The first structured gradient of a process whose Numba cache is empty compiles
 its five kernels one after another (~5 s on 2 cores, almost all of a first
 call), then the loss and accuracy kernels (~1 s). Numba compiles one function
 at a time per process, so :func:`start` launches one helper interpreter
-(running this module's :func:`main`) that compiles the same kernels into the same
-cache, from the last one needed (``grad_hidden``, the largest) to the first,
-while the caller compiles from the first: each loads what the other finished
-from the cache, and :func:`ready` makes the caller wait for a kernel the
-helper is compiling at that moment (less than compiling it anew). A kernel
-the caller needs before the helper has begun it is the caller's: it says so
-(``take NAME`` on the helper's input), and the helper skips it (where a
-``take`` crosses the helper's start of that kernel, both compile it: CPU
-time only). Nothing else changes: a kernel is the same
-machine code whichever process compiled it.
+(running this module's :func:`main`) that compiles the same kernels into the
+same cache, from the largest ones, needed late (``grad_hidden`` first), toward
+the first needed, while the caller compiles from the first: each loads what
+the other finished from the cache, and :func:`ready` makes the caller wait for
+a kernel the helper is compiling at that moment (less than compiling it anew).
+A kernel the caller needs before the helper has begun it is the caller's: it
+says so (``take NAME`` on the helper's input), and the helper skips it (where
+a ``take`` crosses the helper's start of that kernel, both compile it: CPU
+time only). Nothing else changes: a kernel is the same machine code whichever
+process compiled it.
 
 Only where it pays: Numba's JIT and disk cache on, at least two CPUs for this
 process, ``grad_hidden`` not in the cache yet, and ``NNNUM_WARM`` not ``0``.

@@ -13,13 +13,14 @@ from typing import Any
 import numpy as np
 
 from .. import backends as _backend
+from .._core.jit import PARALLEL_MIN_SIZE
 from .._core.regions import REGIONS
 from ..diff.api import numerical_gradient as _numerical_gradient
 from ..diff.stencils import stencil
 from ..diff.steps import check_h
 from ..functions import sigmoid, softmax
 from ..losses import CE_DELTA, cross_entropy_error
-from ._fastpath import PARALLEL_MIN, PW_BLOCK, FastInputs, fast_inputs, kernel, probabilities
+from ._fastpath import PW_BLOCK, FastInputs, fast_inputs, kernel, probabilities
 from ._input_layer import compress, product, product_t
 from ._inputs import as_labels, check_x, is_label_like
 from ._inputs import labels as labels_of
@@ -167,7 +168,7 @@ class TwoLayerNet:
             a2 = z1 @ self.params["W2"]
             y = np.empty_like(a2)
             rows = np.empty(a2.shape[0])
-            kern = kernel("_output_parallel" if a2.size >= PARALLEL_MIN else "_output_serial")
+            kern = kernel("_output_parallel" if a2.size >= PARALLEL_MIN_SIZE else "_output_serial")
             if not kern(a2, self.params["b2"], labels, tt, dense, CE_DELTA, y, rows, True):
                 return np.float64(np.sum(rows) / rows.shape[0])
         return self._loss_general(x, t)
@@ -185,7 +186,7 @@ class TwoLayerNet:
             x, z1, labels, tt, dense, _ = fast
             y = probabilities(z1 @ self.params["W2"], self.params["b2"], labels)
             if y is not None:
-                kern = kernel("_hits_parallel" if y.size >= PARALLEL_MIN else "_hits_serial")
+                kern = kernel("_hits_parallel" if y.size >= PARALLEL_MIN_SIZE else "_hits_serial")
                 return float(kern(y, labels, tt, dense)) / x.shape[0]
         return self._accuracy_general(x, t)
 
@@ -210,7 +211,7 @@ class TwoLayerNet:
             p = self.params
             a2 = z1 @ p["W2"]
             y, da2, row = np.empty_like(a2), np.empty_like(a2), np.empty_like(a2)
-            big = a2.size >= PARALLEL_MIN
+            big = a2.size >= PARALLEL_MIN_SIZE
             kern = kernel("_output_grad_parallel" if big else "_output_grad_serial")
             if not kern(a2, p["b2"], labels, tt, dense, CE_DELTA, y, da2, row):
                 da1 = da2 @ p["W2"].T

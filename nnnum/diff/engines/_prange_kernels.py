@@ -68,12 +68,12 @@ def build(f: Any) -> tuple[Any, Any, Any, Any, Any]:
     def book(x, h, h64, df, state, lanes, done):
         """The book's central difference at every element, in parallel lanes.
 
-        One lane per thread, at most ``lanes`` (where > 0). Lane 0 perturbs
-        ``x`` itself in place, every other lane a copy of it taken before any
-        lane starts: one copy of ``x`` per lane beyond the first (the serial
-        kernel, one lane: none). Each lane reads ``x_i`` from its own buffer and restores
-        what it set, so every evaluation sees ``x`` with only its own
-        perturbation and ``x`` ends as it began. ``state`` (three float64):
+        One lane per thread, ``lanes`` at most. Lane 0 perturbs ``x`` itself in
+        place, every other lane a copy of it taken before any lane starts: one
+        copy of ``x`` per lane beyond the first (the serial kernel, one lane:
+        none). Each lane reads ``x_i`` from its own buffer and restores what it
+        set, so every evaluation sees ``x`` with only its own perturbation and
+        ``x`` ends as it began. ``state`` (three float64):
         while lane 0 has element ``i`` of ``x`` perturbed, ``state[1] == i`` and
         ``state[2]`` holds its value (else ``state[1] == -1``), so that the
         caller restores it if ``f`` raises. ``state[0]`` (bad) is set to 1 as
@@ -86,10 +86,7 @@ def build(f: Any) -> tuple[Any, Any, Any, Any, Any]:
         n = x.size
         flat = x.reshape(-1)
         dflat = df.reshape(-1)
-        nlanes = numba.get_num_threads()  # one per thread, ``lanes`` at most where > 0
-        if lanes > 0:
-            nlanes = min(nlanes, lanes)
-        nlanes = max(1, min(n, nlanes, done.size))  # one done flag per lane
+        nlanes = max(1, min(n, lanes, numba.get_num_threads(), done.size))  # a done flag each
         spare = np.empty((nlanes - 1, n), dtype=flat.dtype)
         for c in range(nlanes - 1):
             for i in range(n):  # a loop: array-to-array setitem costs ~1.5 s of first compile
