@@ -33,6 +33,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numba
@@ -245,6 +246,12 @@ def breakdown(net: Any, x: np.ndarray, t: np.ndarray) -> None:
         zt[hdim] = 1.0
         qt = np.ascontiguousarray(q.T)
         bounds = _net_gradient._unit_bounds(hdim)
+        # grad_hidden is one task per call since the hidden layer's kernel lost its wrapper
+        hidden_tasks = (
+            partial(N.grad_hidden_tasks, N.grad_hidden)
+            if hasattr(N, "grad_hidden_tasks")
+            else N.grad_hidden
+        )
         steps: list[tuple[str, Callable[[], Any]]] = [
             ("sparse_rows (nonzeros of [x, 1])", lambda: N.sparse_rows(x)),
             (
@@ -260,7 +267,7 @@ def breakdown(net: Any, x: np.ndarray, t: np.ndarray) -> None:
             ),
             (
                 "grad_hidden (W1, b1)",
-                lambda: N.grad_hidden(
+                lambda: hidden_tasks(
                     indptr,
                     indices,
                     values,

@@ -62,20 +62,6 @@ def compiled_like(dispatcher: Any, run: Any, **overrides: Any) -> tuple[Any, Any
     return copy, copy.signatures[0]
 
 
-def compiled_task(task: Any, parallel_kernel: Any, run: Any) -> tuple[Any, Any]:
-    """(fresh copy, signature) of the serial ``task(i, *args)`` that ``parallel_kernel(*args)``
-    calls for every index of its parallel loop (``parallel_kernel`` may come from the cache, with
-    ``task`` compiled inside it: its signature is the kernel's behind the index)."""
-    run()
-    assert parallel_kernel.signatures, "the library no longer calls this kernel"
-    sig = (numba.types.int64, *parallel_kernel.signatures[0])
-    layouts = [a.layout for a in sig if isinstance(a, numba.types.Array)]
-    assert all(lay == "C" for lay in layouts), f"non-contiguous arguments {sig}"
-    copy = fresh_copy(task)
-    copy.compile(sig)
-    return copy, copy.signatures[0]
-
-
 def function_blocks(llvm_ir: str, name: str) -> dict[str, str]:
     """Basic blocks (label -> text) of the compiled function whose name contains ``name``."""
     m = re.search(r"define [^\n]*@(_ZN[^\s(]*" + re.escape(name) + r"[^\s(]*)\(", llvm_ir)
@@ -143,11 +129,7 @@ def net_kernels() -> tuple[tuple[Any, Any], tuple[Any, Any]]:
     def run() -> None:
         net.numerical_gradient(x, rng.integers(0, 4, 8))
 
-    # the prange bodies: the serial functions each parallel loop calls
-    return (
-        compiled_task(N._grad_hidden_task, N.grad_hidden, run),
-        compiled_task(N._grad_output_row, N.grad_output, run),
-    )
+    return compiled_like(N.grad_hidden, run), compiled_like(N.grad_output, run)
 
 
 def test_fused_softmax_ce_exp_and_log_are_vectorised() -> None:
@@ -177,16 +159,16 @@ def test_fused_softmax_ce_exp_and_log_are_vectorised() -> None:
 
 def test_structured_gradient_inner_loops_are_vectorised() -> None:
     (gh, gh_sig), (go, go_sig) = net_kernels()
-    hidden = vector_loops(gh.inspect_llvm(gh_sig), "_grad_hidden_task")
+    hidden = vector_loops(gh.inspect_llvm(gh_sig), "grad_hidden")
     assert_clean(hidden)
     # the per-pixel loop over hidden units: the whole polynomial fast path, division included
     assert any(
         count(rf"fmul [\w ]*{VEC}", b) >= 30 and count(rf"fdiv [\w ]*{VEC}", b)
         for b in hidden.values()
     ), "the per-pixel loop over hidden units is not vectorised"
-    check_x86_registers(asm_of(gh, gh_sig, "_grad_hidden_task"))
+    check_x86_registers(asm_of(gh, gh_sig, "grad_hidden"))
 
-    output = vector_loops(go.inspect_llvm(go_sig), "_grad_output_row")
+    output = vector_loops(go.inspect_llvm(go_sig), "grad_output")
     assert_clean(output)
     assert any(
         count(rf"fmul [\w ]*{VEC}", b) >= 10 and count(rf"fdiv [\w ]*{VEC}", b)

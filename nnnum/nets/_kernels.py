@@ -39,7 +39,10 @@ one task per thread (``numba.get_num_threads()``) on a thread pool: each task
 owns its hidden units (columns of ``W1``, rows of ``W2``), or its samples in
 the forward pass, writes only its own outputs and sums over samples in order:
 results are bit-identical for any thread count. (Parallel loops compiled here
-would cost seconds of Numba's parallel passes on every cold start.)
+would cost seconds of Numba's parallel passes on every cold start. Nor does a kernel here
+call another that is not inlined: Numba links the callee's code into the caller's and
+optimises it all again, which cost 0.3 s of ``grad_hidden``'s cold compile when a wrapper
+looped over its tasks.)
 """
 
 from __future__ import annotations
@@ -436,18 +439,31 @@ def _pixel_change(xv, dp, dm, a, sm, a1, m1, m2h, m3s, m4s, wt, wmax, pr, qr, w,
     return _loss_change(pr, et_m, phi_m, et_p, phi_p, delta)
 
 
-def _grad_hidden_task_py(
+def _grad_hidden_py(
     c, indptr, indices, values, coef, q, p, w2, dplus, dminus, step, delta, bounds, out, status
 ):
-    """Task ``c`` of :func:`grad_hidden`: hidden units ``bounds[c]:bounds[c + 1]``, every row.
+    """Task ``c``: the loss changes for hidden units ``bounds[c]:bounds[c + 1]`` of W1 and b1.
 
-    A function of its own, called by :func:`grad_hidden` for each of its
-    tasks; the host's thread pool runs one :func:`grad_hidden` per thread on
-    its own slice ``bounds[c:c + 2]`` (and ``status[c:c + 1]``).
+    ``indptr/indices/values`` hold the nonzeros of ``[x, 1]`` per sample (CSR);
+    ``coef`` is :func:`hidden_coefficients`; ``dplus``/``dminus``/``step`` (D+1, H)
+    the steps actually taken for each parameter and their difference; ``out``
+    (D+1, >= H) receives the central differences sum_n (l_n(+h) - l_n(-h)) / (N step)
+    in its first H columns, W1 in rows 0..D-1 and b1 in row D: with rows of a
+    multiple of 64 bytes, 64-byte aligned, and task bounds at multiples of 8
+    units, no two tasks write to one cache line (the tasks walk the same pixels
+    at the same time: shared lines would bounce between the cores on every pixel).
+
+    The task walks the samples in order, and for each nonzero pixel evaluates
+    all its hidden units in one loop over contiguous rows, which LLVM
+    vectorises: polynomials only, then the rare unit outside their range
+    recomputed exactly. Every sum runs over samples in order, whatever the
+    bounds and thread count. The host runs the tasks ``c = 0 .. bounds.size - 2``
+    one per thread (:func:`grad_hidden_tasks` runs them one after the other).
 
     Compiled twice (see :func:`_fast_and_exact`): the fast variant stops at the
-    first unit outside the polynomials' range and sets ``status[c]``; the exact
-    one recomputes such units with :func:`_pixel_change`.
+    first unit outside the polynomials' range and sets ``status[c]``; the caller
+    then runs every task of ``grad_hidden_exact``, which recomputes such units
+    with :func:`_pixel_change`.
     """
     n = indptr.size - 1
     rows, hdim = dplus.shape
@@ -539,50 +555,6 @@ def _grad_hidden_task_py(
             of[fo] = of[fo] / (n * stf[np.uintp(i * hdim + j0 + jj)])
 
 
-def _grad_hidden_py(
-    indptr, indices, values, coef, q, p, w2, dplus, dminus, step, delta, bounds, out, status
-):
-    """Loss changes for W1 (rows 0..D-1 of ``out``) and b1 (row D).
-
-    ``indptr/indices/values`` hold the nonzeros of ``[x, 1]`` per sample (CSR);
-    ``coef`` is :func:`hidden_coefficients`; ``dplus``/``dminus``/``step`` (D+1, H)
-    the steps actually taken for each parameter and their difference; ``out``
-    (D+1, >= H) receives the central differences sum_n (l_n(+h) - l_n(-h)) / (N step)
-    in its first H columns: with rows of a multiple of 64 bytes, 64-byte aligned,
-    and task bounds at multiples of 8 units, no two tasks write to one cache line
-    (the tasks walk the same pixels at the same time: shared lines would bounce
-    between the cores on every pixel).
-
-    Each task owns the hidden units ``bounds[c]:bounds[c+1]`` and walks the
-    samples in order, and for each nonzero pixel evaluates all its hidden units
-    in one loop over contiguous rows, which LLVM vectorises: polynomials only,
-    then the rare unit outside their range recomputed exactly. Every sum runs
-    over samples in order, whatever the bounds and thread count.
-
-    ``status`` (one byte per task) is set where the fast variant met a unit
-    outside the polynomials' range: the caller then runs ``grad_hidden_exact``.
-    The tasks run here one after the other; the host gives each thread its own.
-    """
-    for c in range(bounds.size - 1):
-        _grad_hidden_task(  # int64(c), the signature the tests compile the task with
-            np.int64(c),
-            indptr,
-            indices,
-            values,
-            coef,
-            q,
-            p,
-            w2,
-            dplus,
-            dminus,
-            step,
-            delta,
-            bounds,
-            out,
-            status,
-        )
-
-
 @kernel(inline="always")
 def _output_change_fast(zv, dp, dm, qc, is_t, pr, delta):
     """(l(+) - l(-), ok) when logit k of one sample moves by ``zv * dp`` / ``zv * dm``.
@@ -628,44 +600,6 @@ def _output_change(zv, dp, dm, qc, rest, is_t, pr, delta):
     return _loss_change(pr, et_m, qc * em_m, et_p, qc * em_p, delta)
 
 
-def _grad_output_row_py(j, zt, qt, p, labels, dplus, dminus, step, delta, out, status):
-    """Row ``j`` of :func:`grad_output`: a function of its own (as :func:`_grad_hidden_task`).
-
-    Fast and exact variants as :func:`_grad_hidden_task`'s (``status[j]``).
-    """
-    kdim = out.shape[1]
-    n = zt.shape[1]
-    tmp = np.empty(n)
-    bad = np.empty(n, np.uint8)
-    for c in range(kdim):
-        dp = dplus[j, c]
-        dm = dminus[j, c]
-        nbad = 0
-        for r in range(n):
-            val, ok = _output_change_fast(zt[j, r], dp, dm, qt[c, r], labels[r] == c, p[r], delta)
-            tmp[r] = val
-            bad[r] = not ok
-            nbad += not ok
-        if nbad:
-            if not _EXACT:
-                status[j] = 1
-                return
-            for r in range(n):
-                if bad[r]:
-                    rest = 0.0
-                    for o in range(kdim):
-                        if o != c:
-                            rest += qt[o, r]
-                    tmp[r] = _output_change(
-                        zt[j, r], dp, dm, qt[c, r], rest, labels[r] == c, p[r], delta
-                    )
-        acc = 0.0
-        for r in range(n):
-            if zt[j, r] != 0.0:
-                acc += tmp[r]
-        out[j, c] = acc / (n * step[j, c])
-
-
 def _grad_output_py(zt, qt, p, labels, dplus, dminus, step, delta, out, status):
     """Central differences for W2 (rows 0..H-1 of ``out``) and b2 (row H).
 
@@ -673,12 +607,48 @@ def _grad_output_py(zt, qt, p, labels, dplus, dminus, step, delta, out, status):
     (K, N); ``dplus``/``dminus``/``step``/``out`` are (H+1, K). For each
     parameter the per-sample changes are evaluated in one vectorised loop over
     samples (polynomials, then the rare sample outside their range exactly) and
-    summed in sample order, samples with z == 0 skipped; ``status`` as
-    :func:`grad_hidden`'s, one byte per row. Rows one after the other; the host
-    gives each thread its own rows (slices of ``zt``, the steps, ``out``, ``status``).
+    summed in sample order, samples with z == 0 skipped. Rows one after the
+    other; the host gives each thread its own rows (slices of ``zt``, the
+    steps, ``out``, ``status``).
+
+    Fast and exact variants as :func:`grad_hidden`'s: the fast one stops at the
+    first row with a sample outside the polynomials' range and sets its byte
+    of ``status``.
     """
+    kdim = out.shape[1]
+    n = zt.shape[1]
+    tmp = np.empty(n)
+    bad = np.empty(n, np.uint8)
     for j in range(out.shape[0]):
-        _grad_output_row(np.int64(j), zt, qt, p, labels, dplus, dminus, step, delta, out, status)
+        for c in range(kdim):
+            dp = dplus[j, c]
+            dm = dminus[j, c]
+            nbad = 0
+            for r in range(n):
+                val, ok = _output_change_fast(
+                    zt[j, r], dp, dm, qt[c, r], labels[r] == c, p[r], delta
+                )
+                tmp[r] = val
+                bad[r] = not ok
+                nbad += not ok
+            if nbad:
+                if not _EXACT:
+                    status[j] = 1
+                    return
+                for r in range(n):
+                    if bad[r]:
+                        rest = 0.0
+                        for o in range(kdim):
+                            if o != c:
+                                rest += qt[o, r]
+                        tmp[r] = _output_change(
+                            zt[j, r], dp, dm, qt[c, r], rest, labels[r] == c, p[r], delta
+                        )
+            acc = 0.0
+            for r in range(n):
+                if zt[j, r] != 0.0:
+                    acc += tmp[r]
+            out[j, c] = acc / (n * step[j, c])
 
 
 #: Set to True in the exact variants' globals (:func:`_fast_and_exact`); False is never read
@@ -692,13 +662,11 @@ def _fast_and_exact(func, name, **options):
     variant never compiles the exact recomputation (:func:`_pixel_change`,
     :func:`_output_change` and their log-sum-exp: over a second of a cold start)
     and the exact one is the body as it was, bit for bit; the exact variant is
-    compiled only for a batch that needs it. ``overrides`` names the globals
-    (the task the wrapper calls) that differ per variant.
+    compiled only for a batch that needs it.
     """
-    overrides = options.pop("overrides", ({}, {}))
     out = []
-    for suffix, exact, extra in (("", False, overrides[0]), ("_exact", True, overrides[1])):
-        glob = dict(func.__globals__, _EXACT=exact, **extra)
+    for suffix, exact in (("", False), ("_exact", True)):
+        glob = dict(func.__globals__, _EXACT=exact)
         clone = types.FunctionType(
             func.__code__, glob, name + suffix, func.__defaults__, func.__closure__
         )
@@ -709,18 +677,18 @@ def _fast_and_exact(func, name, **options):
     return out[0], out[1]
 
 
-_grad_hidden_task, _grad_hidden_task_exact = _fast_and_exact(
-    _grad_hidden_task_py, "_grad_hidden_task", fastmath=CONTRACT
-)
-grad_hidden, grad_hidden_exact = _fast_and_exact(
-    _grad_hidden_py,
-    "grad_hidden",
-    fastmath=CONTRACT,
-    overrides=({}, {"_grad_hidden_task": _grad_hidden_task_exact}),
-)
-_grad_output_row, _grad_output_row_exact = _fast_and_exact(_grad_output_row_py, "_grad_output_row")
-grad_output, grad_output_exact = _fast_and_exact(
-    _grad_output_py,
-    "grad_output",
-    overrides=({}, {"_grad_output_row": _grad_output_row_exact}),
-)
+grad_hidden, grad_hidden_exact = _fast_and_exact(_grad_hidden_py, "grad_hidden", fastmath=CONTRACT)
+
+
+def grad_hidden_tasks(kern, *args):
+    """Every task of ``kern`` (``grad_hidden`` or its exact variant), one after the other.
+
+    ``args`` are the kernel's arguments after ``c``; for tests and benchmarks (the
+    host gives each task a thread of its own).
+    """
+    bounds = args[-3]
+    for c in range(bounds.size - 1):
+        kern(c, *args)
+
+
+grad_output, grad_output_exact = _fast_and_exact(_grad_output_py, "grad_output")

@@ -101,11 +101,9 @@ def _forward(indptr, indices, values, w1, b1, w2, b2, labels):
 def _grad_hidden(
     kern, indptr, indices, values, coef, q, p, w2, dp, dm, st, delta, bounds, g, status
 ):
-    """``kern`` (``grad_hidden`` or its exact variant), one task per thread on its own bounds."""
-    head = (indptr, indices, values, coef, q, p, w2, dp, dm, st, delta)
-    _run_tasks(
-        [(kern, (*head, bounds[c : c + 2], g, status[c : c + 1])) for c in range(bounds.size - 1)]
-    )
+    """``kern`` (``grad_hidden`` or its exact variant): its tasks, one per thread."""
+    tail = (indptr, indices, values, coef, q, p, w2, dp, dm, st, delta, bounds, g, status)
+    _run_tasks([(kern, (c, *tail)) for c in range(bounds.size - 1)])
 
 
 def _grad_output(kern, zt, qt, p, labels, dp, dm, st, delta, g, status):

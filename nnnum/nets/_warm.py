@@ -59,8 +59,9 @@ _U1 = types.Array(types.uint8, 1, "C")
 SIGNATURES: tuple[tuple[str, str, tuple[Any, ...]], ...] = (
     (
         "_kernels",
-        "grad_hidden",
-        (_I1, _I1, _F1, _F3, _F2, _F1, _F2, _F2, _F2, _F2, types.float64, _I1, _F2, _U1),
+        "grad_hidden",  # the task's number c, then the arrays and the loss's delta
+        (types.int64, _I1, _I1, _F1, _F3, _F2, _F1, _F2, _F2, _F2, _F2)
+        + (types.float64, _I1, _F2, _U1),
     ),
     ("_kernels", "grad_output", (_F2, _F2, _F1, _I1, _F2, _F2, _F2, types.float64, _F2, _U1)),
     ("_forward_kernels", "_hits_serial", (_F2, _I1, _F2, types.boolean)),
@@ -78,7 +79,8 @@ SIGNATURES: tuple[tuple[str, str, tuple[Any, ...]], ...] = (
     ),
     ("_forward_kernels", "_hidden_serial", (_F2, _F1)),
 )
-_NAMES = frozenset(name for _, name, _ in SIGNATURES)
+_SIGNATURE = {name: (module, sig) for module, name, sig in SIGNATURES}
+_NAMES = frozenset(_SIGNATURE)
 
 _lock = threading.Lock()
 _started = False
@@ -226,6 +228,23 @@ def ready(name: str, timeout: float = 30.0) -> None:
         _helper.stdin.flush()
     except (OSError, ValueError):  # the helper has exited (a closed pipe): nothing to say
         pass
+    _compile(name)
+
+
+def _compile(name: str) -> None:
+    """Compile kernel ``name`` for its signature in :data:`SIGNATURES`, the cyclic GC off.
+
+    The compiler's objects are garbage the moment it returns; the collector's
+    passes over them while it runs cost a tenth of a compile's time.
+    """
+    module, sig = _SIGNATURE[name]
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        _kernel(module, name).compile(sig)
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _stop() -> None:

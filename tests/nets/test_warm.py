@@ -92,6 +92,46 @@ def test_a_kernel_the_caller_takes_is_skipped_by_the_helper(tmp_path):
     assert res["done"] == sorted(names[:-2])
 
 
+@pytest.mark.parametrize("enabled", [True, False])
+def test_a_taken_kernel_compiles_here_with_the_collector_off(monkeypatch, enabled):
+    """The caller compiles what it takes at once, for the table's signature, the GC off."""
+    import gc
+    import io
+
+    class Fake:
+        seen: list = []
+
+        def compile(self, sig):
+            self.seen.append((sig, gc.isenabled()))
+
+    class Helper:
+        stdin = io.BytesIO()
+
+    monkeypatch.setattr(_warm, "_helper", Helper())
+    monkeypatch.setattr(_warm, "_pid", os.getpid())
+    for name, empty in (
+        ("_done", set()),
+        ("_taken", set()),
+        ("_finished", False),
+        ("_current", ""),
+    ):
+        monkeypatch.setattr(_warm, name, empty)
+    monkeypatch.setattr(_warm, "_kernel", lambda module, name: Fake())
+    module, name, sig = _warm.SIGNATURES[-1]
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        _warm.ready(name, timeout=0.1)
+        _warm.ready(name, timeout=0.1)  # taken already: nothing more
+        after = gc.isenabled()
+    finally:
+        (gc.enable if was else gc.disable)()
+    assert Fake.seen == [(sig, False)]
+    assert after is enabled
+    assert Helper.stdin.getvalue() == f"take {name}\n".encode()
+    assert _warm._taken == {name}
+
+
 def test_switched_off_and_without_jit(tmp_path):
     code = "from nnnum.nets import _warm; print(_warm.start())"
     for env in ({"NNNUM_WARM": "0"}, {"NUMBA_DISABLE_JIT": "1"}):
