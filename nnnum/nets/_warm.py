@@ -165,11 +165,17 @@ def _launcher() -> str:
     ``numba`` would have the helper compile other kernels, into cache entries
     this process never reads. Where the path then finds another nnnum than this
     one (or none), this one's root goes first.
+
+    SciPy is kept out: Numba's first compile imports ``scipy.linalg`` (0.1 s of
+    the helper's start) only to learn whether BLAS is there for ``np.dot`` and
+    its kin, and no kernel of the table calls BLAS (the helper compiles every
+    kernel of the table: ``tests/nets/test_warm.py``).
     """
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     here = os.path.join(root, "nnnum", "__init__.py")
     return (
         "import os, sys, importlib.util as u\n"
+        "sys.modules['scipy'] = None\n"
         "if sys.path and sys.path[0] in ('', os.getcwd()): del sys.path[0]\n"
         "s = u.find_spec('nnnum')\n"
         f"if s is None or os.path.realpath(s.origin or '') != os.path.realpath({here!r}):\n"
