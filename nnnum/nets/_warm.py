@@ -175,7 +175,7 @@ def _launcher() -> str:
     here = os.path.join(root, "nnnum", "__init__.py")
     return (
         "import os, sys, importlib.util as u\n"
-        "sys.modules['scipy'] = None\n"
+        "sys.modules.setdefault('scipy', None)\n"
         "if sys.path and sys.path[0] in ('', os.getcwd()): del sys.path[0]\n"
         "s = u.find_spec('nnnum')\n"
         f"if s is None or os.path.realpath(s.origin or '') != os.path.realpath({here!r}):\n"
