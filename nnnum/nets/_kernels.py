@@ -39,10 +39,11 @@ one task per thread (``numba.get_num_threads()``) on a thread pool: each task
 owns its hidden units (columns of ``W1``, rows of ``W2``), or its samples in
 the forward pass, writes only its own outputs and sums over samples in order:
 results are bit-identical for any thread count. (Parallel loops compiled here
-would cost seconds of Numba's parallel passes on every cold start. Nor does a kernel here
-call another that is not inlined: Numba links the callee's code into the caller's and
-optimises it all again, which cost 0.3 s of ``grad_hidden``'s cold compile when a wrapper
-looped over its tasks.)
+would cost seconds of Numba's parallel passes on every cold start. Nor does a kernel the
+host calls call another that is not inlined: Numba links the callee's code into the
+caller's and optimises it all again, which cost 0.3 s of ``grad_hidden``'s cold compile
+when a wrapper looped over its tasks. ``forward_cache``, for benchmarks only, is the
+exception: it calls ``forward_rows``.)
 """
 
 from __future__ import annotations
@@ -683,8 +684,8 @@ grad_hidden, grad_hidden_exact = _fast_and_exact(_grad_hidden_py, "grad_hidden",
 def grad_hidden_tasks(kern, *args):
     """Every task of ``kern`` (``grad_hidden`` or its exact variant), one after the other.
 
-    ``args`` are the kernel's arguments after ``c``; for tests and benchmarks (the
-    host gives each task a thread of its own).
+    ``args`` are the kernel's arguments after ``c``; for ``benchmarks.ratios``'s
+    one-thread breakdown (the host gives each task a thread of its own).
     """
     bounds = args[-3]
     for c in range(bounds.size - 1):

@@ -166,10 +166,11 @@ def _launcher() -> str:
     this process never reads. Where the path then finds another nnnum than this
     one (or none), this one's root goes first.
 
-    SciPy is kept out: Numba's first compile imports ``scipy.linalg`` (0.1 s of
-    the helper's start) only to learn whether BLAS is there for ``np.dot`` and
-    its kin, and no kernel of the table calls BLAS (the helper compiles every
-    kernel of the table: ``tests/nets/test_warm.py``).
+    SciPy is kept out (unless something imported it before): ``import numba``
+    imports it for its version, and Numba's first compile ``scipy.linalg`` (0.1 s
+    of the helper's start) only to learn whether BLAS is there for ``np.dot`` and
+    its kin; no kernel of the table calls BLAS (the helper compiles every kernel
+    of the table: ``tests/nets/test_warm.py``).
     """
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     here = os.path.join(root, "nnnum", "__init__.py")
@@ -214,10 +215,12 @@ def _read(helper: subprocess.Popen[bytes]) -> None:
 
 
 def ready(name: str, timeout: float = 30.0) -> None:
-    """Wait while the helper is compiling kernel ``name``; otherwise return at once.
+    """Wait while the helper is compiling kernel ``name``; compile it here if it has not begun it.
 
     A kernel the helper has cached loads from the cache; one it has not begun
-    is the caller's to compile: taken, so that the helper skips it.
+    is the caller's: taken, so that the helper skips it, and compiled before
+    this returns (:func:`_compile`). Otherwise (no helper, or the kernel
+    taken or done before) this returns at once.
     """
     if name in _done or name in _taken or _helper is None or name not in _NAMES:
         return
@@ -241,7 +244,9 @@ def _compile(name: str) -> None:
     """Compile kernel ``name`` for its signature in :data:`SIGNATURES`, the cyclic GC off.
 
     The compiler's objects are garbage the moment it returns; the collector's
-    passes over them while it runs cost a tenth of a compile's time.
+    passes over them while it runs cost a tenth of a compile's time. A call with
+    other types than the table's (a read-only or strided array) compiles its own
+    version as well, as it would without the helper, on a cold cache only.
     """
     module, sig = _SIGNATURE[name]
     enabled = gc.isenabled()
