@@ -1,8 +1,8 @@
 """A cold start's compiling, shared with one helper process.
 
 The first structured gradient of a process whose Numba cache is empty compiles
-its five kernels one after another (~5 s on 2 cores, almost all of a first
-call), then the loss and accuracy kernels (~1 s). Numba compiles one function
+its five kernels one after another (~2 s on 2 cores, almost all of a first
+call), then the forward pass's kernels (~0.3 s). Numba compiles one function
 at a time per process, so :func:`start` launches one helper interpreter
 (running this module's :func:`main`) that compiles the same kernels into the
 same cache, from the largest ones, needed late (``grad_hidden`` first), toward
@@ -48,10 +48,10 @@ _I1 = types.Array(types.int64, 1, "C")
 _U1 = types.Array(types.uint8, 1, "C")
 
 #: (module, kernel, argument types), in the helper's order: the reverse of the order in which
-#: ``nnnum train`` first needs them (each iteration's loss, then the structured gradient's
-#: kernels; the accuracy after the first epoch), so that the caller compiles from the front,
-#: the helper from the back, and each finds the other's work in the cache. The two largest
-#: kernels come first, then the accuracy's, which the caller needs last. The types are those
+#: ``nnnum train`` first needs them (the loss and accuracy's forward pass, then the structured
+#: gradient's kernels), so that the caller compiles from the front, the helper from the back,
+#: and each finds the other's work in the cache: the two largest kernels, needed last, come
+#: first. (The accuracy has no kernel of its own: NumPy's argmax.) The types are those
 #: the host code passes (every array C-ordered float64 / int64 / uint8): ``tests/nets/
 #: test_warm.py`` checks that real calls compile nothing else. Not here: the input layer's
 #: kernels (``_input_kernels``), which the caller needs first, when it needs them at all (the
@@ -64,7 +64,6 @@ SIGNATURES: tuple[tuple[str, str, tuple[Any, ...]], ...] = (
         + (types.float64, _I1, _F2, _U1),
     ),
     ("_kernels", "grad_output", (_F2, _F2, _F1, _I1, _F2, _F2, _F2, types.float64, _F2, _U1)),
-    ("_forward_kernels", "_hits_serial", (_F2, _I1, _F2, types.boolean)),
     ("_kernels", "actual_steps_stacked", (_F2, _F1, types.float64)),
     (
         "_kernels",

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 import nnnum
-from nnnum.nets import _forward_kernels as F
 
 from ..conftest import small_problem
 from ..naive import ref_sigmoid, ref_softmax
@@ -68,22 +67,16 @@ def test_accuracy_with_nan_outputs_counts_class_zero():
     assert net.accuracy(x, t) == float(np.mean(t == 0))
 
 
-def test_hits_kernel_reads_nan_as_argmax_does():
-    """_hits: the first NaN of a row (probabilities or one-hot targets) is its argmax."""
-    y = np.array(
-        [
-            [0.1, 0.7, np.nan, 0.2],
-            [np.nan, 0.5, 0.4, 0.1],
-            [0.3, 0.2, 0.4, np.nan],
-            [0.4, 0.1, 0.4, 0.1],
-        ]
-    )
-    labels = np.array([2, 0, 2, 0], dtype=np.int64)
-    want = int(np.sum(np.argmax(y, axis=1) == labels))
-    assert want == 3
-    assert F._hits_serial(y, labels, np.zeros((0, 0)), False) == want
+def test_accuracy_takes_numpys_argmax_of_ties_and_nan_targets():
+    """The first of equal probabilities wins; a one-hot row's first NaN is its argmax."""
+    net, x, _ = small_problem(9, d=5, h=4, k=4, n=4)
+    net.params["W2"][:] = 0.0
+    net.params["b2"][:] = [0.3, 1.0, 1.0, 0.0]  # classes 1 and 2 tie: argmax says 1
+    assert net.accuracy(x, np.full(4, 1)) == 1.0
+    assert net.accuracy(x, np.full(4, 2)) == 0.0
     t = np.eye(4)[[1, 0, 3, 0]]
     t[1, 2] = np.nan
     t[3, 0] = np.nan
-    want_dense = int(np.sum(np.argmax(y, axis=1) == np.argmax(t, axis=1)))
-    assert F._hits_serial(y, np.zeros(0, dtype=np.int64), t, True) == want_dense
+    assert np.argmax(t, axis=1).tolist() == [1, 2, 3, 0]
+    assert net.accuracy(x, t) == 0.25
+    assert net.accuracy(x, t) == net._accuracy_general(x, t)
