@@ -86,7 +86,7 @@ class ColdStart:
 
     def track_train_cold_over_cached(self) -> float:
         """``python -m nnnum train`` with an empty cache over a cached run (target <= 1.5)."""
-        cold, cached = self.cs.train_cold_and_cached()
+        (cold, _), (cached, _) = self.cs.train_cold_and_cached()[0]
         return cold / cached
 
     track_train_cold_over_cached.unit = "ratio"
