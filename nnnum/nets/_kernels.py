@@ -472,6 +472,8 @@ def _grad_hidden_py(
     dpf = dplus.reshape(-1)
     dmf = dminus.reshape(-1)
     of = out.reshape(-1)
+    cf = coef.reshape(-1)
+    plane = n * hdim
     j0 = bounds[c]
     w = bounds[c + 1] - j0
     # this task's flags, a cache line clear of anything another task writes: written for
@@ -481,20 +483,7 @@ def _grad_hidden_py(
         for jj in range(w):
             of[np.uintp(i * ostride + j0 + jj)] = 0.0
     for r in range(n):
-        # 1-d slices of C arrays along their last axis: contiguous (Numba knows it)
-        d1 = coef[0, r, j0 : j0 + w]
-        d2 = coef[1, r, j0 : j0 + w]
-        d3 = coef[2, r, j0 : j0 + w]
-        d4 = coef[3, r, j0 : j0 + w]
-        d5 = coef[4, r, j0 : j0 + w]
-        m1 = coef[5, r, j0 : j0 + w]
-        m2h = coef[6, r, j0 : j0 + w]
-        m3s = coef[7, r, j0 : j0 + w]
-        m4s = coef[8, r, j0 : j0 + w]
-        wt = coef[9, r, j0 : j0 + w]
-        wmax = coef[10, r, j0 : j0 + w]
-        sm = coef[11, r, j0 : j0 + w]
-        a1 = coef[12, r, j0 : j0 + w]
+        b = r * hdim + j0  # (r, j0) in each (N, H) plane of coef
         pr = p[r]
         for e in range(indptr[r], indptr[r + 1]):
             xv = values[e]
@@ -507,17 +496,17 @@ def _grad_hidden_py(
                     xv,
                     dpf[f],
                     dmf[f],
-                    d1[jj],
-                    d2[jj],
-                    d3[jj],
-                    d4[jj],
-                    d5[jj],
-                    m1[jj],
-                    m2h[jj],
-                    m3s[jj],
-                    m4s[jj],
-                    wt[jj],
-                    wmax[jj],
+                    cf[np.uintp(b + jj)],
+                    cf[np.uintp(1 * plane + b + jj)],
+                    cf[np.uintp(2 * plane + b + jj)],
+                    cf[np.uintp(3 * plane + b + jj)],
+                    cf[np.uintp(4 * plane + b + jj)],
+                    cf[np.uintp(5 * plane + b + jj)],
+                    cf[np.uintp(6 * plane + b + jj)],
+                    cf[np.uintp(7 * plane + b + jj)],
+                    cf[np.uintp(8 * plane + b + jj)],
+                    cf[np.uintp(9 * plane + b + jj)],
+                    cf[np.uintp(10 * plane + b + jj)],
                     pr,
                     delta,
                 )
@@ -535,15 +524,15 @@ def _grad_hidden_py(
                             xv,
                             dpf[f],
                             dmf[f],
-                            -d1[jj],
-                            sm[jj],
-                            a1[jj],
-                            m1[jj],
-                            m2h[jj],
-                            m3s[jj],
-                            m4s[jj],
-                            wt[jj],
-                            wmax[jj],
+                            -cf[np.uintp(b + jj)],
+                            cf[np.uintp(11 * plane + b + jj)],
+                            cf[np.uintp(12 * plane + b + jj)],
+                            cf[np.uintp(5 * plane + b + jj)],
+                            cf[np.uintp(6 * plane + b + jj)],
+                            cf[np.uintp(7 * plane + b + jj)],
+                            cf[np.uintp(8 * plane + b + jj)],
+                            cf[np.uintp(9 * plane + b + jj)],
+                            cf[np.uintp(10 * plane + b + jj)],
                             pr,
                             q[r],
                             w2[j0 + jj],
