@@ -412,13 +412,24 @@ def _pixel_change_fast(xv, dp, dm, d1, d2, d3, d4, d5, m1, m2h, m3s, m4s, wt, wm
 
 
 @kernel(inline="always")
-def _pixel_change(xv, dp, dm, a, sm, a1, m1, m2h, m3s, m4s, wt, wmax, pr, qr, w, delta):
+def _pixel_change(xv, dp, dm, cf, g, plane, pr, qr, w, delta):
     """l(+) - l(-) for one (sample, pixel, hidden unit): libm wherever a polynomial would not do.
 
-    ``a1`` is the unit's pre-activation: the change of a unit pushed far
-    (``|x step| > EPS_EXACT``) is recomputed from it; a change of the logits by
+    The unit's coefficients are ``cf[g + k * plane]`` (the 13 planes of
+    :func:`hidden_coefficients`, flat: ``g`` is the unit's index in the first).
+    Its pre-activation (plane 12) is where the change of a unit pushed far
+    (``|x step| > EPS_EXACT``) is recomputed from; a change of the logits by
     more than ``U_EXACT`` takes the log-sum-exp of :func:`_hidden_change_exact`.
     """
+    a = -cf[np.uintp(g)]
+    m1 = cf[np.uintp(g + 5 * plane)]
+    m2h = cf[np.uintp(g + 6 * plane)]
+    m3s = cf[np.uintp(g + 7 * plane)]
+    m4s = cf[np.uintp(g + 8 * plane)]
+    wt = cf[np.uintp(g + 9 * plane)]
+    wmax = cf[np.uintp(g + 10 * plane)]
+    sm = cf[np.uintp(g + 11 * plane)]
+    a1 = cf[np.uintp(g + 12 * plane)]
     dz_p = _hidden_change(xv * dp, a, sm, a1)
     dz_m = _hidden_change(xv * dm, a, sm, a1)
     big = max(abs(dz_p), abs(dz_m)) * wmax
@@ -497,7 +508,7 @@ def _grad_hidden_py(
                     dpf[f],
                     dmf[f],
                     cf[np.uintp(b + jj)],
-                    cf[np.uintp(1 * plane + b + jj)],
+                    cf[np.uintp(plane + b + jj)],
                     cf[np.uintp(2 * plane + b + jj)],
                     cf[np.uintp(3 * plane + b + jj)],
                     cf[np.uintp(4 * plane + b + jj)],
@@ -521,22 +532,7 @@ def _grad_hidden_py(
                     if bad[jj]:
                         f = np.uintp(row + jj)
                         of[np.uintp(orow + jj)] += _pixel_change(
-                            xv,
-                            dpf[f],
-                            dmf[f],
-                            -cf[np.uintp(b + jj)],
-                            cf[np.uintp(11 * plane + b + jj)],
-                            cf[np.uintp(12 * plane + b + jj)],
-                            cf[np.uintp(5 * plane + b + jj)],
-                            cf[np.uintp(6 * plane + b + jj)],
-                            cf[np.uintp(7 * plane + b + jj)],
-                            cf[np.uintp(8 * plane + b + jj)],
-                            cf[np.uintp(9 * plane + b + jj)],
-                            cf[np.uintp(10 * plane + b + jj)],
-                            pr,
-                            q[r],
-                            w2[j0 + jj],
-                            delta,
+                            xv, dpf[f], dmf[f], cf, b + jj, plane, pr, q[r], w2[j0 + jj], delta
                         )
     stf = step.reshape(-1)
     for i in range(rows):
