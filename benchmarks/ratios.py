@@ -246,10 +246,10 @@ def breakdown(net: Any, x: np.ndarray, t: np.ndarray) -> None:
         zt[hdim] = 1.0
         qt = np.ascontiguousarray(q.T)
         bounds = _net_gradient._unit_bounds(hdim)
-        # grad_hidden is one task per call since the hidden layer's kernel lost its wrapper
+        # as the library calls it: grad_hidden runs once per task (one task: one thread here)
         hidden_tasks = (
-            partial(N.grad_hidden_tasks, N.grad_hidden)
-            if hasattr(N, "grad_hidden_tasks")
+            partial(_net_gradient._grad_hidden, N.grad_hidden)
+            if hasattr(_net_gradient, "_grad_hidden")
             else N.grad_hidden
         )
         steps: list[tuple[str, Callable[[], Any]]] = [

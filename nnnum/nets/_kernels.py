@@ -470,7 +470,7 @@ def _grad_hidden_py(
     vectorises: polynomials only, then the rare unit outside their range
     recomputed exactly. Every sum runs over samples in order, whatever the
     bounds and thread count. The host runs the tasks ``c = 0 .. bounds.size - 2``
-    one per thread (:func:`grad_hidden_tasks` runs them one after the other).
+    one per thread (``_structured._grad_hidden``).
 
     Compiled twice (see :func:`_fast_and_exact`): the fast variant stops at the
     first unit outside the polynomials' range and sets ``status[c]``; the caller
@@ -664,17 +664,6 @@ def _fast_and_exact(func, name, **options):
 
 
 grad_hidden, grad_hidden_exact = _fast_and_exact(_grad_hidden_py, "grad_hidden", fastmath=CONTRACT)
-
-
-def grad_hidden_tasks(kern, *args):
-    """Every task of ``kern`` (``grad_hidden`` or its exact variant), one after the other.
-
-    ``args`` are the kernel's arguments after ``c``; for ``benchmarks.ratios``'s
-    one-thread breakdown (the host gives each task a thread of its own).
-    """
-    bounds = args[-3]
-    for c in range(bounds.size - 1):
-        kern(c, *args)
 
 
 grad_output, grad_output_exact = _fast_and_exact(_grad_output_py, "grad_output")

@@ -30,6 +30,15 @@ from ._strategy import AUTO, GradStrategy, check_strategy, strategy_from_method
 __all__ = ["TwoLayerNet"]
 
 
+def _hit_rate(y: Any, labels: Any) -> float:
+    """The fraction of rows of ``y`` whose ``argmax`` is the label: the book's accuracy.
+
+    The array's own ``argmax`` (NumPy's or CuPy's): a NaN is a row's maximum, the first
+    of equals wins. One rule for the fast path and the general one.
+    """
+    return float((y.argmax(axis=1) == labels).sum()) / y.shape[0]
+
+
 class TwoLayerNet:
     """The book's two-layer net: sigmoid hidden layer, softmax output, cross-entropy loss.
 
@@ -186,18 +195,13 @@ class TwoLayerNet:
             x, z1, labels, tt, dense, _ = fast
             y = probabilities(z1 @ self.params["W2"], self.params["b2"], labels)
             if y is not None:
-                # NumPy's argmax, as the general path (a NaN is a row's maximum, the first
-                # of equals wins): no kernel of its own to compile on a first run
-                want = tt.argmax(axis=1) if dense else labels
-                return float(np.count_nonzero(y.argmax(axis=1) == want)) / x.shape[0]
+                return _hit_rate(y, tt.argmax(axis=1) if dense else labels)
         return self._accuracy_general(x, t)
 
     def _accuracy_general(self, x: Any, t: Any) -> float:
         x = self._check_x(x)
         kind, tt = self._labels(x, t)
-        y = self.predict(x).argmax(axis=1)
-        labels = tt.argmax(axis=1) if kind == "dense" else tt
-        return float((y == labels).sum()) / x.shape[0]
+        return _hit_rate(self.predict(x), tt.argmax(axis=1) if kind == "dense" else tt)
 
     def gradient(self, x: Any, t: Any) -> dict[str, Any]:
         """Backprop gradient of :meth:`loss`, keyed like ``params``.
